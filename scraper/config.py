@@ -1,0 +1,153 @@
+"""Settings: one frozen value built from defaults, an optional TOML file, then CLI flags.
+
+``config/default.toml`` documents every setting with its default; a test keeps it equal to
+:class:`Settings`. The TOML file groups settings in tables (``[crawl]``, ``[fetch]`` ...); a key
+that is unknown or of the wrong type is a :class:`UsageError` naming the file and the key.
+"""
+
+import dataclasses
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scraper import __version__
+from scraper.errors import UsageError
+from scraper.models import Scope
+
+DEFAULT_USER_AGENT = f"scraper/{__version__} (polite crawler; respects robots.txt)"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a crawl needs to know; the orchestrator builds every part from this."""
+
+    # [crawl]
+    concurrency: int = 16
+    max_pages: int = 0
+    max_depth: int = 20
+    scope: Scope = Scope.HOST
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    # [politeness]
+    per_host: int = 4
+    delay_s: float = 0.25
+    # [fetch]
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout_s: float = 30.0
+    connect_timeout_s: float = 10.0
+    retries: int = 3
+    retry_backoff_s: float = 0.5
+    retry_backoff_max_s: float = 30.0
+    max_body_bytes: int = 5_000_000
+    # [parse]
+    max_links_per_page: int = 1000
+    parse_workers: int = 1
+    # [storage]
+    db: str = "data/scraper.db"
+    batch_size: int = 200
+    flush_interval_s: float = 0.5
+    # not settable from TOML: seeds come from the command line or a file
+    seeds: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        for pattern in (*self.allow, *self.deny):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise UsageError(f"bad regular expression {pattern!r}: {exc}") from None
+
+
+SECTIONS: Mapping[str, tuple[str, ...]] = {
+    "crawl": ("concurrency", "max_pages", "max_depth", "scope", "allow", "deny"),
+    "politeness": ("per_host", "delay_s"),
+    "fetch": (
+        "user_agent",
+        "timeout_s",
+        "connect_timeout_s",
+        "retries",
+        "retry_backoff_s",
+        "retry_backoff_max_s",
+        "max_body_bytes",
+    ),
+    "parse": ("max_links_per_page", "parse_workers"),
+    "storage": ("db", "batch_size", "flush_interval_s"),
+}
+
+_MINIMUM: Mapping[str, float] = {
+    "concurrency": 1,
+    "max_pages": 0,
+    "max_depth": 0,
+    "per_host": 1,
+    "delay_s": 0,
+    "timeout_s": 0.001,
+    "connect_timeout_s": 0.001,
+    "retries": 0,
+    "retry_backoff_s": 0,
+    "retry_backoff_max_s": 0,
+    "max_body_bytes": 1,
+    "max_links_per_page": 0,
+    "parse_workers": 0,
+    "batch_size": 1,
+    "flush_interval_s": 0.001,
+}
+
+
+def _check_ranges(settings: Settings) -> None:
+    for name, low in _MINIMUM.items():
+        value = getattr(settings, name)
+        if value < low:
+            raise UsageError(f"{name.replace('_', '-')} must be at least {low:g}, got {value}")
+
+
+def _coerce(name: str, value: object, where: str) -> object:
+    """Check one TOML value against the type of the field's default."""
+    default = next(f.default for f in dataclasses.fields(Settings) if f.name == name)
+    if isinstance(default, Scope):
+        try:
+            return Scope(str(value))
+        except ValueError:
+            choices = ", ".join(s.value for s in Scope)
+            raise UsageError(f"{where}: {name} must be one of {choices}") from None
+    if isinstance(default, tuple):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise UsageError(f"{where}: {name} must be a list of strings")
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not type(default):
+        raise UsageError(f"{where}: {name} must be {type(default).__name__}")
+    return value
+
+
+def read_toml(path: Path) -> dict[str, object]:
+    """Flatten a settings file into ``{field: value}``; raise UsageError on any problem."""
+    try:
+        with path.open("rb") as fh:
+            data: dict[str, Any] = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"config file not found: {path}") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read config {path}: {exc}") from None
+    values: dict[str, object] = {}
+    for section, table in data.items():
+        if section not in SECTIONS or not isinstance(table, dict):
+            raise UsageError(f"{path}: unknown section [{section}]")
+        for key, value in table.items():
+            if key not in SECTIONS[section]:
+                raise UsageError(f"{path}: unknown setting [{section}] {key}")
+            values[key] = _coerce(key, value, f"{path} [{section}]")
+    return values
+
+
+def load_settings(path: Path | None = None, **overrides: object) -> Settings:
+    """Defaults, then the TOML file at ``path`` if given, then ``overrides`` that are not None."""
+    values = read_toml(path) if path is not None else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,253 @@
+"""The frontier stage: claims URLs from the database and hands them to idle fetch workers.
+
+The frontier itself lives in SQLite (``frontier`` table); only a bounded buffer of claimed URLs is
+in memory, grouped by host. The dispatcher hands a URL to a worker only when a worker is idle and
+the URL's host has a free slot whose delay has passed, round-robin across hosts, so a slow or
+rate-limited host never holds workers that other hosts could use. Breadth-first: claims come
+shallowest first.
+
+The crawl is over when nothing is buffered, nothing is outstanding (handed out but not yet
+committed by the sink) and the database has no pending URL left, or when ``max_pages`` pages are
+stored. URLs still buffered at the end go back to pending.
+"""
+
+import asyncio
+import logging
+import re
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from scraper.errors import InvalidURL
+from scraper.models import FrontierItem, PageRecord, Scope, SinkRecord
+from scraper.politeness import HostSlots
+from scraper.store import Store
+from scraper.urls import in_scope, normalize_url, url_host
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FrontierStats:
+    buffered: int
+    outstanding: int
+    dispatched: int
+    pages: int
+    failed: int
+    discovered: int
+    idle_workers: int
+
+
+class LinkFilter:
+    """Decides which discovered links enter the frontier: scope, allow/deny, depth."""
+
+    def __init__(
+        self,
+        seed_hosts: Iterable[str],
+        scope: Scope,
+        allow: Sequence[str],
+        deny: Sequence[str],
+        max_depth: int,
+    ) -> None:
+        self._seed_hosts = frozenset(seed_hosts)
+        self._scope = scope
+        self._allow = [re.compile(p) for p in allow]
+        self._deny = [re.compile(p) for p in deny]
+        self._max_depth = max_depth
+
+    def admit(self, links: Iterable[str], depth: int) -> tuple[tuple[str, str], ...]:
+        """The (url, host) pairs of ``links``, found at ``depth``, that the crawl should follow."""
+        if depth + 1 > self._max_depth:
+            return ()
+        admitted = []
+        for url in links:
+            host = url_host(url)
+            if not in_scope(host, self._seed_hosts, self._scope):
+                continue
+            if self._allow and not any(p.search(url) for p in self._allow):
+                continue
+            if any(p.search(url) for p in self._deny):
+                continue
+            admitted.append((url, host))
+        return tuple(admitted)
+
+
+class Frontier:
+    """Dispatcher between the frontier table and the fetch workers."""
+
+    def __init__(
+        self,
+        store: Store,
+        slots: HostSlots,
+        *,
+        buffer_size: int,
+        host_buffer: int,
+        max_pages: int,
+        pages_stored: int,
+    ) -> None:
+        self._store = store
+        self._slots = slots
+        self._buffer_size = buffer_size
+        self._host_buffer = host_buffer
+        self._max_pages = max_pages
+        self._buffer: dict[str, deque[FrontierItem]] = {}
+        self._buffered = 0
+        self._outstanding = 0
+        self._idle = 0
+        self._may_have_more = True
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._handoff: asyncio.Queue[FrontierItem | None] = asyncio.Queue()
+        self._pages = pages_stored
+        self._failed = 0
+        self._dispatched = 0
+        self._discovered = 0
+
+    # -- called by other stages -----------------------------------------------------------------
+
+    async def add_seeds(self, seeds: Iterable[str]) -> int:
+        """Put seed URLs (normalized) in the frontier at depth 0; known URLs are left alone."""
+        rows = []
+        for url in seeds:
+            try:
+                rows.append((url, url_host(normalize_url(url)), 0))
+            except InvalidURL as exc:
+                log.warning("skipping seed: %s", exc)
+        added = await self._store.add_urls(rows)
+        self._note_new_urls(added)
+        return added
+
+    async def next_item(self) -> FrontierItem | None:
+        """Wait for the next URL to fetch (None: no more work). Called by each idle worker."""
+        self._idle += 1
+        self._wake.set()
+        try:
+            return await self._handoff.get()
+        finally:
+            self._idle -= 1
+
+    def release(self, host: str) -> None:
+        """A worker is done fetching from ``host`` (whatever the outcome)."""
+        self._slots.release(host)
+        self._wake.set()
+
+    def reserve(self, host: str) -> float:
+        """Book a retry's start on ``host``; seconds to wait before it (see HostSlots.reserve)."""
+        return self._slots.reserve(host)
+
+    def committed(self, records: Sequence[SinkRecord]) -> None:
+        """The sink wrote ``records``: they stop being outstanding; their links may be claimed."""
+        pages = sum(isinstance(r, PageRecord) for r in records)
+        self._pages += pages
+        self._failed += len(records) - pages
+        self._outstanding -= len(records)
+        self._note_new_urls(sum(len(r.new_urls) for r in records if isinstance(r, PageRecord)))
+        self._wake.set()
+
+    def is_starving(self) -> bool:
+        """True when workers are idle and nothing is buffered: the sink should flush now."""
+        return self._idle > 0 and self._buffered == 0
+
+    def stop(self) -> None:
+        """Stop handing out URLs; in-flight ones finish and are recorded."""
+        self._stopping = True
+        self._wake.set()
+
+    def stats(self) -> FrontierStats:
+        return FrontierStats(
+            buffered=self._buffered,
+            outstanding=self._outstanding,
+            dispatched=self._dispatched,
+            pages=self._pages,
+            failed=self._failed,
+            discovered=self._discovered,
+            idle_workers=self._idle,
+        )
+
+    # -- the dispatcher task --------------------------------------------------------------------
+
+    async def run(self, workers: int) -> None:
+        """Dispatch until the crawl is over or stopped, then send each worker its sentinel."""
+        while not self._stopping:
+            self._wake.clear()
+            await self._refill()
+            next_wake_s = self._hand_out()
+            if self._finished():
+                break
+            try:
+                async with asyncio.timeout(next_wake_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+        await self._store.release([item.id for q in self._buffer.values() for item in q])
+        self._buffer.clear()
+        self._buffered = 0
+        for _ in range(workers):
+            self._handoff.put_nowait(None)
+
+    def _note_new_urls(self, count: int) -> None:
+        if count:
+            self._discovered += count
+            self._may_have_more = True
+
+    def _budget(self) -> int:
+        """How many more URLs may be handed out without overshooting ``max_pages``."""
+        if not self._max_pages:
+            return self._buffer_size
+        return self._max_pages - self._pages - self._outstanding
+
+    def _finished(self) -> bool:
+        if self._outstanding:
+            return False
+        if self._max_pages and self._pages >= self._max_pages:
+            return True
+        return self._buffered == 0 and not self._may_have_more
+
+    async def _refill(self) -> None:
+        if not self._may_have_more or self._buffered > self._buffer_size // 2:
+            return
+        want = min(self._buffer_size - self._buffered, self._budget() - self._buffered)
+        if want <= 0:
+            return
+        full = [host for host, q in self._buffer.items() if len(q) >= self._host_buffer]
+        items = await self._store.claim(want, full)
+        if len(items) < want:
+            self._may_have_more = False
+        for item in items:
+            self._buffer.setdefault(item.host, deque()).append(item)
+        self._buffered += len(items)
+
+    def _hand_out(self) -> float | None:
+        """Give ready URLs to idle workers; return seconds until a busy host frees up, if any."""
+        free = min(self._idle - self._handoff.qsize(), self._budget())
+        soonest: float | None = None
+        progress = True
+        while free > 0 and progress:
+            progress = False
+            for host in list(self._buffer):
+                if free == 0:
+                    break
+                wait_s = self._slots.wait_s(host)
+                if wait_s is None:
+                    continue
+                if wait_s > 0:
+                    soonest = wait_s if soonest is None else min(soonest, wait_s)
+                    continue
+                self._give(host)
+                free -= 1
+                progress = True
+        return soonest
+
+    def _give(self, host: str) -> None:
+        queue = self._buffer.pop(host)
+        item = queue.popleft()
+        if queue:
+            self._buffer[host] = queue  # to the back of the line: round-robin across hosts
+        if len(queue) + 1 >= self._host_buffer:
+            self._may_have_more = True  # the host was left out of claims; it has room again
+        self._slots.acquire(host)
+        self._slots.reserve(host)
+        self._buffered -= 1
+        self._outstanding += 1
+        self._dispatched += 1
+        self._handoff.put_nowait(item)

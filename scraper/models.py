@@ -1,0 +1,108 @@
+"""Plain values passed between stages. Frozen, slotted, no behaviour beyond derived fields."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FrontierState(StrEnum):
+    """The life of a URL in ``frontier.state`` (values are stored in the database)."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+
+
+class Scope(StrEnum):
+    """Which discovered links are followed, relative to the seeds' hosts."""
+
+    HOST = "host"
+    DOMAIN = "domain"
+    ANY = "any"
+
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+@dataclass(frozen=True, slots=True)
+class FrontierItem:
+    """A URL claimed from the frontier for fetching."""
+
+    id: int
+    url: str
+    host: str
+    depth: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """A response that arrived whole (any status that is not retried)."""
+
+    url: str
+    final_url: str
+    status: int
+    content_type: str
+    charset: str | None
+    body: bytes
+    size_bytes: int
+    elapsed_ms: int
+    attempts: int
+    fetched_at: str
+
+    @property
+    def is_html(self) -> bool:
+        return self.content_type in HTML_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPage:
+    """What the parser takes out of one HTML document.
+
+    ``links`` are absolute, normalized http(s) URLs in document order, each once.
+    """
+
+    title: str | None
+    description: str | None
+    text: str
+    links: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PageRecord:
+    """One fetched URL as the sink writes it: its ``pages`` row, its links, and new frontier URLs.
+
+    ``new_urls`` are (url, host) pairs already filtered by scope and depth; they enter the
+    frontier at ``depth + 1``.
+    """
+
+    frontier_id: int
+    url: str
+    final_url: str
+    status: int
+    content_type: str
+    title: str | None
+    description: str | None
+    text: str | None
+    depth: int
+    fetched_at: str
+    elapsed_ms: int
+    size_bytes: int
+    attempts: int
+    links: tuple[str, ...] = ()
+    new_urls: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """A URL that ends without a page: fetch failed after retries, or it was not allowed."""
+
+    frontier_id: int
+    url: str
+    attempts: int
+    reason: str
+    state: FrontierState = FrontierState.FAILED
+
+
+SinkRecord = PageRecord | FailureRecord

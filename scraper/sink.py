@@ -1,0 +1,94 @@
+"""The sink stage: batches page and failure records and writes each batch in one transaction.
+
+A batch is written when it reaches ``batch_size``, when ``flush_interval_s`` has passed since its
+first record, when the frontier is starving for new URLs, or at the end of the crawl. After each
+write ``on_commit`` tells the frontier, which counts pages and claims the new links.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from scraper.models import PageRecord, SinkRecord
+from scraper.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SinkStats:
+    pages_written: int
+    failures_written: int
+    batches: int
+    last_batch_ms: float
+    queued: int
+
+
+class Sink:
+    """The only writer of crawl results. ``run`` ends after the ``None`` sentinel."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        batch_size: int,
+        flush_interval_s: float,
+        on_commit: Callable[[Sequence[SinkRecord]], None],
+        urgent: Callable[[], bool],
+    ) -> None:
+        self._store = store
+        self._batch_size = batch_size
+        self._flush_interval_s = flush_interval_s
+        self._on_commit = on_commit
+        self._urgent = urgent
+        self.inbox: asyncio.Queue[SinkRecord | None] = asyncio.Queue(maxsize=batch_size * 2)
+        self._pages = 0
+        self._failures = 0
+        self._batches = 0
+        self._last_batch_ms = 0.0
+
+    async def run(self) -> None:
+        batch: list[SinkRecord] = []
+        deadline: float | None = None
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    record = await self.inbox.get()
+            except TimeoutError:
+                await self._flush(batch)
+                deadline = None
+                continue
+            if record is None:
+                await self._flush(batch)
+                return
+            if not batch:
+                deadline = asyncio.get_running_loop().time() + self._flush_interval_s
+            batch.append(record)
+            if len(batch) >= self._batch_size or (self.inbox.empty() and self._urgent()):
+                await self._flush(batch)
+                deadline = None
+
+    async def _flush(self, batch: list[SinkRecord]) -> None:
+        if not batch:
+            return
+        started = time.perf_counter()
+        records = tuple(batch)
+        batch.clear()
+        await self._store.write_batch(records)
+        pages = sum(isinstance(r, PageRecord) for r in records)
+        self._pages += pages
+        self._failures += len(records) - pages
+        self._batches += 1
+        self._last_batch_ms = (time.perf_counter() - started) * 1000
+        self._on_commit(records)
+
+    def stats(self) -> SinkStats:
+        return SinkStats(
+            pages_written=self._pages,
+            failures_written=self._failures,
+            batches=self._batches,
+            last_batch_ms=round(self._last_batch_ms, 1),
+            queued=self.inbox.qsize(),
+        )

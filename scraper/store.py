@@ -1,0 +1,254 @@
+"""All SQL lives here: the crawl database's schema, the frontier's claims and the sink's batches.
+
+SQLite through aiosqlite, one connection, WAL mode so readers in other processes never block the
+crawl. Every write that must be atomic is one transaction taken under an ``asyncio.Lock`` (claims
+from the frontier and batches from the sink share the connection). Writes are idempotent: a page
+written twice (a re-fetch after a crash) stays one row.
+"""
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import aiosqlite
+
+from scraper.errors import StoreError
+from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, SinkRecord
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
+
+SCHEMA = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE frontier (
+    id         INTEGER PRIMARY KEY,
+    url        TEXT NOT NULL UNIQUE,
+    host       TEXT NOT NULL,
+    depth      INTEGER NOT NULL,
+    state      TEXT NOT NULL DEFAULT 'pending'
+               CHECK (state IN ('pending', 'in_progress', 'done', 'failed', 'blocked')),
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX frontier_pending ON frontier (depth, id) WHERE state = 'pending';
+CREATE TABLE pages (
+    id           INTEGER PRIMARY KEY,
+    url          TEXT NOT NULL UNIQUE,
+    final_url    TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    title        TEXT,
+    description  TEXT,
+    text         TEXT,
+    depth        INTEGER NOT NULL,
+    fetched_at   TEXT NOT NULL,
+    elapsed_ms   INTEGER NOT NULL,
+    size_bytes   INTEGER NOT NULL
+);
+CREATE TABLE links (
+    from_url TEXT NOT NULL,
+    to_url   TEXT NOT NULL,
+    PRIMARY KEY (from_url, to_url)
+) WITHOUT ROWID;
+"""
+
+_UPSERT_PAGE = """
+INSERT INTO pages (url, final_url, status, content_type, title, description, text, depth,
+                   fetched_at, elapsed_ms, size_bytes)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (url) DO UPDATE SET
+    final_url = excluded.final_url, status = excluded.status,
+    content_type = excluded.content_type, title = excluded.title,
+    description = excluded.description, text = excluded.text, depth = excluded.depth,
+    fetched_at = excluded.fetched_at, elapsed_ms = excluded.elapsed_ms,
+    size_bytes = excluded.size_bytes
+"""
+_INSERT_URL = "INSERT OR IGNORE INTO frontier (url, host, depth) VALUES (?, ?, ?)"
+_FINISH = "UPDATE frontier SET state = ?, attempts = ?, last_error = ? WHERE id = ?"
+
+
+class Store:
+    """The crawl database. Use as ``async with Store(path) as store:``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> Self:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._prepare()
+        except sqlite3.Error as exc:
+            await self.close()
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+        except OSError as exc:
+            await self.close()
+            raise StoreError(f"cannot open database {self.path}: {exc.strerror}") from None
+        except StoreError:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
+    async def _prepare(self) -> None:
+        """Check the file is ours (or empty) before writing anything, then set it up."""
+        app_id = await self._scalar("PRAGMA application_id")
+        tables = await self._scalar("SELECT count(*) FROM sqlite_master")
+        if app_id != APPLICATION_ID and tables:
+            raise StoreError(f"{self.path} is not a crawl database (it has other tables)")
+        await self.db.execute("PRAGMA busy_timeout = 10000")
+        if app_id == APPLICATION_ID:
+            version = await self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+            if str(version) != str(SCHEMA_VERSION):
+                raise StoreError(
+                    f"{self.path} has schema version {version}; this scraper reads version "
+                    f"{SCHEMA_VERSION}"
+                )
+        await self.db.execute("PRAGMA journal_mode = WAL")
+        await self.db.execute("PRAGMA synchronous = NORMAL")
+        if app_id != APPLICATION_ID:
+            await self.db.executescript(
+                f"BEGIN; {SCHEMA}"
+                f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
+                f"PRAGMA application_id = {APPLICATION_ID}; COMMIT;"
+            )
+
+    async def _scalar(self, sql: str, params: Sequence[object] = ()) -> object:
+        async with self.db.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    # -- frontier -----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction, serialized with every other use of the connection."""
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+
+    async def add_urls(self, urls: Iterable[tuple[str, str, int]]) -> int:
+        """Insert (url, host, depth) rows as pending; URLs already known are left alone.
+
+        Returns how many were new.
+        """
+        async with self._transaction() as db:
+            before = db.total_changes
+            await db.executemany(_INSERT_URL, urls)
+            return db.total_changes - before
+
+    async def claim(self, limit: int, exclude_hosts: Iterable[str] = ()) -> list[FrontierItem]:
+        """Mark up to ``limit`` pending URLs in_progress and return them, shallowest first.
+
+        Hosts in ``exclude_hosts`` are skipped (their in-memory queue is full).
+        """
+        excluded = list(exclude_hosts)
+        host_filter = f"AND host NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
+        sql = (
+            "UPDATE frontier SET state = 'in_progress' WHERE id IN ("
+            f"SELECT id FROM frontier WHERE state = 'pending' {host_filter} "
+            "ORDER BY depth, id LIMIT ?) RETURNING id, url, host, depth, attempts"
+        )
+        async with self._lock, self.db.execute(sql, [*excluded, limit]) as cur:
+            rows = await cur.fetchall()
+        items = [FrontierItem(*row) for row in rows]
+        items.sort(key=lambda item: (item.depth, item.id))
+        return items
+
+    async def release(self, ids: Sequence[int]) -> None:
+        """Return claimed but unfetched URLs to pending (at shutdown)."""
+        if ids:
+            async with self._transaction() as db:
+                await db.executemany(
+                    "UPDATE frontier SET state = 'pending' WHERE id = ? AND state = 'in_progress'",
+                    [(i,) for i in ids],
+                )
+
+    async def reset_in_progress(self) -> int:
+        """After a crash, URLs left in_progress were never recorded: make them pending again."""
+        async with self._lock:
+            cur = await self.db.execute(
+                "UPDATE frontier SET state = 'pending' WHERE state = 'in_progress'"
+            )
+            return cur.rowcount
+
+    # -- sink -----------------------------------------------------------------------------------
+
+    async def write_batch(self, records: Sequence[SinkRecord]) -> None:
+        """Write pages, links, new URLs and frontier states of a batch in one transaction.
+
+        A URL is marked done in the same transaction that stores its page, so the frontier and
+        the pages never disagree, whatever moment the process dies at.
+        """
+        pages = [r for r in records if isinstance(r, PageRecord)]
+        failures = [r for r in records if isinstance(r, FailureRecord)]
+        async with self._transaction():
+            await self._write(pages, failures)
+
+    async def _write(self, pages: list[PageRecord], failures: list[FailureRecord]) -> None:
+        db = self.db
+        await db.executemany(
+            _UPSERT_PAGE,
+            [
+                (p.url, p.final_url, p.status, p.content_type, p.title, p.description, p.text,
+                 p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes)
+                for p in pages
+            ],
+        )  # fmt: skip
+        await db.executemany(
+            "INSERT OR IGNORE INTO links (from_url, to_url) VALUES (?, ?)",
+            [(p.url, link) for p in pages for link in p.links],
+        )
+        await db.executemany(
+            _INSERT_URL, [(url, host, p.depth + 1) for p in pages for url, host in p.new_urls]
+        )
+        await db.executemany(
+            _FINISH,
+            [(FrontierState.DONE.value, p.attempts, None, p.frontier_id) for p in pages]
+            + [(f.state.value, f.attempts, f.reason, f.frontier_id) for f in failures],
+        )
+
+    # -- counts ---------------------------------------------------------------------------------
+
+    async def page_count(self) -> int:
+        count = await self._scalar("SELECT count(*) FROM pages")
+        return count if isinstance(count, int) else 0
+
+    async def frontier_counts(self) -> dict[FrontierState, int]:
+        async with self.db.execute("SELECT state, count(*) FROM frontier GROUP BY state") as cur:
+            rows = await cur.fetchall()
+        counts = dict.fromkeys(FrontierState, 0)
+        counts.update({FrontierState(state): n for state, n in rows})
+        return counts

@@ -1,0 +1,82 @@
+"""The dependency rules of CONVENTIONS.md, checked on the source with `ast`."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parent.parent / "scraper"
+
+# Each module's layer: a module may import only from strictly lower layers.
+LAYERS = {
+    "errors": 0,
+    "models": 1,
+    "urls": 1,
+    "config": 2,  # reads models.Scope
+    "store": 3,
+    "fetcher": 3,
+    "parse": 3,
+    "politeness": 3,
+    "output": 3,
+    "frontier": 4,
+    "sink": 4,
+    "status": 4,
+    "query": 4,
+    "orchestrator": 5,
+    "sitegen": 5,
+    "cli": 6,
+    "__main__": 7,
+    "__init__": -1,
+}
+# Third-party libraries and the one module allowed to import each.
+OWNERS = {
+    "aiohttp": {"fetcher", "sitegen"},
+    "aiosqlite": {"store"},
+    "selectolax": {"parse"},
+    "tenacity": {"fetcher"},
+    "typer": {"cli"},
+    "rich": {"output"},
+    "click": set(),
+}
+
+
+def imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
+
+
+def test_every_module_has_a_layer():
+    """Each module of the package is placed in the layer table."""
+    assert set(MODULES) <= set(LAYERS)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_imports_point_down(module: str):
+    """A module imports only package modules of a lower layer (the package root is free)."""
+    for name in imports(PACKAGE / f"{module}.py"):
+        if name.startswith("scraper."):
+            target = name.split(".")[1]
+            assert LAYERS[target] < LAYERS[module], f"{module} imports {target}"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_third_party_libraries_have_one_owner(module: str):
+    """aiohttp, aiosqlite, selectolax, tenacity, typer and rich are each imported in one place."""
+    for name in imports(PACKAGE / f"{module}.py"):
+        top = name.split(".")[0]
+        if top in OWNERS:
+            assert module in OWNERS[top], f"{module} imports {top}"
+
+
+def test_no_bare_create_task_in_the_package():
+    """Tasks are started in a TaskGroup (tg.create_task), never with asyncio.create_task."""
+    for path in PACKAGE.glob("*.py"):
+        assert "asyncio.create_task" not in path.read_text(), path.name
