@@ -149,7 +149,7 @@ class Crawl:
         pool: Executor | None,
     ) -> None:
         s = self._settings
-        parsers = max(1, s.parse_workers)
+        parsers = s.parse_workers * 4 or 1  # several parses in flight hide the IPC round trip
         self._live_workers = s.concurrency
         async with asyncio.TaskGroup() as tg:
             tg.create_task(frontier.run(s.concurrency), name="dispatcher")
