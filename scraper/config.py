@@ -31,9 +31,14 @@ class Settings:
     scope: Scope = Scope.HOST
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
+    max_url_length: int = 2048
     # [politeness]
     per_host: int = 4
     delay_s: float = 0.25
+    max_delay_s: float = 60.0
+    autothrottle: bool = True
+    robots: bool = True
+    sitemaps: bool = True
     # [fetch]
     user_agent: str = DEFAULT_USER_AGENT
     timeout_s: float = 30.0
@@ -42,6 +47,9 @@ class Settings:
     retry_backoff_s: float = 0.5
     retry_backoff_max_s: float = 30.0
     max_body_bytes: int = 5_000_000
+    max_redirects: int = 10
+    allow_private: bool = False
+    resolve: tuple[str, ...] = ()
     # [parse]
     max_links_per_page: int = 1000
     parse_workers: int = 1
@@ -62,8 +70,8 @@ class Settings:
 
 
 SECTIONS: Mapping[str, tuple[str, ...]] = {
-    "crawl": ("concurrency", "max_pages", "max_depth", "scope", "allow", "deny"),
-    "politeness": ("per_host", "delay_s"),
+    "crawl": ("concurrency", "max_pages", "max_depth", "scope", "allow", "deny", "max_url_length"),
+    "politeness": ("per_host", "delay_s", "max_delay_s", "autothrottle", "robots", "sitemaps"),
     "fetch": (
         "user_agent",
         "timeout_s",
@@ -72,6 +80,9 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "retry_backoff_s",
         "retry_backoff_max_s",
         "max_body_bytes",
+        "max_redirects",
+        "allow_private",
+        "resolve",
     ),
     "parse": ("max_links_per_page", "parse_workers"),
     "storage": ("db", "batch_size", "flush_interval_s"),
@@ -83,6 +94,9 @@ _MINIMUM: Mapping[str, float] = {
     "max_depth": 0,
     "per_host": 1,
     "delay_s": 0,
+    "max_delay_s": 0,
+    "max_url_length": 16,
+    "max_redirects": 0,
     "timeout_s": 0.001,
     "connect_timeout_s": 0.001,
     "retries": 0,

@@ -3,11 +3,14 @@
 Routes are behaviours: ``/flaky/{n}`` fails ``n`` times with 500 before it works, ``/slow/{ms}``
 answers after ``ms`` milliseconds, ``/status/{code}`` answers with that status, ``/deep/{n}`` is
 a chain of links, ``/fan/{n}`` links to ``n`` slow pages,
-``/hub?u=URL&u=URL`` links to the URLs it is given. The app records what it saw: hits per
+``/hub?u=URL&u=URL`` links to the URLs it is given. ``/robots.txt`` answers what the app's
+:class:`SiteConfig` says (404 by default); ``/sitemap_index.xml`` names ``/sitemap.xml`` and the
+gzipped ``/sitemap2.xml.gz``. The app records what it saw: hits per
 path (with query), the peak number of requests in flight, and each request's start time.
 """
 
 import asyncio
+import gzip
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,7 +29,16 @@ class Traffic:
     peak_in_flight: int = 0
 
 
+@dataclass
+class SiteConfig:
+    """Behaviour a test can change while the site runs (app state itself is frozen then)."""
+
+    robots_status: int = 404
+    robots_body: str = ""
+
+
 TRAFFIC = web.AppKey("traffic", Traffic)
+CONFIG = web.AppKey("config", SiteConfig)
 FLAKY = web.AppKey("flaky", Counter[str])
 
 PDF_BYTES = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF\n"
@@ -125,6 +137,41 @@ async def hub(request: web.Request) -> web.Response:
     return html("Hub", links)
 
 
+async def robots_txt(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    return web.Response(status=config.robots_status, text=config.robots_body)
+
+
+def urlset(request: web.Request, paths: list[str]) -> str:
+    locs = "".join(f"<url><loc>http://{request.host}{p}</loc></url>" for p in paths)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'
+    )
+
+
+async def sitemap(request: web.Request) -> web.Response:
+    body = urlset(request, ["/a", "/dir/leaf", "/deep/1?limit=1"])
+    return web.Response(text=body, content_type="application/xml")
+
+
+async def sitemap_gz(request: web.Request) -> web.Response:
+    body = gzip.compress(urlset(request, ["/slow/1", "/slow/2"]).encode())
+    return web.Response(body=body, content_type="application/gzip")
+
+
+async def sitemap_index(request: web.Request) -> web.Response:
+    maps = "".join(
+        f"<sitemap><loc>http://{request.host}{p}</loc></sitemap>"
+        for p in ("/sitemap.xml", "/sitemap2.xml.gz")
+    )
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{maps}</sitemapindex>'
+    )
+    return web.Response(text=body, content_type="application/xml")
+
+
 async def status(request: web.Request) -> web.Response:
     code = int(request.match_info["code"])
     return web.Response(status=code, text=f"status {code}", content_type="text/html")
@@ -138,6 +185,7 @@ def make_app() -> web.Application:
     app = web.Application(middlewares=[record])
     app[TRAFFIC] = Traffic()
     app[FLAKY] = Counter()
+    app[CONFIG] = SiteConfig()
     app.router.add_get("/", home)
     app.router.add_get("/a", page_a)
     app.router.add_get("/b", page_b)
@@ -150,4 +198,8 @@ def make_app() -> web.Application:
     app.router.add_get("/hub", hub)
     app.router.add_get("/status/{code:\\d+}", status)
     app.router.add_get("/doc.pdf", pdf)
+    app.router.add_get("/robots.txt", robots_txt)
+    app.router.add_get("/sitemap.xml", sitemap)
+    app.router.add_get("/sitemap2.xml.gz", sitemap_gz)
+    app.router.add_get("/sitemap_index.xml", sitemap_index)
     return app
