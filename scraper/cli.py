@@ -129,6 +129,18 @@ def crawl(
     user_agent: Annotated[str | None, typer.Option(help="User-Agent header.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds for one request.")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries after a transient failure.")] = None,
+    robots: Annotated[
+        bool | None,
+        typer.Option("--robots/--no-robots", help="Obey robots.txt.", show_default=False),
+    ] = None,
+    allow_private: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-private/--no-allow-private",
+            help="Follow links to loopback and private addresses.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Crawl from seed URLs into an SQLite database."""
     seeds = collect_seeds(urls or [], input_file)
@@ -147,6 +159,8 @@ def crawl(
         user_agent=user_agent,
         timeout_s=timeout,
         retries=retries,
+        robots=robots,
+        allow_private=allow_private,
     )
     with ProgressLine(settings.max_pages or None) as progress:
 

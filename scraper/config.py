@@ -38,6 +38,7 @@ class Settings:
     max_delay_s: float = 60.0
     autothrottle: bool = True
     robots: bool = True
+    robots_retry_s: float = 30.0
     sitemaps: bool = True
     # [fetch]
     user_agent: str = DEFAULT_USER_AGENT
@@ -71,7 +72,15 @@ class Settings:
 
 SECTIONS: Mapping[str, tuple[str, ...]] = {
     "crawl": ("concurrency", "max_pages", "max_depth", "scope", "allow", "deny", "max_url_length"),
-    "politeness": ("per_host", "delay_s", "max_delay_s", "autothrottle", "robots", "sitemaps"),
+    "politeness": (
+        "per_host",
+        "delay_s",
+        "max_delay_s",
+        "autothrottle",
+        "robots",
+        "robots_retry_s",
+        "sitemaps",
+    ),
     "fetch": (
         "user_agent",
         "timeout_s",
@@ -95,6 +104,7 @@ _MINIMUM: Mapping[str, float] = {
     "per_host": 1,
     "delay_s": 0,
     "max_delay_s": 0,
+    "robots_retry_s": 0,
     "max_url_length": 16,
     "max_redirects": 0,
     "timeout_s": 0.001,

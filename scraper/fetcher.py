@@ -1,21 +1,36 @@
 """HTTP fetching: one aiohttp ClientSession, retries with tenacity, aiohttp errors translated.
 
-Every failure leaves this module as a :class:`TransientFetchError` (connection errors, timeouts,
-429 and 5xx: retried with jittered exponential backoff, capped by attempts and by
-``retry_backoff_max_s`` per wait, ``Retry-After`` honoured up to that cap) or a
-:class:`PermanentFetchError` (not retried). After the last attempt the error carries
-``attempts``. Any other status (2xx, 3xx without Location, 4xx) is a :class:`FetchResult`.
+A failure leaves as :class:`TransientFetchError` (retried with jittered exponential backoff,
+capped by attempts and by ``retry_backoff_max_s`` per wait, which also caps ``Retry-After``) or
+:class:`PermanentFetchError`, carrying ``attempts``. Reasons, transient: ``timeout``,
+``dns_error``, ``connect_error``, ``tls_error``, ``server_disconnected`` (closed before
+answering), ``connection_reset``, ``payload_error`` (body cut short), ``bad_chunked``,
+``bad_encoding`` (undecodable gzip/deflate/br), ``bad_response`` (unparsable head, data past the
+body), ``connection_error``, ``http_429``, ``http_5xx``; permanent: ``invalid_url``,
+``private_address``, ``bad_redirect``, ``redirect_loop``, ``too_many_redirects``,
+``body_too_large``, ``invalid_request``.
+
+Redirects (301 302 303 307 308) are followed here hop by hop, as GETs, each target resolved and
+normalized; the chain is one attempt. Any other status not retried, 3xx included, is a result.
+SSRF guard: an untrusted host (not a seed's) is reached on public addresses only, unless
+``allow_private``: names are checked on what they resolve to, by the connector's resolver, and
+IP literals before the request (aiohttp resolves no literal). Every hop is checked.
 """
 
-import email.utils
-import logging
+import asyncio
+import errno
+import ipaddress
+import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.http_exceptions import HttpProcessingError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -24,65 +39,209 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from scraper.addresses import (
+    IPAddress,
+    host_key,
+    is_public_address,
+    parse_resolve,
+    parse_retry_after,
+)
 from scraper.config import Settings
-from scraper.errors import FetchError, PermanentFetchError, TransientFetchError
+from scraper.errors import (
+    FetchError,
+    InvalidURL,
+    PermanentFetchError,
+    TransientFetchError,
+)
 from scraper.models import HTML_TYPES, FetchResult
+from scraper.urls import join_url, normalize_url, url_host
 
-log = logging.getLogger(__name__)
-
-BeforeAttempt = Callable[[int], Awaitable[None]]
 _CHUNK = 64 * 1024
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Bodies kept in FetchResult.body: pages to parse, robots.txt, sitemaps. Others are only counted.
+_KEEP_TYPES = HTML_TYPES | {"text/plain", "text/xml", "application/xml"}
+_KEEP_TYPES |= {"application/gzip", "application/x-gzip"}
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date (RFC 9110)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+@dataclass(frozen=True, slots=True)
+class FetchHooks:
+    """What the caller does around a fetch.
+
+    ``before_attempt(n)`` is awaited before attempt n = 1, 2, ... (the politeness slot).
+    ``allow_redirect(target)`` is awaited with each normalized redirect target before it is
+    followed; False stops there and returns the 3xx itself (``final_url`` = the target).
+    ``on_response(reason, status, seconds, retry_after_s)`` is called once after every attempt:
+    ``"ok"`` or the error's reason, the last response's status (0 if none), seconds from the
+    start of the attempt's last request to its response headers (or to the failure, if none
+    came), and the server's ``Retry-After`` in seconds when a 429/5xx carried one.
+    """
+
+    before_attempt: Callable[[int], Awaitable[None]]
+    allow_redirect: Callable[[str], Awaitable[bool]]
+    on_response: Callable[[str, int, float, float | None], None]
 
 
-def _translate(exc: BaseException) -> FetchError:  # noqa: C901 - one flat mapping table
-    """Map an aiohttp or asyncio error to our tree with a short, stable reason."""
-    detail = str(exc) or type(exc).__name__
-    if isinstance(exc, aiohttp.TooManyRedirects):
-        return PermanentFetchError("too_many_redirects", detail)
-    if isinstance(exc, aiohttp.NonHttpUrlClientError | aiohttp.InvalidUrlClientError):
-        return PermanentFetchError("bad_redirect", detail)
-    if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is one too
-        return TransientFetchError("timeout", detail)
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return TransientFetchError("dns_error", detail)
-    if isinstance(exc, aiohttp.ClientSSLError):
-        return TransientFetchError("tls_error", detail)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return TransientFetchError("connect_error", detail)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return TransientFetchError("server_disconnected", detail)
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return TransientFetchError("payload_error", detail)
+class _PrivateAddressError(OSError):
+    """Raised inside aiohttp's connector when an untrusted name has no public address."""
+
+
+@dataclass(frozen=True, slots=True)
+class _AddressPolicy:
+    trusted: frozenset[str]
+    allow_private: bool
+    pinned: Mapping[str, IPAddress]
+
+    def trusts(self, host: str) -> bool:
+        return self.allow_private or host_key(host) in self.trusted
+
+    def check_literal(self, url: str) -> None:
+        """Refuse an IP-literal URL whose address is not public (names go to the resolver)."""
+        host = url_host(url)
+        host = host[1 : host.find("]")] if host.startswith("[") else host.partition(":")[0]
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return
+        if not self.trusts(host) and not is_public_address(ip):
+            raise PermanentFetchError("private_address", f"{ip} is not a public address")
+
+
+class _GuardedResolver(AbstractResolver):
+    """aiohttp's default resolver behind ``resolve`` pins and the address policy.
+
+    For an untrusted host, non-public addresses are dropped; if none is left the lookup fails
+    with :class:`_PrivateAddressError`, so the connector never dials a private address even
+    when a name (or a DNS rebinding) points there.
+    """
+
+    def __init__(self, policy: _AddressPolicy) -> None:
+        self._policy = policy
+        self._inner: AbstractResolver = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        pinned = self._policy.pinned.get(host_key(host))
+        if pinned is None:
+            found = await self._inner.resolve(host, port, family)
+        else:
+            af = socket.AF_INET6 if pinned.version == 6 else socket.AF_INET
+            flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+            found = [
+                ResolveResult(
+                    hostname=host, host=str(pinned), port=port, family=af, proto=0, flags=flags
+                )
+            ]
+        if self._policy.trusts(host):
+            return found
+        public = [r for r in found if is_public_address(ipaddress.ip_address(r["host"]))]
+        if not public:
+            addresses = ", ".join(result["host"] for result in found)
+            raise _PrivateAddressError(f"{host} resolves to no public address ({addresses})")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+# --- error translation --------------------------------------------------------------------
+
+
+_BAD_BODY = (aiohttp.ClientPayloadError, aiohttp.ClientResponseError, HttpProcessingError)
+_NETWORK = (OSError, aiohttp.ClientError, HttpProcessingError)  # TimeoutError is an OSError
+_EXPECTED = (*_NETWORK, ValueError)
+_REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (TimeoutError, "timeout"),  # aiohttp's ServerTimeoutError is one too
+    (aiohttp.ClientConnectorDNSError, "dns_error"),
+    ((aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch), "tls_error"),
+    (aiohttp.ClientConnectorError, "connect_error"),
+    (aiohttp.ServerDisconnectedError, "server_disconnected"),
+    (ConnectionResetError, "connection_reset"),
+    (_BAD_BODY, "payload_error"),
+    ((aiohttp.ClientError, OSError), "connection_error"),
+)
+
+
+def _parse_reason(exc: BaseException, default: str) -> str:
+    """What went wrong in a response aiohttp could not parse; it says so only in words."""
+    text = f"{type(exc).__name__} {exc} {exc.__cause__!r}".lower()
+    if "connectionreseterror" in text:  # a reset mid-body, wrapped in a ClientPayloadError
+        return "connection_reset"
+    if "content-encoding" in text:
+        return "bad_encoding"
+    if ("chunk" in text or "transferencodingerror" in text) and "not enough data" not in text:
+        return "bad_chunked"
     if isinstance(exc, aiohttp.ClientResponseError):
-        return TransientFetchError("bad_response", detail)
-    if isinstance(exc, aiohttp.ClientError | OSError):
-        return TransientFetchError("connection_error", detail)
-    return PermanentFetchError("invalid_request", detail)  # ValueError and friends from yarl
+        return "bad_response"  # status line, headers, data after the body...
+    return default
+
+
+def _translate(exc: BaseException) -> FetchError:
+    """Map an aiohttp or asyncio error to our tree with a short, stable reason."""
+    detail = str(exc) or ("timeout_s reached" if isinstance(exc, TimeoutError) else repr(exc))
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, _PrivateAddressError):
+            return PermanentFetchError("private_address", str(exc.os_error))
+    elif isinstance(exc, aiohttp.InvalidUrlClientError) or not isinstance(exc, _NETWORK):
+        return PermanentFetchError("invalid_request", detail)  # ValueError and friends from yarl
+    if isinstance(exc, OSError) and exc.errno == errno.ECONNRESET:
+        return TransientFetchError("connection_reset", detail)
+    reason = next(reason for kind, reason in _REASONS if isinstance(exc, kind))
+    if reason == "payload_error":
+        reason = _parse_reason(exc, reason)
+    return TransientFetchError(reason, detail)
+
+
+# --- fetching -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Clock:
+    """The current request of an attempt: when it started, its status once headers came."""
+
+    started: float = field(default_factory=time.perf_counter)
+    status: int = 0
+    headers_s: float | None = None
+
+    def request(self) -> None:
+        self.started, self.status, self.headers_s = time.perf_counter(), 0, None
+
+    def headers(self, status: int) -> None:
+        self.status, self.headers_s = status, time.perf_counter() - self.started
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started if self.headers_s is None else self.headers_s
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """One response of a redirect chain, read and released."""
+
+    status: int
+    content_type: str
+    charset: str | None
+    body: bytes = b""
+    size: int = 0
+    location: str | None = None
 
 
 class Fetcher:
-    """Fetches URLs through one shared session. Use as ``async with Fetcher(settings) as f:``."""
+    """Fetches URLs through one shared session. Use as ``async with Fetcher(settings) as f:``.
 
-    def __init__(self, settings: Settings) -> None:
+    ``trusted_hosts`` are the seeds' hostnames (no port): they may be on private addresses.
+    Raises UsageError at once for a bad ``settings.resolve`` entry.
+    """
+
+    def __init__(self, settings: Settings, trusted_hosts: Iterable[str] = ()) -> None:
         self._settings = settings
+        self._policy = _AddressPolicy(
+            trusted=frozenset(host_key(host) for host in trusted_hosts),
+            allow_private=settings.allow_private,
+            pinned=parse_resolve(settings.resolve),
+        )
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: AbstractResolver | None = None
         self._backoff = wait_exponential_jitter(
             multiplier=settings.retry_backoff_s,
             max=settings.retry_backoff_max_s,
@@ -92,10 +251,14 @@ class Fetcher:
 
     async def __aenter__(self) -> Self:
         s = self._settings
+        self._resolver = _GuardedResolver(self._policy)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=s.concurrency, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(
+                limit=s.concurrency, ttl_dns_cache=300, resolver=self._resolver
+            ),
+            # The total, per request and body included, is the asyncio.timeout in _request.
             timeout=aiohttp.ClientTimeout(
-                total=s.timeout_s, connect=s.connect_timeout_s, sock_read=s.timeout_s
+                total=None, sock_connect=s.connect_timeout_s, sock_read=s.timeout_s
             ),
             headers={"User-Agent": s.user_agent, "Accept": _ACCEPT},
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -108,6 +271,8 @@ class Fetcher:
     ) -> None:
         if self._session is not None:
             await self._session.close()
+        if self._resolver is not None:
+            await self._resolver.close()
 
     def _wait(self, state: RetryCallState) -> float:
         """Jittered exponential backoff, or the server's Retry-After if longer (both capped)."""
@@ -117,8 +282,8 @@ class Fetcher:
             backoff = max(backoff, min(exc.retry_after_s, self._settings.retry_backoff_max_s))
         return backoff
 
-    async def fetch(self, url: str, before_attempt: BeforeAttempt) -> FetchResult:
-        """Fetch ``url``, retrying transient failures; ``before_attempt(n)`` runs before each.
+    async def fetch(self, url: str, hooks: FetchHooks) -> FetchResult:
+        """Fetch ``url`` (following redirects), retrying transient failures.
 
         Raises FetchError (with ``attempts`` set) when the URL cannot be fetched.
         """
@@ -135,54 +300,151 @@ class Fetcher:
                     attempt_no = attempt.retry_state.attempt_number
                     if attempt_no > 1:
                         self.retried += 1
-                    await before_attempt(attempt_no)
-                    return await self._fetch_once(url, attempt_no)
+                    await hooks.before_attempt(attempt_no)
+                    return await self._attempt(url, attempt_no, hooks)
         except FetchError as exc:
             exc.attempts = attempt_no
             raise
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    async def _fetch_once(self, url: str, attempt: int) -> FetchResult:
-        if self._session is None:
-            raise RuntimeError("fetcher is not open")
+    async def _attempt(self, url: str, attempt_no: int, hooks: FetchHooks) -> FetchResult:
+        clock = _Clock()
+        try:
+            result = await self._follow(url, attempt_no, hooks, clock)
+        except FetchError as exc:
+            retry_after = exc.retry_after_s if isinstance(exc, TransientFetchError) else None
+            hooks.on_response(exc.reason, clock.status, clock.seconds(), retry_after)
+            raise
+        hooks.on_response("ok", result.status, clock.seconds(), None)
+        return result
+
+    async def _follow(
+        self, url: str, attempt_no: int, hooks: FetchHooks, clock: _Clock
+    ) -> FetchResult:
+        """One attempt: the request and its redirect chain, up to ``max_redirects`` hops."""
         started = time.perf_counter()
         try:
-            async with self._session.get(url, allow_redirects=True) as resp:
-                status = resp.status
-                if status == 429 or status >= 500:
-                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                    raise TransientFetchError(f"http_{status}", resp.reason or "", retry_after)
-                content_type = resp.content_type
-                body, size = await self._read(resp, keep=content_type in HTML_TYPES)
-                final_url, charset = str(resp.url), resp.charset
-        except FetchError:
-            raise
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-            raise _translate(exc) from exc
+            current = normalize_url(url)
+        except InvalidURL as exc:
+            raise PermanentFetchError("invalid_url", exc.reason) from None
+        visited = {current}
+        hops = 0
+        while True:
+            page = await self._request(current, clock)
+            if page.status not in _REDIRECTS:
+                break
+            target = _redirect_target(current, page.location, visited)
+            if not await hooks.allow_redirect(target):
+                current = target
+                break
+            hops += 1
+            if hops > self._settings.max_redirects:
+                raise PermanentFetchError("too_many_redirects", f"more than {hops - 1} from {url}")
+            visited.add(target)
+            current = target
         return FetchResult(
             url=url,
-            final_url=final_url,
-            status=status,
-            content_type=content_type,
-            charset=charset,
-            body=body,
-            size_bytes=size,
+            final_url=current,
+            status=page.status,
+            content_type=page.content_type,
+            charset=page.charset,
+            body=page.body,
+            size_bytes=page.size,
             elapsed_ms=round((time.perf_counter() - started) * 1000),
-            attempts=attempt,
+            attempts=attempt_no,
             fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
 
+    async def _request(self, url: str, clock: _Clock) -> _Page:
+        """GET ``url`` without following redirects; the body is read whole unless it is a 3xx."""
+        if self._session is None:
+            raise RuntimeError("fetcher is not open")
+        self._policy.check_literal(url)
+        clock.request()
+        try:
+            async with (
+                asyncio.timeout(self._settings.timeout_s),
+                self._session.get(url, allow_redirects=False) as resp,
+            ):
+                clock.headers(resp.status)
+                return await self._receive(resp)
+        except FetchError:
+            raise
+        except _EXPECTED as exc:
+            raise _translate(exc) from exc
+
+    async def _receive(self, resp: aiohttp.ClientResponse) -> _Page:
+        status = resp.status
+        if status in _REDIRECTS:
+            location = resp.headers.get("Location")
+            return _Page(status, resp.content_type, resp.charset, location=location)
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            raise TransientFetchError(f"http_{status}", resp.reason or "", retry_after)
+        body, size = await self._read(resp, keep=resp.content_type in _KEEP_TYPES)
+        return _Page(status, resp.content_type, resp.charset, body, size)
+
     async def _read(self, resp: aiohttp.ClientResponse, keep: bool) -> tuple[bytes, int]:
-        """Stream the body, refusing it past ``max_body_bytes`` (decompressed)."""
+        """Stream the body, refusing it past ``max_body_bytes`` (decompressed).
+
+        aiohttp inflates gzip/deflate/br incrementally (``max_length`` per step, paused while
+        our buffer is full), so a decompression bomb costs a few chunks of memory, not its size.
+        """
         limit = self._settings.max_body_bytes
         if resp.content_length is not None and resp.content_length > limit:
             raise PermanentFetchError("body_too_large", f"Content-Length {resp.content_length}")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in resp.content.iter_chunked(_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise PermanentFetchError("body_too_large", f"more than {limit} bytes")
-            if keep:
-                chunks.append(chunk)
+        undo = _fail_body_on_close(resp)
+        try:
+            async for chunk in resp.content.iter_chunked(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise PermanentFetchError("body_too_large", f"more than {limit} bytes")
+                if keep:
+                    chunks.append(chunk)
+        finally:
+            undo()
         return b"".join(chunks), size
+
+
+def _fail_body_on_close(resp: aiohttp.ClientResponse) -> Callable[[], object]:
+    """Fail the body at once if the connection is lost with the body neither done nor failed.
+
+    Works around aiohttp 3.14's C parser: an error in the body (an invalid chunk size) closes
+    the connection but leaves the reader waiting until ``sock_read`` times out; the parser's
+    error is kept on the protocol. Returns the undo, to call once the body is read.
+    """
+    protocol = resp.connection.protocol if resp.connection is not None else None
+    if protocol is None:
+        return lambda: None
+
+    def check(_: object) -> None:
+        if not resp.content.is_eof() and resp.content.exception() is None:
+            error = f"Response payload is not completed: {protocol.exception()!r}"
+            resp.content.set_exception(aiohttp.ClientPayloadError(error))
+
+    closed = protocol.closed
+    if closed is None:  # the connection is lost already
+        check(None)
+        return lambda: None
+    closed.remove_done_callback(_retrieve)  # at most one per connection, however often reused
+    closed.add_done_callback(_retrieve)
+    closed.add_done_callback(check)
+    return lambda: closed.remove_done_callback(check)
+
+
+def _retrieve(closed: "asyncio.Future[None]") -> None:
+    """Mark the ``closed`` future's exception seen, since we made aiohttp create the future."""
+    if not closed.cancelled():
+        closed.exception()
+
+
+def _redirect_target(current: str, location: str | None, visited: set[str]) -> str:
+    """The normalized URL a redirect from ``current`` points to; raise if it must not be taken."""
+    target = join_url(current, location) if location else None
+    if target is None:
+        raise PermanentFetchError("bad_redirect", f"Location {location!r} on {current}")
+    if target in visited:
+        raise PermanentFetchError("redirect_loop", f"{target} again, from {current}")
+    return target

@@ -48,28 +48,32 @@ class LinkFilter:
         allow: Sequence[str],
         deny: Sequence[str],
         max_depth: int,
+        max_url_length: int = 2048,
     ) -> None:
         self._seed_hosts = frozenset(seed_hosts)
+        self._max_url_length = max_url_length
         self._scope = scope
         self._allow = [re.compile(p) for p in allow]
         self._deny = [re.compile(p) for p in deny]
         self._max_depth = max_depth
 
+    def host_if_allowed(self, url: str) -> str | None:
+        """``url``'s host if the crawl would follow it (scope, allow/deny, length), else None."""
+        if len(url) > self._max_url_length:
+            return None
+        host = url_host(url)
+        if not in_scope(host, self._seed_hosts, self._scope):
+            return None
+        if self._allow and not any(p.search(url) for p in self._allow):
+            return None
+        return None if any(p.search(url) for p in self._deny) else host
+
     def admit(self, links: Iterable[str], depth: int) -> tuple[tuple[str, str], ...]:
         """The (url, host) pairs of ``links``, found at ``depth``, that the crawl should follow."""
         if depth + 1 > self._max_depth:
             return ()
-        admitted = []
-        for url in links:
-            host = url_host(url)
-            if not in_scope(host, self._seed_hosts, self._scope):
-                continue
-            if self._allow and not any(p.search(url) for p in self._allow):
-                continue
-            if any(p.search(url) for p in self._deny):
-                continue
-            admitted.append((url, host))
-        return tuple(admitted)
+        pairs = ((url, self.host_if_allowed(url)) for url in links)
+        return tuple((url, host) for url, host in pairs if host is not None)
 
 
 class Frontier:
@@ -129,6 +133,22 @@ class Frontier:
     def release(self, host: str) -> None:
         """A worker is done fetching from ``host`` (whatever the outcome)."""
         self._slots.release(host)
+        self._wake.set()
+
+    def requeue(self, item: FrontierItem) -> None:
+        """Take back a handed-out URL that cannot be fetched yet; it goes first in its host's line.
+
+        The caller defers the host (``HostSlots.defer``) so the URL is not handed out again at once.
+        """
+        self._buffer.setdefault(item.host, deque()).appendleft(item)
+        self._buffered += 1
+        self._outstanding -= 1
+        self._wake.set()
+
+    async def add_discovered(self, rows: Iterable[tuple[str, str]], depth: int) -> None:
+        """Add (url, host) pairs found outside a page (robots.txt Sitemap: lines) at ``depth``."""
+        added = await self._store.add_urls((url, host, depth) for url, host in rows)
+        self._note_new_urls(added)
         self._wake.set()
 
     def reserve(self, host: str) -> float:

@@ -20,28 +20,21 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scraper.config import Settings
-from scraper.errors import FetchError, InvalidURL, ScraperError
+from scraper.errors import InvalidURL, ScraperError
 from scraper.fetcher import Fetcher
 from scraper.frontier import Frontier, FrontierStats, LinkFilter
-from scraper.models import (
-    FailureRecord,
-    FetchResult,
-    FrontierItem,
-    FrontierState,
-    PageRecord,
-    SinkRecord,
-)
-from scraper.parse import parse_html
+from scraper.gate import RobotsGate
+from scraper.models import FrontierState
+from scraper.pipeline import Pipeline
 from scraper.politeness import HostSlots
 from scraper.sink import Sink, SinkStats
 from scraper.store import Store
 from scraper.urls import normalize_url, url_host
 
 log = logging.getLogger(__name__)
-
-Fetched = tuple[FrontierItem, FetchResult | FetchError]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +46,7 @@ class CrawlStats:
     sink: SinkStats
     retried: int
     in_flight: int
+    robots_fetched: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +57,15 @@ class CrawlSummary:
     pending: int
     elapsed_s: float
     interrupted_by: str | None  # "SIGINT" / "SIGTERM" when stopped by a signal
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    frontier: Frontier
+    sink: Sink
+    fetcher: Fetcher
+    pipeline: Pipeline
+    gate: RobotsGate
 
 
 class Crawl:
@@ -79,14 +82,7 @@ class Crawl:
         self._progress_interval_s = progress_interval_s
         self._started = time.monotonic()
         self._frontier: Frontier | None = None
-        self._sink: Sink | None = None
-        self._fetcher: Fetcher | None = None
-        self._parse_inbox: asyncio.Queue[Fetched | None] = asyncio.Queue(
-            maxsize=settings.concurrency * 2
-        )
-        self._in_flight = 0
-        self._live_workers = 0
-        self._live_parsers = 0
+        self._parts: _Parts | None = None
         self._signal: str | None = None
         self._done = asyncio.Event()
 
@@ -106,10 +102,13 @@ class Crawl:
     async def _run(self) -> CrawlSummary:
         s = self._settings
         seeds = _normalize_seeds(s.seeds)
-        slots = HostSlots(s.per_host, s.delay_s)
-        async with Store(Path(s.db)) as store, Fetcher(s) as fetcher:
+        seed_hosts = {url_host(seed) for seed in seeds}
+        trusted = {urlsplit(seed).hostname or "" for seed in seeds}
+        slots = HostSlots(
+            s.per_host, s.delay_s, max_delay_s=s.max_delay_s, autothrottle=s.autothrottle
+        )
+        async with Store(Path(s.db)) as store, Fetcher(s, trusted) as fetcher:
             await store.reset_in_progress()
-            self._fetcher = fetcher
             frontier = self._frontier = Frontier(
                 store,
                 slots,
@@ -119,8 +118,21 @@ class Crawl:
                 pages_stored=await store.page_count(),
             )
             await frontier.add_seeds(seeds)
-            links = LinkFilter(map(url_host, seeds), s.scope, s.allow, s.deny, s.max_depth)
-            sink = self._sink = Sink(
+            links = LinkFilter(seed_hosts, s.scope, s.allow, s.deny, s.max_depth, s.max_url_length)
+
+            async def add_sitemaps(urls: tuple[str, ...]) -> None:
+                if s.sitemaps:
+                    await frontier.add_discovered(links.admit(urls, -1), depth=0)
+
+            gate = RobotsGate(
+                fetcher,
+                slots,
+                enabled=s.robots,
+                user_agent=s.user_agent,
+                on_sitemaps=add_sitemaps,
+                retry_s=s.robots_retry_s,
+            )
+            sink = Sink(
                 store,
                 batch_size=s.batch_size,
                 flush_interval_s=s.flush_interval_s,
@@ -128,7 +140,19 @@ class Crawl:
                 urgent=frontier.is_starving,
             )
             with _parse_pool(s.parse_workers) as pool, self._signals():
-                await self._run_stages(frontier, sink, fetcher, links, pool)
+                pipeline = Pipeline(
+                    s,
+                    store=store,
+                    frontier=frontier,
+                    slots=slots,
+                    gate=gate,
+                    fetcher=fetcher,
+                    links=links,
+                    sink=sink,
+                    pool=pool,
+                )
+                self._parts = _Parts(frontier, sink, fetcher, pipeline, gate)
+                await self._run_stages(frontier, sink, pipeline)
             counts = await store.frontier_counts()
         stats = frontier.stats()
         return CrawlSummary(
@@ -140,108 +164,17 @@ class Crawl:
             interrupted_by=self._signal,
         )
 
-    async def _run_stages(
-        self,
-        frontier: Frontier,
-        sink: Sink,
-        fetcher: Fetcher,
-        links: LinkFilter,
-        pool: Executor | None,
-    ) -> None:
-        s = self._settings
-        parsers = s.parse_workers * 4 or 1  # several parses in flight hide the IPC round trip
-        self._live_workers = s.concurrency
+    async def _run_stages(self, frontier: Frontier, sink: Sink, pipeline: Pipeline) -> None:
+        workers = self._settings.concurrency
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(frontier.run(s.concurrency), name="dispatcher")
-            for n in range(s.concurrency):
-                tg.create_task(
-                    self._fetch_worker(frontier, fetcher, parsers), name=f"fetch-worker-{n}"
-                )
-            self._live_parsers = parsers
-            for n in range(parsers):
-                tg.create_task(self._parser(sink, links, pool), name=f"parser-{n}")
+            tg.create_task(frontier.run(workers), name="dispatcher")
+            for n in range(workers):
+                tg.create_task(pipeline.fetch_worker(), name=f"fetch-worker-{n}")
+            for n in range(pipeline.parsers):
+                tg.create_task(pipeline.parser(), name=f"parser-{n}")
             tg.create_task(self._run_sink(sink), name="sink")
             if self._on_progress is not None:
                 tg.create_task(self._report(self._on_progress), name="progress")
-
-    # -- stages ---------------------------------------------------------------------------------
-
-    async def _fetch_worker(self, frontier: Frontier, fetcher: Fetcher, parsers: int) -> None:
-        while (item := await frontier.next_item()) is not None:
-            outcome = await self._fetch(frontier, fetcher, item)
-            await self._parse_inbox.put((item, outcome))
-        self._live_workers -= 1
-        if self._live_workers == 0:
-            for _ in range(parsers):
-                await self._parse_inbox.put(None)
-
-    async def _fetch(
-        self, frontier: Frontier, fetcher: Fetcher, item: FrontierItem
-    ) -> FetchResult | FetchError:
-        async def before_attempt(attempt: int) -> None:
-            if attempt > 1:  # the first start was booked by the dispatcher
-                await asyncio.sleep(frontier.reserve(item.host))
-
-        self._in_flight += 1
-        try:
-            return await fetcher.fetch(item.url, before_attempt)
-        except FetchError as exc:
-            log.info("failed %s after %d attempts: %s", item.url, exc.attempts, exc)
-            return exc
-        finally:
-            self._in_flight -= 1
-            frontier.release(item.host)
-
-    async def _parser(self, sink: Sink, links: LinkFilter, pool: Executor | None) -> None:
-        while (job := await self._parse_inbox.get()) is not None:
-            item, outcome = job
-            await sink.inbox.put(await self._record(item, outcome, links, pool))
-        self._live_parsers -= 1
-        if self._live_parsers == 0:
-            await sink.inbox.put(None)
-
-    async def _record(
-        self,
-        item: FrontierItem,
-        outcome: FetchResult | FetchError,
-        links: LinkFilter,
-        pool: Executor | None,
-    ) -> SinkRecord:
-        if isinstance(outcome, FetchError):
-            return FailureRecord(item.id, item.url, outcome.attempts, outcome.reason)
-        r = outcome
-        title = description = text = None
-        found: tuple[str, ...] = ()
-        if r.is_html and 200 <= r.status < 300:
-            base = _safe_normalize(r.final_url) or item.url
-            args = (r.body, base, r.charset, self._settings.max_links_per_page)
-            if pool is None:
-                parsed = parse_html(*args)
-            else:
-                parsed = await asyncio.get_running_loop().run_in_executor(pool, parse_html, *args)
-            title, description, text, found = (
-                parsed.title,
-                parsed.description,
-                parsed.text,
-                parsed.links,
-            )
-        return PageRecord(
-            frontier_id=item.id,
-            url=item.url,
-            final_url=r.final_url,
-            status=r.status,
-            content_type=r.content_type,
-            title=title,
-            description=description,
-            text=text,
-            depth=item.depth,
-            fetched_at=r.fetched_at,
-            elapsed_ms=r.elapsed_ms,
-            size_bytes=r.size_bytes,
-            attempts=r.attempts,
-            links=found,
-            new_urls=links.admit(found, item.depth),
-        )
 
     async def _run_sink(self, sink: Sink) -> None:
         try:
@@ -258,14 +191,16 @@ class Crawl:
         on_progress(self.stats())
 
     def stats(self) -> CrawlStats:
-        if self._frontier is None or self._sink is None or self._fetcher is None:
+        p = self._parts
+        if p is None:
             raise RuntimeError("crawl has not started")
         return CrawlStats(
             elapsed_s=time.monotonic() - self._started,
-            frontier=self._frontier.stats(),
-            sink=self._sink.stats(),
-            retried=self._fetcher.retried,
-            in_flight=self._in_flight,
+            frontier=p.frontier.stats(),
+            sink=p.sink.stats(),
+            retried=p.fetcher.retried,
+            in_flight=len(p.pipeline.in_flight),
+            robots_fetched=p.gate.fetched,
         )
 
     # -- signals --------------------------------------------------------------------------------
@@ -304,19 +239,12 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return exc
 
 
-def _safe_normalize(url: str) -> str | None:
-    try:
-        return normalize_url(url)
-    except InvalidURL:
-        return None
-
-
 def _normalize_seeds(seeds: tuple[str, ...]) -> list[str]:
     """Normalize seeds, dropping duplicates; the CLI has already reported bad ones."""
     out: dict[str, None] = {}
     for seed in seeds:
-        if (url := _safe_normalize(seed)) is not None:
-            out[url] = None
+        with contextlib.suppress(InvalidURL):
+            out[normalize_url(seed)] = None
     return list(out)
 
 

@@ -1,32 +1,65 @@
 """Per-host slots: how many requests may be in flight to a host, and when the next may start.
 
-In the spirit of Scrapy's downloader slots: each host has a capacity (``per_host``) and a spacing
-between request *starts* (``delay_s``). The frontier takes a slot when it hands a URL to a worker
-and the worker gives it back when the fetch is over, retries included; every attempt, the first
-and each retry, reserves its start time with :meth:`HostSlots.reserve`.
+In the spirit of Scrapy's downloader slots: each host has a capacity (``per_host``) and a delay
+between request *starts*. The frontier takes a slot when it hands a URL to a worker and the
+worker gives it back when the fetch is over, retries included; every request reserves its start
+time with :meth:`HostSlots.reserve`.
+
+A host's delay is adaptive (like Scrapy's AutoThrottle): it moves toward ``latency / per_host``,
+never below the configured ``delay_s`` or the host's robots.txt ``Crawl-delay``, doubles on 429
+and 503 and only shrinks again on good responses; it never exceeds ``max_delay_s`` (a
+Crawl-delay is capped there too). ``Retry-After`` defers the host's next start outright.
 """
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+_OVERLOADED = frozenset({429, 503})
+
 
 @dataclass(slots=True)
 class _Slot:
+    delay_s: float
+    floor_s: float
     in_flight: int = 0
     next_start: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class HostState:
+    """One host's scheduling state, for status displays."""
+
+    host: str
+    in_flight: int
+    delay_s: float
+    next_start_in_s: float
+
+
 class HostSlots:
-    """Capacity and spacing per host; plain bookkeeping, no I/O, no waiting."""
+    """Capacity, spacing and adaptive delay per host; bookkeeping only, no I/O, no waiting."""
 
     def __init__(
-        self, per_host: int, delay_s: float, clock: Callable[[], float] = time.monotonic
+        self,
+        per_host: int,
+        delay_s: float,
+        *,
+        max_delay_s: float = 60.0,
+        autothrottle: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.per_host = per_host
         self.delay_s = delay_s
+        self.max_delay_s = max(max_delay_s, delay_s)
+        self.autothrottle = autothrottle
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
+
+    def _slot(self, host: str) -> _Slot:
+        slot = self._slots.get(host)
+        if slot is None:
+            slot = self._slots[host] = _Slot(self.delay_s, self.delay_s)
+        return slot
 
     def wait_s(self, host: str) -> float | None:
         """Seconds until a new request to ``host`` may start; None if the host is at capacity."""
@@ -39,32 +72,62 @@ class HostSlots:
 
     def acquire(self, host: str) -> None:
         """Take one unit of the host's capacity (the frontier does, at hand-out)."""
-        slot = self._slots.get(host)
-        if slot is None:
-            slot = self._slots[host] = _Slot()
-        slot.in_flight += 1
+        self._slot(host).in_flight += 1
+
+    def release(self, host: str) -> None:
+        """Give back what :meth:`acquire` took; forget a host that is idle and at rest."""
+        slot = self._slots[host]
+        slot.in_flight -= 1
+        if slot.in_flight == 0 and slot.next_start <= self._clock() and not self._tuned(slot):
+            del self._slots[host]
+
+    def _tuned(self, slot: _Slot) -> bool:
+        return slot.floor_s != self.delay_s or slot.delay_s != self.delay_s
 
     def reserve(self, host: str) -> float:
         """Book the host's next start time; return how many seconds to wait before starting."""
-        slot = self._slots.get(host)
-        if slot is None:
-            slot = self._slots[host] = _Slot()
+        slot = self._slot(host)
         now = self._clock()
         start = max(now, slot.next_start)
-        slot.next_start = start + self.delay_s
+        slot.next_start = start + slot.delay_s
         return start - now
 
-    def release(self, host: str) -> None:
-        """Give back the capacity taken by :meth:`acquire`; forget idle hosts whose gap is over."""
-        slot = self._slots[host]
-        slot.in_flight -= 1
-        if slot.in_flight == 0 and slot.next_start <= self._clock():
-            del self._slots[host]
+    def defer(self, host: str, seconds: float) -> None:
+        """No request to ``host`` starts in the next ``seconds`` (Retry-After, robots retry)."""
+        slot = self._slot(host)
+        slot.next_start = max(slot.next_start, self._clock() + seconds)
+
+    def set_crawl_delay(self, host: str, seconds: float) -> None:
+        """Raise the host's minimum delay to its robots.txt Crawl-delay (capped)."""
+        slot = self._slot(host)
+        slot.floor_s = max(self.delay_s, min(seconds, self.max_delay_s))
+        slot.delay_s = max(slot.delay_s, slot.floor_s)
+
+    def observe(self, host: str, status: int, latency_s: float) -> None:
+        """Adapt the host's delay to one response (status 0: no response)."""
+        if not self.autothrottle:
+            return
+        slot = self._slot(host)
+        if status in _OVERLOADED:
+            new = max(slot.delay_s * 2, 1.0)
+        else:
+            target = latency_s / self.per_host
+            new = max(target, (slot.delay_s + target) / 2)
+            if (status == 0 or status >= 400) and new < slot.delay_s:
+                return  # errors never speed a host up
+        slot.delay_s = min(max(new, slot.floor_s), max(self.max_delay_s, slot.floor_s))
+
+    def delay_of(self, host: str) -> float:
+        slot = self._slots.get(host)
+        return self.delay_s if slot is None else slot.delay_s
 
     def in_flight(self, host: str) -> int:
         slot = self._slots.get(host)
         return 0 if slot is None else slot.in_flight
 
-    def hosts(self) -> int:
-        """How many hosts have state (in flight, or inside their delay)."""
-        return len(self._slots)
+    def snapshot(self) -> list[HostState]:
+        now = self._clock()
+        return [
+            HostState(host, s.in_flight, s.delay_s, max(0.0, s.next_start - now))
+            for host, s in self._slots.items()
+        ]

@@ -204,6 +204,11 @@ class Store:
             )
             return cur.rowcount
 
+    async def is_known(self, url: str) -> bool:
+        """Is ``url`` in the frontier already (in any state)?"""
+        async with self._lock:
+            return await self._scalar("SELECT 1 FROM frontier WHERE url = ?", (url,)) is not None
+
     # -- sink -----------------------------------------------------------------------------------
 
     async def write_batch(self, records: Sequence[SinkRecord]) -> None:

@@ -13,19 +13,23 @@ LAYERS = {
     "models": 1,
     "urls": 1,
     "config": 2,  # reads models.Scope
+    "addresses": 2,  # reads urls
     "store": 3,
     "fetcher": 3,
     "parse": 3,
     "politeness": 3,
+    "robots": 3,
     "output": 3,
     "frontier": 4,
     "sink": 4,
+    "gate": 4,
     "status": 4,
     "query": 4,
-    "orchestrator": 5,
-    "sitegen": 5,
-    "cli": 6,
-    "__main__": 7,
+    "pipeline": 5,  # the per-URL work, joining the stages
+    "orchestrator": 6,
+    "sitegen": 6,
+    "cli": 7,
+    "__main__": 8,
     "__init__": -1,
 }
 # Third-party libraries and the one module allowed to import each.
@@ -36,6 +40,7 @@ OWNERS = {
     "tenacity": {"fetcher"},
     "typer": {"cli"},
     "rich": {"output"},
+    "protego": {"robots"},
     "click": set(),
 }
 

@@ -81,7 +81,7 @@ async def test_bad_lines_are_skipped_and_good_ones_crawled(site: TestServer, tmp
     assert code == 0, err
     assert f"warning: {seeds}:1: " in err
     assert "1 pages stored" in out
-    assert traffic(site).hits == {"/dir/leaf": 1}
+    assert traffic(site).hits == {"/robots.txt": 1, "/dir/leaf": 1}
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT title FROM pages").fetchall() == [("Leaf",)]
 
@@ -92,7 +92,7 @@ async def test_seeds_from_stdin(site: TestServer, tmp_path: Path):
     stdin = f"{site.make_url('/c')}\n".encode()
     code, _out, err = await run_cli("crawl", "-i", "-", "--max-depth", "0", *fast(db), stdin=stdin)
     assert code == 0, err
-    assert traffic(site).hits == {"/c": 1}
+    assert traffic(site).hits == {"/robots.txt": 1, "/c": 1}
 
 
 async def test_failed_pages_do_not_fail_the_crawl(site: TestServer, tmp_path: Path):

@@ -36,6 +36,7 @@ async def test_server_sees_each_url_once_except_retries(site: TestServer, crawl:
     await crawl(site.make_url("/"))
     hits = traffic(site).hits
     assert hits.pop("/flaky/1") == 2
+    assert hits.pop("/robots.txt") == 1
     assert set(hits.values()) == {1}
     assert len(hits) == 10
 
@@ -103,9 +104,21 @@ async def test_page_failing_every_attempt_is_recorded_failed(site: TestServer, c
 
 async def test_unreachable_host_is_recorded_failed(crawl: CrawlFn, unused_tcp_port: int):
     """A refused connection is retried, then recorded as a connect error; nothing is stored."""
-    result = await crawl(f"http://127.0.0.1:{unused_tcp_port}/", retries=1)
+    result = await crawl(f"http://127.0.0.1:{unused_tcp_port}/", retries=1, robots=False)
     assert result.rows("SELECT state, attempts, last_error FROM frontier") == [
         ("failed", 2, "connect_error")
+    ]
+
+
+async def test_host_unreachable_for_robots_fails_its_urls_at_once(
+    crawl: CrawlFn, unused_tcp_port: int
+):
+    """When even robots.txt cannot connect, the host's URLs fail with that reason, unrequested."""
+    started = time.monotonic()
+    result = await crawl(f"http://127.0.0.1:{unused_tcp_port}/", retries=1)
+    assert time.monotonic() - started < 5
+    assert result.rows("SELECT state, attempts, last_error FROM frontier") == [
+        ("failed", 0, "connect_error")
     ]
 
 
@@ -121,7 +134,7 @@ async def test_delay_spaces_request_starts(site: TestServer, crawl: CrawlFn):
     await crawl(site.make_url("/fan/5?ms=0"), concurrency=8, per_host=4, delay_s=0.1)
     starts = [t for t, _ in traffic(site).starts]
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert len(starts) == 6
+    assert len(starts) == 7  # robots.txt and six pages
     assert min(gaps) >= 0.09
     assert starts[-1] - starts[0] < 1.5
 
@@ -145,7 +158,7 @@ async def test_max_pages_is_exact(site: TestServer, crawl: CrawlFn):
     """--max-pages 4 leaves exactly 4 pages in the database; the rest stays pending."""
     result = await crawl(site.make_url("/fan/20?ms=10"), max_pages=4, concurrency=8, per_host=8)
     assert result.rows("SELECT count(*) FROM pages") == [(4,)]
-    assert sum(traffic(site).hits.values()) == 4
+    assert sum(traffic(site).hits.values()) == 4 + 1  # and robots.txt
     assert result.rows("SELECT count(*) FROM frontier WHERE state = 'pending'") == [(17,)]
 
 
@@ -183,7 +196,7 @@ async def test_scope_any_follows_other_hosts(aiohttp_server, crawl: CrawlFn):
     assert traffic(two).hits == {}
     assert stay.summary.pages == 1
     await crawl(seed, scope="any", db=str(stay.db) + ".any")
-    assert traffic(two).hits == {"/dir/leaf": 1}
+    assert traffic(two).hits == {"/robots.txt": 1, "/dir/leaf": 1}
 
 
 async def test_parsing_in_a_process_pool_gives_the_same_pages(site: TestServer, crawl: CrawlFn):

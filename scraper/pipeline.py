@@ -1,0 +1,195 @@
+"""The per-URL work of a crawl: robots gate, fetch within the host's slot, parse, record.
+
+``fetch_worker`` tasks take URLs from the frontier and put (item, outcome) on the parse inbox;
+``parser`` tasks turn outcomes into sink records (parsing HTML and sitemaps in a process pool
+when there is one). The last worker out sends each parser its sentinel, the last parser out
+sends the sink its own.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import TypeVar, TypeVarTuple
+
+from scraper.config import Settings
+from scraper.errors import FetchError, InvalidURL, PermanentFetchError
+from scraper.fetcher import Fetcher, FetchHooks
+from scraper.frontier import Frontier, LinkFilter
+from scraper.gate import RobotsGate
+from scraper.models import (
+    FailureRecord,
+    FetchResult,
+    FrontierItem,
+    FrontierState,
+    PageRecord,
+    ParsedPage,
+)
+from scraper.parse import looks_like_sitemap, parse_html, parse_sitemap
+from scraper.politeness import HostSlots
+from scraper.sink import Sink
+from scraper.store import Store
+from scraper.urls import normalize_url
+
+log = logging.getLogger(__name__)
+
+Outcome = FetchResult | FailureRecord
+Ts = TypeVarTuple("Ts")
+R = TypeVar("R")
+
+# Reasons that mean "not allowed to fetch" rather than "tried and failed".
+_BLOCKING_REASONS = frozenset({"private_address"})
+
+
+class Pipeline:
+    """Fetch workers and parsers, sharing the crawl's stages."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        frontier: Frontier,
+        slots: HostSlots,
+        gate: RobotsGate,
+        fetcher: Fetcher,
+        links: LinkFilter,
+        sink: Sink,
+        pool: Executor | None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._frontier = frontier
+        self._slots = slots
+        self._gate = gate
+        self._fetcher = fetcher
+        self._links = links
+        self._sink = sink
+        self._pool = pool
+        self.parsers = settings.parse_workers * 4 or 1  # several in flight hide the IPC round trip
+        self._inbox: asyncio.Queue[tuple[FrontierItem, Outcome] | None] = asyncio.Queue(
+            maxsize=settings.concurrency * 2
+        )
+        self._live_workers = settings.concurrency
+        self._live_parsers = self.parsers
+        self.in_flight: dict[str, FrontierItem] = {}
+
+    # -- fetch workers --------------------------------------------------------------------------
+
+    async def fetch_worker(self) -> None:
+        while (item := await self._frontier.next_item()) is not None:
+            outcome = await self._fetch(item)
+            if outcome is not None:
+                await self._inbox.put((item, outcome))
+        self._live_workers -= 1
+        if self._live_workers == 0:
+            for _ in range(self.parsers):
+                await self._inbox.put(None)
+
+    async def _fetch(self, item: FrontierItem) -> Outcome | None:
+        """Fetch one URL; None when it was put back in the frontier to try later."""
+        hooks = self._hooks(item)
+        self.in_flight[item.url] = item
+        try:
+            decision = await self._gate.check(item.url, item.host, hooks)
+            if decision.retry_in_s is not None:
+                self._frontier.requeue(item)
+                return None
+            if not decision.allowed:
+                return FailureRecord(item.id, item.url, 0, decision.reason, decision.state)
+            return await self._fetcher.fetch(item.url, hooks)
+        except FetchError as exc:
+            log.info("failed %s after %d attempts: %s", item.url, exc.attempts, exc)
+            blocked = isinstance(exc, PermanentFetchError) and exc.reason in _BLOCKING_REASONS
+            state = _BLOCKED if blocked else FrontierState.FAILED
+            return FailureRecord(item.id, item.url, exc.attempts, exc.reason, state)
+        finally:
+            del self.in_flight[item.url]
+            self._frontier.release(item.host)
+
+    def _hooks(self, item: FrontierItem) -> FetchHooks:
+        """Politeness, redirect and throttling callbacks for every request made for ``item``."""
+        booked = True  # the dispatcher booked the first request's start time
+
+        async def before_attempt(attempt: int) -> None:
+            nonlocal booked
+            if booked:
+                booked = False
+            else:
+                await asyncio.sleep(self._frontier.reserve(item.host))
+
+        async def allow_redirect(target: str) -> bool:
+            if self._links.host_if_allowed(target) is None:
+                return False
+            return not await self._store.is_known(target)
+
+        def on_response(
+            reason: str, status: int, seconds: float, retry_after: float | None
+        ) -> None:
+            self._slots.observe(item.host, status, seconds)
+            if retry_after is not None:  # no request to this host before then (capped)
+                self._slots.defer(item.host, min(retry_after, self._settings.retry_backoff_max_s))
+
+        return FetchHooks(before_attempt, allow_redirect, on_response)
+
+    # -- parsers --------------------------------------------------------------------------------
+
+    async def parser(self) -> None:
+        while (job := await self._inbox.get()) is not None:
+            item, outcome = job
+            record = (
+                outcome if isinstance(outcome, FailureRecord) else await self._record(item, outcome)
+            )
+            await self._sink.inbox.put(record)
+        self._live_parsers -= 1
+        if self._live_parsers == 0:
+            await self._sink.inbox.put(None)
+
+    async def _run(self, fn: Callable[[*Ts], R], *args: *Ts) -> R:
+        """``fn(*args)`` in the parse pool (picklable top-level ``fn``), or inline without one."""
+        if self._pool is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def _record(self, item: FrontierItem, r: FetchResult) -> PageRecord:
+        parsed: ParsedPage | None = None
+        found: tuple[str, ...] = ()
+        new_urls: tuple[tuple[str, str], ...] = ()
+        if 200 <= r.status < 300 and r.body:
+            base = _safe_normalize(r.final_url) or item.url
+            if r.is_html:
+                parsed = await self._run(
+                    parse_html, r.body, base, r.charset, self._settings.max_links_per_page
+                )
+                found = parsed.links
+                new_urls = self._links.admit(found, item.depth)
+            elif looks_like_sitemap(base, r.content_type, r.body):
+                sitemap = await self._run(parse_sitemap, r.body, base)
+                new_urls = self._links.admit(sitemap.urls + sitemap.sitemaps, item.depth)
+        return PageRecord(
+            frontier_id=item.id,
+            url=item.url,
+            final_url=r.final_url,
+            status=r.status,
+            content_type=r.content_type,
+            title=parsed.title if parsed else None,
+            description=parsed.description if parsed else None,
+            text=parsed.text if parsed else None,
+            depth=item.depth,
+            fetched_at=r.fetched_at,
+            elapsed_ms=r.elapsed_ms,
+            size_bytes=r.size_bytes,
+            attempts=r.attempts,
+            links=found,
+            new_urls=new_urls,
+        )
+
+
+_BLOCKED = FrontierState.BLOCKED
+
+
+def _safe_normalize(url: str) -> str | None:
+    try:
+        return normalize_url(url)
+    except InvalidURL:
+        return None
