@@ -84,15 +84,16 @@ def progress_detail(stats: CrawlStats) -> str:
     f = stats.frontier
     rate = f.pages / stats.elapsed_s if stats.elapsed_s > 0 else 0.0
     return (
-        f"{f.failed} failed · {stats.in_flight} in flight · {f.buffered} queued · "
-        f"{stats.retried} retries · {rate:.1f} pages/s"
+        f"{f.failed} failed · {f.blocked} blocked · {stats.in_flight} in flight · "
+        f"{f.buffered} queued · {stats.retried} retries · {rate:.1f} pages/s"
     )
 
 
 def summary_line(summary: CrawlSummary) -> str:
     rate = summary.pages / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
     return (
-        f"{summary.pages} pages stored, {summary.failed} failed, {summary.pending} pending, "
+        f"{summary.pages} pages stored, {summary.failed} failed, {summary.blocked} blocked, "
+        f"{summary.pending} pending, "
         f"{summary.elapsed_s:.1f}s ({rate:.1f} pages/s) -> {summary.db}"
     )
 

@@ -19,12 +19,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from scraper.errors import InvalidURL
-from scraper.models import FrontierItem, PageRecord, Scope, SinkRecord
+from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, Scope, SinkRecord
 from scraper.politeness import HostSlots
 from scraper.store import Store
 from scraper.urls import in_scope, normalize_url, url_host
 
 log = logging.getLogger(__name__)
+
+_BLOCKED = FrontierState.BLOCKED
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class FrontierStats:
     dispatched: int
     pages: int
     failed: int
+    blocked: int
     discovered: int
     idle_workers: int
 
@@ -104,6 +107,7 @@ class Frontier:
         self._handoff: asyncio.Queue[FrontierItem | None] = asyncio.Queue()
         self._pages = pages_stored
         self._failed = 0
+        self._blocked = 0
         self._dispatched = 0
         self._discovered = 0
 
@@ -158,8 +162,10 @@ class Frontier:
     def committed(self, records: Sequence[SinkRecord]) -> None:
         """The sink wrote ``records``: they stop being outstanding; their links may be claimed."""
         pages = sum(isinstance(r, PageRecord) for r in records)
+        blocked = sum(isinstance(r, FailureRecord) and r.state is _BLOCKED for r in records)
         self._pages += pages
-        self._failed += len(records) - pages
+        self._blocked += blocked
+        self._failed += len(records) - pages - blocked
         self._outstanding -= len(records)
         self._note_new_urls(sum(len(r.new_urls) for r in records if isinstance(r, PageRecord)))
         self._wake.set()
@@ -180,6 +186,7 @@ class Frontier:
             dispatched=self._dispatched,
             pages=self._pages,
             failed=self._failed,
+            blocked=self._blocked,
             discovered=self._discovered,
             idle_workers=self._idle,
         )

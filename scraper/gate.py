@@ -139,7 +139,7 @@ class RobotsGate:
             failures = (known.failures if known else 0) + 1
             wait_s = self._retry_s * 2 ** (failures - 1)
             log.warning(
-                "robots.txt of %s unreachable (round %d); retrying in %.0fs", key, failures, wait_s
+                "robots.txt of %s unreachable (round %d); retrying in %.1fs", key, failures, wait_s
             )
             self._slots.defer(host, wait_s)
             return _Origin(policy, failures, time.monotonic() + wait_s)

@@ -54,6 +54,7 @@ class CrawlSummary:
     db: Path
     pages: int
     failed: int
+    blocked: int
     pending: int
     elapsed_s: float
     interrupted_by: str | None  # "SIGINT" / "SIGTERM" when stopped by a signal
@@ -159,6 +160,7 @@ class Crawl:
             db=Path(s.db),
             pages=stats.pages,
             failed=stats.failed,
+            blocked=stats.blocked,
             pending=counts[FrontierState.PENDING],
             elapsed_s=time.monotonic() - self._started,
             interrupted_by=self._signal,

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
 
+import charset_normalizer
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import ParsedPage
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 _CODEC_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}
 _META_NOT_UTF16 = frozenset({"utf-16", "utf-16-le", "utf-16-be"})
 _META_PRESCAN_BYTES = 2048
+_DETECT_BYTES = 64 * 1024  # what charset detection looks at: enough, and bounded in time
 # Both <meta charset="x"> and <meta http-equiv="Content-Type" content="text/html; charset=x">.
 _META_CHARSET = re.compile(rb"<meta\s[^>]*?\bcharset\s*=\s*[\"']?\s*([a-z0-9._:-]+)", re.I)
 _BOMS = (
@@ -124,15 +126,29 @@ def _to_utf8(body: bytes, charset: str | None) -> bytes:
     """The document re-encoded as UTF-8 without NULs; may hold invalid sequences if it was UTF-8.
 
     The encoding is, in order: a byte-order mark, the HTTP ``charset`` if Python knows it, a
-    ``<meta>`` declaration in the first 2048 bytes, UTF-8. UTF-8 bodies are not decoded (lexbor
-    replaces invalid sequences itself): a decode/encode round trip would add ~8% per page.
+    ``<meta>`` declaration in the first 2048 bytes, UTF-8 if the bytes are valid UTF-8, else
+    detection (charset-normalizer). UTF-8 bodies are not decoded (lexbor replaces invalid
+    sequences itself): a decode/encode round trip would add ~8% per page.
     """
     codec = next((name for bom, name in _BOMS if body.startswith(bom)), None)
-    codec = codec or _codec(charset) or _meta_codec(body) or "utf-8"
+    codec = codec or _codec(charset) or _meta_codec(body) or _sniff_codec(body)
     if codec != "utf-8":
         # "replace" on encode turns lone surrogates (from e.g. utf-7 or unicode_escape) into "?".
         body = body.decode(codec, errors="replace").encode("utf-8", errors="replace")
     return body.replace(b"\x00", b"")
+
+
+def _sniff_codec(body: bytes) -> str:
+    """UTF-8 when the bytes are valid UTF-8 (ASCII included), else what detection finds."""
+    if body.isascii():
+        return "utf-8"
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        best = charset_normalizer.from_bytes(body[:_DETECT_BYTES]).best()
+        if best is not None:
+            return _codec(best.encoding) or "utf-8"
+    return "utf-8"
 
 
 def decode_html(body: bytes, charset: str | None) -> str:

@@ -23,6 +23,7 @@ Hostile routes, for the fetcher's tests; each ends by itself once the client has
 - broken: ``/trickle`` sends a byte every 0.2 s (two minutes at most); ``/reset`` sends 10 KB of
   a promised 100 KB then a TCP reset, ``/truncated`` then a clean close; ``/hangup`` closes
   without answering; ``/bad-chunked`` sends an invalid chunk size mid-body.
+- ``/charset/{cp1251|cp1252|shift_jis}`` is a page in that encoding, declared nowhere.
 - ``/retry-after/{seconds|date}`` is a 429 with ``Retry-After: 2`` or the HTTP-date 2 s ahead
   (``?after=S`` for another delay, ``?times=N`` to answer 200 after N of them).
 """
@@ -458,6 +459,27 @@ async def retry_after(request: web.Request) -> web.Response:
     return web.Response(status=429, text="slow down", headers={"Retry-After": value})
 
 
+UNDECLARED_TEXT = {
+    "cp1251": (
+        "Книжный магазин",
+        "Добро пожаловать в наш книжный магазин. Лучшие книги по низким ценам, ",
+    ),
+    "cp1252": ("Café crème", "Le café est très bon à Paris, où les crêpes sont délicieuses. "),
+    "shift_jis": (
+        "日本語のページ",
+        "これは日本語で書かれたテストページです。本の価格と在庫を表示します。",
+    ),
+}
+
+
+async def undeclared_charset(request: web.Request) -> web.Response:
+    """A page in a legacy encoding that neither the headers nor the markup declare."""
+    codec = request.match_info["codec"]
+    title, sentence = UNDECLARED_TEXT[codec]
+    doc = f"<html><head><title>{title}</title></head><body><p>{sentence * 20}</p></body></html>"
+    return web.Response(body=doc.encode(codec), headers={"Content-Type": "text/html"})
+
+
 def make_app() -> web.Application:
     app = web.Application(middlewares=[record])
     app[TRAFFIC] = Traffic()
@@ -498,4 +520,5 @@ def add_hostile_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/truncated", cut)
     router.add_get("/hangup", hangup)
     router.add_get("/bad-chunked", bad_chunked)
+    router.add_get("/charset/{codec}", undeclared_charset)
     router.add_get("/retry-after/{kind:seconds|date}", retry_after)

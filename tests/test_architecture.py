@@ -37,6 +37,7 @@ OWNERS = {
     "aiohttp": {"fetcher", "sitegen"},
     "aiosqlite": {"store"},
     "selectolax": {"parse"},
+    "charset_normalizer": {"parse"},
     "tenacity": {"fetcher"},
     "typer": {"cli"},
     "rich": {"output"},

@@ -104,3 +104,21 @@ async def test_sitemap_given_as_seed_adds_its_urls(site: TestServer, crawl: Craw
     assert depths[f"{base}/a"] == 1
     assert depths[f"{base}/dir/leaf"] == 1
     assert f"{base}/deep/1?limit=1" in depths
+
+
+async def test_robots_answering_503_once_is_asked_again_later(site: TestServer, crawl: CrawlFn):
+    """A 503 from robots.txt holds the host; the next round finds rules and the crawl goes on."""
+    site.app[CONFIG].robots_failures = 1
+    robots(site, "User-agent: *\nDisallow: /c\n")
+    started = time.monotonic()
+    result = await crawl(site.make_url("/"), retries=0, robots_retry_s=0.3, max_depth=1)
+    hits = traffic(site).hits
+    robots_starts = [t for t, path in traffic(site).starts if path == "/robots.txt"]
+    assert hits["/robots.txt"] == 2
+    assert robots_starts[1] - robots_starts[0] >= 0.28
+    assert "/c" not in hits
+    assert hits["/a"] == 1
+    assert result.summary.pages == 5  # home, /a, /b, the 404 and the PDF
+    assert result.summary.blocked == 1  # /c
+    assert result.summary.failed == 1  # /flaky/1, with no retries
+    assert time.monotonic() - started < 5
