@@ -217,5 +217,6 @@ async def test_cli_memory_stays_bounded_while_huge_bodies_are_refused(
     assert proc.returncode == 0, err.decode()
     assert "0 pages stored, 2 failed" in out.decode()
     peak_mb = int(rss_file.read_text()) / 1024
+    print(f"peak RSS {peak_mb:.1f} MB")
     assert 10 < peak_mb < 150
     assert sum(traffic(site).sent.values()) < 40 * 2**20
