@@ -3,8 +3,9 @@
 Routes are behaviours: ``/flaky/{n}`` fails ``n`` times with 500 before it works, ``/slow/{ms}``
 answers after ``ms`` milliseconds, ``/status/{code}`` answers with that status, ``/deep/{n}`` is
 a chain of links, ``/fan/{n}`` links to ``n`` slow pages,
-``/hub?u=URL&u=URL`` links to the URLs it is given. ``/robots.txt`` answers what the app's
-:class:`SiteConfig` says (404 by default); ``/sitemap_index.xml`` names ``/sitemap.xml`` and the
+``/hub?u=URL&u=URL`` links to the URLs it is given, ``/gen/{n}`` is a generated site of
+``SiteConfig.gen_pages`` pages (1000) all reachable from ``/gen/0``. ``/robots.txt`` answers
+what the app's :class:`SiteConfig` says (404 by default); ``/sitemap_index.xml`` names ``/sitemap.xml`` and the
 gzipped ``/sitemap2.xml.gz``. The app records what it saw (:class:`Traffic`).
 
 Hostile routes, for the fetcher's tests; each ends by itself once the client has gone:
@@ -70,6 +71,8 @@ class SiteConfig:
     robots_status: int = 404
     robots_body: str = ""
     robots_failures: int = 0  # answer this many robots.txt requests with 503 first
+    gen_pages: int = 1000  # size of the generated site under /gen/
+    gen_latency_ms: int = 0  # each /gen/ page answers after this long
 
 
 TRAFFIC = web.AppKey("traffic", Traffic)
@@ -480,6 +483,24 @@ async def undeclared_charset(request: web.Request) -> web.Response:
     return web.Response(body=doc.encode(codec), headers={"Content-Type": "text/html"})
 
 
+def gen_links(n: int, total: int) -> list[int]:
+    """The pages /gen/n links to: its three children, its parent and one far page."""
+    targets = [3 * n + k for k in (1, 2, 3)] + [n // 3, (n * 7 + 13) % total]
+    return [t for t in dict.fromkeys(targets) if t < total and t != n]
+
+
+async def gen_page(request: web.Request) -> web.Response:
+    """Page n of a generated site of ``gen_pages`` pages, all reachable from /gen/0."""
+    config = request.app[CONFIG]
+    n = int(request.match_info["n"])
+    if n >= config.gen_pages:
+        raise web.HTTPNotFound()
+    if config.gen_latency_ms:
+        await asyncio.sleep(config.gen_latency_ms / 1000)
+    links = "".join(f'<a href="/gen/{t}">page {t}</a> ' for t in gen_links(n, config.gen_pages))
+    return html(f"Gen {n}", f"<p>Generated page number {n}.</p>{links}")
+
+
 def make_app() -> web.Application:
     app = web.Application(middlewares=[record])
     app[TRAFFIC] = Traffic()
@@ -490,6 +511,7 @@ def make_app() -> web.Application:
     app.router.add_get("/b", page_b)
     app.router.add_get("/c", page_c)
     app.router.add_get("/dir/leaf", leaf)
+    app.router.add_get("/gen/{n:\\d+}", gen_page)
     app.router.add_get("/deep/{n:\\d+}", deep)
     app.router.add_get("/flaky/{n:\\d+}", flaky)
     app.router.add_get("/slow/{ms:\\d+}", slow)
