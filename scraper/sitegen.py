@@ -6,7 +6,8 @@ a chain of links, ``/fan/{n}`` links to ``n`` slow pages,
 ``/hub?u=URL&u=URL`` links to the URLs it is given, ``/gen/{n}`` is a generated site of
 ``SiteConfig.gen_pages`` pages (1000) all reachable from ``/gen/0``. ``/robots.txt`` answers
 what the app's :class:`SiteConfig` says (404 by default); ``/sitemap_index.xml`` names
-``/sitemap.xml`` and the gzipped ``/sitemap2.xml.gz``. The app records what it saw (:class:`Traffic`).
+``/sitemap.xml`` and the gzipped ``/sitemap2.xml.gz``. The app records what it saw
+(:class:`Traffic`).
 
 Hostile routes, for the fetcher's tests; each ends by itself once the client has gone:
 
