@@ -8,6 +8,7 @@ stderr (no traceback unless ``SCRAPER_DEBUG=1``) with its exit code: 2 for usage
 import asyncio
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,10 +16,10 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from scraper.config import load_settings
+from scraper.config import Settings, load_settings
 from scraper.errors import InvalidURL, ScraperError, UsageError
 from scraper.models import Scope
-from scraper.orchestrator import Crawl, CrawlStats, CrawlSummary
+from scraper.orchestrator import Crawl, CrawlStats, CrawlSummary, stored_settings
 from scraper.output import ProgressLine
 from scraper.urls import normalize_url
 
@@ -82,7 +83,7 @@ def collect_seeds(urls: list[str], input_file: str | None) -> tuple[str, ...]:
 
 def progress_detail(stats: CrawlStats) -> str:
     f = stats.frontier
-    rate = f.pages / stats.elapsed_s if stats.elapsed_s > 0 else 0.0
+    rate = f.new_pages / stats.elapsed_s if stats.elapsed_s > 0 else 0.0
     return (
         f"{f.failed} failed · {f.blocked} blocked · {stats.in_flight} in flight · "
         f"{f.buffered} queued · {stats.retried} retries · {rate:.1f} pages/s"
@@ -90,12 +91,93 @@ def progress_detail(stats: CrawlStats) -> str:
 
 
 def summary_line(summary: CrawlSummary) -> str:
-    rate = summary.pages / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
+    rate = summary.new_pages / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
+    pending = "?" if summary.pending is None else summary.pending
+    earlier = summary.pages - summary.new_pages
+    stored = f"{summary.pages} pages stored" + (f" ({earlier} before this run)" if earlier else "")
     return (
-        f"{summary.pages} pages stored, {summary.failed} failed, {summary.blocked} blocked, "
-        f"{summary.pending} pending, "
+        f"{stored}, {summary.failed} failed, {summary.blocked} blocked, {pending} pending, "
         f"{summary.elapsed_s:.1f}s ({rate:.1f} pages/s) -> {summary.db}"
     )
+
+
+# Options shared by `crawl` and `resume` (resume: they override the stored settings, this run).
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="SQLite database [default: data/scraper.db].")
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
+ConcurrencyOpt = Annotated[
+    int | None, typer.Option("--concurrency", help="Requests in flight in all.")
+]
+PerHostOpt = Annotated[
+    int | None, typer.Option("--per-host", help="Requests in flight to one host.")
+]
+DelayOpt = Annotated[
+    float | None, typer.Option("--delay", help="Seconds between request starts to one host.")
+]
+MaxPagesOpt = Annotated[
+    int | None, typer.Option("--max-pages", help="Stop after this many pages (0: no limit).")
+]
+MaxDepthOpt = Annotated[
+    int | None, typer.Option("--max-depth", help="Follow links this deep from a seed.")
+]
+ScopeOpt = Annotated[Scope | None, typer.Option("--scope", help="Which links to follow.")]
+AllowOpt = Annotated[
+    list[str] | None, typer.Option("--allow", help="Only follow URLs matching REGEX.")
+]
+DenyOpt = Annotated[
+    list[str] | None, typer.Option("--deny", help="Never follow URLs matching REGEX.")
+]
+UserAgentOpt = Annotated[str | None, typer.Option("--user-agent", help="User-Agent header.")]
+TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Seconds for one request.")]
+RetriesOpt = Annotated[
+    int | None, typer.Option("--retries", help="Retries after a transient failure.")
+]
+RobotsOpt = Annotated[
+    bool | None,
+    typer.Option("--robots/--no-robots", help="Obey robots.txt.", show_default=False),
+]
+AllowPrivateOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--allow-private/--no-allow-private",
+        help="Follow links to loopback and private addresses.",
+        show_default=False,
+    ),
+]
+
+
+def flag_overrides(**flags: object) -> dict[str, object]:
+    """CLI flag values under their Settings names (None: not given)."""
+    renamed = {"delay": "delay_s", "timeout": "timeout_s"}
+    values = {renamed.get(name, name): value for name, value in flags.items()}
+    for name in ("allow", "deny"):
+        values[name] = tuple(values[name]) if values.get(name) else None  # type: ignore[arg-type]
+    return values
+
+
+def run_crawl(settings: Settings, *, save_settings: bool = True) -> None:
+    """Run a crawl with a progress line; print its summary; exit 130/143 after a signal."""
+    with ProgressLine(settings.max_pages or None) as progress:
+
+        def on_progress(stats: CrawlStats) -> None:
+            progress.update(stats.frontier.pages, progress_detail(stats))
+
+        crawl = Crawl(
+            settings, on_progress if progress.enabled else None, save_settings=save_settings
+        )
+        summary = asyncio.run(crawl.run())
+    if summary.nothing_to_do:
+        typer.echo(f"nothing to do: {summary.db} has no pending URL ({summary.pages} pages)")
+        return
+    typer.echo(summary_line(summary))
+    if summary.interrupted_by is not None:
+        typer.echo(
+            f"interrupted by {summary.interrupted_by}; to continue, run: "
+            f"scraper resume --db {shlex.quote(str(summary.db))}",
+            err=True,
+        )
+        raise typer.Exit(EXIT_FOR_SIGNAL.get(summary.interrupted_by, 1))
 
 
 @app.command()
@@ -105,77 +187,54 @@ def crawl(
         str | None,
         typer.Option("--input", "-i", help="File of seed URLs, one per line ('-' for stdin)."),
     ] = None,
-    db: Annotated[
-        str | None, typer.Option(help="SQLite database [default: data/scraper.db].")
-    ] = None,
-    config: Annotated[Path | None, typer.Option(help="TOML settings file.")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Requests in flight in all.")] = None,
-    per_host: Annotated[int | None, typer.Option(help="Requests in flight to one host.")] = None,
-    delay: Annotated[
-        float | None, typer.Option(help="Seconds between request starts to one host.")
-    ] = None,
-    max_pages: Annotated[
-        int | None, typer.Option(help="Stop after this many pages (0: no limit).")
-    ] = None,
-    max_depth: Annotated[
-        int | None, typer.Option(help="Follow links this deep from a seed.")
-    ] = None,
-    scope: Annotated[Scope | None, typer.Option(help="Which links to follow.")] = None,
-    allow: Annotated[
-        list[str] | None, typer.Option(help="Only follow URLs matching REGEX.")
-    ] = None,
-    deny: Annotated[
-        list[str] | None, typer.Option(help="Never follow URLs matching REGEX.")
-    ] = None,
-    user_agent: Annotated[str | None, typer.Option(help="User-Agent header.")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds for one request.")] = None,
-    retries: Annotated[int | None, typer.Option(help="Retries after a transient failure.")] = None,
-    robots: Annotated[
-        bool | None,
-        typer.Option("--robots/--no-robots", help="Obey robots.txt.", show_default=False),
-    ] = None,
-    allow_private: Annotated[
-        bool | None,
-        typer.Option(
-            "--allow-private/--no-allow-private",
-            help="Follow links to loopback and private addresses.",
-            show_default=False,
-        ),
-    ] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    per_host: PerHostOpt = None,
+    delay: DelayOpt = None,
+    max_pages: MaxPagesOpt = None,
+    max_depth: MaxDepthOpt = None,
+    scope: ScopeOpt = None,
+    allow: AllowOpt = None,
+    deny: DenyOpt = None,
+    user_agent: UserAgentOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = None,
+    robots: RobotsOpt = None,
+    allow_private: AllowPrivateOpt = None,
 ) -> None:
-    """Crawl from seed URLs into an SQLite database."""
+    """Crawl from seed URLs into an SQLite database (an existing crawl there goes on too)."""
     seeds = collect_seeds(urls or [], input_file)
-    settings = load_settings(
-        config,
-        seeds=seeds,
-        db=db,
-        concurrency=concurrency,
-        per_host=per_host,
-        delay_s=delay,
-        max_pages=max_pages,
-        max_depth=max_depth,
-        scope=scope,
-        allow=tuple(allow) if allow else None,
-        deny=tuple(deny) if deny else None,
-        user_agent=user_agent,
-        timeout_s=timeout,
-        retries=retries,
-        robots=robots,
-        allow_private=allow_private,
-    )
-    with ProgressLine(settings.max_pages or None) as progress:
+    flags = flag_overrides(**{k: v for k, v in locals().items() if k not in NOT_FLAGS})
+    run_crawl(load_settings(config, None, seeds=seeds, db=db, **flags))
 
-        def on_progress(stats: CrawlStats) -> None:
-            progress.update(stats.frontier.pages, progress_detail(stats))
 
-        summary = asyncio.run(Crawl(settings, on_progress if progress.enabled else None).run())
-    typer.echo(summary_line(summary))
-    if summary.interrupted_by is not None:
-        typer.echo(
-            f"interrupted by {summary.interrupted_by}; run the same command again to continue",
-            err=True,
-        )
-        raise typer.Exit(EXIT_FOR_SIGNAL.get(summary.interrupted_by, 1))
+@app.command()
+def resume(
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    per_host: PerHostOpt = None,
+    delay: DelayOpt = None,
+    max_pages: MaxPagesOpt = None,
+    max_depth: MaxDepthOpt = None,
+    scope: ScopeOpt = None,
+    allow: AllowOpt = None,
+    deny: DenyOpt = None,
+    user_agent: UserAgentOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = None,
+    robots: RobotsOpt = None,
+    allow_private: AllowPrivateOpt = None,
+) -> None:
+    """Continue the crawl stored in a database, with its settings (flags override them)."""
+    flags = flag_overrides(**{k: v for k, v in locals().items() if k not in NOT_FLAGS})
+    path = Path(db or Settings().db)
+    stored = asyncio.run(stored_settings(path))
+    run_crawl(load_settings(config, base=stored, **flags), save_settings=False)
+
+
+NOT_FLAGS = frozenset({"urls", "input_file", "db", "config", "seeds", "flags"})
 
 
 def fail(message: str, exit_code: int) -> NoReturn:
@@ -197,6 +256,8 @@ def main() -> None:
         fail(str(exc), exc.exit_code)
     except typer.Abort:
         fail("aborted", 1)
+    except KeyboardInterrupt:  # Ctrl-C before the crawl installed its own handler
+        fail("interrupted", 130)
     except typer.TyperException as exc:  # bad flags or arguments, from typer's own parser
         fail(exc.format_message(), 2 if exc.exit_code == 1 else exc.exit_code)
     raise SystemExit(code if isinstance(code, int) else 0)

@@ -6,6 +6,7 @@ that is unknown or of the wrong type is a :class:`UsageError` naming the file an
 """
 
 import dataclasses
+import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -167,11 +168,32 @@ def read_toml(path: Path) -> dict[str, object]:
     return values
 
 
-def load_settings(path: Path | None = None, **overrides: object) -> Settings:
-    """Defaults, then the TOML file at ``path`` if given, then ``overrides`` that are not None."""
+def load_settings(
+    path: Path | None = None, base: Settings | None = None, **overrides: object
+) -> Settings:
+    """``base`` (default: the defaults), then the TOML file at ``path`` if given, then
+    ``overrides`` that are not None."""
     values = read_toml(path) if path is not None else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return Settings(**values)  # type: ignore[arg-type]
+        return dataclasses.replace(base or Settings(), **values)  # type: ignore[arg-type]
     except TypeError as exc:
         raise UsageError(str(exc)) from None
+
+
+def settings_to_json(settings: Settings) -> str:
+    """The settings as JSON, to store with the crawl (``db`` left out: it is where they live)."""
+    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)}
+    del values["db"]
+    return json.dumps(values, default=list, sort_keys=True)
+
+
+def settings_from_json(text: str, db: str) -> Settings:
+    """Settings stored by :func:`settings_to_json`; names this version does not know are skipped."""
+    try:
+        stored = json.loads(text)
+    except ValueError:
+        raise UsageError("the crawl's stored settings are unreadable") from None
+    known = {f.name for f in dataclasses.fields(Settings)}
+    values = {k: _coerce(k, v, "stored settings") for k, v in stored.items() if k in known}
+    return load_settings(None, None, **values, db=db)

@@ -35,6 +35,7 @@ class FrontierStats:
     outstanding: int
     dispatched: int
     pages: int
+    new_pages: int  # stored by this run
     failed: int
     blocked: int
     discovered: int
@@ -89,13 +90,16 @@ class Frontier:
         *,
         buffer_size: int,
         host_buffer: int,
+        window: int,
         max_pages: int,
         pages_stored: int,
     ) -> None:
+        """``window`` caps URLs handed out but not yet committed: what a kill -9 can cost."""
         self._store = store
         self._slots = slots
         self._buffer_size = buffer_size
         self._host_buffer = host_buffer
+        self._window = window
         self._max_pages = max_pages
         self._buffer: dict[str, deque[FrontierItem]] = {}
         self._buffered = 0
@@ -106,6 +110,7 @@ class Frontier:
         self._wake = asyncio.Event()
         self._handoff: asyncio.Queue[FrontierItem | None] = asyncio.Queue()
         self._pages = pages_stored
+        self._pages_at_start = pages_stored
         self._failed = 0
         self._blocked = 0
         self._dispatched = 0
@@ -170,9 +175,13 @@ class Frontier:
         self._note_new_urls(sum(len(r.new_urls) for r in records if isinstance(r, PageRecord)))
         self._wake.set()
 
-    def is_starving(self) -> bool:
-        """True when workers are idle and nothing is buffered: the sink should flush now."""
-        return self._idle > 0 and self._buffered == 0
+    def wants_flush(self) -> bool:
+        """Workers are idle and nothing can be handed out until the sink commits."""
+        return self._idle > 0 and (self._buffered == 0 or self._outstanding >= self._window)
+
+    def budget_spent(self) -> bool:
+        """``max_pages`` pages are stored already."""
+        return bool(self._max_pages) and self._pages >= self._max_pages
 
     def stop(self) -> None:
         """Stop handing out URLs; in-flight ones finish and are recorded."""
@@ -185,6 +194,7 @@ class Frontier:
             outstanding=self._outstanding,
             dispatched=self._dispatched,
             pages=self._pages,
+            new_pages=self._pages - self._pages_at_start,
             failed=self._failed,
             blocked=self._blocked,
             discovered=self._discovered,
@@ -226,7 +236,7 @@ class Frontier:
     def _finished(self) -> bool:
         if self._outstanding:
             return False
-        if self._max_pages and self._pages >= self._max_pages:
+        if self.budget_spent():
             return True
         return self._buffered == 0 and not self._may_have_more
 
@@ -246,7 +256,11 @@ class Frontier:
 
     def _hand_out(self) -> float | None:
         """Give ready URLs to idle workers; return seconds until a busy host frees up, if any."""
-        free = min(self._idle - self._handoff.qsize(), self._budget())
+        free = min(
+            self._idle - self._handoff.qsize(),
+            self._budget(),
+            self._window - self._outstanding,
+        )
         soonest: float | None = None
         progress = True
         while free > 0 and progress:

@@ -12,6 +12,7 @@ SIGINT/SIGTERM stops dispatching (in-flight pages finish, the sink flushes); the
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import signal
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from scraper.config import Settings
-from scraper.errors import InvalidURL, ScraperError
+from scraper.config import Settings, settings_from_json, settings_to_json
+from scraper.errors import InvalidURL, ScraperError, UsageError
 from scraper.fetcher import Fetcher
 from scraper.frontier import Frontier, FrontierStats, LinkFilter
 from scraper.gate import RobotsGate
@@ -52,12 +53,14 @@ class CrawlStats:
 @dataclass(frozen=True, slots=True)
 class CrawlSummary:
     db: Path
-    pages: int
+    pages: int  # in the database
+    new_pages: int  # stored by this run
     failed: int
     blocked: int
-    pending: int
+    pending: int | None  # None when a second signal stopped the crawl before it could count
     elapsed_s: float
     interrupted_by: str | None  # "SIGINT" / "SIGTERM" when stopped by a signal
+    nothing_to_do: bool = False  # no pending URL: the crawl had already finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +80,17 @@ class Crawl:
         settings: Settings,
         on_progress: Callable[[CrawlStats], None] | None = None,
         progress_interval_s: float = 0.5,
+        *,
+        save_settings: bool = True,
+        grace_s: float = 5.0,
     ) -> None:
+        """``save_settings=False`` (resume) leaves the settings stored with the crawl as they
+        are; ``grace_s`` is how long in-flight requests may take after the first signal."""
         self._settings = settings
+        self._save_settings = save_settings
+        self._grace_s = grace_s
+        self._nothing_to_do = False
+        self._forced = False
         self._on_progress = on_progress
         self._progress_interval_s = progress_interval_s
         self._started = time.monotonic()
@@ -93,6 +105,16 @@ class Crawl:
         Raises ScraperError (never an ExceptionGroup) when the crawl cannot go on.
         """
         try:
+            return await self._run_translated()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._forced or task is None:
+                raise
+            task.uncancel()  # our own cancel, from a second signal: stop here, report
+            return self._summary(pending=None)
+
+    async def _run_translated(self) -> CrawlSummary:
+        try:
             return await self._run()
         except* ScraperError as group:
             raise _first(group) from None
@@ -101,70 +123,109 @@ class Crawl:
             raise ScraperError(f"internal error: {type(leaf).__name__}: {leaf}") from leaf
 
     async def _run(self) -> CrawlSummary:
-        s = self._settings
-        seeds = _normalize_seeds(s.seeds)
-        seed_hosts = {url_host(seed) for seed in seeds}
-        trusted = {urlsplit(seed).hostname or "" for seed in seeds}
-        slots = HostSlots(
-            s.per_host, s.delay_s, max_delay_s=s.max_delay_s, autothrottle=s.autothrottle
-        )
-        async with Store(Path(s.db)) as store, Fetcher(s, trusted) as fetcher:
-            await store.reset_in_progress()
+        async with Store(Path(self._settings.db)) as store:
+            s = self._settings = await self._settle_settings(store)
+            await store.reset_in_progress()  # what a killed crawl left in flight
+            seeds = _normalize_seeds(s.seeds)
+            slots = HostSlots(
+                s.per_host, s.delay_s, max_delay_s=s.max_delay_s, autothrottle=s.autothrottle
+            )
             frontier = self._frontier = Frontier(
                 store,
                 slots,
                 buffer_size=max(256, s.concurrency * 8),
                 host_buffer=max(64, s.per_host * 16),
+                window=s.concurrency,
                 max_pages=s.max_pages,
                 pages_stored=await store.page_count(),
             )
             await frontier.add_seeds(seeds)
-            links = LinkFilter(seed_hosts, s.scope, s.allow, s.deny, s.max_depth, s.max_url_length)
-
-            async def add_sitemaps(urls: tuple[str, ...]) -> None:
-                if s.sitemaps:
-                    await frontier.add_discovered(links.admit(urls, -1), depth=0)
-
-            gate = RobotsGate(
-                fetcher,
-                slots,
-                enabled=s.robots,
-                user_agent=s.user_agent,
-                on_sitemaps=add_sitemaps,
-                retry_s=s.robots_retry_s,
-            )
-            sink = Sink(
-                store,
-                batch_size=s.batch_size,
-                flush_interval_s=s.flush_interval_s,
-                on_commit=frontier.committed,
-                urgent=frontier.is_starving,
-            )
-            with _parse_pool(s.parse_workers) as pool, self._signals():
-                pipeline = Pipeline(
-                    s,
-                    store=store,
-                    frontier=frontier,
-                    slots=slots,
-                    gate=gate,
-                    fetcher=fetcher,
-                    links=links,
-                    sink=sink,
-                    pool=pool,
-                )
-                self._parts = _Parts(frontier, sink, fetcher, pipeline, gate)
-                await self._run_stages(frontier, sink, pipeline)
+            if await store.has_pending() and not frontier.budget_spent():
+                trusted = {urlsplit(seed).hostname or "" for seed in seeds}
+                async with Fetcher(s, trusted) as fetcher:
+                    await self._crawl(store, fetcher, frontier, slots, seeds)
+                await store.reset_in_progress()  # URLs cut off by a stop go back to pending
+            else:
+                self._nothing_to_do = True
             counts = await store.frontier_counts()
-        stats = frontier.stats()
+        return self._summary(pending=counts[FrontierState.PENDING])
+
+    def _summary(self, pending: int | None) -> CrawlSummary:
+        stats = self._frontier.stats() if self._frontier else None
         return CrawlSummary(
-            db=Path(s.db),
-            pages=stats.pages,
-            failed=stats.failed,
-            blocked=stats.blocked,
-            pending=counts[FrontierState.PENDING],
+            db=Path(self._settings.db),
+            pages=stats.pages if stats else 0,
+            new_pages=stats.new_pages if stats else 0,
+            failed=stats.failed if stats else 0,
+            blocked=stats.blocked if stats else 0,
+            pending=pending,
             elapsed_s=time.monotonic() - self._started,
             interrupted_by=self._signal,
+            nothing_to_do=self._nothing_to_do,
         )
+
+    async def _settle_settings(self, store: Store) -> Settings:
+        """Seeds accumulate across the crawls of one database; the settings are stored with it."""
+        s = self._settings
+        if self._save_settings:
+            stored = await store.load_settings()
+            if stored is not None:
+                old_seeds = settings_from_json(stored, s.db).seeds
+                s = dataclasses.replace(s, seeds=tuple(dict.fromkeys(old_seeds + s.seeds)))
+            await store.save_settings(settings_to_json(s))
+        return s
+
+    async def _crawl(
+        self,
+        store: Store,
+        fetcher: Fetcher,
+        frontier: Frontier,
+        slots: HostSlots,
+        seeds: list[str],
+    ) -> None:
+        s = self._settings
+        links = LinkFilter(
+            {url_host(seed) for seed in seeds},
+            s.scope,
+            s.allow,
+            s.deny,
+            s.max_depth,
+            s.max_url_length,
+        )
+
+        async def add_sitemaps(urls: tuple[str, ...]) -> None:
+            if s.sitemaps:
+                await frontier.add_discovered(links.admit(urls, -1), depth=0)
+
+        gate = RobotsGate(
+            fetcher,
+            slots,
+            enabled=s.robots,
+            user_agent=s.user_agent,
+            on_sitemaps=add_sitemaps,
+            retry_s=s.robots_retry_s,
+        )
+        sink = Sink(
+            store,
+            batch_size=s.batch_size,
+            flush_interval_s=s.flush_interval_s,
+            on_commit=frontier.committed,
+            urgent=frontier.wants_flush,
+        )
+        with _parse_pool(s.parse_workers) as pool, self._signals():
+            pipeline = Pipeline(
+                s,
+                store=store,
+                frontier=frontier,
+                slots=slots,
+                gate=gate,
+                fetcher=fetcher,
+                links=links,
+                sink=sink,
+                pool=pool,
+            )
+            self._parts = _Parts(frontier, sink, fetcher, pipeline, gate)
+            await self._run_stages(frontier, sink, pipeline)
 
     async def _run_stages(self, frontier: Frontier, sink: Sink, pipeline: Pipeline) -> None:
         workers = self._settings.concurrency
@@ -214,11 +275,14 @@ class Crawl:
         installed: list[signal.Signals] = []
 
         def on_signal(sig: signal.Signals) -> None:
-            if self._signal is None and self._frontier is not None:
+            if self._signal is None and self._parts is not None:
                 self._signal = sig.name
                 log.warning("%s: finishing in-flight pages; send it again to stop now", sig.name)
-                self._frontier.stop()
-            elif task is not None:
+                self._parts.frontier.stop()
+                self._parts.pipeline.hurry(self._grace_s)
+            elif task is not None and not self._forced:
+                log.warning("%s again: stopping now", sig.name)
+                self._forced = True
                 task.cancel()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -261,3 +325,12 @@ def _parse_pool(workers: int) -> Iterator[Executor | None]:
         yield pool
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def stored_settings(db: Path) -> Settings:
+    """The settings a crawl stored in ``db`` (for ``resume``); UsageError if there are none."""
+    async with Store(db, crawl=False) as store:
+        stored = await store.load_settings()
+    if stored is None:
+        raise UsageError(f"{db} holds no crawl settings to resume")
+    return settings_from_json(stored, str(db))

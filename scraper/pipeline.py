@@ -73,6 +73,8 @@ class Pipeline:
         self._live_workers = settings.concurrency
         self._live_parsers = self.parsers
         self.in_flight: dict[str, FrontierItem] = {}
+        self._deadlines: set[asyncio.Timeout] = set()
+        self._hurry_at: float | None = None
 
     # -- fetch workers --------------------------------------------------------------------------
 
@@ -86,8 +88,29 @@ class Pipeline:
             for _ in range(self.parsers):
                 await self._inbox.put(None)
 
+    def hurry(self, grace_s: float) -> None:
+        """Give in-flight fetches ``grace_s`` more seconds; those still running then are dropped
+        (their URLs stay in_progress and go back to pending)."""
+        self._hurry_at = asyncio.get_running_loop().time() + grace_s
+        for deadline in self._deadlines:
+            deadline.reschedule(self._hurry_at)
+
     async def _fetch(self, item: FrontierItem) -> Outcome | None:
-        """Fetch one URL; None when it was put back in the frontier to try later."""
+        """Fetch one URL; None when it was put back in the frontier, or cut off by a stop."""
+        deadline = asyncio.timeout_at(self._hurry_at)
+        self._deadlines.add(deadline)
+        try:
+            async with deadline:
+                return await self._fetch_in_time(item)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            log.info("stopping: dropped %s, still in flight after the grace period", item.url)
+            return None
+        finally:
+            self._deadlines.discard(deadline)
+
+    async def _fetch_in_time(self, item: FrontierItem) -> Outcome | None:
         hooks = self._hooks(item)
         self.in_flight[item.url] = item
         try:

@@ -8,7 +8,9 @@ written twice (a re-fetch after a crash) stays one row.
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Self
 
 import aiosqlite
 
-from scraper.errors import StoreError
+from scraper.errors import StoreError, UsageError
 from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, SinkRecord
 
 log = logging.getLogger(__name__)
@@ -78,16 +80,28 @@ _FINISH = "UPDATE frontier SET state = ?, attempts = ?, last_error = ? WHERE id 
 
 
 class Store:
-    """The crawl database. Use as ``async with Store(path) as store:``."""
+    """The crawl database. Use as ``async with Store(path) as store:``.
 
-    def __init__(self, path: Path) -> None:
+    ``crawl=True`` (a crawl writes to it): the file and its directory are created if missing,
+    and the store holds an exclusive lock on the file for as long as it is open, so two crawls
+    never share a database (the lock dies with the process, kill -9 included). ``crawl=False``:
+    the database must exist already; no lock.
+    """
+
+    def __init__(self, path: Path, *, crawl: bool = True) -> None:
         self.path = path
+        self._crawl = crawl
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._lock_fd: int | None = None
 
     async def __aenter__(self) -> Self:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self._crawl:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._take_crawl_lock()
+            elif not self.path.is_file():
+                raise UsageError(f"no crawl database at {self.path}")
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             await self._prepare()
         except sqlite3.Error as exc:
@@ -110,6 +124,19 @@ class Store:
         if self._db is not None:
             db, self._db = self._db, None
             await db.close()
+        if self._lock_fd is not None:  # after SQLite's own descriptors are closed
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _take_crawl_lock(self) -> None:
+        """flock the database file itself; a second crawl on it is refused at once."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(f"another crawl is running on {self.path}") from None
+        self._lock_fd = fd
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -121,8 +148,8 @@ class Store:
         """Check the file is ours (or empty) before writing anything, then set it up."""
         app_id = await self._scalar("PRAGMA application_id")
         tables = await self._scalar("SELECT count(*) FROM sqlite_master")
-        if app_id != APPLICATION_ID and tables:
-            raise StoreError(f"{self.path} is not a crawl database (it has other tables)")
+        if app_id != APPLICATION_ID and (tables or not self._crawl):
+            raise StoreError(f"{self.path} is not a crawl database")
         await self.db.execute("PRAGMA busy_timeout = 10000")
         if app_id == APPLICATION_ID:
             version = await self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
@@ -131,6 +158,8 @@ class Store:
                     f"{self.path} has schema version {version}; this scraper reads version "
                     f"{SCHEMA_VERSION}"
                 )
+        if not self._crawl:
+            return
         await self.db.execute("PRAGMA journal_mode = WAL")
         await self.db.execute("PRAGMA synchronous = NORMAL")
         if app_id != APPLICATION_ID:
@@ -139,6 +168,20 @@ class Store:
                 f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
                 f"PRAGMA application_id = {APPLICATION_ID}; COMMIT;"
             )
+
+    async def save_settings(self, settings_json: str) -> None:
+        """Remember the crawl's settings (seeds, scope, limits, politeness) for ``resume``."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO meta VALUES ('settings', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (settings_json,),
+            )
+
+    async def load_settings(self) -> str | None:
+        """The settings saved by the last crawl, as JSON; None if none were saved."""
+        value = await self._scalar("SELECT value FROM meta WHERE key = 'settings'")
+        return value if isinstance(value, str) else None
 
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> object:
         async with self.db.execute(sql, params) as cur:
@@ -246,6 +289,10 @@ class Store:
         )
 
     # -- counts ---------------------------------------------------------------------------------
+
+    async def has_pending(self) -> bool:
+        found = await self._scalar("SELECT 1 FROM frontier WHERE state = 'pending' LIMIT 1")
+        return found is not None
 
     async def page_count(self) -> int:
         count = await self._scalar("SELECT count(*) FROM pages")
