@@ -19,7 +19,13 @@ import typer
 from scraper.config import Settings, load_settings
 from scraper.errors import InvalidURL, ScraperError, UsageError
 from scraper.models import Scope
-from scraper.orchestrator import Crawl, CrawlStats, CrawlSummary, stored_settings
+from scraper.orchestrator import (
+    Crawl,
+    CrawlStats,
+    CrawlSummary,
+    reparse_bodies,
+    stored_settings,
+)
 from scraper.output import ProgressLine
 from scraper.urls import normalize_url
 
@@ -137,6 +143,14 @@ RobotsOpt = Annotated[
     bool | None,
     typer.Option("--robots/--no-robots", help="Obey robots.txt.", show_default=False),
 ]
+StoreHtmlOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--store-html/--no-store-html",
+        help="Keep raw bodies (compressed) for `scraper reparse`.",
+        show_default=False,
+    ),
+]
 AllowPrivateOpt = Annotated[
     bool | None,
     typer.Option(
@@ -202,6 +216,7 @@ def crawl(
     retries: RetriesOpt = None,
     robots: RobotsOpt = None,
     allow_private: AllowPrivateOpt = None,
+    store_html: StoreHtmlOpt = None,
 ) -> None:
     """Crawl from seed URLs into an SQLite database (an existing crawl there goes on too)."""
     seeds = collect_seeds(urls or [], input_file)
@@ -226,12 +241,23 @@ def resume(
     retries: RetriesOpt = None,
     robots: RobotsOpt = None,
     allow_private: AllowPrivateOpt = None,
+    store_html: StoreHtmlOpt = None,
 ) -> None:
     """Continue the crawl stored in a database, with its settings (flags override them)."""
     flags = flag_overrides(**{k: v for k, v in locals().items() if k not in NOT_FLAGS})
     path = Path(db or Settings().db)
     stored = asyncio.run(stored_settings(path))
     run_crawl(load_settings(config, base=stored, **flags), save_settings=False)
+
+
+@app.command()
+def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
+    """Re-run parsing and [extract] rules over stored bodies (--store-html); fetch nothing."""
+    path = Path(db or Settings().db)
+    stored = asyncio.run(stored_settings(path))
+    settings = load_settings(config, base=stored)
+    summary = asyncio.run(reparse_bodies(settings))
+    typer.echo(f"reparsed {summary.pages} pages ({summary.skipped} without a stored body)")
 
 
 NOT_FLAGS = frozenset({"urls", "input_file", "db", "config", "seeds", "flags"})

@@ -16,7 +16,7 @@ from typing import Any
 
 from scraper import __version__
 from scraper.errors import UsageError
-from scraper.models import Scope
+from scraper.models import ExtractRule, Scope
 
 DEFAULT_USER_AGENT = f"scraper/{__version__} (polite crawler; respects robots.txt)"
 
@@ -59,16 +59,16 @@ class Settings:
     db: str = "data/scraper.db"
     batch_size: int = 200
     flush_interval_s: float = 0.5
+    store_html: bool = False
+    # [extract.NAME] tables
+    extract: tuple[ExtractRule, ...] = ()
     # not settable from TOML: seeds come from the command line or a file
     seeds: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         _check_ranges(self)
         for pattern in (*self.allow, *self.deny):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise UsageError(f"bad regular expression {pattern!r}: {exc}") from None
+            _check_regex(pattern)
 
 
 SECTIONS: Mapping[str, tuple[str, ...]] = {
@@ -95,7 +95,7 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "resolve",
     ),
     "parse": ("max_links_per_page", "parse_workers"),
-    "storage": ("db", "batch_size", "flush_interval_s"),
+    "storage": ("db", "batch_size", "flush_interval_s", "store_html"),
 }
 
 _MINIMUM: Mapping[str, float] = {
@@ -158,6 +158,8 @@ def read_toml(path: Path) -> dict[str, object]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"cannot read config {path}: {exc}") from None
     values: dict[str, object] = {}
+    if "extract" in data:
+        values["extract"] = _extract_rules(data.pop("extract"), f"{path} [extract]")
     for section, table in data.items():
         if section not in SECTIONS or not isinstance(table, dict):
             raise UsageError(f"{path}: unknown section [{section}]")
@@ -166,6 +168,33 @@ def read_toml(path: Path) -> dict[str, object]:
                 raise UsageError(f"{path}: unknown setting [{section}] {key}")
             values[key] = _coerce(key, value, f"{path} [{section}]")
     return values
+
+
+_RULE_KEYS = {"selector": str, "attr": str, "all": bool, "url": str}
+
+
+def _extract_rules(table: object, where: str) -> tuple[ExtractRule, ...]:
+    """``[extract.NAME]`` tables (or their JSON form) as rules; bad ones are UsageErrors."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}: expected tables like [extract.price]")
+    rules = []
+    for name, spec in table.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("selector"), str):
+            raise UsageError(f'{where}.{name}: needs selector = "CSS selector"')
+        for key, value in spec.items():
+            if key not in _RULE_KEYS or not isinstance(value, _RULE_KEYS[key]):
+                raise UsageError(f"{where}.{name}: bad key {key} = {value!r}")
+        if isinstance(spec.get("url"), str):
+            _check_regex(spec["url"])
+        rules.append(ExtractRule(name=name, **spec))
+    return tuple(rules)
+
+
+def _check_regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"bad regular expression {pattern!r}: {exc}") from None
 
 
 def load_settings(
@@ -185,6 +214,9 @@ def settings_to_json(settings: Settings) -> str:
     """The settings as JSON, to store with the crawl (``db`` left out: it is where they live)."""
     values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)}
     del values["db"]
+    values["extract"] = [  # a list: the order of the fields is kept
+        {k: v for k, v in dataclasses.asdict(rule).items() if v} for rule in settings.extract
+    ]
     return json.dumps(values, default=list, sort_keys=True)
 
 
@@ -194,6 +226,8 @@ def settings_from_json(text: str, db: str) -> Settings:
         stored = json.loads(text)
     except ValueError:
         raise UsageError("the crawl's stored settings are unreadable") from None
-    known = {f.name for f in dataclasses.fields(Settings)}
+    known = {f.name for f in dataclasses.fields(Settings)} - {"extract"}
     values = {k: _coerce(k, v, "stored settings") for k, v in stored.items() if k in known}
+    rules = {rule.pop("name"): rule for rule in stored.get("extract", [])}
+    values["extract"] = _extract_rules(rules, "stored settings [extract]")
     return load_settings(None, None, **values, db=db)

@@ -57,6 +57,21 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ExtractRule:
+    """One ``[extract.NAME]`` field: a CSS selector evaluated on every (matching) HTML page."""
+
+    name: str
+    selector: str
+    attr: str | None = None  # take this attribute; None: the element's text
+    all: bool = False  # every match, as a list; False: the first match, or null
+    url: str | None = None  # only pages whose URL matches this regular expression
+
+
+# Values of the pages.data JSON column: one string, a list of them, or null per field.
+ExtractedValue = str | list[str] | None
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedPage:
     """What the parser takes out of one HTML document.
 
@@ -67,6 +82,7 @@ class ParsedPage:
     description: str | None
     text: str
     links: tuple[str, ...]
+    data: dict[str, ExtractedValue] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +108,9 @@ class PageRecord:
     attempts: int
     links: tuple[str, ...] = ()
     new_urls: tuple[tuple[str, str], ...] = ()
+    data: str | None = None  # JSON text for pages.data
+    body: bytes | None = None  # zlib-compressed raw body, with --store-html
+    charset: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

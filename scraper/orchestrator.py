@@ -334,3 +334,14 @@ async def stored_settings(db: Path) -> Settings:
     if stored is None:
         raise UsageError(f"{db} holds no crawl settings to resume")
     return settings_from_json(stored, str(db))
+
+
+@dataclass(frozen=True, slots=True)
+class ReparseSummary:
+    pages: int
+    skipped: int
+
+
+async def reparse_bodies(settings: Settings) -> ReparseSummary:
+    """Re-run parsing and extraction over the bodies stored with ``--store-html``."""
+    raise ScraperError("reparse is not implemented yet")

@@ -21,48 +21,9 @@ import aiosqlite
 
 from scraper.errors import StoreError, UsageError
 from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, SinkRecord
+from scraper.schema import APPLICATION_ID, MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
-
-SCHEMA = """
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE frontier (
-    id         INTEGER PRIMARY KEY,
-    url        TEXT NOT NULL UNIQUE,
-    host       TEXT NOT NULL,
-    depth      INTEGER NOT NULL,
-    state      TEXT NOT NULL DEFAULT 'pending'
-               CHECK (state IN ('pending', 'in_progress', 'done', 'failed', 'blocked')),
-    attempts   INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
-);
-CREATE INDEX frontier_pending ON frontier (depth, id) WHERE state = 'pending';
-CREATE TABLE pages (
-    id           INTEGER PRIMARY KEY,
-    url          TEXT NOT NULL UNIQUE,
-    final_url    TEXT NOT NULL,
-    status       INTEGER NOT NULL,
-    content_type TEXT NOT NULL,
-    title        TEXT,
-    description  TEXT,
-    text         TEXT,
-    depth        INTEGER NOT NULL,
-    fetched_at   TEXT NOT NULL,
-    elapsed_ms   INTEGER NOT NULL,
-    size_bytes   INTEGER NOT NULL
-);
-CREATE TABLE links (
-    from_url TEXT NOT NULL,
-    to_url   TEXT NOT NULL,
-    PRIMARY KEY (from_url, to_url)
-) WITHOUT ROWID;
-"""
 
 _UPSERT_PAGE = """
 INSERT INTO pages (url, final_url, status, content_type, title, description, text, depth,
@@ -145,18 +106,24 @@ class Store:
         return self._db
 
     async def _prepare(self) -> None:
-        """Check the file is ours (or empty) before writing anything, then set it up."""
+        """Check the file is ours (or empty) before writing anything, then set it up.
+
+        A crawl migrates an older crawl database; a database from a newer version is refused.
+        """
         app_id = await self._scalar("PRAGMA application_id")
         tables = await self._scalar("SELECT count(*) FROM sqlite_master")
         if app_id != APPLICATION_ID and (tables or not self._crawl):
             raise StoreError(f"{self.path} is not a crawl database")
         await self.db.execute("PRAGMA busy_timeout = 10000")
+        version = SCHEMA_VERSION
         if app_id == APPLICATION_ID:
-            version = await self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
-            if str(version) != str(SCHEMA_VERSION):
+            version = _version(
+                await self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+            )
+            if not min(MIGRATIONS) <= version <= SCHEMA_VERSION:
                 raise StoreError(
-                    f"{self.path} has schema version {version}; this scraper reads version "
-                    f"{SCHEMA_VERSION}"
+                    f"{self.path} has schema version {version}; this scraper reads versions up "
+                    f"to {SCHEMA_VERSION}"
                 )
         if not self._crawl:
             return
@@ -168,6 +135,17 @@ class Store:
                 f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
                 f"PRAGMA application_id = {APPLICATION_ID}; COMMIT;"
             )
+        elif version < SCHEMA_VERSION:
+            await self._migrate(version)
+
+    async def _migrate(self, version: int) -> None:
+        """Bring a database from ``version`` to the current schema, in one transaction."""
+        script = "".join(MIGRATIONS[v] for v in range(version, SCHEMA_VERSION))
+        log.warning("upgrading %s from schema version %d to %d", self.path, version, SCHEMA_VERSION)
+        await self.db.executescript(
+            f"BEGIN; {script}"
+            f"UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'; COMMIT;"
+        )
 
     async def save_settings(self, settings_json: str) -> None:
         """Remember the crawl's settings (seeds, scope, limits, politeness) for ``resume``."""
@@ -304,3 +282,10 @@ class Store:
         counts = dict.fromkeys(FrontierState, 0)
         counts.update({FrontierState(state): n for state, n in rows})
         return counts
+
+
+def _version(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1

@@ -14,7 +14,9 @@ LAYERS = {
     "urls": 1,
     "config": 2,  # reads models.Scope
     "addresses": 2,  # reads urls
+    "schema": 0,  # SQL text only
     "store": 3,
+    "readstore": 3,
     "fetcher": 3,
     "parse": 3,
     "politeness": 3,
@@ -35,7 +37,7 @@ LAYERS = {
 # Third-party libraries and the one module allowed to import each.
 OWNERS = {
     "aiohttp": {"fetcher", "sitegen"},
-    "aiosqlite": {"store"},
+    "aiosqlite": {"store", "readstore"},
     "selectolax": {"parse"},
     "charset_normalizer": {"parse"},
     "tenacity": {"fetcher"},

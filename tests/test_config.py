@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from scraper.config import SECTIONS, Settings, load_settings, read_toml
+from scraper.config import (
+    SECTIONS,
+    Settings,
+    load_settings,
+    read_toml,
+    settings_from_json,
+    settings_to_json,
+)
 from scraper.errors import UsageError
 from scraper.models import Scope
 
@@ -14,14 +21,28 @@ DEFAULT_TOML = Path(__file__).parent.parent / "config" / "default.toml"
 
 def test_default_toml_matches_the_code_defaults():
     """Every setting in config/default.toml has the value Settings uses when none is given."""
-    assert load_settings(DEFAULT_TOML) == Settings()
+    assert dataclasses.replace(load_settings(DEFAULT_TOML), extract=()) == Settings()
+
+
+def test_default_toml_ships_working_extraction_examples():
+    """The default config's [extract] rules name book and quote fields, scoped by URL."""
+    rules = {rule.name: rule for rule in load_settings(DEFAULT_TOML).extract}
+    assert set(rules) == {"book_title", "book_price", "quote_text", "quote_author"}
+    assert rules["quote_text"].all
+    assert rules["book_price"].url == r"^https?://books\.toscrape\.com/catalogue/"
+
+
+def test_settings_survive_the_json_round_trip():
+    """Settings stored with a crawl come back equal, extraction rules included."""
+    settings = load_settings(DEFAULT_TOML, seeds=("http://a.example/",), db="x.db")
+    assert settings_from_json(settings_to_json(settings), "x.db") == settings
 
 
 def test_default_toml_documents_every_setting():
     """config/default.toml names every field of Settings that a file may set."""
     settable = {f.name for f in dataclasses.fields(Settings)} - {"seeds"}
     assert set(read_toml(DEFAULT_TOML)) == settable
-    assert {name for names in SECTIONS.values() for name in names} == settable
+    assert {name for names in SECTIONS.values() for name in names} == settable - {"extract"}
 
 
 def test_flags_override_the_file(tmp_path: Path):
@@ -41,6 +62,9 @@ def test_flags_override_the_file(tmp_path: Path):
         ("[crawling]\n", "unknown section [crawling]"),
         ("[fetch]\nretries = -1\n", "retries must be at least 0"),
         ("[crawl\n", "cannot read config"),
+        ("[extract.x]\nattr = 'href'\n", "needs selector"),
+        ("[extract.x]\nselector = 'a'\nall = 'yes'\n", "bad key all"),
+        ("[extract.x]\nselector = 'a'\nurl = '('\n", "bad regular expression"),
     ],
 )
 def test_bad_files_are_usage_errors(tmp_path: Path, text: str, message: str):

@@ -1,0 +1,88 @@
+"""The crawl database's schema, its version, and the migrations from older versions.
+
+Part of the storage layer (only ``store`` and ``readstore`` use it). A database records its
+version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``. A crawl opening
+an older database migrates it in one transaction; a newer one is refused.
+"""
+
+SCHEMA_VERSION = 2
+APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
+
+# Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
+_FTS = """
+CREATE VIRTUAL TABLE pages_fts USING fts5(
+    title, text, content = 'pages', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER pages_fts_insert AFTER INSERT ON pages BEGIN
+    INSERT INTO pages_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+CREATE TRIGGER pages_fts_delete AFTER DELETE ON pages BEGIN
+    INSERT INTO pages_fts (pages_fts, rowid, title, text)
+    VALUES ('delete', old.id, old.title, old.text);
+END;
+CREATE TRIGGER pages_fts_update AFTER UPDATE OF title, text ON pages BEGIN
+    INSERT INTO pages_fts (pages_fts, rowid, title, text)
+    VALUES ('delete', old.id, old.title, old.text);
+    INSERT INTO pages_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+"""
+
+# Raw bodies (--store-html), zlib-compressed, for `scraper reparse`.
+_BODIES = """
+CREATE TABLE bodies (
+    url     TEXT PRIMARY KEY,
+    charset TEXT,
+    body    BLOB NOT NULL
+);
+"""
+
+SCHEMA = (
+    """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE frontier (
+    id         INTEGER PRIMARY KEY,
+    url        TEXT NOT NULL UNIQUE,
+    host       TEXT NOT NULL,
+    depth      INTEGER NOT NULL,
+    state      TEXT NOT NULL DEFAULT 'pending'
+               CHECK (state IN ('pending', 'in_progress', 'done', 'failed', 'blocked')),
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX frontier_pending ON frontier (depth, id) WHERE state = 'pending';
+CREATE TABLE pages (
+    id           INTEGER PRIMARY KEY,
+    url          TEXT NOT NULL UNIQUE,
+    final_url    TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    title        TEXT,
+    description  TEXT,
+    text         TEXT,
+    depth        INTEGER NOT NULL,
+    fetched_at   TEXT NOT NULL,
+    elapsed_ms   INTEGER NOT NULL,
+    size_bytes   INTEGER NOT NULL,
+    data         TEXT  -- JSON object of the [extract] fields, NULL when none matched
+);
+CREATE TABLE links (
+    from_url TEXT NOT NULL,
+    to_url   TEXT NOT NULL,
+    PRIMARY KEY (from_url, to_url)
+) WITHOUT ROWID;
+"""
+    + _BODIES
+    + _FTS
+)
+
+# MIGRATIONS[n] turns a version-n database into version n + 1.
+MIGRATIONS = {
+    1: "ALTER TABLE pages ADD COLUMN data TEXT;"
+    + _BODIES
+    + _FTS
+    + "INSERT INTO pages_fts (pages_fts) VALUES ('rebuild');",
+}
