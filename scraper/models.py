@@ -125,3 +125,25 @@ class FailureRecord:
 
 
 SinkRecord = PageRecord | FailureRecord
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBody:
+    """A page's raw body kept with --store-html (zlib-compressed), for reparse."""
+
+    url: str
+    final_url: str
+    charset: str | None
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Reparsed:
+    """What parsing a stored body again changes in its page."""
+
+    url: str
+    title: str | None
+    description: str | None
+    text: str
+    data: str | None
+    links: tuple[str, ...]

@@ -25,11 +25,12 @@ from urllib.parse import urlsplit
 
 from scraper.config import Settings, settings_from_json, settings_to_json
 from scraper.errors import InvalidURL, ScraperError, UsageError
+from scraper.extract import check_rules
 from scraper.fetcher import Fetcher
 from scraper.frontier import Frontier, FrontierStats, LinkFilter
 from scraper.gate import RobotsGate
 from scraper.models import FrontierState
-from scraper.pipeline import Pipeline
+from scraper.pipeline import Pipeline, reparse_batch
 from scraper.politeness import HostSlots
 from scraper.sink import Sink, SinkStats
 from scraper.store import Store
@@ -123,6 +124,7 @@ class Crawl:
             raise ScraperError(f"internal error: {type(leaf).__name__}: {leaf}") from leaf
 
     async def _run(self) -> CrawlSummary:
+        check_rules(self._settings.extract)
         async with Store(Path(self._settings.db)) as store:
             s = self._settings = await self._settle_settings(store)
             await store.reset_in_progress()  # what a killed crawl left in flight
@@ -342,6 +344,25 @@ class ReparseSummary:
     skipped: int
 
 
-async def reparse_bodies(settings: Settings) -> ReparseSummary:
-    """Re-run parsing and extraction over the bodies stored with ``--store-html``."""
-    raise ScraperError("reparse is not implemented yet")
+async def reparse_bodies(settings: Settings, batch_size: int = 200) -> ReparseSummary:
+    """Re-run parsing and extraction over the bodies stored with ``--store-html``.
+
+    Fetches nothing; the settings (new [extract] rules included) become the crawl's own. Takes
+    the crawl lock: it is refused while a crawl runs on the database.
+    """
+    check_rules(settings.extract)
+    pages = 0
+    async with Store(Path(settings.db)) as store:
+        await store.save_settings(settings_to_json(settings))
+        skipped = await store.html_pages_without_body()
+        with _parse_pool(settings.parse_workers) as pool:
+            loop = asyncio.get_running_loop()
+            async for bodies in store.stored_bodies(batch_size):
+                args = (bodies, settings.extract, settings.max_links_per_page)
+                if pool is None:
+                    parsed = reparse_batch(*args)
+                else:
+                    parsed = await loop.run_in_executor(pool, reparse_batch, *args)
+                await store.update_parsed(parsed)
+                pages += len(parsed)
+    return ReparseSummary(pages, skipped)

@@ -18,7 +18,8 @@ from html import unescape
 import charset_normalizer
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from scraper.models import ParsedPage
+from scraper.extract import extract_fields
+from scraper.models import ExtractRule, ParsedPage
 from scraper.urls import join_url
 
 log = logging.getLogger(__name__)
@@ -211,14 +212,21 @@ def _text(tree: LexborHTMLParser) -> str:
     return _collapse(root.text(separator=" ")) if root is not None else ""
 
 
-def parse_html(body: bytes, url: str, charset: str | None, max_links: int = 1000) -> ParsedPage:
+def parse_html(
+    body: bytes,
+    url: str,
+    charset: str | None,
+    max_links: int = 1000,
+    rules: tuple[ExtractRule, ...] = (),
+) -> ParsedPage:
     """Parse one HTML document fetched from ``url`` (normalized, absolute).
 
     ``charset`` comes from the HTTP Content-Type header, if any (see :func:`decode_html`).
     Links come from ``<a href>`` and ``<area href>`` (rel="nofollow" included), resolved against
     the document base URL by :func:`scraper.urls.join_url`; non-http(s), fragment-only and invalid
-    ones are dropped, and only the first ``max_links`` are kept. Never raises on any body; a body
-    nested absurdly deep is parsed only up to the first too-deep tag (logged), to bound the time.
+    ones are dropped, and only the first ``max_links`` are kept. ``rules`` fill ``data``
+    (:mod:`scraper.extract`). Never raises on any body; a body nested absurdly deep is parsed
+    only up to the first too-deep tag (logged), to bound the time.
     """
     html = _to_utf8(body, charset)
     cut = _too_deep_at(html)
@@ -230,7 +238,8 @@ def parse_html(body: bytes, url: str, charset: str | None, max_links: int = 1000
     nodes = tree.css("a[href], area[href]") if max_links > 0 else []
     links = _links(nodes, _base_url(tree, url), max_links)
     title, description = _title(tree), _description(tree)
-    return ParsedPage(title, description, _text(tree), links)
+    data = extract_fields(tree, url, rules) if rules else None  # before _text changes the tree
+    return ParsedPage(title, description, _text(tree), links, data)
 
 
 # --- Sitemaps (https://www.sitemaps.org/protocol.html) ---------------------------------------

@@ -7,7 +7,9 @@ sends the sink its own.
 """
 
 import asyncio
+import json
 import logging
+import zlib
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TypeVar, TypeVarTuple
@@ -18,12 +20,15 @@ from scraper.fetcher import Fetcher, FetchHooks
 from scraper.frontier import Frontier, LinkFilter
 from scraper.gate import RobotsGate
 from scraper.models import (
+    ExtractRule,
     FailureRecord,
     FetchResult,
     FrontierItem,
     FrontierState,
     PageRecord,
     ParsedPage,
+    Reparsed,
+    StoredBody,
 )
 from scraper.parse import looks_like_sitemap, parse_html, parse_sitemap
 from scraper.politeness import HostSlots
@@ -175,6 +180,7 @@ class Pipeline:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def _record(self, item: FrontierItem, r: FetchResult) -> PageRecord:
+        keep_body = self._settings.store_html and bool(r.body)
         parsed: ParsedPage | None = None
         found: tuple[str, ...] = ()
         new_urls: tuple[tuple[str, str], ...] = ()
@@ -182,7 +188,12 @@ class Pipeline:
             base = _safe_normalize(r.final_url) or item.url
             if r.is_html:
                 parsed = await self._run(
-                    parse_html, r.body, base, r.charset, self._settings.max_links_per_page
+                    parse_html,
+                    r.body,
+                    base,
+                    r.charset,
+                    self._settings.max_links_per_page,
+                    self._settings.extract,
                 )
                 found = parsed.links
                 new_urls = self._links.admit(found, item.depth)
@@ -205,6 +216,9 @@ class Pipeline:
             attempts=r.attempts,
             links=found,
             new_urls=new_urls,
+            data=json.dumps(parsed.data, ensure_ascii=False) if parsed and parsed.data else None,
+            body=await self._run(zlib.compress, r.body) if keep_body else None,
+            charset=r.charset,
         )
 
 
@@ -216,3 +230,16 @@ def _safe_normalize(url: str) -> str | None:
         return normalize_url(url)
     except InvalidURL:
         return None
+
+
+def reparse_batch(
+    bodies: list[StoredBody], rules: tuple[ExtractRule, ...], max_links: int
+) -> list[Reparsed]:
+    """Parse stored bodies again (runs in the parse pool: top-level and picklable)."""
+    out = []
+    for stored in bodies:
+        base = _safe_normalize(stored.final_url) or stored.url
+        page = parse_html(zlib.decompress(stored.body), base, stored.charset, max_links, rules)
+        data = json.dumps(page.data, ensure_ascii=False) if page.data else None
+        out.append(Reparsed(stored.url, page.title, page.description, page.text, data, page.links))
+    return out

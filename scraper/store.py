@@ -20,22 +20,37 @@ from typing import Self
 import aiosqlite
 
 from scraper.errors import StoreError, UsageError
-from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, SinkRecord
+from scraper.models import (
+    FailureRecord,
+    FrontierItem,
+    FrontierState,
+    PageRecord,
+    Reparsed,
+    SinkRecord,
+    StoredBody,
+)
 from scraper.schema import APPLICATION_ID, MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
 _UPSERT_PAGE = """
 INSERT INTO pages (url, final_url, status, content_type, title, description, text, depth,
-                   fetched_at, elapsed_ms, size_bytes)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   fetched_at, elapsed_ms, size_bytes, data)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (url) DO UPDATE SET
     final_url = excluded.final_url, status = excluded.status,
     content_type = excluded.content_type, title = excluded.title,
     description = excluded.description, text = excluded.text, depth = excluded.depth,
     fetched_at = excluded.fetched_at, elapsed_ms = excluded.elapsed_ms,
-    size_bytes = excluded.size_bytes
+    size_bytes = excluded.size_bytes, data = excluded.data
 """
+_PARSED_PAGE = (
+    "p.content_type IN ('text/html', 'application/xhtml+xml') AND p.status BETWEEN 200 AND 299"
+)
+_BODIES_PAGE = (
+    "SELECT p.id, p.url, p.final_url, b.charset, b.body FROM pages p JOIN bodies b USING (url) "
+    f"WHERE p.id > ? AND {_PARSED_PAGE} ORDER BY p.id LIMIT ?"
+)
 _INSERT_URL = "INSERT OR IGNORE INTO frontier (url, host, depth) VALUES (?, ?, ?)"
 _FINISH = "UPDATE frontier SET state = ?, attempts = ?, last_error = ? WHERE id = ?"
 
@@ -249,10 +264,14 @@ class Store:
             _UPSERT_PAGE,
             [
                 (p.url, p.final_url, p.status, p.content_type, p.title, p.description, p.text,
-                 p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes)
+                 p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes, p.data)
                 for p in pages
             ],
         )  # fmt: skip
+        await db.executemany(
+            "INSERT OR REPLACE INTO bodies (url, charset, body) VALUES (?, ?, ?)",
+            [(p.url, p.charset, p.body) for p in pages if p.body is not None],
+        )
         await db.executemany(
             "INSERT OR IGNORE INTO links (from_url, to_url) VALUES (?, ?)",
             [(p.url, link) for p in pages for link in p.links],
@@ -265,6 +284,39 @@ class Store:
             [(FrontierState.DONE.value, p.attempts, None, p.frontier_id) for p in pages]
             + [(f.state.value, f.attempts, f.reason, f.frontier_id) for f in failures],
         )
+
+    # -- reparse ------------------------------------------------------------------------------
+
+    async def stored_bodies(self, batch_size: int) -> AsyncIterator[list[StoredBody]]:
+        """HTML pages with a stored body, in batches (keyset pagination: memory stays flat)."""
+        last_id = 0
+        while True:
+            async with self.db.execute(_BODIES_PAGE, (last_id, batch_size)) as cur:
+                rows = list(await cur.fetchall())
+            if not rows:
+                return
+            last_id = rows[-1][0]
+            yield [StoredBody(*row[1:]) for row in rows]
+
+    async def html_pages_without_body(self) -> int:
+        count = await self._scalar(
+            "SELECT count(*) FROM pages p WHERE " + _PARSED_PAGE + " AND NOT EXISTS "
+            "(SELECT 1 FROM bodies b WHERE b.url = p.url)"
+        )
+        return count if isinstance(count, int) else 0
+
+    async def update_parsed(self, pages: Sequence[Reparsed]) -> None:
+        """New title, description, text, data and links for pages parsed again."""
+        async with self._transaction() as db:
+            await db.executemany(
+                "UPDATE pages SET title = ?, description = ?, text = ?, data = ? WHERE url = ?",
+                [(p.title, p.description, p.text, p.data, p.url) for p in pages],
+            )
+            await db.executemany("DELETE FROM links WHERE from_url = ?", [(p.url,) for p in pages])
+            await db.executemany(
+                "INSERT OR IGNORE INTO links (from_url, to_url) VALUES (?, ?)",
+                [(p.url, link) for p in pages for link in p.links],
+            )
 
     # -- counts ---------------------------------------------------------------------------------
 

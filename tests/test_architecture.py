@@ -18,7 +18,8 @@ LAYERS = {
     "store": 3,
     "readstore": 3,
     "fetcher": 3,
-    "parse": 3,
+    "extract": 3,
+    "parse": 4,  # uses extract
     "politeness": 3,
     "robots": 3,
     "output": 3,
@@ -38,7 +39,7 @@ LAYERS = {
 OWNERS = {
     "aiohttp": {"fetcher", "sitegen"},
     "aiosqlite": {"store", "readstore"},
-    "selectolax": {"parse"},
+    "selectolax": {"parse", "extract"},
     "charset_normalizer": {"parse"},
     "tenacity": {"fetcher"},
     "typer": {"cli"},
