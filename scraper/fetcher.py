@@ -20,6 +20,7 @@ IP literals before the request (aiohttp resolves no literal). Every hop is check
 import asyncio
 import errno
 import ipaddress
+import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -55,6 +56,8 @@ from scraper.errors import (
 )
 from scraper.models import HTML_TYPES, FetchResult
 from scraper.urls import join_url, normalize_url, url_host
+
+events = logging.getLogger("scraper.events")  # one record per page, retry, failure
 
 _CHUNK = 64 * 1024
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
@@ -287,10 +290,25 @@ class Fetcher:
 
         Raises FetchError (with ``attempts`` set) when the URL cannot be fetched.
         """
+
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            reason = exc.reason if isinstance(exc, FetchError) else type(exc).__name__
+            wait_s = state.next_action.sleep if state.next_action else 0.0
+            fields = {"url": url, "attempt": state.attempt_number, "reason": reason}
+            events.info(
+                "retry %s after attempt %d: %s",
+                url,
+                state.attempt_number,
+                reason,
+                extra={"event": "retry", "fields": {**fields, "wait_s": round(wait_s, 3)}},
+            )
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._settings.retries + 1),
             wait=self._wait,
             retry=retry_if_exception_type(TransientFetchError),
+            before_sleep=log_retry,
             reraise=True,
         )
         attempt_no = 0

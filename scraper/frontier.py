@@ -188,6 +188,10 @@ class Frontier:
         self._stopping = True
         self._wake.set()
 
+    def host_queues(self) -> dict[str, int]:
+        """URLs buffered per host, waiting for their host's turn."""
+        return {host: len(queue) for host, queue in self._buffer.items()}
+
     def stats(self) -> FrontierStats:
         return FrontierStats(
             buffered=self._buffered,

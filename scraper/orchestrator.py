@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,13 +31,24 @@ from scraper.fetcher import Fetcher
 from scraper.frontier import Frontier, FrontierStats, LinkFilter
 from scraper.gate import RobotsGate
 from scraper.models import FrontierState
-from scraper.pipeline import Pipeline, reparse_batch
+from scraper.pipeline import Pipeline
 from scraper.politeness import HostSlots
 from scraper.sink import Sink, SinkStats
+from scraper.status import (
+    FlightInfo,
+    HostInfo,
+    Rates,
+    Snapshot,
+    build_snapshot,
+    describe_tasks,
+    task_stacks,
+)
 from scraper.store import Store
 from scraper.urls import normalize_url, url_host
 
 log = logging.getLogger(__name__)
+
+STATUS_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +83,7 @@ class _Parts:
     fetcher: Fetcher
     pipeline: Pipeline
     gate: RobotsGate
+    slots: HostSlots
 
 
 class Crawl:
@@ -92,6 +105,9 @@ class Crawl:
         self._grace_s = grace_s
         self._nothing_to_do = False
         self._forced = False
+        self._store: Store | None = None
+        self._rates = Rates()
+        self._started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         self._on_progress = on_progress
         self._progress_interval_s = progress_interval_s
         self._started = time.monotonic()
@@ -126,6 +142,7 @@ class Crawl:
     async def _run(self) -> CrawlSummary:
         check_rules(self._settings.extract)
         async with Store(Path(self._settings.db)) as store:
+            self._store = store
             s = self._settings = await self._settle_settings(store)
             await store.reset_in_progress()  # what a killed crawl left in flight
             seeds = _normalize_seeds(s.seeds)
@@ -147,6 +164,7 @@ class Crawl:
                 async with Fetcher(s, trusted) as fetcher:
                     await self._crawl(store, fetcher, frontier, slots, seeds)
                 await store.reset_in_progress()  # URLs cut off by a stop go back to pending
+                await self._publish("interrupted" if self._signal else "finished")
             else:
                 self._nothing_to_do = True
             counts = await store.frontier_counts()
@@ -214,7 +232,7 @@ class Crawl:
             on_commit=frontier.committed,
             urgent=frontier.wants_flush,
         )
-        with _parse_pool(s.parse_workers) as pool, self._signals():
+        with parse_pool(s.parse_workers) as pool, self._signals():
             pipeline = Pipeline(
                 s,
                 store=store,
@@ -226,7 +244,7 @@ class Crawl:
                 sink=sink,
                 pool=pool,
             )
-            self._parts = _Parts(frontier, sink, fetcher, pipeline, gate)
+            self._parts = _Parts(frontier, sink, fetcher, pipeline, gate, slots)
             await self._run_stages(frontier, sink, pipeline)
 
     async def _run_stages(self, frontier: Frontier, sink: Sink, pipeline: Pipeline) -> None:
@@ -238,8 +256,7 @@ class Crawl:
             for n in range(pipeline.parsers):
                 tg.create_task(pipeline.parser(), name=f"parser-{n}")
             tg.create_task(self._run_sink(sink), name="sink")
-            if self._on_progress is not None:
-                tg.create_task(self._report(self._on_progress), name="progress")
+            tg.create_task(self._report(), name="status")
 
     async def _run_sink(self, sink: Sink) -> None:
         try:
@@ -247,13 +264,63 @@ class Crawl:
         finally:
             self._done.set()
 
-    async def _report(self, on_progress: Callable[[CrawlStats], None]) -> None:
+    async def _report(self) -> None:
+        """Tell the progress display, and publish a status snapshot about once a second."""
+        saved_at = 0.0
         while not self._done.is_set():
-            on_progress(self.stats())
+            if self._on_progress is not None:
+                self._on_progress(self.stats())
+            if time.monotonic() - saved_at >= STATUS_INTERVAL_S:
+                saved_at = time.monotonic()
+                await self._publish("stopping" if self._signal else "running")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._progress_interval_s):
                     await self._done.wait()
-        on_progress(self.stats())
+        if self._on_progress is not None:
+            self._on_progress(self.stats())
+
+    async def _publish(self, state: str) -> None:
+        if self._store is not None:
+            await self._store.save_status(self.snapshot(state).to_json())
+
+    def snapshot(self, state: str) -> Snapshot:
+        """Everything ``scraper status`` shows, taken now."""
+        p = self._parts
+        if p is None:
+            raise RuntimeError("crawl has not started")
+        stats = self.stats()
+        f = stats.frontier
+        counters = {
+            "fetched": f.dispatched,
+            "stored": f.new_pages,
+            "failed": f.failed,
+            "blocked": f.blocked,
+            "retried": stats.retried,
+            "queued": f.buffered,
+            "discovered": f.discovered,
+            "in_flight": stats.in_flight,
+        }
+        now = time.monotonic()
+        flights = [
+            FlightInfo(url, fl.item.host, round(now - fl.started, 2), fl.attempt)
+            for url, fl in p.pipeline.in_flight.items()
+        ]
+        queues = p.frontier.host_queues()
+        hosts = [
+            HostInfo(h.host, queues.get(h.host, 0), h.in_flight, round(h.delay_s, 3),
+                     round(h.next_start_in_s, 3))
+            for h in p.slots.snapshot()
+        ]  # fmt: skip
+        return build_snapshot(
+            state=state,
+            started_at=self._started_at,
+            elapsed_s=stats.elapsed_s,
+            counters=counters,
+            rates=self._rates,
+            in_flight=flights,
+            hosts=hosts,
+            tasks=describe_tasks(asyncio.all_tasks()),
+        )
 
     def stats(self) -> CrawlStats:
         p = self._parts
@@ -287,9 +354,13 @@ class Crawl:
                 self._forced = True
                 task.cancel()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        def on_usr1(sig: signal.Signals) -> None:
+            log.warning("task stacks (%s):\n%s", sig.name, task_stacks(asyncio.all_tasks()))
+
+        handlers = {signal.SIGINT: on_signal, signal.SIGTERM: on_signal, signal.SIGUSR1: on_usr1}
+        for sig, handler in handlers.items():
             try:
-                loop.add_signal_handler(sig, on_signal, sig)
+                loop.add_signal_handler(sig, handler, sig)
                 installed.append(sig)
             except (RuntimeError, ValueError):  # not the main thread
                 break
@@ -317,7 +388,7 @@ def _normalize_seeds(seeds: tuple[str, ...]) -> list[str]:
 
 
 @contextlib.contextmanager
-def _parse_pool(workers: int) -> Iterator[Executor | None]:
+def parse_pool(workers: int) -> Iterator[Executor | None]:
     """Parsing runs in ``workers`` processes (0: inline on the event loop, for small crawls)."""
     if workers == 0:
         yield None
@@ -336,33 +407,3 @@ async def stored_settings(db: Path) -> Settings:
     if stored is None:
         raise UsageError(f"{db} holds no crawl settings to resume")
     return settings_from_json(stored, str(db))
-
-
-@dataclass(frozen=True, slots=True)
-class ReparseSummary:
-    pages: int
-    skipped: int
-
-
-async def reparse_bodies(settings: Settings, batch_size: int = 200) -> ReparseSummary:
-    """Re-run parsing and extraction over the bodies stored with ``--store-html``.
-
-    Fetches nothing; the settings (new [extract] rules included) become the crawl's own. Takes
-    the crawl lock: it is refused while a crawl runs on the database.
-    """
-    check_rules(settings.extract)
-    pages = 0
-    async with Store(Path(settings.db)) as store:
-        await store.save_settings(settings_to_json(settings))
-        skipped = await store.html_pages_without_body()
-        with _parse_pool(settings.parse_workers) as pool:
-            loop = asyncio.get_running_loop()
-            async for bodies in store.stored_bodies(batch_size):
-                args = (bodies, settings.extract, settings.max_links_per_page)
-                if pool is None:
-                    parsed = reparse_batch(*args)
-                else:
-                    parsed = await loop.run_in_executor(pool, reparse_batch, *args)
-                await store.update_parsed(parsed)
-                pages += len(parsed)
-    return ReparseSummary(pages, skipped)

@@ -9,9 +9,11 @@ sends the sink its own.
 import asyncio
 import json
 import logging
+import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import TypeVar, TypeVarTuple
 
 from scraper.config import Settings
@@ -39,6 +41,17 @@ from scraper.urls import normalize_url
 log = logging.getLogger(__name__)
 
 Outcome = FetchResult | FailureRecord
+
+
+@dataclass(slots=True)
+class Flight:
+    """A URL a worker is busy with: since when, and how many requests it has made for it."""
+
+    item: FrontierItem
+    started: float
+    attempt: int = 0
+
+
 Ts = TypeVarTuple("Ts")
 R = TypeVar("R")
 
@@ -77,7 +90,7 @@ class Pipeline:
         )
         self._live_workers = settings.concurrency
         self._live_parsers = self.parsers
-        self.in_flight: dict[str, FrontierItem] = {}
+        self.in_flight: dict[str, Flight] = {}
         self._deadlines: set[asyncio.Timeout] = set()
         self._hurry_at: float | None = None
 
@@ -116,8 +129,8 @@ class Pipeline:
             self._deadlines.discard(deadline)
 
     async def _fetch_in_time(self, item: FrontierItem) -> Outcome | None:
-        hooks = self._hooks(item)
-        self.in_flight[item.url] = item
+        self.in_flight[item.url] = flight = Flight(item, time.monotonic())
+        hooks = self._hooks(item, flight)
         try:
             decision = await self._gate.check(item.url, item.host, hooks)
             if decision.retry_in_s is not None:
@@ -135,12 +148,13 @@ class Pipeline:
             del self.in_flight[item.url]
             self._frontier.release(item.host)
 
-    def _hooks(self, item: FrontierItem) -> FetchHooks:
+    def _hooks(self, item: FrontierItem, flight: Flight) -> FetchHooks:
         """Politeness, redirect and throttling callbacks for every request made for ``item``."""
         booked = True  # the dispatcher booked the first request's start time
 
         async def before_attempt(attempt: int) -> None:
             nonlocal booked
+            flight.attempt += 1
             if booked:
                 booked = False
             else:

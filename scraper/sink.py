@@ -15,6 +15,32 @@ from scraper.models import PageRecord, SinkRecord
 from scraper.store import Store
 
 log = logging.getLogger(__name__)
+events = logging.getLogger("scraper.events")  # one record per stored page and per failure
+
+
+def _log_event(record: SinkRecord) -> None:
+    if isinstance(record, PageRecord):
+        fields: dict[str, object] = {
+            "url": record.url,
+            "status": record.status,
+            "elapsed_ms": record.elapsed_ms,
+            "attempt": record.attempts,
+            "depth": record.depth,
+            "size_bytes": record.size_bytes,
+        }
+        events.info(
+            "page %s %d", record.url, record.status, extra={"event": "page", "fields": fields}
+        )
+    else:
+        fields = {"url": record.url, "reason": record.reason, "attempt": record.attempts,
+                  "state": record.state.value}  # fmt: skip
+        events.info(
+            "%s %s: %s",
+            record.state.value,
+            record.url,
+            record.reason,
+            extra={"event": "failure", "fields": fields},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +108,9 @@ class Sink:
         self._failures += len(records) - pages
         self._batches += 1
         self._last_batch_ms = (time.perf_counter() - started) * 1000
+        if events.isEnabledFor(logging.INFO):
+            for record in records:
+                _log_event(record)
         self._on_commit(records)
 
     def stats(self) -> SinkStats:

@@ -104,6 +104,21 @@ class Store:
             os.close(self._lock_fd)
             self._lock_fd = None
 
+    @staticmethod
+    def crawl_running(path: Path) -> bool:
+        """Does a crawl hold this database's lock right now? (A probe: the lock is not kept.)"""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing releases the probe's shared lock
+        return False
+
     def _take_crawl_lock(self) -> None:
         """flock the database file itself; a second crawl on it is refused at once."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -164,17 +179,28 @@ class Store:
 
     async def save_settings(self, settings_json: str) -> None:
         """Remember the crawl's settings (seeds, scope, limits, politeness) for ``resume``."""
-        async with self._transaction() as db:
-            await db.execute(
-                "INSERT INTO meta VALUES ('settings', ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (settings_json,),
-            )
+        await self._put_meta("settings", settings_json)
 
     async def load_settings(self) -> str | None:
         """The settings saved by the last crawl, as JSON; None if none were saved."""
         value = await self._scalar("SELECT value FROM meta WHERE key = 'settings'")
         return value if isinstance(value, str) else None
+
+    async def save_status(self, snapshot_json: str) -> None:
+        """Publish the running crawl's status snapshot for ``scraper status``."""
+        await self._put_meta("status", snapshot_json)
+
+    async def load_status(self) -> str | None:
+        value = await self._scalar("SELECT value FROM meta WHERE key = 'status'")
+        return value if isinstance(value, str) else None
+
+    async def _put_meta(self, key: str, value: str) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO meta VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> object:
         async with self.db.execute(sql, params) as cur:

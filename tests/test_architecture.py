@@ -30,9 +30,10 @@ LAYERS = {
     "query": 4,
     "pipeline": 5,  # the per-URL work, joining the stages
     "orchestrator": 6,
+    "reparse": 7,  # reuses the orchestrator's parse pool
     "sitegen": 6,
-    "cli": 7,
-    "__main__": 8,
+    "cli": 8,
+    "__main__": 9,
     "__init__": -1,
 }
 # Third-party libraries and the one module allowed to import each.

@@ -1,0 +1,174 @@
+"""What a running crawl is doing, as a snapshot another process can read.
+
+The orchestrator's ``status`` task builds a :class:`Snapshot` about once a second and stores it
+in the database (``meta`` key ``status``) as JSON: counters, rates over the last minute, the
+URLs in flight with their age and attempt, the busiest hosts' queues and next allowed start,
+and every asyncio task with what it is waiting on. ``scraper status`` reads it back.
+"""
+
+import asyncio
+import io
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from types import CoroutineType, FrameType, GeneratorType
+from typing import Any
+
+RATE_WINDOW_S = 60.0
+TOP_HOSTS = 20
+TOP_IN_FLIGHT = 50
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    name: str
+    state: str  # "running", "waiting", "done"
+    waiting_on: (
+        str  # innermost frame and what it awaits: "Frontier.next_item (frontier.py:1) on Future"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FlightInfo:
+    url: str
+    host: str
+    age_s: float
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    host: str
+    queued: int
+    in_flight: int
+    delay_s: float
+    next_start_in_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    pid: int
+    state: str  # "running", "stopping", "finished", "interrupted"
+    updated_at: str  # ISO-8601 UTC
+    started_at: str
+    elapsed_s: float
+    counters: dict[str, int]
+    rates_per_min: dict[str, float]
+    in_flight: list[FlightInfo] = field(default_factory=list)
+    hosts: list[HostInfo] = field(default_factory=list)
+    tasks: list[TaskInfo] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Snapshot":
+        raw: dict[str, Any] = json.loads(text)
+        raw["in_flight"] = [FlightInfo(**x) for x in raw.get("in_flight", [])]
+        raw["hosts"] = [HostInfo(**x) for x in raw.get("hosts", [])]
+        raw["tasks"] = [TaskInfo(**x) for x in raw.get("tasks", [])]
+        return cls(**raw)
+
+    def age_s(self) -> float:
+        """Seconds since this snapshot was taken."""
+        return (datetime.now(UTC) - datetime.fromisoformat(self.updated_at)).total_seconds()
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Rates:
+    """Counter deltas over a sliding window, per minute."""
+
+    def __init__(self, window_s: float = RATE_WINDOW_S) -> None:
+        self._window_s = window_s
+        self._samples: deque[tuple[float, Mapping[str, int]]] = deque()
+
+    def update(self, counters: Mapping[str, int], now: float | None = None) -> dict[str, float]:
+        now = time.monotonic() if now is None else now
+        self._samples.append((now, dict(counters)))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self._window_s:
+            self._samples.popleft()
+        then, old = self._samples[0]
+        span = now - then
+        if span <= 0:
+            return dict.fromkeys(counters, 0.0)
+        return {k: round((v - old.get(k, 0)) * 60 / span, 1) for k, v in counters.items()}
+
+
+def _where(frame: FrameType) -> str:
+    code = frame.f_code
+    return f"{code.co_qualname} ({os.path.basename(code.co_filename)}:{frame.f_lineno})"
+
+
+def describe_task(task: "asyncio.Task[Any]") -> TaskInfo:
+    """A task's name, state and the innermost place it is suspended at, with what it awaits."""
+    if task.done():
+        return TaskInfo(task.get_name(), "done", "")
+    where, awaited = "", None
+    coro: object = task.get_coro()
+    for _ in range(100):  # bounded walk down the await chain
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if isinstance(frame, FrameType):
+            where = _where(frame)
+        nxt = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        if not isinstance(nxt, CoroutineType | GeneratorType):
+            awaited = nxt
+            break
+        coro = nxt
+    on = f" on {type(awaited).__name__}" if awaited is not None else ""
+    state = "waiting" if awaited is not None else "running"
+    return TaskInfo(task.get_name(), state, where + on)
+
+
+def describe_tasks(tasks: Iterable["asyncio.Task[Any]"]) -> list[TaskInfo]:
+    return sorted((describe_task(t) for t in tasks), key=lambda t: _task_order(t.name))
+
+
+def _task_order(name: str) -> tuple[str, int]:
+    stem, _, number = name.rpartition("-")
+    return (stem, int(number)) if number.isdigit() else (name, -1)
+
+
+def task_stacks(tasks: Iterable["asyncio.Task[Any]"]) -> str:
+    """Every task's stack as text (for SIGUSR1)."""
+    out = io.StringIO()
+    for task in tasks:
+        out.write(f"--- task {task.get_name()} ---\n")
+        task.print_stack(limit=20, file=out)
+        info = describe_task(task)
+        if info.waiting_on:
+            out.write(f"    waiting in {info.waiting_on}\n")
+    return out.getvalue()
+
+
+def build_snapshot(
+    *,
+    state: str,
+    started_at: str,
+    elapsed_s: float,
+    counters: dict[str, int],
+    rates: Rates,
+    in_flight: list[FlightInfo],
+    hosts: list[HostInfo],
+    tasks: list[TaskInfo],
+) -> Snapshot:
+    busiest = sorted(hosts, key=lambda h: (h.queued + h.in_flight, h.host), reverse=True)
+    oldest = sorted(in_flight, key=lambda f: f.age_s, reverse=True)
+    return Snapshot(
+        pid=os.getpid(),
+        state=state,
+        updated_at=_now_iso(),
+        started_at=started_at,
+        elapsed_s=round(elapsed_s, 1),
+        counters=counters,
+        rates_per_min=rates.update(counters),
+        in_flight=oldest[:TOP_IN_FLIGHT],
+        hosts=busiest[:TOP_HOSTS],
+        tasks=tasks,
+    )
