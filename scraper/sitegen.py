@@ -2,12 +2,11 @@
 
 Routes are behaviours: ``/flaky/{n}`` fails ``n`` times with 500 before it works, ``/slow/{ms}``
 answers after ``ms`` milliseconds, ``/status/{code}`` answers with that status, ``/deep/{n}`` is
-a chain of links, ``/fan/{n}`` links to ``n`` slow pages,
-``/hub?u=URL&u=URL`` links to the URLs it is given, ``/gen/{n}`` is a generated site of
-``SiteConfig.gen_pages`` pages (1000) all reachable from ``/gen/0``. ``/robots.txt`` answers
-what the app's :class:`SiteConfig` says (404 by default); ``/sitemap_index.xml`` names
-``/sitemap.xml`` and the gzipped ``/sitemap2.xml.gz``. The app records what it saw
-(:class:`Traffic`).
+a chain of links, ``/fan/{n}`` links to ``n`` slow pages, ``/hub?u=URL&u=URL`` links to the URLs
+it is given, ``/gen/{n}`` is a generated site of ``SiteConfig.gen_pages`` pages (1000) all
+reachable from ``/gen/0``, ``/heavy`` is a 3.6 MB page. ``/robots.txt`` answers what the app's
+:class:`SiteConfig` says (404 by default); ``/sitemap_index.xml`` names ``/sitemap.xml`` and the
+gzipped ``/sitemap2.xml.gz``. The app records what it saw (:class:`Traffic`).
 
 Hostile routes, for the fetcher's tests; each ends by itself once the client has gone:
 
@@ -484,6 +483,13 @@ async def undeclared_charset(request: web.Request) -> web.Response:
     return web.Response(body=doc.encode(codec), headers={"Content-Type": "text/html"})
 
 
+async def heavy(request: web.Request) -> web.Response:
+    """A big page (``?n=`` paragraphs, each with a link): slow to parse, for debug-mode tests."""
+    n = int(request.query.get("n", "40000"))
+    para = "<p>Lorem ipsum dolor sit amet, consectetur <a href='/x/{0}'>link</a> elit.</p>"
+    return html("Heavy", "".join(para.format(i) for i in range(n)))
+
+
 def gen_links(n: int, total: int) -> list[int]:
     """The pages /gen/n links to: its three children, its parent and one far page."""
     targets = [3 * n + k for k in (1, 2, 3)] + [n // 3, (n * 7 + 13) % total]
@@ -512,6 +518,7 @@ def make_app() -> web.Application:
     app.router.add_get("/b", page_b)
     app.router.add_get("/c", page_c)
     app.router.add_get("/dir/leaf", leaf)
+    app.router.add_get("/heavy", heavy)
     app.router.add_get("/gen/{n:\\d+}", gen_page)
     app.router.add_get("/deep/{n:\\d+}", deep)
     app.router.add_get("/flaky/{n:\\d+}", flaky)
