@@ -15,8 +15,11 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import CoroutineType, FrameType, GeneratorType
 from typing import Any
+
+from scraper.store import Store
 
 RATE_WINDOW_S = 60.0
 TOP_HOSTS = 20
@@ -172,3 +175,32 @@ def build_snapshot(
         hosts=busiest[:TOP_HOSTS],
         tasks=tasks,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """What ``scraper status`` knows: is a crawl running, and its last snapshot."""
+
+    db: str
+    running: bool
+    snapshot: Snapshot | None
+
+    @property
+    def stale(self) -> bool:
+        """The last snapshot says running but no crawl holds the database: it died."""
+        live_states = ("running", "stopping")
+        return not self.running and self.snapshot is not None and self.snapshot.state in live_states
+
+    def to_json(self) -> str:
+        snap = asdict(self.snapshot) if self.snapshot else None
+        age = round(self.snapshot.age_s(), 1) if self.snapshot else None
+        report = {"db": self.db, "running": self.running, "stale": self.stale}
+        return json.dumps({**report, "age_s": age, "snapshot": snap}, ensure_ascii=False)
+
+
+async def read_status(db: Path) -> StatusReport:
+    """Probe the crawl lock (before opening: see Store.crawl_running), then read the snapshot."""
+    running = Store.crawl_running(db)
+    async with Store(db, crawl=False) as store:
+        text = await store.load_status()
+    return StatusReport(str(db), running, Snapshot.from_json(text) if text else None)
