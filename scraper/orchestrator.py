@@ -31,6 +31,7 @@ from scraper.fetcher import Fetcher
 from scraper.frontier import Frontier, FrontierStats, LinkFilter
 from scraper.gate import RobotsGate
 from scraper.models import FrontierState
+from scraper.parse import exit_with_parent
 from scraper.pipeline import Pipeline
 from scraper.politeness import HostSlots
 from scraper.sink import Sink, SinkStats
@@ -393,7 +394,9 @@ def parse_pool(workers: int) -> Iterator[Executor | None]:
     if workers == 0:
         yield None
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
+    )
     try:
         yield pool
     finally:

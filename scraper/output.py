@@ -1,13 +1,19 @@
-"""Terminal output through rich: a live progress line on stderr while a crawl runs.
+"""Terminal output through rich: a live progress line on stderr while a crawl runs, and tables.
 
 Only ``cli`` uses this module; it shows what it is given and decides nothing.
 """
 
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Self
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+CELL_MAX_CHARS = 80  # a table cell longer than this is cut (on the terminal only)
+HIGHLIGHT = ("\x02", "\x03")  # markers print_table highlights between (never in page text)
 
 
 class ProgressLine:
@@ -41,3 +47,51 @@ class ProgressLine:
     def update(self, completed: int, detail: str) -> None:
         if self.enabled:
             self._progress.update(self._task, completed=completed, detail=detail)
+
+
+def is_terminal() -> bool:
+    """Is standard output a terminal (where tables are drawn)?"""
+    return Console().is_terminal
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    title: str | None = None,
+    markers: tuple[str, str] | None = None,
+    max_chars: int = CELL_MAX_CHARS,
+    console: Console | None = None,
+) -> None:
+    """Draw rows as a table on standard output.
+
+    Cells are cut to ``max_chars`` (an ellipsis shows the cut) and kept on one line; NULL is
+    shown dimmed; text between ``markers`` is highlighted (search snippets).
+    """
+    table = Table(title=title, title_justify="left", title_style="bold", show_header=any(columns))
+    row_list = [list(row) for row in rows]
+    for i, name in enumerate(columns):
+        numeric = bool(row_list) and all(
+            isinstance(row[i], int | float) or row[i] is None for row in row_list
+        )
+        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    for row in row_list:
+        table.add_row(*(_cell(value, markers, max_chars) for value in row))
+    (console or Console()).print(table)
+
+
+def _cell(value: object, markers: tuple[str, str] | None, max_chars: int) -> Text:
+    if value is None:
+        return Text("NULL", style="dim")
+    if isinstance(value, bytes):
+        return Text(f"<{len(value)} bytes>", style="dim")
+    flat = " ".join(str(value).split()) if isinstance(value, str) else str(value)
+    text = Text()
+    if markers is None:
+        text.append(flat)
+    else:
+        start, end = markers
+        for n, part in enumerate(flat.replace(end, start).split(start)):
+            text.append(part, style="bold reverse" if n % 2 else "")
+    text.truncate(max_chars, overflow="ellipsis")
+    return text

@@ -9,7 +9,11 @@ empty) page.
 
 import codecs
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
 import re
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -150,6 +154,22 @@ def _sniff_codec(body: bytes) -> str:
         if best is not None:
             return _codec(best.encoding) or "utf-8"
     return "utf-8"
+
+
+def exit_with_parent() -> None:
+    """Parse-pool worker initializer: end this process when the crawler dies (kill -9 too).
+
+    A pool's workers otherwise outlive a killed parent, blocked on their task queue.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def decode_html(body: bytes, charset: str | None) -> str:

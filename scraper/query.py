@@ -1,0 +1,335 @@
+"""Reading what was scraped: SQL, search, export and stats, rendered as JSON, JSON Lines or CSV.
+
+The stage between the command line and ``readstore``: it opens the database read-only, turns
+the user's words into an FTS5 query, and turns rows into bytes a chunk at a time, so a result
+of any size streams through in bounded memory. It writes only to the stream or file it is
+given (``cli`` decides which, and ``output`` draws terminal tables).
+
+CSV is written for spreadsheets (RFC 4180 via the ``csv`` module): UTF-8 with a byte order
+mark, a header row, CRLF line ends, and text cells that start with ``= + - @``, a tab or a
+carriage return prefixed with an apostrophe, so a scraped ``=HYPERLINK(...)`` stays text
+(OWASP's advice against formula injection).
+"""
+
+import asyncio
+import base64
+import contextlib
+import csv
+import io
+import json
+import math
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from scraper.errors import ScraperError, UsageError
+from scraper.models import FrontierState
+from scraper.readstore import CrawlCounts, ReadStore, Row, Rows
+
+SNIPPET_MARKERS = ("[", "]")  # around matched words in search snippets (json, jsonl, csv)
+TOP_HOSTS = 20  # hosts listed by the human `stats` output (--json lists all)
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+# -- opening results ----------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def select_rows(db: Path, sql: str) -> AsyncIterator[Rows]:
+    """The rows of one read-only SQL statement (UsageError if SQLite refuses it)."""
+    async with ReadStore(db) as store, store.rows(sql) as rows:
+        yield rows
+
+
+@contextlib.asynccontextmanager
+async def search_pages(
+    db: Path,
+    terms: Sequence[str],
+    *,
+    limit: int,
+    raw: bool = False,
+    markers: tuple[str, str] = SNIPPET_MARKERS,
+) -> AsyncIterator[Rows]:
+    """Pages matching ``terms`` (plain words, or FTS5 syntax if ``raw``), best first."""
+    match = " ".join(terms) if raw else fts_query(terms)
+    async with ReadStore(db) as store, store.search(match, limit, markers) as rows:
+        yield rows
+
+
+@contextlib.asynccontextmanager
+async def export_pages(db: Path) -> AsyncIterator[Rows]:
+    """Every stored page, all columns, oldest first."""
+    async with ReadStore(db) as store, store.pages() as rows:
+        yield rows
+
+
+def fts_query(terms: Sequence[str]) -> str:
+    """An FTS5 query matching pages that contain every word of ``terms``.
+
+    Each word is quoted as an FTS5 string, so quotes, ``-``, ``:``, ``AND`` or parentheses
+    in it are plain text, never syntax; a trailing ``*`` asks for a prefix (``crawl*``).
+    Words without a letter or digit (which the tokenizer would drop) are left out.
+    """
+    parts = []
+    for word in (w for term in terms for w in term.split()):
+        core = word.rstrip("*")
+        if any(ch.isalnum() for ch in core):
+            quoted = '"' + core.replace('"', '""') + '"'
+            parts.append(quoted + "*" if core != word else quoted)
+    if not parts:
+        raise UsageError("nothing to search for: give at least one word")
+    return " ".join(parts)
+
+
+async def first_rows(rows: Rows, limit: int) -> tuple[list[Row], bool]:
+    """Up to ``limit`` rows, and whether there were more."""
+    taken: list[Row] = []
+    while len(taken) <= limit and (chunk := await rows.fetch()):
+        taken.extend(chunk)
+    return taken[:limit], len(taken) > limit
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+async def render(
+    rows: Rows, fmt: OutputFormat | ExportFormat, json_columns: Iterable[str] = ()
+) -> AsyncIterator[bytes]:
+    """The rows as UTF-8 bytes in ``fmt`` (not table), a chunk of rows at a time.
+
+    ``json_columns`` hold JSON text and are written as JSON values in json/jsonl.
+    """
+    chunks = _csv(rows) if fmt == OutputFormat.CSV else _json(rows, fmt, json_columns)
+    async for data in chunks:
+        yield data
+
+
+async def _json(
+    rows: Rows, fmt: OutputFormat | ExportFormat, json_columns: Iterable[str]
+) -> AsyncIterator[bytes]:
+    keys = _unique(rows.columns)
+    parse = frozenset(i for i, name in enumerate(rows.columns) if name in set(json_columns))
+    array = fmt == OutputFormat.JSON
+    first = True
+    while chunk := await rows.fetch():
+        lines = []
+        for row in chunk:
+            obj = {
+                key: _json_value(v, i in parse)
+                for i, (key, v) in enumerate(zip(keys, row, strict=True))
+            }
+            text = json.dumps(obj, ensure_ascii=False)
+            lines.append(("[\n" if first else ",\n") + text if array else text + "\n")
+            first = False
+        yield "".join(lines).encode()
+    if array:
+        yield b"[]\n" if first else b"\n]\n"
+
+
+async def _csv(rows: Rows) -> AsyncIterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")  # Excel reads UTF-8 only with a BOM
+    writer.writerow(_csv_cell(name) for name in rows.columns)
+    while chunk := await rows.fetch():
+        writer.writerows([_csv_cell(v) for v in row] for row in chunk)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()
+
+
+def _csv_cell(value: object) -> object:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _json_value(value: object, parse: bool) -> Any:
+    if isinstance(value, bytes):
+        return {"$base64": True, "encoded": base64.b64encode(value).decode()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if parse and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _unique(columns: Sequence[str]) -> list[str]:
+    """Column names as JSON keys: a repeated name gets a suffix (``id``, ``id_2``)."""
+    keys: list[str] = []
+    for name in columns:
+        key, n = name, 1
+        while key in keys:
+            n += 1
+            key = f"{name}_{n}"
+        keys.append(key)
+    return keys
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+async def write_rows(
+    rows: Rows, fmt: OutputFormat | ExportFormat, out: BinaryIO, json_columns: Iterable[str] = ()
+) -> None:
+    """Stream the rows to ``out`` in ``fmt``, a chunk at a time (OSError as raised)."""
+    async for data in render(rows, fmt, json_columns):
+        out.write(data)
+    out.flush()
+
+
+async def export_file(db: Path, fmt: ExportFormat, output: Path | None, stdout: BinaryIO) -> None:
+    """Write every page to ``output``, created once the database is known good, or ``stdout``.
+
+    The ``data`` column (extracted fields) is written as a JSON object in JSON Lines.
+    """
+    async with export_pages(db) as rows:
+        if output is None:
+            await write_rows(rows, fmt, stdout, json_columns=("data",))
+            return
+        if await asyncio.to_thread(_same_file, output, db):
+            raise UsageError(f"{output} is the database itself; choose another file")
+        try:
+            out = await asyncio.to_thread(output.open, "wb")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+        with out:
+            try:
+                await write_rows(rows, fmt, out, json_columns=("data",))
+            except OSError as exc:  # disk full, quota
+                raise ScraperError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.exists() and a.samefile(b)
+
+
+# -- stats --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One table of the human ``stats`` output."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+
+
+async def read_counts(db: Path) -> CrawlCounts:
+    async with ReadStore(db) as store:
+        return await store.counts()
+
+
+def duration_s(counts: CrawlCounts) -> float | None:
+    """Seconds from the first page fetched to the last (pauses between runs included)."""
+    if counts.first_fetched_at is None or counts.last_fetched_at is None:
+        return None
+    first = datetime.fromisoformat(counts.first_fetched_at)
+    last = datetime.fromisoformat(counts.last_fetched_at)
+    return (last - first).total_seconds()
+
+
+def pages_per_s(counts: CrawlCounts) -> float | None:
+    seconds = duration_s(counts)
+    return counts.pages / seconds if seconds else None
+
+
+def frontier_states(counts: CrawlCounts) -> dict[str, int]:
+    states = dict.fromkeys(FrontierState, 0)
+    states.update({FrontierState(state): n for state, n in counts.frontier})
+    return {str(state): n for state, n in states.items()}
+
+
+def stats_json(counts: CrawlCounts) -> dict[str, object]:
+    """The stats as one JSON object."""
+    seconds = duration_s(counts)
+    rate = pages_per_s(counts)
+    return {
+        "pages": counts.pages,
+        "links": counts.links,
+        "frontier": frontier_states(counts),
+        "status": {str(status): n for status, n in counts.by_status},
+        "content_types": dict(counts.by_content_type),
+        "hosts": dict(counts.by_host),
+        "failures": [
+            {"state": state, "reason": reason, "urls": n} for state, reason, n in counts.failures
+        ],
+        "first_fetched_at": counts.first_fetched_at,
+        "last_fetched_at": counts.last_fetched_at,
+        "duration_s": None if seconds is None else round(seconds, 3),
+        "pages_per_s": None if rate is None else round(rate, 2),
+    }
+
+
+def stats_sections(counts: CrawlCounts) -> list[Section]:
+    """The stats as titled tables, for people."""
+    seconds = duration_s(counts)
+    rate = pages_per_s(counts)
+    hosts: list[Row] = list(counts.by_host[:TOP_HOSTS])
+    if len(counts.by_host) > TOP_HOSTS:
+        rest = counts.by_host[TOP_HOSTS:]
+        hosts.append((f"({len(rest)} more hosts)", sum(n for _, n in rest)))
+    summary: list[Row] = [
+        ("pages", counts.pages),
+        ("links", counts.links),
+        ("first fetch", counts.first_fetched_at or "-"),
+        ("last fetch", counts.last_fetched_at or "-"),
+        ("duration", _duration_text(seconds)),
+        ("pages/s", "-" if rate is None else f"{rate:.1f}"),
+    ]
+    return [
+        Section("crawl", ("", ""), tuple(summary)),
+        Section("frontier", ("state", "URLs"), tuple(frontier_states(counts).items())),
+        Section("status", ("status", "pages"), counts.by_status),
+        Section("content type", ("content type", "pages"), counts.by_content_type),
+        Section("hosts", ("host", "pages"), tuple(hosts)),
+        Section("failures", ("state", "reason", "URLs"), counts.failures),
+    ]
+
+
+def _duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.2f} s" if seconds < 60 else str(timedelta(seconds=round(seconds)))
+
+
+def sections_text(sections: Iterable[Section]) -> str:
+    """Sections as plain aligned text (for pipes and files)."""
+    blocks = []
+    for section in sections:
+        header = [section.columns] if any(section.columns) else []
+        cells = [[str(v) for v in row] for row in [*header, *section.rows]]
+        widths = [
+            max((len(row[i]) for row in cells), default=0) for i in range(len(section.columns))
+        ]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in cells
+        ]
+        lines += [] if section.rows else ["(none)"]
+        blocks.append("\n".join([f"{section.title}:", *("  " + line for line in lines)]))
+    return "\n\n".join(blocks) + "\n"

@@ -1,0 +1,327 @@
+"""Read-only access to a crawl database: ad-hoc SQL, full-text search, export and statistics.
+
+The storage layer's reading half (``store`` is the crawl's writing half). A ``ReadStore`` never
+changes the database, and this is enforced by SQLite itself, twice:
+
+- the file is opened with a read-only URI (``file:...?mode=ro``), so the pager refuses to write;
+- an authorizer (``sqlite3_set_authorizer``) lets a statement be prepared only if everything it
+  does is reading: SELECT, reading columns, functions, recursive CTEs and a list of pragmas that
+  only report. INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, ATTACH (and so VACUUM INTO), DETACH,
+  REINDEX, ANALYZE, transactions and pragmas given a value are denied before they run.
+
+Reading never blocks the crawl: the database is in WAL mode, so a reader works on a snapshot
+while the writer goes on. A busy timeout covers the brief moments WAL needs a lock (recovery).
+"""
+
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self, cast
+
+import aiosqlite
+
+from scraper.errors import ScraperError, StoreError, UsageError
+from scraper.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+BUSY_TIMEOUT_S = 10.0
+CHUNK_ROWS = 500  # rows fetched per round trip to the connection's thread
+
+Row = tuple[object, ...]
+
+_ALLOWED_ACTIONS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+)
+# Pragmas that only report something; allowed without a value (`PRAGMA page_count`).
+_REPORTING_PRAGMAS = frozenset(
+    {
+        "application_id", "auto_vacuum", "cache_size", "collation_list", "compile_options",
+        "data_version", "database_list", "encoding", "foreign_keys", "freelist_count",
+        "function_list", "journal_mode", "module_list", "page_count", "page_size",
+        "pragma_list", "schema_version", "user_version",
+    }
+)  # fmt: skip
+# Pragmas whose argument names what to look at, not a value to set (`PRAGMA table_info(pages)`).
+_LOOKUP_PRAGMAS = frozenset(
+    {
+        "foreign_key_check", "foreign_key_list", "index_info", "index_list", "index_xinfo",
+        "integrity_check", "quick_check", "table_info", "table_list", "table_xinfo",
+    }
+)  # fmt: skip
+# sqlite3_declare_vtab (FTS5, table-valued pragmas) reports the CREATE TABLE it parses as
+# UPDATEs of the schema table, which the read-only file would refuse anyway.
+_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema"})
+_ACTION_NAMES = {
+    getattr(sqlite3, f"SQLITE_{name}"): name.replace("_", " ")
+    for name in (
+        "CREATE_INDEX", "CREATE_TABLE", "CREATE_TEMP_INDEX", "CREATE_TEMP_TABLE",
+        "CREATE_TEMP_TRIGGER", "CREATE_TEMP_VIEW", "CREATE_TRIGGER", "CREATE_VIEW", "DELETE",
+        "DROP_INDEX", "DROP_TABLE", "DROP_TEMP_INDEX", "DROP_TEMP_TABLE", "DROP_TEMP_TRIGGER",
+        "DROP_TEMP_VIEW", "DROP_TRIGGER", "DROP_VIEW", "INSERT", "PRAGMA", "TRANSACTION",
+        "UPDATE", "ATTACH", "DETACH", "ALTER_TABLE", "REINDEX", "ANALYZE", "CREATE_VTABLE",
+        "DROP_VTABLE", "FUNCTION", "SAVEPOINT",
+    )
+}  # fmt: skip
+# Errors of the database file rather than of the statement (exit 1, not 2).
+_FILE_ERRORS = frozenset(
+    {
+        sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_FULL,
+    }
+)  # fmt: skip
+
+_SEARCH = """
+SELECT p.url, p.title, snippet(pages_fts, 1, ?, ?, '…', 12) AS snippet,
+       round(-bm25(pages_fts, 10.0, 1.0), 3) AS score
+FROM pages_fts JOIN pages AS p ON p.id = pages_fts.rowid
+WHERE pages_fts MATCH ?
+ORDER BY bm25(pages_fts, 10.0, 1.0), p.id
+LIMIT ?
+"""
+_BY_STATUS = "SELECT status, count(*) FROM pages GROUP BY status ORDER BY status"
+_BY_TYPE = "SELECT content_type, count(*) FROM pages GROUP BY 1 ORDER BY 2 DESC, 1"
+_BY_HOST = """
+SELECT f.host, count(*) FROM pages AS p JOIN frontier AS f ON f.url = p.url
+GROUP BY f.host ORDER BY 2 DESC, 1
+"""
+_FRONTIER = "SELECT state, count(*) FROM frontier GROUP BY state ORDER BY 2 DESC, 1"
+_FAILURES = """
+SELECT state, coalesce(last_error, 'unknown'), count(*) FROM frontier
+WHERE state IN ('failed', 'blocked') GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlCounts:
+    """What ``scraper stats`` reports, read in one snapshot. Groups are (key..., count)."""
+
+    pages: int
+    links: int
+    by_status: tuple[tuple[int, int], ...]
+    by_host: tuple[tuple[str, int], ...]
+    by_content_type: tuple[tuple[str, int], ...]
+    frontier: tuple[tuple[str, int], ...]
+    failures: tuple[tuple[str, str, int], ...]  # state, last_error, URLs
+    first_fetched_at: str | None
+    last_fetched_at: str | None
+
+
+class Rows:
+    """The result of one statement: its column names, then its rows a chunk at a time."""
+
+    def __init__(
+        self, columns: tuple[str, ...], cursor: aiosqlite.Cursor, store: "ReadStore"
+    ) -> None:
+        self.columns = columns
+        self._cursor = cursor
+        self._store = store
+
+    async def fetch(self) -> list[Row]:
+        """The next chunk of at most CHUNK_ROWS rows; an empty list at the end."""
+        try:
+            return cast(list[Row], await self._cursor.fetchmany(CHUNK_ROWS))
+        except sqlite3.Error as exc:
+            raise self._store.translate(exc) from None
+
+
+class ReadStore:
+    """A crawl database opened read-only. Use as ``async with ReadStore(path) as store:``.
+
+    Entering raises UsageError if there is no file at ``path`` and StoreError if it is not a
+    crawl database (or one newer than this scraper); the file is never changed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.schema_version = 0
+        self._db: aiosqlite.Connection | None = None
+        self._denied: str | None = None
+        self._internal = False
+
+    async def __aenter__(self) -> Self:
+        if not self.path.is_file():
+            raise UsageError(f"no crawl database at {self.path}")
+        try:
+            uri = f"{self.path.absolute().as_uri()}?mode=ro"
+            self._db = await aiosqlite.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None
+            )
+            await self._db.set_authorizer(self._authorize)
+            await self._check()
+        except sqlite3.Error as exc:
+            await self.close()
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+        except ScraperError:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if e is not None and self._db is not None:
+            await self._db.interrupt()  # a statement still running (Ctrl-C) stops at once
+        await self.close()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("read store is not open")
+        return self._db
+
+    async def _check(self) -> None:
+        """Refuse a file that is not a crawl database of a version this scraper reads."""
+        if await self._scalar("PRAGMA application_id") != APPLICATION_ID:
+            raise StoreError(f"{self.path} is not a crawl database")
+        value = await self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+        try:
+            self.schema_version = int(str(value))
+        except ValueError:
+            self.schema_version = -1
+        if not min(MIGRATIONS) <= self.schema_version <= SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {self.schema_version}; this scraper reads "
+                f"versions up to {SCHEMA_VERSION}"
+            )
+
+    # -- the authorizer -----------------------------------------------------------------------
+
+    def _authorize(
+        self, action: int, arg1: str | None, arg2: str | None, db: str | None, src: str | None
+    ) -> int:
+        """SQLite's authorizer callback (on the connection's thread): deny all but reading."""
+        if self._internal or _is_read(action, arg1, arg2):
+            return sqlite3.SQLITE_OK
+        self._denied = _describe(action, arg1, arg2)
+        return sqlite3.SQLITE_DENY
+
+    def translate(self, exc: sqlite3.Error) -> ScraperError:
+        """A one-line error for a failed statement: exit 2 for the statement, 1 for the file."""
+        code = getattr(exc, "sqlite_errorcode", -1) & 0xFF
+        if code == sqlite3.SQLITE_AUTH:
+            denied = self._denied or "a write"
+            return UsageError(f"refused: the database is opened read-only ({denied})")
+        if code == sqlite3.SQLITE_READONLY:
+            return UsageError(f"refused: the database is opened read-only ({exc})")
+        if isinstance(exc, sqlite3.ProgrammingError) and "one statement" in str(exc):
+            return UsageError("give one SQL statement at a time (found more after a ';')")
+        if code in _FILE_ERRORS:
+            return StoreError(f"{self.path}: {exc}")
+        return UsageError(str(exc))
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def _scalar(self, sql: str) -> object:
+        async with self.db.execute(sql) as cur:
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    @contextlib.asynccontextmanager
+    async def rows(self, sql: str, params: Sequence[object] = ()) -> AsyncIterator[Rows]:
+        """Run one statement; its rows are read as they are consumed (bounded memory).
+
+        UsageError for a statement SQLite refuses (syntax, unknown table, any write).
+        """
+        self._denied = None
+        try:
+            cursor = await self.db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self.translate(exc) from None
+        try:
+            columns = tuple(d[0] for d in cursor.description or ())
+            yield Rows(columns, cursor, self)
+        finally:
+            await cursor.close()
+
+    def search(
+        self, match: str, limit: int, markers: tuple[str, str]
+    ) -> contextlib.AbstractAsyncContextManager[Rows]:
+        """Pages matching an FTS5 query, best first (bm25, a title match weighs 10x the text).
+
+        Columns: url, title, snippet (of the text, matched words between ``markers``), score.
+        """
+        if self.schema_version < 2:
+            raise StoreError(
+                f"{self.path} has no full-text index yet (schema version {self.schema_version}); "
+                "`scraper resume` upgrades it"
+            )
+        return self.rows(_SEARCH, (*markers, match, limit if limit > 0 else -1))
+
+    def pages(self) -> contextlib.AbstractAsyncContextManager[Rows]:
+        """Every stored page with all its columns, in the order they were first stored."""
+        return self.rows("SELECT * FROM pages ORDER BY id")
+
+    async def counts(self) -> CrawlCounts:
+        """The crawl in numbers, all read from one snapshot (one read transaction)."""
+        try:
+            await self._run_internal("BEGIN")
+            try:
+                return await self._counts()
+            finally:
+                await self._run_internal("COMMIT")
+        except sqlite3.Error as exc:
+            raise self.translate(exc) from None
+
+    async def _run_internal(self, sql: str) -> None:
+        """Our own transaction statements, which the authorizer denies to user SQL."""
+        self._internal = True
+        try:
+            await self.db.execute(sql)
+        finally:
+            self._internal = False
+
+    async def _all(self, sql: str) -> list[Row]:
+        async with self.db.execute(sql) as cur:
+            return [tuple(row) for row in await cur.fetchall()]
+
+    async def _counts(self) -> CrawlCounts:
+        [(pages, first, last)] = await self._all(
+            "SELECT count(*), min(fetched_at), max(fetched_at) FROM pages"
+        )
+        [(links,)] = await self._all("SELECT count(*) FROM links")
+        return CrawlCounts(
+            pages=int(str(pages)),
+            links=int(str(links)),
+            by_status=tuple((int(k), n) for k, n in _pairs(await self._all(_BY_STATUS))),
+            by_host=_pairs(await self._all(_BY_HOST)),
+            by_content_type=_pairs(await self._all(_BY_TYPE)),
+            frontier=_pairs(await self._all(_FRONTIER)),
+            failures=tuple(
+                (str(state), str(reason), int(str(n)))
+                for state, reason, n in await self._all(_FAILURES)
+            ),
+            first_fetched_at=None if first is None else str(first),
+            last_fetched_at=None if last is None else str(last),
+        )
+
+
+def _is_read(action: int, arg1: str | None, arg2: str | None) -> bool:
+    if action in _ALLOWED_ACTIONS:
+        return not (action == sqlite3.SQLITE_FUNCTION and arg2 == "load_extension")
+    if action == sqlite3.SQLITE_PRAGMA:
+        name = (arg1 or "").lower()
+        return name in _LOOKUP_PRAGMAS or (name in _REPORTING_PRAGMAS and arg2 is None)
+    return action == sqlite3.SQLITE_UPDATE and arg1 in _SCHEMA_TABLES
+
+
+def _describe(action: int, arg1: str | None, arg2: str | None) -> str:
+    """What a denied action would have done, in the words of SQL (for the error message)."""
+    if arg1 in _SCHEMA_TABLES:  # SQLite checks the schema table's change before the statement
+        return {sqlite3.SQLITE_INSERT: "CREATE", sqlite3.SQLITE_DELETE: "DROP"}.get(action, "ALTER")
+    if action == sqlite3.SQLITE_ATTACH and not arg1:  # VACUUM rebuilds through an attached copy
+        return "VACUUM"
+    if action == sqlite3.SQLITE_ALTER_TABLE:  # (database, table)
+        arg1 = arg2
+    what = " ".join(filter(None, [_ACTION_NAMES.get(action, f"action {action}"), arg1]))
+    return f"{what} = {arg2}" if action == sqlite3.SQLITE_PRAGMA and arg2 else what
+
+
+def _pairs(rows: list[Row]) -> tuple[tuple[str, int], ...]:
+    return tuple((str(key), int(str(n))) for key, n in rows)
