@@ -12,6 +12,7 @@ import logging
 import os
 import shlex
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -19,8 +20,10 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from scraper import logs
 from scraper.config import Settings, load_settings
 from scraper.errors import InvalidURL, ScraperError, UsageError
+from scraper.logs import LogFormat
 from scraper.models import Scope
 from scraper.orchestrator import (
     Crawl,
@@ -28,7 +31,7 @@ from scraper.orchestrator import (
     CrawlSummary,
     stored_settings,
 )
-from scraper.output import HIGHLIGHT, ProgressLine, print_table
+from scraper.output import HIGHLIGHT, ProgressLine, clear_screen, print_table
 from scraper.query import (
     SNIPPET_MARKERS,
     ExportFormat,
@@ -45,6 +48,7 @@ from scraper.query import (
 )
 from scraper.readstore import Rows
 from scraper.reparse import reparse_bodies
+from scraper.status import read_status, render_text
 from scraper.urls import normalize_url
 
 app = typer.Typer(
@@ -179,6 +183,16 @@ AllowPrivateOpt = Annotated[
 ]
 
 
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="asyncio debug mode, slow callbacks and full errors logged.")
+]
+LogFileOpt = Annotated[
+    Path | None, typer.Option("--log-file", help="Write a record per page, retry and failure.")
+]
+LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Format of --log-file.")]
+PROGRESS_EVERY_S = 5.0  # without a terminal, a plain progress line this often
+
+
 def flag_overrides(**flags: object) -> dict[str, object]:
     """CLI flag values under their Settings names (None: not given)."""
     renamed = {"delay": "delay_s", "timeout": "timeout_s"}
@@ -188,17 +202,29 @@ def flag_overrides(**flags: object) -> dict[str, object]:
     return values
 
 
-def run_crawl(settings: Settings, *, save_settings: bool = True) -> None:
-    """Run a crawl with a progress line; print its summary; exit 130/143 after a signal."""
+def run_crawl(
+    settings: Settings,
+    *,
+    save_settings: bool = True,
+    debug: bool = False,
+    log_file: Path | None = None,
+    log_format: LogFormat = LogFormat.TEXT,
+) -> None:
+    """Run a crawl with a progress display; print its summary; exit 130/143 after a signal."""
+    logs.configure(debug=debug, log_file=log_file, log_format=log_format)
     with ProgressLine(settings.max_pages or None) as progress:
+        shown_at = 0.0
 
         def on_progress(stats: CrawlStats) -> None:
-            progress.update(stats.frontier.pages, progress_detail(stats))
+            nonlocal shown_at
+            if progress.enabled:
+                progress.update(stats.frontier.pages, progress_detail(stats))
+            elif stats.elapsed_s - shown_at >= PROGRESS_EVERY_S:
+                shown_at = stats.elapsed_s
+                typer.echo(f"{stats.frontier.pages} pages · {progress_detail(stats)}", err=True)
 
-        crawl = Crawl(
-            settings, on_progress if progress.enabled else None, save_settings=save_settings
-        )
-        summary = asyncio.run(crawl.run())
+        crawl = Crawl(settings, on_progress, save_settings=save_settings)
+        summary = asyncio.run(crawl.run(), debug=debug)
     if summary.nothing_to_do:
         typer.echo(f"nothing to do: {summary.db} has no pending URL ({summary.pages} pages)")
         return
@@ -235,11 +261,15 @@ def crawl(
     robots: RobotsOpt = None,
     allow_private: AllowPrivateOpt = None,
     store_html: StoreHtmlOpt = None,
+    debug: DebugOpt = False,
+    log_file: LogFileOpt = None,
+    log_format: LogFormatOpt = LogFormat.TEXT,
 ) -> None:
     """Crawl from seed URLs into an SQLite database (an existing crawl there goes on too)."""
     seeds = collect_seeds(urls or [], input_file)
     flags = flag_overrides(**{k: v for k, v in locals().items() if k not in NOT_FLAGS})
-    run_crawl(load_settings(config, None, seeds=seeds, db=db, **flags))
+    settings = load_settings(config, None, seeds=seeds, db=db, **flags)
+    run_crawl(settings, debug=debug, log_file=log_file, log_format=log_format)
 
 
 @app.command()
@@ -260,12 +290,15 @@ def resume(
     robots: RobotsOpt = None,
     allow_private: AllowPrivateOpt = None,
     store_html: StoreHtmlOpt = None,
+    debug: DebugOpt = False,
+    log_file: LogFileOpt = None,
+    log_format: LogFormatOpt = LogFormat.TEXT,
 ) -> None:
     """Continue the crawl stored in a database, with its settings (flags override them)."""
     flags = flag_overrides(**{k: v for k, v in locals().items() if k not in NOT_FLAGS})
-    path = Path(db or Settings().db)
-    stored = asyncio.run(stored_settings(path))
-    run_crawl(load_settings(config, base=stored, **flags), save_settings=False)
+    stored = asyncio.run(stored_settings(Path(db or Settings().db)))
+    settings = load_settings(config, base=stored, **flags)
+    run_crawl(settings, save_settings=False, debug=debug, log_file=log_file, log_format=log_format)
 
 
 @app.command()
@@ -384,7 +417,28 @@ def stats(
         typer.echo(sections_text(stats_sections(counts)), nl=False)
 
 
-NOT_FLAGS = frozenset({"urls", "input_file", "db", "config", "seeds", "flags"})
+@app.command()
+def status(
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh every second.")] = False,
+) -> None:
+    """Is a crawl running on the database, and what is it doing (from any other process)."""
+    path = db_path(db)
+    while True:
+        report = asyncio.run(read_status(path))
+        text = report.to_json() if as_json else render_text(report)
+        if watch and not as_json:
+            clear_screen()
+        typer.echo(text)
+        if not watch:
+            return
+        time.sleep(1.0)  # the CLI's own loop, outside any event loop; Ctrl-C ends it
+
+
+NOT_FLAGS = frozenset(
+    {"urls", "input_file", "db", "config", "seeds", "flags", "debug", "log_file", "log_format"}
+)
 
 
 def fail(message: str, exit_code: int) -> NoReturn:

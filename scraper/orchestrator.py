@@ -122,6 +122,9 @@ class Crawl:
 
         Raises ScraperError (never an ExceptionGroup) when the crawl cannot go on.
         """
+        task = asyncio.current_task()
+        if task is not None and task.get_name().startswith("Task-"):
+            task.set_name("crawl")  # named for `scraper status`, unless the caller named it
         try:
             return await self._run_translated()
         except asyncio.CancelledError:

@@ -95,3 +95,10 @@ def _cell(value: object, markers: tuple[str, str] | None, max_chars: int) -> Tex
             text.append(part, style="bold reverse" if n % 2 else "")
     text.truncate(max_chars, overflow="ellipsis")
     return text
+
+
+def clear_screen() -> None:
+    """Clear the terminal (for `status --watch`); nothing when stdout is not a terminal."""
+    console = Console()
+    if console.is_terminal:
+        console.clear()

@@ -22,6 +22,8 @@ from typing import Any
 from scraper.store import Store
 
 RATE_WINDOW_S = 60.0
+RATE_COUNTERS = frozenset({"fetched", "stored", "failed", "blocked", "retried", "discovered"})
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 TOP_HOSTS = 20
 TOP_IN_FLIGHT = 50
 
@@ -110,23 +112,27 @@ def _where(frame: FrameType) -> str:
 
 
 def describe_task(task: "asyncio.Task[Any]") -> TaskInfo:
-    """A task's name, state and the innermost place it is suspended at, with what it awaits."""
+    """A task's name, state and where it is suspended: the innermost frame of this package,
+    then the innermost frame of all (a library's), then the kind of object it awaits."""
     if task.done():
         return TaskInfo(task.get_name(), "done", "")
-    where, awaited = "", None
+    ours, innermost, awaited = "", "", None
     coro: object = task.get_coro()
     for _ in range(100):  # bounded walk down the await chain
         frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
         if isinstance(frame, FrameType):
-            where = _where(frame)
+            innermost = _where(frame)
+            if _PACKAGE_DIR in frame.f_code.co_filename:
+                ours = innermost
         nxt = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
         if not isinstance(nxt, CoroutineType | GeneratorType):
             awaited = nxt
             break
         coro = nxt
-    on = f" on {type(awaited).__name__}" if awaited is not None else ""
-    state = "waiting" if awaited is not None else "running"
-    return TaskInfo(task.get_name(), state, where + on)
+    where = ours if ours == innermost or not ours else f"{ours} > {innermost.split(' ')[0]}"
+    kind = type(awaited).__name__.removesuffix("Iter")  # _asyncio.FutureIter: a Future
+    on = f" on {kind}" if awaited is not None else ""
+    return TaskInfo(task.get_name(), "waiting" if awaited is not None else "running", where + on)
 
 
 def describe_tasks(tasks: Iterable["asyncio.Task[Any]"]) -> list[TaskInfo]:
@@ -170,7 +176,7 @@ def build_snapshot(
         started_at=started_at,
         elapsed_s=round(elapsed_s, 1),
         counters=counters,
-        rates_per_min=rates.update(counters),
+        rates_per_min=rates.update({k: v for k, v in counters.items() if k in RATE_COUNTERS}),
         in_flight=oldest[:TOP_IN_FLIGHT],
         hosts=busiest[:TOP_HOSTS],
         tasks=tasks,
@@ -204,3 +210,37 @@ async def read_status(db: Path) -> StatusReport:
     async with Store(db, crawl=False) as store:
         text = await store.load_status()
     return StatusReport(str(db), running, Snapshot.from_json(text) if text else None)
+
+
+def render_text(report: StatusReport) -> str:
+    """The report as plain text, for a terminal or a pipe."""
+    snap = report.snapshot
+    if snap is None:
+        state = "running (no snapshot yet)" if report.running else "not running"
+        return f"{report.db}: {state}; no crawl status recorded yet"
+    age = f"{snap.age_s():.1f}s ago"
+    if report.running:
+        head = f"{report.db}: running (pid {snap.pid}), {snap.state}, updated {age}"
+    elif report.stale:
+        head = (
+            f"{report.db}: not running; the last snapshot ({age}) says {snap.state}: "
+            "the crawl died (killed or crashed). `scraper resume` continues it."
+        )
+    else:
+        head = f"{report.db}: not running; the last crawl {snap.state} {age}"
+    counters = "  ".join(f"{k} {v}" for k, v in snap.counters.items())
+    rates = "  ".join(f"{k} {v:g}/min" for k, v in snap.rates_per_min.items() if v)
+    lines = [head, f"elapsed {snap.elapsed_s:.0f}s  {counters}", f"last minute: {rates or '-'}"]
+    if snap.in_flight:
+        lines.append("in flight (age, attempt):")
+        lines += [f"  {f.age_s:6.1f}s  #{f.attempt}  {f.url}" for f in snap.in_flight]
+    if snap.hosts:
+        lines.append("hosts (queued, in flight, delay, next start in):")
+        lines += [
+            f"  {h.host}  {h.queued}  {h.in_flight}  {h.delay_s:g}s  {h.next_start_in_s:g}s"
+            for h in snap.hosts
+        ]
+    if snap.tasks:
+        lines.append("tasks:")
+        lines += [f"  {t.name:<18} {t.state:<8} {t.waiting_on}" for t in snap.tasks]
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).parent.parent / "scraper"
 LAYERS = {
     "errors": 0,
     "models": 1,
+    "logs": 1,
     "urls": 1,
     "config": 2,  # reads models.Scope
     "addresses": 2,  # reads urls
