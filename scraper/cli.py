@@ -118,6 +118,16 @@ def progress_detail(stats: CrawlStats) -> str:
     )
 
 
+def progress_notes(stats: CrawlStats) -> list[str]:
+    """The live display's lines under the bar: busiest hosts, then the latest failures."""
+    notes = [
+        f"  {host}: {queued} queued, {in_flight} in flight, delay {delay:.2f}s"
+        for host, queued, in_flight, delay in stats.busiest
+    ]
+    notes += [f"  ! {reason}: {url}" for url, reason in stats.frontier.recent_failures]
+    return notes
+
+
 def summary_line(summary: CrawlSummary) -> str:
     rate = summary.new_pages / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
     pending = "?" if summary.pending is None else summary.pending
@@ -218,7 +228,7 @@ def run_crawl(
         def on_progress(stats: CrawlStats) -> None:
             nonlocal shown_at
             if progress.enabled:
-                progress.update(stats.frontier.pages, progress_detail(stats))
+                progress.update(stats.frontier.pages, progress_detail(stats), progress_notes(stats))
             elif stats.elapsed_s - shown_at >= PROGRESS_EVERY_S:
                 shown_at = stats.elapsed_s
                 typer.echo(f"{stats.frontier.pages} pages · {progress_detail(stats)}", err=True)

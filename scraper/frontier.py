@@ -40,6 +40,7 @@ class FrontierStats:
     blocked: int
     discovered: int
     idle_workers: int
+    recent_failures: tuple[tuple[str, str], ...] = ()  # (url, reason), newest last
 
 
 class LinkFilter:
@@ -113,6 +114,7 @@ class Frontier:
         self._pages_at_start = pages_stored
         self._failed = 0
         self._blocked = 0
+        self._recent_failures: deque[tuple[str, str]] = deque(maxlen=3)
         self._dispatched = 0
         self._discovered = 0
 
@@ -167,6 +169,9 @@ class Frontier:
     def committed(self, records: Sequence[SinkRecord]) -> None:
         """The sink wrote ``records``: they stop being outstanding; their links may be claimed."""
         pages = sum(isinstance(r, PageRecord) for r in records)
+        self._recent_failures.extend(
+            (r.url, r.reason) for r in records if isinstance(r, FailureRecord)
+        )
         blocked = sum(isinstance(r, FailureRecord) and r.state is _BLOCKED for r in records)
         self._pages += pages
         self._blocked += blocked
@@ -203,6 +208,7 @@ class Frontier:
             blocked=self._blocked,
             discovered=self._discovered,
             idle_workers=self._idle,
+            recent_failures=tuple(self._recent_failures),
         )
 
     # -- the dispatcher task --------------------------------------------------------------------

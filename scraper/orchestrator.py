@@ -62,6 +62,7 @@ class CrawlStats:
     retried: int
     in_flight: int
     robots_fetched: int
+    busiest: tuple[tuple[str, int, int, float], ...] = ()  # (host, queued, in flight, delay_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +338,14 @@ class Crawl:
             retried=p.fetcher.retried,
             in_flight=len(p.pipeline.in_flight),
             robots_fetched=p.gate.fetched,
+            busiest=self._busiest(p, 3),
         )
+
+    @staticmethod
+    def _busiest(p: "_Parts", top: int) -> tuple[tuple[str, int, int, float], ...]:
+        queues = p.frontier.host_queues()
+        rows = [(h.host, queues.get(h.host, 0), h.in_flight, h.delay_s) for h in p.slots.snapshot()]
+        return tuple(sorted(rows, key=lambda r: (r[1] + r[2], r[0]), reverse=True)[:top])
 
     # -- signals --------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Self
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -17,7 +18,8 @@ HIGHLIGHT = ("\x02", "\x03")  # markers print_table highlights between (never in
 
 
 class ProgressLine:
-    """A transient progress bar on stderr, shown only when stderr is a terminal."""
+    """A live display on stderr (progress bar, then a few lines: busiest hosts, last errors),
+    shown only when stderr is a terminal."""
 
     def __init__(self, total: int | None, console: Console | None = None) -> None:
         self._console = console or Console(stderr=True)
@@ -29,24 +31,31 @@ class ProgressLine:
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
             console=self._console,
-            transient=True,
         )
         self._task = self._progress.add_task("crawl", total=total, detail="")
+        self._notes = Text()
+        self._live = Live(
+            Group(self._progress, self._notes),
+            console=self._console,
+            transient=True,
+            refresh_per_second=4,
+        )
 
     def __enter__(self) -> Self:
         if self.enabled:
-            self._progress.start()
+            self._live.start()
         return self
 
     def __exit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self.enabled:
-            self._progress.stop()
+            self._live.stop()
 
-    def update(self, completed: int, detail: str) -> None:
+    def update(self, completed: int, detail: str, notes: Sequence[str] = ()) -> None:
         if self.enabled:
             self._progress.update(self._task, completed=completed, detail=detail)
+            self._notes.plain = "\n".join(notes)
 
 
 def is_terminal() -> bool:

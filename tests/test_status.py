@@ -160,3 +160,40 @@ async def test_sigusr1_dumps_task_stacks_without_stopping(site: TestServer, tmp_
     assert "--- task fetch-worker-0 ---" in err
     assert "--- task dispatcher ---" in err
     assert traffic(site).hits["/slow/700?i=5"] == 1  # it went on after the dump
+
+
+async def test_live_display_on_a_terminal_shows_hosts_and_errors(site: TestServer, tmp_path: Path):
+    """On a terminal, the crawl shows a live display with the busiest host and the last error."""
+    import pty
+
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+    loop = asyncio.get_running_loop()
+
+    def drain() -> None:
+        try:
+            chunks.append(os.read(master, 65536))
+        except OSError:  # the child closed its end
+            loop.remove_reader(master)
+
+    loop.add_reader(master, drain)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "scraper", "crawl", str(site.make_url("/fan/8?ms=300")),
+            str(site.make_url("/status/503")), "--db", str(tmp_path / "c.db"),
+            "--concurrency", "2", "--per-host", "2", *FAST,
+            stdout=asyncio.subprocess.PIPE, stderr=slave,
+            env={**os.environ, "COLUMNS": "200", "TERM": "xterm"},
+        )  # fmt: skip
+        os.close(slave)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+    finally:
+        loop.remove_reader(master)
+        os.close(master)
+    shown = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "crawling" in shown
+    assert f"127.0.0.1:{site.port}:" in shown
+    assert "queued" in shown
+    assert "! http_503:" in shown
+    assert b"pages stored" in out
