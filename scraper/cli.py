@@ -21,6 +21,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from scraper import logs
+from scraper.bench import report_lines, run_bench
 from scraper.config import Settings, load_settings
 from scraper.errors import InvalidURL, ScraperError, UsageError
 from scraper.logs import LogFormat
@@ -313,7 +314,7 @@ def resume(
 
 @app.command()
 def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
-    """Re-run parsing and [extract] rules over stored bodies (--store-html); fetch nothing."""
+    """Re-run parsing and extraction rules over stored bodies (--store-html); fetch nothing."""
     path = Path(db or Settings().db)
     stored = asyncio.run(stored_settings(path))
     settings = load_settings(config, base=stored)
@@ -444,6 +445,21 @@ def status(
         if not watch:
             return
         time.sleep(1.0)  # the CLI's own loop, outside any event loop; Ctrl-C ends it
+
+
+@app.command()
+def bench(
+    pages: Annotated[
+        int, typer.Option("--pages", min=1, help="Pages of the generated site.")
+    ] = 2000,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Requests in flight, crawl and raw.")
+    ] = 32,
+) -> None:
+    """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
+    report = run_bench(pages, concurrency, note=lambda text: typer.echo(text, err=True))
+    for line in report_lines(report):
+        typer.echo(line)
 
 
 NOT_FLAGS = frozenset(

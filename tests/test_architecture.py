@@ -33,6 +33,7 @@ LAYERS = {
     "orchestrator": 6,
     "reparse": 7,  # reuses the orchestrator's parse pool
     "sitegen": 6,
+    "bench": 7,  # wiring: runs the orchestrator and the fetcher against a served site
     "cli": 8,
     "__main__": 9,
     "__init__": -1,

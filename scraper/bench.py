@@ -1,0 +1,424 @@
+"""``scraper bench``: the real crawl of a generated local site, against a raw fetch of its URLs.
+
+A deterministic site (:func:`generate_site`) is written as static files to a temporary directory
+and served on 127.0.0.1 by a separate process: nginx when it is installed, else the standard
+library's threaded HTTP server (``python -m scraper.bench serve DIR PORT``). Then, in this
+process:
+
+- raw: the crawler's own :class:`Fetcher` (one aiohttp session, same concurrency, same retries)
+  GETs every in-site URL once from a list: no frontier, no parsing, no storage;
+- crawl: :class:`Crawl` from the root, with the real pipeline (frontier, dispatcher, parse
+  process, sink, SQLite), politeness off (``delay_s=0``, no autothrottle, no robots.txt).
+
+CPU is the crawler's own: this process (``RUSAGE_SELF``: event loop, aiosqlite thread) plus its
+parse process (``RUSAGE_CHILDREN``, read once the pool's workers are reaped and before the server
+is stopped, so the server's CPU is never counted). Peak RSS is this process's high-water mark
+over the whole run (the crawl dominates) and, apart, the parse process's.
+"""
+
+import asyncio
+import contextlib
+import functools
+import http.server
+import multiprocessing
+import os
+import platform
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from scraper.config import Settings
+from scraper.errors import FetchError, ScraperError
+from scraper.fetcher import Fetcher, FetchHooks
+from scraper.orchestrator import Crawl
+from scraper.query import read_counts
+
+SEED = 7
+PAGE_BYTES = (10_000, 40_000)
+LINKS = (20, 60)
+SERVER_START_S = 10.0
+SERVER_STOP_S = 5.0
+_TEXT = (
+    "crawler session frontier page link table index query market river garden station window "
+    "letter morning history system network museum harbour engine volume summer council "
+    "method theory animal forest number program island shadow silver bridge the a of and to "
+    "in is for on with as by at from that this it be are was"
+)
+WORDS = _TEXT.split()
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A generated site: ``pages`` HTML files under ``directory``, and the 404 paths they link."""
+
+    directory: Path
+    pages: int
+    missing: tuple[str, ...]  # in-site paths that are linked but do not exist (404)
+    total_bytes: int
+
+    def paths(self) -> list[str]:
+        """Every in-site path a crawl from the root requests: pages first, then the 404s."""
+        return [page_path(i) for i in range(self.pages)] + list(self.missing)
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One timed phase: responses (2xx and 404 alike), failures, seconds, CPU seconds."""
+
+    responses: int
+    failed: int
+    elapsed_s: float
+    cpu_s: float
+    child_cpu_s: float = 0.0
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.responses / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def cpu_s_per_1000(self) -> float:
+        return (self.cpu_s + self.child_cpu_s) * 1000 / max(1, self.responses)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchReport:
+    site: Site
+    concurrency: int
+    server: str
+    raw: Phase
+    crawl: Phase
+    html_pages: int  # pages the crawl stored with status 200
+    not_found: int  # pages the crawl stored with status 404
+    peak_rss_mb: float  # this process, whole run
+    parser_peak_rss_mb: float
+
+
+# -- the site ------------------------------------------------------------------------------------
+
+
+def page_path(i: int) -> str:
+    return "/" if i == 0 else f"/p/{i}.html"
+
+
+def _page_file(i: int) -> str:
+    return "index.html" if i == 0 else f"p/{i}.html"
+
+
+def _paragraphs(rng: random.Random, count: int) -> list[str]:
+    return [" ".join(rng.choices(WORDS, k=rng.randint(40, 90))).capitalize() for _ in range(count)]
+
+
+def _href(i: int, here: int, rng: random.Random) -> str:
+    """A link to page ``i`` written from page ``here``: absolute path, or relative like sites do."""
+    if i == 0:
+        return "/"
+    if here != 0 and rng.random() < 0.3:
+        return f"{i}.html"  # relative to /p/
+    return f"/p/{i}.html"
+
+
+def _links(i: int, pages: int, rng: random.Random, missing: set[str]) -> list[tuple[str, str]]:
+    """(href, text) for page ``i``: next pages (so all are reachable), others, 404s, external."""
+    count = rng.randint(*LINKS)
+    targets = [t for t in range(i + 1, i + 4) if t < pages]
+    links = [(_href(t, i, rng), f"Page {t}") for t in targets]
+    if rng.random() < 0.5:
+        path = f"/missing/{rng.randrange(max(1, pages // 20))}.html"
+        missing.add(path)
+        links.append((path, "Archive"))
+    for _ in range(rng.randint(1, 3)):
+        links.append((f"http://external.invalid/{rng.randrange(10_000)}", "Elsewhere"))
+    while len(links) < count:
+        t = rng.randrange(pages)
+        links.append((_href(t, i, rng), f"See page {t}"))
+    rng.shuffle(links)
+    return links[:count]
+
+
+def render_page(i: int, pages: int, rng: random.Random, pool: list[str], missing: set[str]) -> str:
+    """Page ``i``: head, nav, article paragraphs with links in them, footer; 10-40 KB."""
+    links = [f'<a href="{href}">{text}</a>' for href, text in _links(i, pages, rng, missing)]
+    nav, inline = links[:5], links[5:]
+    head = (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Page {i} of the bench"
+        f" site</title><meta name=description content='Synthetic page {i}.'>"
+        "<style>body{font-family:sans-serif}nav a{margin:0 4px}</style></head><body>"
+        f"<header><nav>{' '.join(nav)}</nav></header><main><article><h1>Page {i}</h1>"
+    )
+    tail = (
+        "</article></main><footer><p>Generated for scraper bench.</p></footer>"
+        "<script>window.bench=1;</script></body></html>"
+    )
+    target = rng.randint(PAGE_BYTES[0], PAGE_BYTES[1] - 2_000)
+    body: list[str] = []
+    size = len(head) + len(tail) + sum(len(link) + 1 for link in inline)
+    while size < target:
+        para = rng.choice(pool)
+        body.append(para)
+        size += len(para) + 7
+    for link in inline:  # spread the links through the text
+        k = rng.randrange(len(body))
+        body[k] = f"{body[k]} {link}"
+    return head + "".join(f"<p>{p}</p>" for p in body) + tail
+
+
+def generate_site(directory: Path, pages: int, seed: int = SEED) -> Site:
+    """Write a site of ``pages`` pages under ``directory``: the same files for the same seed."""
+    rng = random.Random(seed)
+    pool = _paragraphs(rng, 500)
+    missing: set[str] = set()
+    (directory / "p").mkdir(parents=True, exist_ok=True)
+    total = 0
+    for i in range(pages):
+        data = render_page(i, pages, rng, pool, missing).encode()
+        (directory / _page_file(i)).write_bytes(data)
+        total += len(data)
+    return Site(directory, pages, tuple(sorted(missing)), total)
+
+
+# -- the server ----------------------------------------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like nginx and aiohttp's pool expect
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024  # a burst of connects must not overflow the listen backlog
+
+
+def serve_directory(directory: str, port: int) -> None:
+    """The fallback server, run in its own process: static files of ``directory``, forever."""
+    handler = functools.partial(_QuietHandler, directory=directory)
+    with _Server(("127.0.0.1", port), handler) as server:
+        server.serve_forever()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _nginx_conf(work: Path, site: Path, port: int) -> Path:
+    temps = "".join(
+        f"{kind}_temp_path {work}/nginx-{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = work / "nginx.conf"
+    conf.write_text(
+        f"daemon off;\nworker_processes 1;\npid {work}/nginx.pid;\n"
+        f"error_log {work}/nginx-error.log warn;\nevents {{ worker_connections 4096; }}\n"
+        f"http {{\naccess_log off;\ntypes {{ text/html html; }}\ndefault_type text/plain;\n"
+        f"sendfile on;\nkeepalive_requests 1000000;\n{temps}"
+        f"server {{ listen 127.0.0.1:{port}; root {site}; index index.html; }}\n}}\n"
+    )
+    return conf
+
+
+def _stop(proc: "subprocess.Popen[bytes]") -> None:
+    """Terminate, then kill after SERVER_STOP_S; always reaped."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(SERVER_STOP_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_listening(proc: "subprocess.Popen[bytes]", port: int) -> bool:
+    """True once the server accepts connections; False if it died or took too long."""
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+        time.sleep(0.05)  # nothing to wait on: a port opening has no event
+    return False
+
+
+@contextlib.contextmanager
+def _process(argv: list[str], port: int, log: Path) -> Iterator[bool]:
+    with log.open("wb") as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+    try:
+        yield _wait_listening(proc, port)
+    finally:
+        _stop(proc)
+
+
+@contextlib.contextmanager
+def serve(site: Path, work: Path) -> Iterator[tuple[str, str]]:
+    """Serve ``site`` from a separate process; yields (root URL, server name)."""
+    nginx = shutil.which("nginx")
+    if nginx is not None:
+        port = _free_port()
+        argv = [nginx, "-p", str(work), "-e", str(work / "nginx-error.log")]
+        with _process(
+            [*argv, "-c", str(_nginx_conf(work, site, port))], port, work / "nginx.log"
+        ) as up:
+            if up:
+                yield f"http://127.0.0.1:{port}/", "nginx"
+                return
+    port = _free_port()
+    argv = [sys.executable, "-m", "scraper.bench", "serve", str(site), str(port)]
+    with _process(argv, port, work / "server.log") as up:
+        if not up:
+            raise ScraperError(f"bench: the server did not start (see {work / 'server.log'})")
+        yield f"http://127.0.0.1:{port}/", "python http.server (nginx not found or failed)"
+
+
+# -- the measurements ----------------------------------------------------------------------------
+
+
+def _cpu_s(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _bench_settings(root: str, db: Path, pages: int, concurrency: int) -> Settings:
+    return Settings(
+        seeds=(root,),
+        db=str(db),
+        concurrency=concurrency,
+        per_host=concurrency,
+        delay_s=0,
+        autothrottle=False,
+        robots=False,
+        sitemaps=False,
+        max_depth=pages + 1,
+        parse_workers=1,
+    )
+
+
+async def _nothing(_attempt: int) -> None:
+    return None
+
+
+async def _no_redirect(_target: str) -> bool:
+    return False
+
+
+async def fetch_raw(settings: Settings, urls: list[str], limit_s: float) -> tuple[int, int]:
+    """GET every URL once with ``settings.concurrency`` workers; (responses, failures)."""
+    hooks = FetchHooks(_nothing, _no_redirect, lambda *_: None)
+    todo = iter(urls)
+    counts = [0, 0]
+
+    async def work(fetcher: Fetcher) -> None:
+        for url in todo:
+            try:
+                await fetcher.fetch(url, hooks)
+                counts[0] += 1
+            except FetchError:
+                counts[1] += 1
+
+    async with (
+        Fetcher(settings, ["127.0.0.1"]) as fetcher,
+        asyncio.timeout(limit_s),
+        asyncio.TaskGroup() as tg,
+    ):
+        for n in range(settings.concurrency):
+            tg.create_task(work(fetcher), name=f"raw-worker-{n}")
+    return counts[0], counts[1]
+
+
+def _run_raw(settings: Settings, urls: list[str], limit_s: float) -> Phase:
+    cpu, started = _cpu_s(resource.RUSAGE_SELF), time.perf_counter()
+    try:
+        ok, failed = asyncio.run(fetch_raw(settings, urls, limit_s))
+    except TimeoutError:
+        raise ScraperError(f"bench: the raw fetch took more than {limit_s:.0f} s") from None
+    elapsed = time.perf_counter() - started
+    return Phase(ok, failed, elapsed, _cpu_s(resource.RUSAGE_SELF) - cpu)
+
+
+async def _crawl(settings: Settings, limit_s: float) -> tuple[int, int]:
+    async with asyncio.timeout(limit_s):
+        summary = await Crawl(settings).run()
+    if summary.interrupted_by is not None:
+        raise ScraperError(f"bench: interrupted by {summary.interrupted_by}")
+    return summary.new_pages, summary.failed
+
+
+def _run_crawl(settings: Settings, limit_s: float) -> Phase:
+    cpu, children = _cpu_s(resource.RUSAGE_SELF), _cpu_s(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    try:
+        stored, failed = asyncio.run(_crawl(settings, limit_s))
+    except TimeoutError:
+        raise ScraperError(f"bench: the crawl took more than {limit_s:.0f} s") from None
+    elapsed = time.perf_counter() - started
+    cpu = _cpu_s(resource.RUSAGE_SELF) - cpu
+    for child in multiprocessing.active_children():  # the parse process: reap it, count its CPU
+        child.join(SERVER_STOP_S)
+    return Phase(stored, failed, elapsed, cpu, _cpu_s(resource.RUSAGE_CHILDREN) - children)
+
+
+def run_bench(pages: int, concurrency: int, note: Callable[[str], None]) -> BenchReport:
+    """Generate, serve, fetch raw, crawl; the server is always stopped and the files removed."""
+    limit_s = 120 + pages * 0.1  # far above any plausible run: a bound, not a target
+    with tempfile.TemporaryDirectory(prefix="scraper-bench-") as tmp:
+        work = Path(tmp)
+        work.chmod(0o755)  # nginx's worker may run as another user
+        note(f"generating {pages} pages in {work} ...")
+        site = generate_site(work / "site", pages)
+        with serve(site.directory, work) as (root, server):
+            settings = _bench_settings(root, work / "bench.db", pages, concurrency)
+            note(f"raw fetch of {pages + len(site.missing)} URLs from {server} ...")
+            raw = _run_raw(settings, [root.rstrip("/") + p for p in site.paths()], limit_s)
+            note("crawl ...")
+            crawl = _run_crawl(settings, limit_s)
+            by_status = dict(asyncio.run(read_counts(work / "bench.db")).by_status)
+    return BenchReport(
+        site=site,
+        concurrency=concurrency,
+        server=server,
+        raw=raw,
+        crawl=crawl,
+        html_pages=by_status.get(200, 0),
+        not_found=by_status.get(404, 0),
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        parser_peak_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    )
+
+
+def report_lines(r: BenchReport) -> list[str]:
+    """The figures, one per line, for the CLI to print."""
+    c, raw = r.crawl, r.raw
+    machine = f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.machine()}"
+    return [
+        f"machine: {machine}, {platform.system()} {platform.release()}",
+        f"server: {r.server}, separate process on 127.0.0.1",
+        f"site: {r.site.pages} pages, {r.site.total_bytes / r.site.pages / 1000:.1f} KB average,"
+        f" {len(r.site.missing)} linked 404 paths; concurrency {r.concurrency}",
+        f"crawled: {r.html_pages} pages (status 200), {r.not_found} 404, {c.failed} failed",
+        f"crawl: {c.pages_per_s:.1f} pages/s ({c.responses} in {c.elapsed_s:.2f} s)",
+        f"raw: {raw.pages_per_s:.1f} pages/s ({raw.responses} in {raw.elapsed_s:.2f} s,"
+        f" {raw.failed} failed)",
+        f"ratio crawl/raw: {c.pages_per_s / max(raw.pages_per_s, 1e-9):.2f}",
+        f"crawl CPU: {c.cpu_s_per_1000:.2f} s/1000 pages (crawler {c.cpu_s:.2f} s"
+        f" + parse process {c.child_cpu_s:.2f} s)",
+        f"raw CPU: {raw.cpu_s_per_1000:.2f} s/1000 pages",
+        f"peak RSS: {r.peak_rss_mb:.0f} MB (crawler),"
+        f" {r.parser_peak_rss_mb:.0f} MB (parse process)",
+    ]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["serve"] or len(sys.argv) != 4:
+        sys.exit("usage: python -m scraper.bench serve DIR PORT")
+    with contextlib.suppress(KeyboardInterrupt):
+        serve_directory(sys.argv[2], int(sys.argv[3]))

@@ -1,0 +1,93 @@
+"""`scraper bench`: the generated site, and the command end to end on a tiny site (no timings)."""
+
+import asyncio
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from scraper.bench import generate_site
+
+LINK = re.compile(rb'<a href="([^"]*)"')
+
+
+def site_files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in directory.rglob("*.html")}
+
+
+def test_same_seed_writes_the_same_site(tmp_path: Path):
+    """Two sites generated with one seed are byte for byte the same; another seed differs."""
+    first = generate_site(tmp_path / "a", 120, seed=3)
+    second = generate_site(tmp_path / "b", 120, seed=3)
+    other = generate_site(tmp_path / "c", 120, seed=4)
+    assert site_files(tmp_path / "a") == site_files(tmp_path / "b")
+    assert site_files(tmp_path / "a") != site_files(tmp_path / "c")
+    assert first.missing == second.missing
+    assert first.total_bytes == second.total_bytes != other.total_bytes
+
+
+def test_pages_are_10_to_40_kb_with_20_to_60_links_and_chain_from_the_root(tmp_path: Path):
+    """Every page is 10-40 KB with 20-60 links, and each links to the next, so all are reachable."""
+    site = generate_site(tmp_path, 300)
+    files = site_files(tmp_path)
+    assert len(files) == 300
+    kinds = {"site": 0, "missing": 0, "external": 0}
+    for i in range(300):
+        data = files["index.html" if i == 0 else f"p/{i}.html"]
+        assert 10_000 <= len(data) <= 40_000, i
+        hrefs = [h.decode() for h in LINK.findall(data)]
+        assert 20 <= len(hrefs) <= 60, i
+        if i < 299:
+            assert {f"/p/{i + 1}.html", f"{i + 1}.html"} & set(hrefs), i
+        for href in hrefs:
+            if href.startswith("http://external.invalid/"):
+                kinds["external"] += 1
+            elif href.startswith("/missing/"):
+                kinds["missing"] += 1
+                assert href in site.missing
+            else:
+                kinds["site"] += 1
+    assert kinds["external"] > 0
+    assert kinds["missing"] > 0
+    assert kinds["site"] > 10 * (kinds["missing"] + kinds["external"])
+    assert site.paths()[: site.pages] == ["/"] + [f"/p/{i}.html" for i in range(1, 300)]
+
+
+def path_without_nginx() -> str:
+    dirs = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(d for d in dirs if not (Path(d) / "nginx").exists())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["default", "no-nginx"])
+async def test_bench_command_crawls_every_page_and_prints_its_figures(server: str):
+    """`scraper bench --pages 60` exits 0, crawls all 60 pages, prints rates, ratio, CPU, RSS."""
+    env = {**os.environ, "SCRAPER_DEBUG": "0"}
+    if server == "no-nginx":
+        env["PATH"] = path_without_nginx()
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "scraper", "bench", "--pages", "60", "--concurrency", "8"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        out_b, err_b = await asyncio.wait_for(proc.communicate(), timeout=50)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    out, err = out_b.decode(), err_b.decode()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert re.search(r"^crawled: 60 pages \(status 200\), \d+ 404, 0 failed$", out, re.M), out
+    assert re.search(r"^crawl: \d+\.\d pages/s \(\d+ in ", out, re.M), out
+    assert re.search(r"^raw: \d+\.\d pages/s \(\d+ in .*, 0 failed\)$", out, re.M), out
+    assert re.search(r"^ratio crawl/raw: \d+\.\d\d$", out, re.M), out
+    assert re.search(r"^crawl CPU: \d+\.\d\d s/1000 pages", out, re.M), out
+    assert re.search(r"^peak RSS: \d+ MB \(crawler\)", out, re.M), out
+    assert re.search(r"^machine: \d+ CPUs, Python 3\.", out, re.M), out
+    if server == "no-nginx":
+        assert "server: python http.server" in out
