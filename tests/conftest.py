@@ -67,3 +67,16 @@ def crawl(tmp_path: Path) -> CrawlFn:
         return CrawlResult(summary, db)
 
     return run
+
+
+def cli_recording_peak_rss(rss_file: Path) -> str:
+    """Python code (for ``python -c``) that runs the real CLI and, at exit, writes its peak RSS
+    in KiB to ``rss_file``: how the memory tests measure a child process."""
+    return (
+        "import atexit, resource, sys\n"
+        f"atexit.register(lambda: open({str(rss_file)!r}, 'w').write("
+        "str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+        "from scraper.cli import main\n"
+        "sys.argv[0] = 'scraper'\n"
+        "main()\n"
+    )

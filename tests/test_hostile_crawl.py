@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import CrawlFn, CrawlResult, traffic
+from tests.conftest import CrawlFn, CrawlResult, cli_recording_peak_rss, traffic
 
 
 def hub(site: TestServer, *paths: str) -> str:
@@ -188,14 +188,7 @@ async def test_cli_memory_stays_bounded_while_huge_bodies_are_refused(
 ):
     """The real CLI refusing a 300 MiB body and a 1 GiB gzip bomb peaks under 150 MB RSS."""
     rss_file = tmp_path / "rss"
-    code = (
-        "import atexit, resource, sys\n"
-        f"atexit.register(lambda: open({str(rss_file)!r}, 'w').write("
-        "str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
-        "from scraper.cli import main\n"
-        "sys.argv[0] = 'scraper'\n"
-        "main()\n"
-    )
+    code = cli_recording_peak_rss(rss_file)
     seeds = [str(site.make_url("/huge/300?mode=chunked")), str(site.make_url("/bomb/gzip"))]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
