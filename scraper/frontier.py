@@ -18,11 +18,10 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from scraper.errors import InvalidURL
 from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, Scope, SinkRecord
 from scraper.politeness import HostSlots
 from scraper.store import Store
-from scraper.urls import in_scope, normalize_url, url_host
+from scraper.urls import in_scope, url_host
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +120,9 @@ class Frontier:
     # -- called by other stages -----------------------------------------------------------------
 
     async def add_seeds(self, seeds: Iterable[str]) -> int:
-        """Put seed URLs (normalized) in the frontier at depth 0; known URLs are left alone."""
-        rows = []
-        for url in seeds:
-            try:
-                rows.append((url, url_host(normalize_url(url)), 0))
-            except InvalidURL as exc:
-                log.warning("skipping seed: %s", exc)
-        added = await self._store.add_urls(rows)
+        """Put seed URLs (normalized already) in the frontier at depth 0; known URLs are left
+        alone."""
+        added = await self._store.add_urls((url, url_host(url), 0) for url in seeds)
         self._note_new_urls(added)
         return added
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from scraper.config import Settings, settings_from_json, settings_to_json
-from scraper.errors import InvalidURL, ScraperError, UsageError
+from scraper.errors import ScraperError, UsageError
 from scraper.extract import check_rules
 from scraper.fetcher import Fetcher
 from scraper.frontier import Frontier, FrontierStats, LinkFilter
@@ -45,7 +45,7 @@ from scraper.status import (
     task_stacks,
 )
 from scraper.store import Store
-from scraper.urls import normalize_url, url_host
+from scraper.urls import try_normalize, url_host
 
 log = logging.getLogger(__name__)
 
@@ -392,11 +392,7 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 def _normalize_seeds(seeds: tuple[str, ...]) -> list[str]:
     """Normalize seeds, dropping duplicates; the CLI has already reported bad ones."""
-    out: dict[str, None] = {}
-    for seed in seeds:
-        with contextlib.suppress(InvalidURL):
-            out[normalize_url(seed)] = None
-    return list(out)
+    return list(dict.fromkeys(url for url in map(try_normalize, seeds) if url is not None))
 
 
 @contextlib.contextmanager

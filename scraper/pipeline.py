@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TypeVar, TypeVarTuple
 
 from scraper.config import Settings
-from scraper.errors import FetchError, InvalidURL, PermanentFetchError
+from scraper.errors import FetchError, PermanentFetchError
 from scraper.fetcher import Fetcher, FetchHooks
 from scraper.frontier import Frontier, LinkFilter
 from scraper.gate import RobotsGate
@@ -36,7 +36,7 @@ from scraper.parse import looks_like_sitemap, parse_html, parse_sitemap
 from scraper.politeness import HostSlots
 from scraper.sink import Sink
 from scraper.store import Store
-from scraper.urls import normalize_url
+from scraper.urls import try_normalize
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class Pipeline:
         except FetchError as exc:
             log.info("failed %s after %d attempts: %s", item.url, exc.attempts, exc)
             blocked = isinstance(exc, PermanentFetchError) and exc.reason in _BLOCKING_REASONS
-            state = _BLOCKED if blocked else FrontierState.FAILED
+            state = FrontierState.BLOCKED if blocked else FrontierState.FAILED
             return FailureRecord(item.id, item.url, exc.attempts, exc.reason, state)
         finally:
             del self.in_flight[item.url]
@@ -195,25 +195,29 @@ class Pipeline:
 
     async def _record(self, item: FrontierItem, r: FetchResult) -> PageRecord:
         keep_body = self._settings.store_html and bool(r.body)
+        packed: bytes | None = None
         parsed: ParsedPage | None = None
         found: tuple[str, ...] = ()
         new_urls: tuple[tuple[str, str], ...] = ()
         if 200 <= r.status < 300 and r.body:
-            base = _safe_normalize(r.final_url) or item.url
+            base = try_normalize(r.final_url) or item.url
             if r.is_html:
-                parsed = await self._run(
-                    parse_html,
+                page, packed = await self._run(
+                    parse_and_pack,
                     r.body,
                     base,
                     r.charset,
                     self._settings.max_links_per_page,
                     self._settings.extract,
+                    keep_body,
                 )
-                found = parsed.links
+                parsed, found = page, page.links
                 new_urls = self._links.admit(found, item.depth)
             elif looks_like_sitemap(base, r.content_type, r.body):
                 sitemap = await self._run(parse_sitemap, r.body, base)
                 new_urls = self._links.admit(sitemap.urls + sitemap.sitemaps, item.depth)
+        if keep_body and packed is None:  # a body kept without parsing it (sitemap, 4xx, ...)
+            packed = await self._run(zlib.compress, r.body)
         return PageRecord(
             frontier_id=item.id,
             url=item.url,
@@ -231,19 +235,23 @@ class Pipeline:
             links=found,
             new_urls=new_urls,
             data=json.dumps(parsed.data, ensure_ascii=False) if parsed and parsed.data else None,
-            body=await self._run(zlib.compress, r.body) if keep_body else None,
+            body=packed,
             charset=r.charset,
         )
 
 
-_BLOCKED = FrontierState.BLOCKED
-
-
-def _safe_normalize(url: str) -> str | None:
-    try:
-        return normalize_url(url)
-    except InvalidURL:
-        return None
+def parse_and_pack(
+    body: bytes,
+    url: str,
+    charset: str | None,
+    max_links: int,
+    rules: tuple[ExtractRule, ...],
+    keep_body: bool,
+) -> tuple[ParsedPage, bytes | None]:
+    """Parse a page and, for --store-html, compress its body: one trip to the parse pool."""
+    return parse_html(body, url, charset, max_links, rules), zlib.compress(
+        body
+    ) if keep_body else None
 
 
 def reparse_batch(
@@ -252,7 +260,7 @@ def reparse_batch(
     """Parse stored bodies again (runs in the parse pool: top-level and picklable)."""
     out = []
     for stored in bodies:
-        base = _safe_normalize(stored.final_url) or stored.url
+        base = try_normalize(stored.final_url) or stored.url
         page = parse_html(zlib.decompress(stored.body), base, stored.charset, max_links, rules)
         data = json.dumps(page.data, ensure_ascii=False) if page.data else None
         out.append(Reparsed(stored.url, page.title, page.description, page.text, data, page.links))

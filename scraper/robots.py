@@ -13,8 +13,7 @@ import re
 
 from protego import Protego
 
-from scraper.errors import InvalidURL
-from scraper.urls import normalize_url
+from scraper.urls import try_normalize
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +40,8 @@ def _sitemaps(parser: Protego) -> tuple[str, ...]:
     RFC leaves Sitemap to sitemaps.org, which requires a fully qualified URL)."""
     found: dict[str, None] = {}
     for value in parser.sitemaps:
-        try:
-            found[normalize_url(value)] = None
-        except InvalidURL:
-            continue
+        if (url := try_normalize(value)) is not None:
+            found[url] = None
     return tuple(found)
 
 

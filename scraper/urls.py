@@ -208,10 +208,13 @@ def join_url(base: str, href: str) -> str | None:
     non-http(s) schemes (javascript:, mailto:, tel:, data:, ftp:) and for invalid URLs.
     """
     absolute = _resolve(base, _clean(href))
-    if absolute is None:
-        return None
+    return None if absolute is None else try_normalize(absolute)
+
+
+def try_normalize(url: str) -> str | None:
+    """:func:`normalize_url`, or None instead of InvalidURL."""
     try:
-        return normalize_url(absolute)
+        return normalize_url(url)
     except InvalidURL:
         return None
 

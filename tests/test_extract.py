@@ -1,6 +1,5 @@
 """Custom extraction ([extract] rules), stored bodies, reparse, and the schema migration."""
 
-import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -150,4 +149,3 @@ async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn
         ).fetchall()
     assert version == ("2",)
     assert found == [("Home",)]  # indexed by the migration's rebuild, not by a new write
-    await asyncio.sleep(0)
