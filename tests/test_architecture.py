@@ -33,9 +33,11 @@ LAYERS = {
     "orchestrator": 6,
     "reparse": 7,  # reuses the orchestrator's parse pool
     "sitegen": 6,
-    "bench": 7,  # wiring: runs the orchestrator and the fetcher against a served site
-    "cli": 8,
-    "__main__": 9,
+    "bench": 8,  # wiring: runs the orchestrator, the fetcher and benchscrapy against a served site
+    "benchscrapy": 7,  # runs Scrapy (another interpreter) against the bench's served site
+    "benchfrontier": 7,  # frontier memory: crawls of a fan-out site, RSS at 20k and 1M URLs
+    "cli": 9,
+    "__main__": 10,
     "__init__": -1,
 }
 # Third-party libraries and the one module allowed to import each.
