@@ -1,0 +1,252 @@
+"""Scrapy on the bench's site: the same crawl and the same fields, for a pages/s comparison.
+
+Scrapy is never imported here. It runs in another interpreter (its own venv, e.g.
+``python3 -m venv /work/scrapy-venv && /work/scrapy-venv/bin/pip install 'scrapy==2.19.*'``) as
+``python -m scrapy runspider spider.py``, with :data:`SPIDER_SOURCE` written to a work directory.
+The spider extracts what :func:`scraper.parse.parse_html` does (title, meta description, visible
+body text, absolute ``a``/``area`` links) from every 200 and 404 response, follows every in-site
+link, and writes one JSON line per response. Settings are the ones issue 7 names as "tuned":
+concurrency 64 per crawl and per domain (the argument), no robots.txt, no autothrottle, no delay,
+no cookies, retries on (Scrapy's default), default dupefilter, asyncio reactor, JSONL feed.
+
+The rate is ``items / crawl_s``: from the spider opening to its closing, as Scrapy's own stats
+measure it, so interpreter start-up and imports are not counted (the bench's own crawl phase does
+not count them either). ``elapsed_s`` is the child's whole wall time. CPU and peak RSS are the
+child's own, from ``wait4`` (Scrapy starts no processes of its own). Linux only (``pidfd_open``).
+"""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from scraper.errors import ScraperError
+
+VERSION_S = 60.0  # the import check: far above Scrapy's start-up time
+ITEMS_FILE = "items.jsonl"
+STATS_FILE = "stats.json"
+LOG_FILE = "scrapy.log"
+SPIDER_FILE = "spider.py"
+# Scrapy's counts of what went wrong: ERROR log lines, responses neither 200 nor 404 (dropped).
+ERROR_STATS = ("log_count/ERROR", "httperror/response_ignored_count")
+INSTALL_HINT = (
+    "install it in its own venv: python3 -m venv /work/scrapy-venv &&"
+    " /work/scrapy-venv/bin/pip install 'scrapy==2.19.*'"
+)
+
+SPIDER_SOURCE = '''\
+"""The bench spider: every in-site page from -a root=URL, the fields scraper.parse extracts."""
+
+import json
+from datetime import datetime
+
+import scrapy
+
+TEXT = (
+    "//body//text()[not(ancestor::script) and not(ancestor::style)"
+    " and not(ancestor::noscript) and not(ancestor::template)]"
+)
+
+
+def collapse(text):
+    return " ".join(text.split())
+
+
+class BenchSpider(scrapy.Spider):
+    name = "bench"
+    allowed_domains = ["127.0.0.1"]  # links to external.invalid are dropped as offsite
+    handle_httpstatus_list = [404]  # 404s are responses (the crawler stores them too)
+    custom_settings = {
+        "ROBOTSTXT_OBEY": False,
+        "AUTOTHROTTLE_ENABLED": False,
+        "DOWNLOAD_DELAY": 0,
+        "CONCURRENT_REQUESTS_PER_IP": 0,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "RETRY_ENABLED": True,
+        "DEPTH_LIMIT": 0,
+        "LOG_LEVEL": "WARNING",
+    }
+
+    def __init__(self, root, stats_file, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.root = root
+        self.stats_file = stats_file
+
+    async def start(self):  # Scrapy >= 2.13
+        for request in self.start_requests():
+            yield request
+
+    def start_requests(self):  # not start_urls: their requests skip the dupefilter, so the
+        yield scrapy.Request(self.root, callback=self.parse)  # root would be fetched twice
+
+    def parse(self, response):
+        hrefs = response.xpath("//a/@href | //area/@href").getall()
+        links = [response.urljoin(href.strip()) for href in hrefs]
+        yield {
+            "url": response.url,
+            "status": response.status,
+            "title": collapse(" ".join(response.xpath("//title//text()").getall())),
+            "description": response.xpath("//meta[@name='description']/@content").get(),
+            "text": collapse(" ".join(response.xpath(TEXT).getall())),
+            "links": links,
+        }
+        for link in links:
+            if link.startswith(("http://", "https://")):
+                yield scrapy.Request(link, callback=self.parse)
+
+    def closed(self, reason):
+        stats = self.crawler.stats.get_stats()
+        start = stats["start_time"]
+        crawl_s = (datetime.now(start.tzinfo) - start).total_seconds()
+        with open(self.stats_file, "w") as out:
+            json.dump({"reason": reason, "crawl_s": crawl_s, "stats": stats}, out, default=str)
+'''
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapyRun:
+    """One Scrapy crawl: items by status, times, the child's CPU and peak RSS, its own counts."""
+
+    items: int  # JSON lines written: one per response handled (200 and 404)
+    ok_200: int
+    not_found: int
+    elapsed_s: float  # the child's wall time, interpreter start-up included
+    crawl_s: float  # spider opened to spider closed, as Scrapy's stats time it
+    cpu_s: float  # user + system, the child only
+    peak_rss_mb: float
+    errors: int  # log_count/ERROR (failures after retries, callback errors) + other statuses
+    retries: int  # Scrapy's retry/count
+    finish_reason: str  # "finished" unless something stopped the crawl
+    version: str  # scrapy.__version__ in the child's interpreter
+
+    @property
+    def pages_per_s(self) -> float:
+        """Items per second of Scrapy's own crawl time (``crawl_s``)."""
+        return self.items / self.crawl_s if self.crawl_s > 0 else 0.0
+
+
+def scrapy_version(python: str) -> str:
+    """``scrapy.__version__`` as ``python`` imports it; ScraperError if it cannot."""
+    argv = [python, "-c", "import scrapy; print(scrapy.__version__)"]
+    try:
+        done = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=VERSION_S
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        done = None
+    if done is None or done.returncode != 0 or not done.stdout.strip():
+        raise ScraperError(f"bench: {python} cannot import scrapy ({INSTALL_HINT})")
+    return done.stdout.strip()
+
+
+def _argv(python: str, root: str, concurrency: int) -> list[str]:
+    sets = [
+        f"CONCURRENT_REQUESTS={concurrency}",
+        f"CONCURRENT_REQUESTS_PER_DOMAIN={concurrency}",
+        "LOG_LEVEL=WARNING",  # in the spider too, but only the command line covers start-up
+    ]
+    return [
+        *(python, "-m", "scrapy", "runspider", SPIDER_FILE),
+        *("-a", f"root={root}", "-a", f"stats_file={STATS_FILE}"),
+        *("-O", f"{ITEMS_FILE}:jsonlines"),
+        *(arg for setting in sets for arg in ("-s", setting)),
+    ]
+
+
+def _reap(proc: "subprocess.Popen[bytes]", limit_s: float) -> tuple[bool, float, float]:
+    """Wait up to ``limit_s`` for the child to exit, kill it if it has not, reap it.
+
+    Returns (exited in time, CPU seconds, peak RSS in MB); the exit code is ``proc.returncode``.
+    The child is waited on through a pidfd and reaped only after any kill, so the kill can never
+    hit a reused pid. Interrupted (Ctrl-C), it still kills and reaps the child.
+    """
+    exited = False
+    fd = os.pidfd_open(proc.pid)
+    try:
+        exited = bool(select.select([fd], [], [], limit_s)[0])
+    finally:
+        os.close(fd)
+        if not exited:
+            os.kill(proc.pid, signal.SIGKILL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
+    return exited, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def _count_items(path: Path) -> tuple[int, int, int]:
+    """(lines, status 200, status 404) of the JSONL feed."""
+    items = ok_200 = not_found = 0
+    with path.open("rb") as feed:
+        for line in feed:
+            status = json.loads(line)["status"]
+            items += 1
+            ok_200 += status == 200
+            not_found += status == 404
+    return items, ok_200, not_found
+
+
+def _read_stats(work: Path, code: int) -> dict[str, object]:
+    """What the spider wrote when it closed; ScraperError if it never closed or wrote no feed."""
+    stats_path, log = work / STATS_FILE, work / LOG_FILE
+    if code != 0 or not stats_path.exists() or not (work / ITEMS_FILE).exists():
+        raise ScraperError(f"bench: scrapy exited with code {code} without finishing (see {log})")
+    stats: dict[str, object] = json.loads(stats_path.read_text())
+    return stats
+
+
+def _int_stat(stats: object, key: str) -> int:
+    value = stats.get(key, 0) if isinstance(stats, dict) else 0
+    return value if isinstance(value, int) else 0
+
+
+def run_scrapy(python: str, root: str, work: Path, concurrency: int, limit_s: float) -> ScrapyRun:
+    """Crawl ``root`` with Scrapy under ``python``, in ``work`` (spider, feed, stats, log).
+
+    Blocks until the crawl ends. Raises ScraperError (one line) if ``python`` cannot import
+    scrapy, if the crawl outlives ``limit_s`` (the child is killed), if it exits without
+    finishing, or if it got no 200 or 404 response at all. Files in ``work`` are overwritten;
+    ``work`` must exist.
+    """
+    version = scrapy_version(python)
+    (work / SPIDER_FILE).write_text(SPIDER_SOURCE)
+    for stale in (STATS_FILE, ITEMS_FILE):  # a crash must not pass off an older run's files
+        (work / stale).unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPY_")}
+    started = time.perf_counter()
+    with (work / LOG_FILE).open("wb") as log:
+        proc = subprocess.Popen(
+            _argv(python, root, concurrency),
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+    exited, cpu_s, rss_mb = _reap(proc, limit_s)
+    elapsed_s = time.perf_counter() - started
+    if not exited:
+        raise ScraperError(f"bench: scrapy took more than {limit_s:g} s (killed)")
+    closed = _read_stats(work, proc.returncode)
+    items, ok_200, not_found = _count_items(work / ITEMS_FILE)
+    if items == 0:  # a zero baseline would make any comparison meaningless
+        raise ScraperError(f"bench: scrapy got no page from {root} (see {work / LOG_FILE})")
+    crawl_s = closed.get("crawl_s")
+    stats = closed.get("stats")
+    return ScrapyRun(
+        items=items,
+        ok_200=ok_200,
+        not_found=not_found,
+        elapsed_s=elapsed_s,
+        crawl_s=float(crawl_s) if isinstance(crawl_s, int | float) else elapsed_s,
+        cpu_s=cpu_s,
+        peak_rss_mb=rss_mb,
+        errors=sum(_int_stat(stats, key) for key in ERROR_STATS),
+        retries=_int_stat(stats, "retry/count"),
+        finish_reason=str(closed.get("reason", "")),
+        version=version,
+    )
