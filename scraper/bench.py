@@ -127,7 +127,7 @@ def _href(i: int, here: int, rng: random.Random) -> str:
 
 def _links(i: int, pages: int, rng: random.Random, missing: set[str]) -> list[tuple[str, str]]:
     """(href, text) for page ``i``: next pages (so all are reachable), others, 404s, external."""
-    count = rng.randint(*LINKS)
+    count = rng.randint(*LINKS) - 1  # the header's logo links home too
     targets = [t for t in range(i + 1, i + 4) if t < pages]
     links = [(_href(t, i, rng), f"Page {t}") for t in targets]
     if rng.random() < 0.5:
@@ -143,31 +143,109 @@ def _links(i: int, pages: int, rng: random.Random, missing: set[str]) -> list[tu
     return links[:count]
 
 
+_CSS = (
+    ":root{--fg:#1d2433;--muted:#5b6473;--accent:#0b5fff;--bg:#fff}*{box-sizing:border-box}"
+    "body{margin:0;font:16px/1.6 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
+    "color:var(--fg);background:var(--bg)}.container{max-width:72rem;margin:0 auto;"
+    "padding:0 1rem}.site-header{display:flex;align-items:center;justify-content:space-between;"
+    "border-bottom:1px solid #e3e6eb}.nav__list{display:flex;gap:1rem;list-style:none;margin:0;"
+    "padding:0}.nav__link{color:var(--fg);text-decoration:none;font-weight:500}.nav__link:hover"
+    "{color:var(--accent)}.article__meta{color:var(--muted);font-size:.875rem}.card{border:1px "
+    "solid #e3e6eb;border-radius:.5rem;padding:1rem;display:grid;gap:.5rem}.card__title{font-"
+    "size:1rem;margin:0}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(14rem,"
+    "1fr));gap:1rem}.site-footer{margin-top:3rem;padding:2rem 0;background:#f6f7f9}"
+    "@media (max-width:40rem){.nav__list{flex-direction:column}.grid{grid-template-columns:1fr}}"
+)
+_ICON = (
+    '<svg class="icon" width="24" height="24" viewBox="0 0 24 24" aria-hidden="true" '
+    'focusable="false"><path fill="currentColor" d="M12 2a10 10 0 1 0 10 10A10 10 0 0 0 12 '
+    '2zm1 15h-2v-6h2zm0-8h-2V7h2z"/></svg>'
+)
+_SCRIPT = (
+    "<script>(function(w,d){w.dataLayer=w.dataLayer||[];function g(){dataLayer.push(arguments)}"
+    "g('js',new Date());g('config','UA-000000-1',{anonymize_ip:true});var s=d.createElement("
+    "'script');s.async=1;s.src='/static/analytics.js';d.head.appendChild(s)})(window,document);"
+    '</script><script src="/static/app.3f9c2b.js" defer></script>'
+)
+TEXT_SHARE = 0.22  # article text / page bytes: with nav and cards, ~30% of bytes are text
+
+
+def _card(rng: random.Random, n: int) -> str:
+    """A product-card-like block: markup and attributes, a few words of text, no link."""
+    words = " ".join(rng.choices(WORDS, k=rng.randint(3, 7)))
+    return (
+        f'<div class="card" data-id="{rng.randrange(10**8)}" data-position="{n}">'
+        f'<img class="card__img" src="/static/img/{rng.randrange(10**6)}.webp" width="320" '
+        f'height="200" loading="lazy" decoding="async" alt="">'
+        f'<h3 class="card__title">{words.capitalize()}</h3><span class="card__price" '
+        f'itemprop="price" content="{rng.randint(1, 999)}.99">{rng.randint(1, 999)}.99</span>'
+        f'<button class="btn btn--secondary" type="button" aria-label="Save">{_ICON}</button></div>'
+    )
+
+
+def _state(rng: random.Random, size: int) -> str:
+    """An inline JSON state blob (as single-page-app frameworks embed) of about ``size`` bytes."""
+    items: list[str] = []
+    total = 0
+    while total < size:
+        items.append(
+            f'{{"id":{rng.randrange(10**9)},"slug":"{"-".join(rng.choices(WORDS, k=3))}",'
+            f'"score":{rng.random():.4f},"tags":["{rng.choice(WORDS)}","{rng.choice(WORDS)}"]}}'
+        )
+        total += len(items[-1]) + 1
+    return (
+        f'<script id="__STATE__" type="application/json">{{"items":[{",".join(items)}]}}</script>'
+    )
+
+
 def render_page(i: int, pages: int, rng: random.Random, pool: list[str], missing: set[str]) -> str:
-    """Page ``i``: head, nav, article paragraphs with links in them, footer; 10-40 KB."""
+    """Page ``i``: 10-40 KB of realistic markup, about a quarter of it visible text.
+
+    Head (meta tags, stylesheet), header and nav, an article of paragraphs with links in them,
+    a grid of cards, footer, inline scripts and a JSON state blob (markup the parser must walk
+    but that is not text), like the pages of a real site.
+    """
     links = [f'<a href="{href}">{text}</a>' for href, text in _links(i, pages, rng, missing)]
-    nav, inline = links[:5], links[5:]
+    nav = "".join(f'<li class="nav__item">{a.replace("<a ", "<a class=nav__link ")}</li>'
+                  for a in links[:5])  # fmt: skip
+    inline = links[5:]
     head = (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Page {i} of the bench"
-        f" site</title><meta name=description content='Synthetic page {i}.'>"
-        "<style>body{font-family:sans-serif}nav a{margin:0 4px}</style></head><body>"
-        f"<header><nav>{' '.join(nav)}</nav></header><main><article><h1>Page {i}</h1>"
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+        f'content="width=device-width,initial-scale=1"><title>Page {i} of the bench site</title>'
+        f"<meta name=description content='Synthetic page {i}.'><link rel=canonical "
+        f'href="/p/{i}.html"><meta property="og:title" content="Page {i}"><meta property='
+        f'"og:type" content="article"><link rel=stylesheet href="/static/site.css"><style>'
+        f"{_CSS}</style></head><body><header class=site-header><div class=container>"
+        f'<a class=logo href="/" aria-label=Home>{_ICON}</a><nav class=nav aria-label=Main>'
+        f"<ul class=nav__list>{nav}</ul></nav></div></header><main class=container><div class="
+        f'"layout layout--article"><article class=article itemscope itemtype='
+        f'"https://schema.org/Article"><h1 class=article__title itemprop=headline>Page {i}</h1>'
+        f'<p class=article__meta><time datetime="2026-01-{1 + i % 28:02d}">January</time></p>'
+        f"<div class=article__body itemprop=articleBody>"
     )
-    tail = (
-        "</article></main><footer><p>Generated for scraper bench.</p></footer>"
-        "<script>window.bench=1;</script></body></html>"
-    )
-    target = rng.randint(PAGE_BYTES[0], PAGE_BYTES[1] - 2_000)
+    target = rng.randint(PAGE_BYTES[0] + 500, PAGE_BYTES[1] - 2_000)
     body: list[str] = []
-    size = len(head) + len(tail) + sum(len(link) + 1 for link in inline)
-    while size < target:
+    text = 0
+    while text < target * TEXT_SHARE:
         para = rng.choice(pool)
         body.append(para)
-        size += len(para) + 7
+        text += len(para)
     for link in inline:  # spread the links through the text
         k = rng.randrange(len(body))
         body[k] = f"{body[k]} {link}"
-    return head + "".join(f"<p>{p}</p>" for p in body) + tail
+    article = "".join(f'<p class="article__para">{p}</p>' for p in body)
+    cards: list[str] = []
+    size = len(head) + len(article) + 1_200
+    while size < target * 0.6:
+        cards.append(_card(rng, len(cards)))
+        size += len(cards[-1])
+    tail = (
+        f"</div></article><aside class=related><h2>Related</h2><div class=grid>{''.join(cards)}"
+        f"</div></aside></div></main><footer class=site-footer><div class=container><p>"
+        f"Generated for scraper bench.</p></div></footer>{_SCRIPT}"
+    )
+    blob = _state(rng, target - len(head) - len(article) - len(tail))
+    return head + article + tail + blob + "</body></html>"
 
 
 def generate_site(directory: Path, pages: int, seed: int = SEED) -> Site:

@@ -159,7 +159,7 @@ class Crawl:
                 slots,
                 buffer_size=max(256, s.concurrency * 8),
                 host_buffer=max(64, s.per_host * 16),
-                window=s.concurrency,
+                window=s.concurrency + 2 * s.batch_size,
                 max_pages=s.max_pages,
                 pages_stored=await store.page_count(),
             )

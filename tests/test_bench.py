@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from scraper.bench import generate_site
+from scraper.parse import parse_html
 
-LINK = re.compile(rb'<a href="([^"]*)"')
+LINK = re.compile(rb'<a [^>]*?href="([^"]*)"')
 
 
 def site_files(directory: Path) -> dict[str, bytes]:
@@ -53,6 +54,15 @@ def test_pages_are_10_to_40_kb_with_20_to_60_links_and_chain_from_the_root(tmp_p
     assert kinds["missing"] > 0
     assert kinds["site"] > 10 * (kinds["missing"] + kinds["external"])
     assert site.paths()[: site.pages] == ["/"] + [f"/p/{i}.html" for i in range(1, 300)]
+
+
+def test_pages_are_mostly_markup_like_real_pages(tmp_path: Path):
+    """About a quarter of a page's bytes is visible text (20-35% over the site), the rest markup."""
+    generate_site(tmp_path, 100)
+    files = site_files(tmp_path)
+    text = sum(len(parse_html(data, "http://127.0.0.1/", "utf-8").text) for data in files.values())
+    share = text / sum(len(data) for data in files.values())
+    assert 0.20 <= share <= 0.35, share
 
 
 def path_without_nginx() -> str:
