@@ -4,9 +4,11 @@ Routes are behaviours: ``/flaky/{n}`` fails ``n`` times with 500 before it works
 answers after ``ms`` milliseconds, ``/status/{code}`` answers with that status, ``/deep/{n}`` is
 a chain of links, ``/fan/{n}`` links to ``n`` slow pages, ``/hub?u=URL&u=URL`` links to the URLs
 it is given, ``/gen/{n}`` is a generated site of ``SiteConfig.gen_pages`` pages (1000) all
-reachable from ``/gen/0``, ``/heavy`` is a 3.6 MB page. ``/robots.txt`` answers what the app's
-:class:`SiteConfig` says (404 by default); ``/sitemap_index.xml`` names ``/sitemap.xml`` and the
-gzipped ``/sitemap2.xml.gz``. The app records what it saw (:class:`Traffic`).
+reachable from ``/gen/0``, ``/wide/{n}?fan=K&total=N`` is page n of a site of N pages (0: no end)
+each linking to K others (a frontier of any size from a few pages), ``/heavy`` is a 3.6 MB page.
+``/robots.txt`` answers what the app's :class:`SiteConfig` says (404 by default);
+``/sitemap_index.xml`` names ``/sitemap.xml`` and the gzipped ``/sitemap2.xml.gz``. The app
+records what it saw (:class:`Traffic`). ``python -m scraper.sitegen [PORT]`` serves it.
 
 Hostile routes, for the fetcher's tests; each ends by itself once the client has gone:
 
@@ -36,6 +38,7 @@ import gzip
 import itertools
 import socket
 import struct
+import sys
 import time
 import zlib
 from collections import Counter
@@ -508,6 +511,25 @@ async def gen_page(request: web.Request) -> web.Response:
     return html(f"Gen {n}", f"<p>Generated page number {n}.</p>{links}")
 
 
+def wide_links(n: int, fan: int, total: int) -> list[int]:
+    """The pages /wide/n links to: ``fan`` pages from ``n * fan + 1`` on, a tree where no two
+    pages share a link, folded onto the first ``total`` pages when ``total`` is not 0."""
+    targets = range(n * fan + 1, n * fan + 1 + fan)
+    return [t % total for t in targets] if total else list(targets)
+
+
+async def wide(request: web.Request) -> web.Response:
+    """Page n of a site where every page has ``fan`` links: ``p`` pages fetched discover
+    ``p * fan`` new URLs, or at most ``total`` in all (``total=0``: no bound)."""
+    n = int(request.match_info["n"])
+    fan, total = int(request.query.get("fan", "10")), int(request.query.get("total", "0"))
+    if total and n >= total:
+        raise web.HTTPNotFound()
+    query = f"?fan={fan}&amp;total={total}"
+    links = "".join(f'<a href="/wide/{t}{query}">{t}</a> ' for t in wide_links(n, fan, total))
+    return html(f"Wide {n}", f"<p>Page {n} of {total or 'many'}.</p>{links}")
+
+
 def make_app() -> web.Application:
     app = web.Application(middlewares=[record])
     app[TRAFFIC] = Traffic()
@@ -520,6 +542,7 @@ def make_app() -> web.Application:
     app.router.add_get("/dir/leaf", leaf)
     app.router.add_get("/heavy", heavy)
     app.router.add_get("/gen/{n:\\d+}", gen_page)
+    app.router.add_get("/wide/{n:\\d+}", wide)
     app.router.add_get("/deep/{n:\\d+}", deep)
     app.router.add_get("/flaky/{n:\\d+}", flaky)
     app.router.add_get("/slow/{ms:\\d+}", slow)
@@ -552,3 +575,24 @@ def add_hostile_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/bad-chunked", bad_chunked)
     router.add_get("/charset/{codec}", undeclared_charset)
     router.add_get("/retry-after/{kind:seconds|date}", retry_after)
+
+
+def listen(port: int = 0) -> socket.socket:
+    """A socket listening on 127.0.0.1:``port`` (0: any free port), for :func:`serve`."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(1024)  # connections queue from now on, before the app runs
+    return sock
+
+
+def serve(sock: socket.socket) -> None:
+    """Serve the site on ``sock`` until SIGINT or SIGTERM."""
+    web.run_app(make_app(), sock=sock, print=None, access_log=None, backlog=1024)
+
+
+if __name__ == "__main__":  # python -m scraper.sitegen [PORT]: the root URL, then serve
+    listening = listen(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    sys.stdout.write(f"http://127.0.0.1:{listening.getsockname()[1]}/\n")
+    sys.stdout.flush()
+    serve(listening)
