@@ -30,6 +30,7 @@ from scraper.models import (
     PageRecord,
     ParsedPage,
     Reparsed,
+    SinkRecord,
     StoredBody,
 )
 from scraper.parse import looks_like_sitemap, parse_html, parse_sitemap
@@ -55,6 +56,8 @@ class Flight:
 Ts = TypeVarTuple("Ts")
 R = TypeVar("R")
 
+# The most pages one parser sends to the parse pool in one call.
+PARSE_BATCH = 16
 # Reasons that mean "not allowed to fetch" rather than "tried and failed".
 _BLOCKING_REASONS = frozenset({"private_address"})
 
@@ -177,15 +180,27 @@ class Pipeline:
     # -- parsers --------------------------------------------------------------------------------
 
     async def parser(self) -> None:
-        while (job := await self._inbox.get()) is not None:
-            item, outcome = job
-            record = (
-                outcome if isinstance(outcome, FailureRecord) else await self._record(item, outcome)
-            )
-            await self._sink.inbox.put(record)
+        """Turn fetched outcomes into sink records until this parser's sentinel arrives."""
+        last = False
+        while not last:
+            jobs, last = await self._take_jobs()
+            for record in await self._records(jobs):
+                await self._sink.inbox.put(record)
         self._live_parsers -= 1
         if self._live_parsers == 0:
             await self._sink.inbox.put(None)
+
+    async def _take_jobs(self) -> tuple[list[tuple[FrontierItem, Outcome]], bool]:
+        """Wait for one job, then take what else is queued, up to PARSE_BATCH; (jobs, sentinel
+        seen). Under load one trip to the parse pool carries many pages; idle, it carries one."""
+        jobs: list[tuple[FrontierItem, Outcome]] = []
+        job = await self._inbox.get()
+        while job is not None:
+            jobs.append(job)
+            if len(jobs) >= PARSE_BATCH or self._inbox.empty():
+                return jobs, False
+            job = self._inbox.get_nowait()
+        return jobs, True
 
     async def _run(self, fn: Callable[[*Ts], R], *args: *Ts) -> R:
         """``fn(*args)`` in the parse pool (picklable top-level ``fn``), or inline without one."""
@@ -193,31 +208,61 @@ class Pipeline:
             return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    async def _record(self, item: FrontierItem, r: FetchResult) -> PageRecord:
-        keep_body = self._settings.store_html and bool(r.body)
-        packed: bytes | None = None
-        parsed: ParsedPage | None = None
-        found: tuple[str, ...] = ()
+    async def _records(self, jobs: list[tuple[FrontierItem, Outcome]]) -> list[SinkRecord]:
+        """Sink records for ``jobs``, in order; their HTML pages parsed in one pool call."""
+        html = [isinstance(r, FetchResult) and self._parses(r) for _, r in jobs]
+        s = self._settings
+        requests = [
+            (r.body, self._base(item, r), r.charset, s.store_html)
+            for (item, r), parse in zip(jobs, html, strict=True)
+            if parse and isinstance(r, FetchResult)
+        ]
+        parsed = iter(
+            await self._run(parse_many, requests, s.max_links_per_page, s.extract)
+            if requests
+            else []
+        )
+        records: list[SinkRecord] = []
+        for (item, outcome), parse in zip(jobs, html, strict=True):
+            if isinstance(outcome, FailureRecord):
+                records.append(outcome)
+            elif parse:
+                records.append(self._page(item, outcome, *next(parsed)))
+            else:
+                records.append(await self._unparsed(item, outcome))
+        return records
+
+    @staticmethod
+    def _parses(r: FetchResult) -> bool:
+        return 200 <= r.status < 300 and bool(r.body) and r.is_html
+
+    @staticmethod
+    def _base(item: FrontierItem, r: FetchResult) -> str:
+        return try_normalize(r.final_url) or item.url
+
+    async def _unparsed(self, item: FrontierItem, r: FetchResult) -> PageRecord:
+        """A response that is not a parsed HTML page: a sitemap (its URLs), or kept as is."""
         new_urls: tuple[tuple[str, str], ...] = ()
         if 200 <= r.status < 300 and r.body:
-            base = try_normalize(r.final_url) or item.url
-            if r.is_html:
-                page, packed = await self._run(
-                    parse_and_pack,
-                    r.body,
-                    base,
-                    r.charset,
-                    self._settings.max_links_per_page,
-                    self._settings.extract,
-                    keep_body,
-                )
-                parsed, found = page, page.links
-                new_urls = self._links.admit(found, item.depth)
-            elif looks_like_sitemap(base, r.content_type, r.body):
+            base = self._base(item, r)
+            if looks_like_sitemap(base, r.content_type, r.body):
                 sitemap = await self._run(parse_sitemap, r.body, base)
                 new_urls = self._links.admit(sitemap.urls + sitemap.sitemaps, item.depth)
-        if keep_body and packed is None:  # a body kept without parsing it (sitemap, 4xx, ...)
-            packed = await self._run(zlib.compress, r.body)
+        keep = self._settings.store_html and bool(r.body)
+        packed = await self._run(zlib.compress, r.body) if keep else None
+        return self._page(item, r, None, packed, new_urls)
+
+    def _page(
+        self,
+        item: FrontierItem,
+        r: FetchResult,
+        parsed: ParsedPage | None,
+        packed: bytes | None,
+        new_urls: tuple[tuple[str, str], ...] | None = None,
+    ) -> PageRecord:
+        links = parsed.links if parsed else ()
+        if new_urls is None:
+            new_urls = self._links.admit(links, item.depth)
         return PageRecord(
             frontier_id=item.id,
             url=item.url,
@@ -232,7 +277,7 @@ class Pipeline:
             elapsed_ms=r.elapsed_ms,
             size_bytes=r.size_bytes,
             attempts=r.attempts,
-            links=found,
+            links=links,
             new_urls=new_urls,
             data=json.dumps(parsed.data, ensure_ascii=False) if parsed and parsed.data else None,
             body=packed,
@@ -240,18 +285,17 @@ class Pipeline:
         )
 
 
-def parse_and_pack(
-    body: bytes,
-    url: str,
-    charset: str | None,
+def parse_many(
+    requests: list[tuple[bytes, str, str | None, bool]],
     max_links: int,
     rules: tuple[ExtractRule, ...],
-    keep_body: bool,
-) -> tuple[ParsedPage, bytes | None]:
-    """Parse a page and, for --store-html, compress its body: one trip to the parse pool."""
-    return parse_html(body, url, charset, max_links, rules), zlib.compress(
-        body
-    ) if keep_body else None
+) -> list[tuple[ParsedPage, bytes | None]]:
+    """Parse HTML pages, given as (body, base URL, charset, keep body), and for --store-html
+    compress their bodies: one trip to the parse pool for a whole batch (top-level, picklable)."""
+    return [
+        (parse_html(body, url, charset, max_links, rules), zlib.compress(body) if keep else None)
+        for body, url, charset, keep in requests
+    ]
 
 
 def reparse_batch(
