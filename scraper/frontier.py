@@ -134,8 +134,11 @@ class Frontier:
         self._outstanding = 0
         self._idle = 0
         self._may_have_more = True
+        self._new_url_batches = 0  # counts commits that added URLs: a claim started before one
+        self._claiming = False  # ... cannot tell "nothing pending" from what it missed
         self._stopping = False
         self._wake = asyncio.Event()
+        self._claim_wanted = asyncio.Event()
         self._handoff: asyncio.Queue[FrontierItem | None] = asyncio.Queue()
         self._pages = pages_stored
         self._pages_at_start = pages_stored
@@ -236,27 +239,55 @@ class Frontier:
     # -- the dispatcher task --------------------------------------------------------------------
 
     async def run(self, workers: int) -> None:
-        """Dispatch until the crawl is over or stopped, then send each worker its sentinel."""
-        while not self._stopping:
-            self._wake.clear()
-            await self._refill()
-            next_wake_s = self._hand_out()
-            if self._finished():
-                break
+        """Dispatch until the crawl is over or stopped, then send each worker its sentinel.
+
+        Claims run in their own task, so handing out buffered URLs never waits for the database
+        (where a claim may queue behind the sink's batch).
+        """
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._claim_loop(), name="frontier-claims")
             try:
-                async with asyncio.timeout(next_wake_s):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+                await self._dispatch()
+            finally:
+                self._stopping = True
+                self._claim_wanted.set()
         await self._store.release([item.id for q in self._buffer.values() for item in q])
         self._buffer.clear()
         self._buffered = 0
         for _ in range(workers):
             self._handoff.put_nowait(None)
 
+    async def _dispatch(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            if self._wants_claim():
+                self._claim_wanted.set()
+            next_wake_s = self._hand_out()
+            if self._finished():
+                return
+            try:
+                async with asyncio.timeout(next_wake_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            await self._claim_wanted.wait()
+            if self._stopping:
+                return
+            self._claiming = True
+            try:
+                await self._refill()
+            finally:
+                self._claiming = False
+                self._claim_wanted.clear()
+                self._wake.set()
+
     def _note_new_urls(self, count: int) -> None:
         if count:
             self._discovered += count
+            self._new_url_batches += 1
             self._may_have_more = True
 
     def _budget(self) -> int:
@@ -266,22 +297,32 @@ class Frontier:
         return self._max_pages - self._pages - self._outstanding
 
     def _finished(self) -> bool:
-        if self._outstanding:
+        if self._outstanding or self._claiming:
             return False
         if self.budget_spent():
             return True
         return self._buffered == 0 and not self._may_have_more
 
+    def _wants_claim(self) -> bool:
+        return (
+            self._may_have_more
+            and not self._claiming
+            and self._buffered <= self._buffer_size // 2
+            and self._claim_size() > 0
+        )
+
+    def _claim_size(self) -> int:
+        return min(self._buffer_size - self._buffered, self._budget() - self._buffered)
+
     async def _refill(self) -> None:
-        if not self._may_have_more or self._buffered > self._buffer_size // 2:
-            return
-        want = min(self._buffer_size - self._buffered, self._budget() - self._buffered)
+        want = self._claim_size()
         if want <= 0:
             return
         full = [host for host, q in self._buffer.items() if len(q) >= self._host_buffer]
+        batches_before = self._new_url_batches
         items = await self._store.claim(want, full)
-        if len(items) < want:
-            self._may_have_more = False
+        if len(items) < want and self._new_url_batches == batches_before:
+            self._may_have_more = False  # no commit since the claim began could have added more
         for item in items:
             self._buffer.setdefault(item.host, deque()).append(item)
         self._buffered += len(items)
