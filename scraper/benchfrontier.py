@@ -31,12 +31,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from scraper.benchsite import stop_process
 from scraper.errors import ScraperError, UsageError
 from scraper.query import read_counts
 
 LIMIT_MB = 50  # issue 7: allowed growth of peak RSS from the small frontier to the large one
 SERVER_START_S = 10.0
-SERVER_STOP_S = 5.0
 LOG_TAIL_BYTES = 2000
 EXTRAPOLATE_FROM = 100_000  # frontier URLs more in the large crawl
 
@@ -113,17 +113,6 @@ def _tail(log: Path) -> str:
     return data.decode(errors="replace").strip()
 
 
-def _stop(proc: "subprocess.Popen[bytes]") -> None:
-    """Terminate, then kill after SERVER_STOP_S; always reaped."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(SERVER_STOP_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _root_url(proc: "subprocess.Popen[bytes]") -> str | None:
     """The first line the server prints (its root URL), or None if none came in time."""
     assert proc.stdout is not None
@@ -151,7 +140,7 @@ def serve_site(work: Path) -> Iterator[str]:
             raise ScraperError(f"bench --frontier: the site did not start: {_tail(log)}")
         yield root
     finally:
-        _stop(proc)
+        stop_process(proc)
         if proc.stdout is not None:
             proc.stdout.close()
 

@@ -7,6 +7,7 @@ stderr (no traceback unless ``SCRAPER_DEBUG=1``) with its exit code: 2 for usage
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -22,6 +23,8 @@ import typer
 
 from scraper import logs
 from scraper.bench import report_lines, run_bench
+from scraper.benchfrontier import report_lines as frontier_report
+from scraper.benchfrontier import run_frontier_bench
 from scraper.config import Settings, load_settings
 from scraper.errors import InvalidURL, ScraperError, UsageError
 from scraper.logs import LogFormat
@@ -455,10 +458,32 @@ def bench(
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, help="Requests in flight, crawl and raw.")
     ] = 32,
+    scrapy: Annotated[
+        str | None,
+        typer.Option(
+            "--scrapy",
+            metavar="PYTHON",
+            help="Also crawl the site with Scrapy, "
+            "run by this interpreter (one that can import scrapy).",
+        ),
+    ] = None,
+    frontier_urls: Annotated[
+        int | None,
+        typer.Option(
+            "--frontier-urls",
+            min=2,
+            help="Instead: peak RSS of two crawls of --pages "
+            "pages, their frontiers ending at --pages URLs and at this many.",
+        ),
+    ] = None,
 ) -> None:
     """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
-    report = run_bench(pages, concurrency, note=lambda text: typer.echo(text, err=True))
-    for line in report_lines(report):
+    note = functools.partial(typer.echo, err=True)
+    if frontier_urls is not None:
+        lines = frontier_report(run_frontier_bench(pages, pages, frontier_urls, note))
+    else:
+        lines = report_lines(run_bench(pages, concurrency, note, scrapy_python=scrapy))
+    for line in lines:
         typer.echo(line)
 
 

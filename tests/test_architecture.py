@@ -34,6 +34,7 @@ LAYERS = {
     "reparse": 7,  # reuses the orchestrator's parse pool
     "sitegen": 6,
     "bench": 8,  # wiring: runs the orchestrator, the fetcher and benchscrapy against a served site
+    "benchsite": 1,  # the bench's static site and its server process (errors only)
     "benchscrapy": 7,  # runs Scrapy (another interpreter) against the bench's served site
     "benchfrontier": 7,  # frontier memory: crawls of a fan-out site, RSS at 20k and 1M URLs
     "cli": 9,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scraper.bench import generate_site
+from scraper.benchsite import generate_site
 from scraper.parse import parse_html
 
 LINK = re.compile(rb'<a [^>]*?href="([^"]*)"')
@@ -101,3 +101,40 @@ async def test_bench_command_crawls_every_page_and_prints_its_figures(server: st
     assert re.search(r"^machine: \d+ CPUs, Python 3\.", out, re.M), out
     if server == "no-nginx":
         assert "server: python http.server" in out
+
+
+async def run_bench_cli(*args: str, timeout_s: float = 50) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "scraper", "bench", *args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "SCRAPER_DEBUG": "0"},
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=timeout_s)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.slow
+async def test_bench_with_a_python_without_scrapy_fails_in_one_line():
+    """`--scrapy` naming an interpreter that cannot import scrapy: exit 1, one error line."""
+    code, _, err = await run_bench_cli("--pages", "20", "--scrapy", sys.executable)
+    assert code == 1, err
+    assert "Traceback" not in err
+    [line] = [x for x in err.splitlines() if x.startswith("error:")]
+    assert "cannot import scrapy" in line
+
+
+@pytest.mark.slow
+async def test_bench_frontier_urls_compares_peak_rss_of_two_frontier_sizes():
+    """`--frontier-urls` crawls the same pages twice, frontiers ending at --pages and N URLs."""
+    code, out, err = await run_bench_cli("--pages", "100", "--frontier-urls", "5000")
+    assert code == 0, err
+    assert re.search(r"^small: frontier 100 URLs \(0 pending\), 100 pages stored", out, re.M), out
+    assert re.search(r"^large: frontier 5001 URLs \(4901 pending\), 100 pages stored", out, re.M)
+    assert re.search(r"^peak RSS growth: [+-]\d+\.\d MB", out, re.M), out

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from scraper.bench import generate_site, serve
 from scraper.benchscrapy import ScrapyRun, run_scrapy
+from scraper.benchsite import generate_site, serve
 from scraper.errors import ScraperError
 
 
