@@ -45,6 +45,7 @@ class Phase:
     elapsed_s: float
     cpu_s: float
     child_cpu_s: float = 0.0
+    child_peak_rss_mb: float = 0.0  # the parse process (the only child reaped by then)
 
     @property
     def pages_per_s(self) -> float:
@@ -153,7 +154,9 @@ def _run_crawl(settings: Settings, limit_s: float) -> Phase:
     cpu = _cpu_s(resource.RUSAGE_SELF) - cpu
     for child in multiprocessing.active_children():  # the parse process: reap it, count its CPU
         child.join(SERVER_STOP_S)
-    return Phase(stored, failed, elapsed, cpu, _cpu_s(resource.RUSAGE_CHILDREN) - children)
+    child_cpu = _cpu_s(resource.RUSAGE_CHILDREN) - children
+    child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return Phase(stored, failed, elapsed, cpu, child_cpu, child_rss_mb)
 
 
 def run_bench(
@@ -190,7 +193,7 @@ def run_bench(
         html_pages=by_status.get(200, 0),
         not_found=by_status.get(404, 0),
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        parser_peak_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        parser_peak_rss_mb=crawl.child_peak_rss_mb,
         scrapy=scrapy,
     )
 

@@ -8,6 +8,7 @@ empty) page.
 """
 
 import codecs
+import json
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -23,8 +24,8 @@ import charset_normalizer
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.extract import extract_fields
-from scraper.models import ExtractRule, ParsedPage
-from scraper.urls import join_url
+from scraper.models import ExtractRule, ParsedPage, Reparsed, StoredBody
+from scraper.urls import join_url, try_normalize
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +261,35 @@ def parse_html(
     title, description = _title(tree), _description(tree)
     data = extract_fields(tree, url, rules) if rules else None  # before _text changes the tree
     return ParsedPage(title, description, _text(tree), links, data)
+
+
+# --- In the parse pool: whole batches per call (top-level functions, picklable) -------------
+
+
+def parse_many(
+    requests: list[tuple[bytes, str, str | None, bool]],
+    max_links: int,
+    rules: tuple[ExtractRule, ...],
+) -> list[tuple[ParsedPage, bytes | None]]:
+    """Parse HTML pages, given as (body, base URL, charset, keep body), and for --store-html
+    compress their bodies: one trip to the parse pool for a whole batch (top-level, picklable)."""
+    return [
+        (parse_html(body, url, charset, max_links, rules), zlib.compress(body) if keep else None)
+        for body, url, charset, keep in requests
+    ]
+
+
+def reparse_batch(
+    bodies: list[StoredBody], rules: tuple[ExtractRule, ...], max_links: int
+) -> list[Reparsed]:
+    """Parse stored bodies again (runs in the parse pool: top-level and picklable)."""
+    out = []
+    for stored in bodies:
+        base = try_normalize(stored.final_url) or stored.url
+        page = parse_html(zlib.decompress(stored.body), base, stored.charset, max_links, rules)
+        data = json.dumps(page.data, ensure_ascii=False) if page.data else None
+        out.append(Reparsed(stored.url, page.title, page.description, page.text, data, page.links))
+    return out
 
 
 # --- Sitemaps (https://www.sitemaps.org/protocol.html) ---------------------------------------

@@ -22,18 +22,15 @@ from scraper.fetcher import Fetcher, FetchHooks
 from scraper.frontier import Frontier, LinkFilter
 from scraper.gate import RobotsGate
 from scraper.models import (
-    ExtractRule,
     FailureRecord,
     FetchResult,
     FrontierItem,
     FrontierState,
     PageRecord,
     ParsedPage,
-    Reparsed,
     SinkRecord,
-    StoredBody,
 )
-from scraper.parse import looks_like_sitemap, parse_html, parse_sitemap
+from scraper.parse import looks_like_sitemap, parse_many, parse_sitemap
 from scraper.politeness import HostSlots
 from scraper.sink import Sink
 from scraper.store import Store
@@ -283,29 +280,3 @@ class Pipeline:
             body=packed,
             charset=r.charset,
         )
-
-
-def parse_many(
-    requests: list[tuple[bytes, str, str | None, bool]],
-    max_links: int,
-    rules: tuple[ExtractRule, ...],
-) -> list[tuple[ParsedPage, bytes | None]]:
-    """Parse HTML pages, given as (body, base URL, charset, keep body), and for --store-html
-    compress their bodies: one trip to the parse pool for a whole batch (top-level, picklable)."""
-    return [
-        (parse_html(body, url, charset, max_links, rules), zlib.compress(body) if keep else None)
-        for body, url, charset, keep in requests
-    ]
-
-
-def reparse_batch(
-    bodies: list[StoredBody], rules: tuple[ExtractRule, ...], max_links: int
-) -> list[Reparsed]:
-    """Parse stored bodies again (runs in the parse pool: top-level and picklable)."""
-    out = []
-    for stored in bodies:
-        base = try_normalize(stored.final_url) or stored.url
-        page = parse_html(zlib.decompress(stored.body), base, stored.charset, max_links, rules)
-        data = json.dumps(page.data, ensure_ascii=False) if page.data else None
-        out.append(Reparsed(stored.url, page.title, page.description, page.text, data, page.links))
-    return out

@@ -7,7 +7,7 @@ from pathlib import Path
 from scraper.config import Settings, settings_to_json
 from scraper.extract import check_rules
 from scraper.orchestrator import parse_pool
-from scraper.pipeline import reparse_batch
+from scraper.parse import reparse_batch
 from scraper.store import Store
 
 
