@@ -13,17 +13,20 @@ process:
 CPU is the crawler's own: this process (``RUSAGE_SELF``: event loop, aiosqlite thread) plus its
 parse process (``RUSAGE_CHILDREN``, read once the pool's workers are reaped and before the server
 is stopped, so the server's CPU is never counted). Peak RSS is this process's high-water mark
-over the whole run (the crawl dominates) and, apart, the parse process's.
+over the whole run (the crawl dominates) and, apart, the parse process's (its ``VmHWM``, sampled
+while it runs).
 """
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import platform
 import resource
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +38,8 @@ from scraper.fetcher import Fetcher, FetchHooks
 from scraper.orchestrator import Crawl
 from scraper.query import read_counts
 
+RSS_SAMPLE_S = 0.2
+
 
 @dataclass(frozen=True, slots=True)
 class Phase:
@@ -45,7 +50,7 @@ class Phase:
     elapsed_s: float
     cpu_s: float
     child_cpu_s: float = 0.0
-    child_peak_rss_mb: float = 0.0  # the parse process (the only child reaped by then)
+    child_peak_rss_mb: float = 0.0  # the parse process, sampled while it runs
 
     @property
     def pages_per_s(self) -> float:
@@ -143,11 +148,50 @@ async def _crawl(settings: Settings, limit_s: float) -> tuple[int, int]:
     return summary.new_pages, summary.failed
 
 
+def _high_water_mb(pid: int) -> float:
+    """A live process's own peak RSS (Linux ``VmHWM``); 0 where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+@contextlib.contextmanager
+def _children_peak_rss(peak: list[float]) -> Iterator[None]:
+    """Sample the peak RSS of this process's multiprocessing children (the parse process) into
+    ``peak[0]`` until the block ends.
+
+    Not ``RUSAGE_CHILDREN``: a child started by fork and exec is charged the RSS its parent had
+    at the fork, which is the crawler's, not its own.
+    """
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(RSS_SAMPLE_S):
+            for child in multiprocessing.active_children():
+                if child.pid is not None:
+                    peak[0] = max(peak[0], _high_water_mb(child.pid))
+
+    watcher = threading.Thread(target=sample, name="bench-rss", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
 def _run_crawl(settings: Settings, limit_s: float) -> Phase:
     cpu, children = _cpu_s(resource.RUSAGE_SELF), _cpu_s(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
+    peak = [0.0]
     try:
-        stored, failed = asyncio.run(_crawl(settings, limit_s))
+        with _children_peak_rss(peak):
+            stored, failed = asyncio.run(_crawl(settings, limit_s))
     except TimeoutError:
         raise ScraperError(f"bench: the crawl took more than {limit_s:.0f} s") from None
     elapsed = time.perf_counter() - started
@@ -155,8 +199,7 @@ def _run_crawl(settings: Settings, limit_s: float) -> Phase:
     for child in multiprocessing.active_children():  # the parse process: reap it, count its CPU
         child.join(SERVER_STOP_S)
     child_cpu = _cpu_s(resource.RUSAGE_CHILDREN) - children
-    child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return Phase(stored, failed, elapsed, cpu, child_cpu, child_rss_mb)
+    return Phase(stored, failed, elapsed, cpu, child_cpu, peak[0])
 
 
 def run_bench(
