@@ -30,9 +30,10 @@ from scraper.models import (
     ParsedPage,
     SinkRecord,
 )
-from scraper.parse import looks_like_sitemap, parse_many, parse_sitemap
+from scraper.parse import parse_many
 from scraper.politeness import HostSlots
 from scraper.sink import Sink
+from scraper.sitemap import looks_like_sitemap, parse_sitemap
 from scraper.store import Store
 from scraper.urls import try_normalize
 

@@ -21,6 +21,7 @@ LAYERS = {
     "fetcher": 3,
     "extract": 3,
     "parse": 4,  # uses extract
+    "sitemap": 2,  # reads urls
     "politeness": 3,
     "robots": 3,
     "output": 3,
