@@ -9,6 +9,12 @@ A host's delay is adaptive (like Scrapy's AutoThrottle): it moves toward ``laten
 never below the configured ``delay_s`` or the host's robots.txt ``Crawl-delay``, doubles on 429
 and 503 and only shrinks again on good responses; it never exceeds ``max_delay_s`` (a
 Crawl-delay is capped there too). ``Retry-After`` defers the host's next start outright.
+
+Memory stays bounded by the hosts of the last minutes, not all hosts ever crawled: a slot with
+nothing in flight is dropped at release if it holds nothing to remember, and otherwise (a gap
+still to keep, a tuned delay) once it has been idle for ``forget_s`` (60 s, like Scrapy's
+downloader slot GC), when the host starts again from the configured delay. A slot holding a
+robots.txt Crawl-delay is kept: the gate reads robots.txt once per host.
 """
 
 import time
@@ -16,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 _OVERLOADED = frozenset({429, 503})
+FORGET_S = 60.0
 
 
 @dataclass(slots=True)
@@ -46,6 +53,7 @@ class HostSlots:
         *,
         max_delay_s: float = 60.0,
         autothrottle: bool = False,
+        forget_s: float = FORGET_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.per_host = per_host
@@ -54,6 +62,8 @@ class HostSlots:
         self.autothrottle = autothrottle
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
+        self._forget_s = forget_s
+        self._next_collect = clock() + forget_s
 
     def _slot(self, host: str) -> _Slot:
         slot = self._slots.get(host)
@@ -73,6 +83,23 @@ class HostSlots:
     def acquire(self, host: str) -> None:
         """Take one unit of the host's capacity (the frontier does, at hand-out)."""
         self._slot(host).in_flight += 1
+        if self._clock() >= self._next_collect:
+            self._collect()
+
+    def _collect(self) -> None:
+        """Drop the slots idle for ``forget_s`` (Crawl-delay ones excepted); at most every
+        ``forget_s / 2``, so the scan costs little per hand-out."""
+        now = self._clock()
+        self._next_collect = now + self._forget_s / 2
+        idle = [
+            host
+            for host, slot in self._slots.items()
+            if slot.in_flight == 0
+            and slot.floor_s == self.delay_s
+            and now - slot.next_start >= self._forget_s
+        ]
+        for host in idle:
+            del self._slots[host]
 
     def release(self, host: str) -> None:
         """Give back what :meth:`acquire` took; forget a host that is idle and at rest."""

@@ -95,3 +95,30 @@ def test_idle_hosts_are_forgotten(clock: Clock):
     slots.reserve("a")
     slots.release("a")
     assert slots.snapshot() == []
+
+
+def test_slots_idle_for_a_minute_are_collected_but_crawl_delay_ones_kept(clock: Clock):
+    """With a delay every host keeps a slot after its fetch; a minute idle drops it, so memory
+    follows the hosts of the last minute (a Crawl-delay slot stays, a busy one too)."""
+    slots = HostSlots(1, 1.0, autothrottle=True, clock=clock)
+    for n in range(1_000):
+        host = f"h{n}.example"
+        slots.acquire(host)
+        slots.reserve(host)
+        slots.observe(host, 429, 0.1)  # tuned: doubled delay
+        slots.release(host)
+    slots.set_crawl_delay("slow.example", 5.0)
+    slots.acquire("busy.example")
+    assert len(slots.snapshot()) == 1_002
+    clock.now += 59.0
+    slots.acquire("other.example")
+    assert len(slots.snapshot()) == 1_003  # not idle long enough yet
+    clock.now += 61.0
+    slots.acquire("late.example")
+    assert {s.host for s in slots.snapshot()} == {
+        "slow.example",
+        "busy.example",
+        "other.example",
+        "late.example",
+    }
+    assert slots.delay_of("h1.example") == 1.0  # forgotten: back to the configured delay
