@@ -134,8 +134,11 @@ class Frontier:
         self._outstanding = 0
         self._idle = 0
         self._may_have_more = True
-        self._new_url_batches = 0  # counts commits that added URLs: a claim started before one
-        self._claiming = False  # ... cannot tell "nothing pending" from what it missed
+        # Counts the events that may make claimable URLs appear (a commit with new URLs, a full
+        # host's queue getting room): a claim that began before one cannot tell "nothing
+        # pending" from what it missed.
+        self._more_events = 0
+        self._claiming = False
         self._stopping = False
         self._wake = asyncio.Event()
         self._claim_wanted = asyncio.Event()
@@ -284,11 +287,14 @@ class Frontier:
                 self._claim_wanted.clear()
                 self._wake.set()
 
+    def _maybe_more(self) -> None:
+        self._more_events += 1
+        self._may_have_more = True
+
     def _note_new_urls(self, count: int) -> None:
         if count:
             self._discovered += count
-            self._new_url_batches += 1
-            self._may_have_more = True
+            self._maybe_more()
 
     def _budget(self) -> int:
         """How many more URLs may be handed out without overshooting ``max_pages``."""
@@ -319,10 +325,10 @@ class Frontier:
         if want <= 0:
             return
         full = [host for host, q in self._buffer.items() if len(q) >= self._host_buffer]
-        batches_before = self._new_url_batches
+        events_before = self._more_events
         items = await self._store.claim(want, full)
-        if len(items) < want and self._new_url_batches == batches_before:
-            self._may_have_more = False  # no commit since the claim began could have added more
+        if len(items) < want and self._more_events == events_before:
+            self._may_have_more = False  # nothing since the claim began could have added more
         for item in items:
             self._buffer.setdefault(item.host, deque()).append(item)
         self._buffered += len(items)
@@ -358,7 +364,7 @@ class Frontier:
         if queue:
             self._buffer[host] = queue  # to the back of the line: round-robin across hosts
         if len(queue) + 1 >= self._host_buffer:
-            self._may_have_more = True  # the host was left out of claims; it has room again
+            self._maybe_more()  # the host was left out of claims; it has room again
         self._slots.acquire(host)
         self._slots.reserve(host)
         self._buffered -= 1

@@ -1,7 +1,13 @@
-"""The frontier's in-memory parts: the recent-URL fingerprints and the link filter."""
+"""The frontier: the recent-URL fingerprints, the link filter, and the dispatcher on a real
+SQLite file."""
 
-from scraper.frontier import LinkFilter, RecentUrls
-from scraper.models import Scope
+import asyncio
+from pathlib import Path
+
+from scraper.frontier import Frontier, LinkFilter, RecentUrls
+from scraper.models import FailureRecord, FrontierState, Scope
+from scraper.politeness import HostSlots
+from scraper.store import Store
 
 
 def test_recent_urls_knows_a_url_it_has_seen():
@@ -33,3 +39,37 @@ def test_link_filter_admits_each_in_scope_url_once():
         ("http://example.com/b", "example.com"),
     )
     assert links.admit(["http://example.com/c"], 3) == ()  # depth 4 is past max_depth
+
+
+async def test_every_url_of_one_busy_host_is_handed_out(tmp_path: Path):
+    """A host whose buffer is full is left out of claims; handing out from it while such a claim
+    runs must not make the dispatcher believe the database is empty (every URL is handed out)."""
+    urls = [f"http://one.example/{i}" for i in range(60)]
+    async with Store(tmp_path / "crawl.db") as store:
+        await store.add_urls((url, "one.example", 0) for url in urls)
+        frontier = Frontier(
+            store,
+            HostSlots(2, 0.0),
+            buffer_size=8,
+            host_buffer=4,
+            window=100,
+            max_pages=0,
+            pages_stored=0,
+        )
+        handed: list[str] = []
+
+        async def worker() -> None:
+            while (item := await frontier.next_item()) is not None:
+                handed.append(item.url)
+                frontier.release(item.host)
+                record = FailureRecord(item.id, item.url, 1, "test")
+                await store.write_batch([record])
+                frontier.committed([record])
+
+        async with asyncio.timeout(20), asyncio.TaskGroup() as tg:
+            tg.create_task(frontier.run(2), name="dispatcher")
+            for n in range(2):
+                tg.create_task(worker(), name=f"worker-{n}")
+        assert sorted(handed) == sorted(urls)
+        counts = await store.frontier_counts()
+        assert (counts[FrontierState.FAILED], counts[FrontierState.PENDING]) == (60, 0)
