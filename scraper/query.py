@@ -204,11 +204,12 @@ async def write_rows(
 async def export_file(db: Path, fmt: ExportFormat, output: Path | None, stdout: BinaryIO) -> None:
     """Write every page to ``output``, created once the database is known good, or ``stdout``.
 
-    The ``data`` column (extracted fields) is written as a JSON object in JSON Lines.
+    The ``data`` column (extracted fields) is written as a JSON object in JSON Lines, ``links``
+    as a JSON array.
     """
     async with export_pages(db) as rows:
         if output is None:
-            await write_rows(rows, fmt, stdout, json_columns=("data",))
+            await write_rows(rows, fmt, stdout, json_columns=("data", "links"))
             return
         if await asyncio.to_thread(_same_file, output, db):
             raise UsageError(f"{output} is the database itself; choose another file")
@@ -218,7 +219,7 @@ async def export_file(db: Path, fmt: ExportFormat, output: Path | None, stdout: 
             raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
         with out:
             try:
-                await write_rows(rows, fmt, out, json_columns=("data",))
+                await write_rows(rows, fmt, out, json_columns=("data", "links"))
             except OSError as exc:  # disk full, quota
                 raise ScraperError(f"cannot write {output}: {exc.strerror or exc}") from None
 

@@ -285,7 +285,7 @@ class ReadStore:
         [(pages, first, last)] = await self._all(
             "SELECT count(*), min(fetched_at), max(fetched_at) FROM pages"
         )
-        [(links,)] = await self._all("SELECT count(*) FROM links")
+        [(links,)] = await self._all("SELECT coalesce(sum(json_array_length(links)), 0) FROM pages")
         return CrawlCounts(
             pages=int(str(pages)),
             links=int(str(links)),

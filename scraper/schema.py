@@ -5,7 +5,7 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -26,6 +26,14 @@ CREATE TRIGGER pages_fts_update AFTER UPDATE OF title, text ON pages BEGIN
     VALUES ('delete', old.id, old.title, old.text);
     INSERT INTO pages_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
 END;
+"""
+
+# The link graph as rows, one per (page, link): a view over pages.links, so a page's links are
+# written as one value (not one B-tree insert each) and `WHERE from_url = ?` still uses the
+# pages.url index.
+_LINKS_VIEW = """
+CREATE VIEW links (from_url, to_url) AS
+SELECT p.url, l.value FROM pages AS p, json_each(p.links) AS l;
 """
 
 # Raw bodies (--store-html), zlib-compressed, for `scraper reparse`.
@@ -67,14 +75,11 @@ CREATE TABLE pages (
     fetched_at   TEXT NOT NULL,
     elapsed_ms   INTEGER NOT NULL,
     size_bytes   INTEGER NOT NULL,
-    data         TEXT  -- JSON object of the [extract] fields, NULL when none matched
+    data         TEXT,  -- JSON object of the [extract] fields, NULL when none matched
+    links        TEXT   -- JSON array of the page's links (absolute, normalized), NULL if none
 );
-CREATE TABLE links (
-    from_url TEXT NOT NULL,
-    to_url   TEXT NOT NULL,
-    PRIMARY KEY (from_url, to_url)
-) WITHOUT ROWID;
 """
+    + _LINKS_VIEW
     + _BODIES
     + _FTS
 )
@@ -85,4 +90,11 @@ MIGRATIONS = {
     + _BODIES
     + _FTS
     + "INSERT INTO pages_fts (pages_fts) VALUES ('rebuild');",
+    2: """
+ALTER TABLE pages ADD COLUMN links TEXT;
+UPDATE pages SET links = (SELECT json_group_array(to_url) FROM links WHERE from_url = pages.url)
+WHERE url IN (SELECT from_url FROM links);
+DROP TABLE links;
+"""
+    + _LINKS_VIEW,
 }

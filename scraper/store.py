@@ -40,24 +40,18 @@ log = logging.getLogger(__name__)
 # busy in the main thread, that cost 3x the SQL itself.)
 _PAGE_COLUMNS = (
     "url, final_url, status, content_type, title, description, text, depth, fetched_at, "
-    "elapsed_ms, size_bytes, data"
+    "elapsed_ms, size_bytes, data, links"
 )
 _UPSERT_PAGE = f"""
 INSERT INTO pages ({_PAGE_COLUMNS})
-SELECT {", ".join(f"json_extract(value, '$[{i}]')" for i in range(12))}
+SELECT {", ".join(f"json_extract(value, '$[{i}]')" for i in range(13))}
 FROM json_each(?) WHERE true
 ON CONFLICT (url) DO UPDATE SET
     final_url = excluded.final_url, status = excluded.status,
     content_type = excluded.content_type, title = excluded.title,
     description = excluded.description, text = excluded.text, depth = excluded.depth,
     fetched_at = excluded.fetched_at, elapsed_ms = excluded.elapsed_ms,
-    size_bytes = excluded.size_bytes, data = excluded.data
-"""
-# [[from_url, [to_url, ...]], ...]
-_INSERT_LINKS = """
-INSERT OR IGNORE INTO links (from_url, to_url)
-SELECT json_extract(page.value, '$[0]'), link.value
-FROM json_each(?) AS page, json_each(page.value, '$[1]') AS link
+    size_bytes = excluded.size_bytes, data = excluded.data, links = excluded.links
 """
 # [[depth, [[url, host], ...]], ...]
 _INSERT_NEW_URLS = """
@@ -315,7 +309,7 @@ class Store:
         db = self.db
         rows = [
             (p.url, p.final_url, p.status, p.content_type, p.title, p.description, p.text,
-             p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes, p.data)
+             p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes, p.data, p.links or None)
             for p in pages
         ]  # fmt: skip
         await db.execute(_UPSERT_PAGE, (_json(rows),))
@@ -324,7 +318,6 @@ class Store:
             await db.executemany(
                 "INSERT OR REPLACE INTO bodies (url, charset, body) VALUES (?, ?, ?)", bodies
             )
-        await db.execute(_INSERT_LINKS, (_json([(p.url, p.links) for p in pages if p.links]),))
         found = [(p.depth + 1, p.new_urls) for p in pages if p.new_urls]
         await db.execute(_INSERT_NEW_URLS, (_json(found),))
         done = FrontierState.DONE.value
@@ -357,14 +350,14 @@ class Store:
         """New title, description, text, data and links for pages parsed again."""
         async with self._transaction() as db:
             await db.executemany(
-                "UPDATE pages SET title = ?, description = ?, text = ?, data = ? WHERE url = ?",
-                [(p.title, p.description, p.text, p.data, p.url) for p in pages],
-            )
-            await db.executemany("DELETE FROM links WHERE from_url = ?", [(p.url,) for p in pages])
-            await db.executemany(
-                "INSERT OR IGNORE INTO links (from_url, to_url) VALUES (?, ?)",
-                [(p.url, link) for p in pages for link in p.links],
-            )
+                "UPDATE pages SET title = ?, description = ?, text = ?, data = ?, links = ?"
+                " WHERE url = ?",
+                [
+                    (p.title, p.description, p.text, p.data, _json(p.links) if p.links else None,
+                     p.url)
+                    for p in pages
+                ],
+            )  # fmt: skip
 
     # -- counts ---------------------------------------------------------------------------------
 

@@ -131,13 +131,21 @@ async def test_reparse_without_stored_bodies_says_so(site: TestServer, crawl: Cr
 
 
 async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn):
-    """A schema-1 database gets pages.data, bodies and a full-text index on the next crawl."""
+    """A schema-1 database gets pages.data, bodies, a full-text index and its links table turned
+    into pages.links (the links view shows the same rows) on the next crawl."""
     result = await crawl(site.make_url("/"), max_depth=0)
+    links_sql = "SELECT from_url, to_url FROM links ORDER BY 1, 2"
     with sqlite3.connect(result.db) as conn:
+        links_before = conn.execute(links_sql).fetchall()
         conn.executescript(
             "DROP TRIGGER pages_fts_insert; DROP TRIGGER pages_fts_delete;"
             "DROP TRIGGER pages_fts_update; DROP TABLE pages_fts; DROP TABLE bodies;"
             "ALTER TABLE pages DROP COLUMN data;"
+            "CREATE TABLE old_links (from_url TEXT NOT NULL, to_url TEXT NOT NULL,"
+            " PRIMARY KEY (from_url, to_url)) WITHOUT ROWID;"
+            "INSERT INTO old_links SELECT from_url, to_url FROM links;"
+            "DROP VIEW links; ALTER TABLE old_links RENAME TO links;"
+            "ALTER TABLE pages DROP COLUMN links;"
             "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
         )
     await crawl(site.make_url("/a"), max_depth=0)
@@ -147,5 +155,9 @@ async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn
             "SELECT p.title FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid "
             "WHERE pages_fts MATCH 'welcome'"
         ).fetchall()
-    assert version == ("2",)
+        home = str(site.make_url("/"))
+        links_after = conn.execute(links_sql).fetchall()
+    assert version == ("3",)
     assert found == [("Home",)]  # indexed by the migration's rebuild, not by a new write
+    assert len(links_before) > 3
+    assert [row for row in links_after if row[0] == home] == links_before

@@ -206,14 +206,14 @@ async def test_reading_pragmas_and_functions_are_allowed(crawled: CrawlResult):
         for sql, expected in [
             ("PRAGMA integrity_check", [("ok",)]),
             ("PRAGMA table_info(pages)", None),
-            ("SELECT count(*) FROM pragma_table_info('pages')", [(13,)]),
+            ("SELECT count(*) FROM pragma_table_info('pages')", [(14,)]),
             ("SELECT count(*) FROM pages_fts WHERE pages_fts MATCH 'welcome'", [(1,)]),
             ("SELECT json_extract('{\"a\": 1}', '$.a')", [(1,)]),
             ("PRAGMA user_version", [(0,)]),
         ]:
             async with store.rows(sql) as result:
                 found = await result.fetch()
-            assert found == expected or (expected is None and len(found) == 13), sql
+            assert found == expected or (expected is None and len(found) == 14), sql
 
 
 async def test_bad_sql_exits_2_with_sqlites_message(crawled: CrawlResult):
@@ -392,7 +392,8 @@ async def test_search_and_stats_work_while_a_crawl_writes(
 async def test_export_jsonl_has_every_page_and_column_with_data_as_an_object(
     crawled: CrawlResult,
 ):
-    """JSON Lines export: one object per page, all columns, `data` parsed into an object."""
+    """JSON Lines export: one object per page, all columns, `data` parsed into an object and
+    `links` into an array."""
     write(crawled.db, "UPDATE pages SET data = ? WHERE title = 'Home'", '{"book_price": "£51.77"}')
     code, out, err = await run_cli("export", "--db", str(crawled.db), "--format", "jsonl")
     assert code == 0, err
@@ -402,9 +403,12 @@ async def test_export_jsonl_has_every_page_and_column_with_data_as_an_object(
     assert [list(page) for page in exported] == [columns] * len(table)
     for page, row in zip(exported, table, strict=True):
         expected = dict(zip(columns, row, strict=True))
-        expected["data"] = None if row[-1] is None else json.loads(row[-1])
+        for column in ("data", "links"):
+            value = expected[column]
+            expected[column] = None if value is None else json.loads(value)
         assert page == expected
     assert exported[0]["data"] == {"book_price": "£51.77"}
+    assert any(link.endswith("/a") for link in exported[0]["links"])
 
 
 async def test_export_csv_opens_in_spreadsheets(crawled: CrawlResult, tmp_path: Path):
