@@ -70,6 +70,7 @@ class BenchReport:
     crawl: Phase
     html_pages: int  # pages the crawl stored with status 200
     not_found: int  # pages the crawl stored with status 404
+    db_mb: float  # the crawl's SQLite file (with its WAL) at the end
     peak_rss_mb: float  # this process, whole run
     parser_peak_rss_mb: float
     scrapy: ScrapyRun | None = None  # the same site crawled by Scrapy (``--scrapy PYTHON``)
@@ -222,6 +223,8 @@ def run_bench(
             note("crawl ...")
             crawl = _run_crawl(settings, limit_s)
             by_status = dict(asyncio.run(read_counts(work / "bench.db")).by_status)
+            db_files = (work / "bench.db", work / "bench.db-wal")
+            db_mb = sum(f.stat().st_size for f in db_files if f.exists()) / 1e6
             scrapy = None
             if scrapy_python is not None:
                 note(f"scrapy crawl with {scrapy_python} ...")
@@ -235,6 +238,7 @@ def run_bench(
         crawl=crawl,
         html_pages=by_status.get(200, 0),
         not_found=by_status.get(404, 0),
+        db_mb=db_mb,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         parser_peak_rss_mb=crawl.child_peak_rss_mb,
         scrapy=scrapy,
@@ -250,7 +254,8 @@ def report_lines(r: BenchReport) -> list[str]:
         f"server: {r.server}, separate process on 127.0.0.1",
         f"site: {r.site.pages} pages, {r.site.total_bytes / r.site.pages / 1000:.1f} KB average,"
         f" {len(r.site.missing)} linked 404 paths; concurrency {r.concurrency}",
-        f"crawled: {r.html_pages} pages (status 200), {r.not_found} 404, {c.failed} failed",
+        f"crawled: {r.html_pages} pages (status 200), {r.not_found} 404, {c.failed} failed;"
+        f" database {r.db_mb:.0f} MB",
         f"crawl: {c.pages_per_s:.1f} pages/s ({c.responses} in {c.elapsed_s:.2f} s)",
         f"raw: {raw.pages_per_s:.1f} pages/s ({raw.responses} in {raw.elapsed_s:.2f} s,"
         f" {raw.failed} failed)",
