@@ -8,6 +8,7 @@ empty) page.
 """
 
 import codecs
+import functools
 import json
 import logging
 import multiprocessing
@@ -204,16 +205,26 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
     return (join_url(url, href) or url) if href else url
 
 
+@functools.lru_cache(maxsize=16_384)
+def _join_rooted(origin: str, href: str) -> str | None:
+    """:func:`join_url` of an href that starts with a single "/": its result depends on the
+    origin only, and sites repeat such links (nav, footer, listings) on every page, so it is
+    memoized (a bounded cache of a pure function, per parse process)."""
+    return join_url(origin + "/", href)
+
+
 def _links(nodes: list[LexborNode], base: str, max_links: int) -> tuple[str, ...]:
     """Resolved links in document order, each once; raw hrefs are deduplicated before joining."""
     seen_raw: set[str] = set()
     links: dict[str, None] = {}
+    origin = base[: base.find("/", base.find("//") + 2)]
     for node in nodes:
         href = node.attrs.sget("href")
         if href in seen_raw:
             continue
         seen_raw.add(href)
-        joined = join_url(base, href)
+        rooted = href.startswith("/") and not href.startswith("//")
+        joined = _join_rooted(origin, href) if rooted else join_url(base, href)
         if joined is not None:
             links[joined] = None
             if len(links) >= max_links:

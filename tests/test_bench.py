@@ -92,7 +92,9 @@ async def test_bench_command_crawls_every_page_and_prints_its_figures(server: st
     out, err = out_b.decode(), err_b.decode()
     assert proc.returncode == 0, err
     assert "Traceback" not in err
-    assert re.search(r"^crawled: 60 pages \(status 200\), \d+ 404, 0 failed; database \d+ MB$", out, re.M)
+    assert re.search(
+        r"^crawled: 60 pages \(status 200\), \d+ 404, 0 failed; database \d+ MB$", out, re.M
+    )
     assert re.search(r"^crawl: \d+\.\d pages/s \(\d+ in ", out, re.M), out
     assert re.search(r"^raw: \d+\.\d pages/s \(\d+ in .*, 0 failed\)$", out, re.M), out
     assert re.search(r"^ratio crawl/raw: \d+\.\d\d$", out, re.M), out

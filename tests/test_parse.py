@@ -11,6 +11,7 @@ import pytest
 
 from scraper.models import ParsedPage
 from scraper.parse import decode_html, parse_html
+from scraper.urls import join_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -418,3 +419,13 @@ def test_decode_replaces_bad_bytes_and_drops_nuls():
     """Invalid UTF-8 becomes U+FFFD and NUL characters are removed."""
     assert decode_html(b"a\x00b\xffc", None) == "ab\ufffdc"
     assert decode_html("a\x00b".encode("utf-16-le"), "utf-16-le") == "ab"
+
+
+def test_links_starting_with_one_slash_resolve_as_join_url_does():
+    """The memoized path for "/..." hrefs gives what join_url gives, whatever the page's path."""
+    hrefs = ["/", "/a/../b", "/%7Efoo/%41", "/a b/ü", "/x?y=1#z", "/x?", "/./c", "/d/"]
+    html = "".join(f'<a href="{h}">l</a>' for h in [*hrefs, "//other.example/p", "rel"])
+    for base in ("http://example.com/", "http://example.com/deep/dir/page?q=1"):
+        links = parse_html(html.encode(), base, "utf-8").links
+        expected = {join_url(base, h) for h in [*hrefs, "//other.example/p", "rel"]}
+        assert set(links) == expected - {None}, base
