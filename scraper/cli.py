@@ -1,4 +1,4 @@
-"""The command line: the only module that prints or exits.
+"""The command line: with :mod:`scraper.cliread`, the only module that prints or exits.
 
 Every user-facing failure is a ScraperError, printed by :func:`main` as one ``error:`` line on
 stderr (no traceback unless ``SCRAPER_DEBUG=1``) with its exit code: 2 for usage and bad input,
@@ -6,25 +6,22 @@ stderr (no traceback unless ``SCRAPER_DEBUG=1``) with its exit code: 2 for usage
 """
 
 import asyncio
-import contextlib
 import functools
-import json
 import logging
 import os
 import shlex
 import sys
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
-from scraper import logs
+from scraper import cliread, logs
 from scraper.bench import report_lines, run_bench
 from scraper.benchfrontier import report_lines as frontier_report
 from scraper.benchfrontier import run_frontier_bench
+from scraper.cliread import DbOpt, warn
 from scraper.config import Settings, load_settings
 from scraper.errors import InvalidURL, ScraperError, UsageError
 from scraper.logs import LogFormat
@@ -35,24 +32,8 @@ from scraper.orchestrator import (
     CrawlSummary,
     stored_settings,
 )
-from scraper.output import HIGHLIGHT, ProgressLine, clear_screen, print_table
-from scraper.query import (
-    SNIPPET_MARKERS,
-    ExportFormat,
-    OutputFormat,
-    export_file,
-    first_rows,
-    read_counts,
-    search_pages,
-    sections_text,
-    select_rows,
-    stats_json,
-    stats_sections,
-    write_rows,
-)
-from scraper.readstore import Rows
+from scraper.output import ProgressLine
 from scraper.reparse import reparse_bodies
-from scraper.status import read_status, render_text
 from scraper.urls import normalize_url
 
 app = typer.Typer(
@@ -61,6 +42,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Crawl sites into an SQLite database you can query.",
 )
+app.add_typer(cliread.app)  # query, search, export, stats, status: at the top level
 
 EXIT_FOR_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 
@@ -68,10 +50,6 @@ EXIT_FOR_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 @app.callback()
 def _root() -> None:
     """Crawl sites into an SQLite database you can query."""
-
-
-def warn(message: str) -> None:
-    typer.echo(f"warning: {message}", err=True)
 
 
 def read_seed_lines(lines: Iterable[str], source: str) -> list[str]:
@@ -144,9 +122,6 @@ def summary_line(summary: CrawlSummary) -> str:
 
 
 # Options shared by `crawl` and `resume` (resume: they override the stored settings, this run).
-DbOpt = Annotated[
-    str | None, typer.Option("--db", help="SQLite database [default: data/scraper.db].")
-]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 ConcurrencyOpt = Annotated[
     int | None, typer.Option("--concurrency", help="Requests in flight in all.")
@@ -326,128 +301,6 @@ def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
 
 
 # -- reading what was scraped: query, search, export, stats ----------------------------------
-
-TABLE_MAX_ROWS = 1000  # a terminal table shows at most this many rows (json/jsonl/csv: all)
-FormatOpt = Annotated[
-    OutputFormat | None,
-    typer.Option(
-        "--format", "-f", help="[default: table on a terminal, else jsonl]", show_default=False
-    ),
-]
-
-
-def db_path(db: str | None) -> Path:
-    return Path(db or Settings().db)
-
-
-def chosen_format(fmt: OutputFormat | None) -> OutputFormat:
-    return fmt or (OutputFormat.TABLE if sys.stdout.isatty() else OutputFormat.JSONL)
-
-
-@contextlib.contextmanager
-def quiet_broken_pipe() -> Iterator[None]:
-    """A reader that went away (`| head`) ends the output quietly, exit 141 like SIGPIPE."""
-    try:
-        yield
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
-        raise typer.Exit(141) from None
-
-
-async def show_rows(
-    result: AbstractAsyncContextManager[Rows],
-    fmt: OutputFormat,
-    markers: tuple[str, str] | None = None,
-) -> None:
-    """Print a result as a table (the first TABLE_MAX_ROWS rows) or stream it in ``fmt``."""
-    async with result as rows:
-        if fmt != OutputFormat.TABLE:
-            await write_rows(rows, fmt, sys.stdout.buffer)
-            return
-        shown, more = await first_rows(rows, TABLE_MAX_ROWS)
-    print_table(rows.columns, shown, markers=markers)
-    if more:
-        warn(f"showing the first {TABLE_MAX_ROWS} rows; --format jsonl or csv writes them all")
-
-
-@app.command()
-def query(
-    sql: Annotated[str, typer.Argument(help="One SQL statement.", show_default=False)],
-    db: DbOpt = None,
-    fmt: FormatOpt = None,
-) -> None:
-    """Run one SQL statement on the database, read-only (writes are refused)."""
-    with quiet_broken_pipe():
-        asyncio.run(show_rows(select_rows(db_path(db), sql), chosen_format(fmt)))
-
-
-@app.command()
-def search(
-    terms: Annotated[list[str], typer.Argument(help="Words to find.", show_default=False)],
-    db: DbOpt = None,
-    limit: Annotated[
-        int, typer.Option("--limit", "-n", min=0, help="At most this many pages (0: all).")
-    ] = 20,
-    raw: Annotated[
-        bool, typer.Option("--raw", help="TERMS are FTS5 query syntax (OR, NOT, title:...).")
-    ] = False,
-    fmt: FormatOpt = None,
-) -> None:
-    """Full-text search of titles and text: pages with all the words, best match first."""
-    fmt = chosen_format(fmt)
-    markers = HIGHLIGHT if fmt == OutputFormat.TABLE else SNIPPET_MARKERS
-    found = search_pages(db_path(db), terms, limit=limit, raw=raw, markers=markers)
-    with quiet_broken_pipe():
-        asyncio.run(show_rows(found, fmt, markers))
-
-
-@app.command()
-def export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", show_default=False)],
-    db: DbOpt = None,
-    output: Annotated[
-        str, typer.Option("--output", "-o", help="File to write ('-': standard output).")
-    ] = "-",
-) -> None:
-    """Write every stored page, all columns, as JSON Lines or CSV (streamed)."""
-    target = None if output == "-" else Path(output)
-    with quiet_broken_pipe():
-        asyncio.run(export_file(db_path(db), fmt, target, sys.stdout.buffer))
-
-
-@app.command()
-def stats(
-    db: DbOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """The crawl in numbers: pages by status, host and type; frontier; failures; speed."""
-    counts = asyncio.run(read_counts(db_path(db)))
-    if as_json:
-        typer.echo(json.dumps(stats_json(counts), indent=2))
-    elif sys.stdout.isatty():
-        for section in stats_sections(counts):
-            print_table(section.columns, section.rows, title=section.title)
-    else:
-        typer.echo(sections_text(stats_sections(counts)), nl=False)
-
-
-@app.command()
-def status(
-    db: DbOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
-    watch: Annotated[bool, typer.Option("--watch", help="Refresh every second.")] = False,
-) -> None:
-    """Is a crawl running on the database, and what is it doing (from any other process)."""
-    path = db_path(db)
-    while True:
-        report = asyncio.run(read_status(path))
-        text = report.to_json() if as_json else render_text(report)
-        if watch and not as_json:
-            clear_screen()
-        typer.echo(text)
-        if not watch:
-            return
-        time.sleep(1.0)  # the CLI's own loop, outside any event loop; Ctrl-C ends it
 
 
 @app.command()

@@ -205,7 +205,7 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
     return (join_url(url, href) or url) if href else url
 
 
-@functools.lru_cache(maxsize=16_384)
+@functools.lru_cache(maxsize=8_192)
 def _join_rooted(origin: str, href: str) -> str | None:
     """:func:`join_url` of an href that starts with a single "/": its result depends on the
     origin only, and sites repeat such links (nav, footer, listings) on every page, so it is

@@ -1,0 +1,170 @@
+"""The read commands of the command line: query, search, export, stats, status.
+
+They open the database read-only (``scraper.query`` and ``scraper.readstore``); ``cli`` adds them
+to its app at the top level and runs them through its ``main`` (one-line errors, exit codes).
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scraper.config import Settings
+from scraper.output import HIGHLIGHT, clear_screen, print_table
+from scraper.query import (
+    SNIPPET_MARKERS,
+    ExportFormat,
+    OutputFormat,
+    export_file,
+    first_rows,
+    read_counts,
+    search_pages,
+    sections_text,
+    select_rows,
+    stats_json,
+    stats_sections,
+    write_rows,
+)
+from scraper.readstore import Rows
+from scraper.status import read_status, render_text
+
+app = typer.Typer()
+
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="SQLite database [default: data/scraper.db].")
+]
+
+
+def warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+TABLE_MAX_ROWS = 1000  # a terminal table shows at most this many rows (json/jsonl/csv: all)
+FormatOpt = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format", "-f", help="[default: table on a terminal, else jsonl]", show_default=False
+    ),
+]
+
+
+def db_path(db: str | None) -> Path:
+    return Path(db or Settings().db)
+
+
+def chosen_format(fmt: OutputFormat | None) -> OutputFormat:
+    return fmt or (OutputFormat.TABLE if sys.stdout.isatty() else OutputFormat.JSONL)
+
+
+@contextlib.contextmanager
+def quiet_broken_pipe() -> Iterator[None]:
+    """A reader that went away (`| head`) ends the output quietly, exit 141 like SIGPIPE."""
+    try:
+        yield
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        raise typer.Exit(141) from None
+
+
+async def show_rows(
+    result: AbstractAsyncContextManager[Rows],
+    fmt: OutputFormat,
+    markers: tuple[str, str] | None = None,
+) -> None:
+    """Print a result as a table (the first TABLE_MAX_ROWS rows) or stream it in ``fmt``."""
+    async with result as rows:
+        if fmt != OutputFormat.TABLE:
+            await write_rows(rows, fmt, sys.stdout.buffer)
+            return
+        shown, more = await first_rows(rows, TABLE_MAX_ROWS)
+    print_table(rows.columns, shown, markers=markers)
+    if more:
+        warn(f"showing the first {TABLE_MAX_ROWS} rows; --format jsonl or csv writes them all")
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One SQL statement.", show_default=False)],
+    db: DbOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Run one SQL statement on the database, read-only (writes are refused)."""
+    with quiet_broken_pipe():
+        asyncio.run(show_rows(select_rows(db_path(db), sql), chosen_format(fmt)))
+
+
+@app.command()
+def search(
+    terms: Annotated[list[str], typer.Argument(help="Words to find.", show_default=False)],
+    db: DbOpt = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="At most this many pages (0: all).")
+    ] = 20,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="TERMS are FTS5 query syntax (OR, NOT, title:...).")
+    ] = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Full-text search of titles and text: pages with all the words, best match first."""
+    fmt = chosen_format(fmt)
+    markers = HIGHLIGHT if fmt == OutputFormat.TABLE else SNIPPET_MARKERS
+    found = search_pages(db_path(db), terms, limit=limit, raw=raw, markers=markers)
+    with quiet_broken_pipe():
+        asyncio.run(show_rows(found, fmt, markers))
+
+
+@app.command()
+def export(
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", show_default=False)],
+    db: DbOpt = None,
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="File to write ('-': standard output).")
+    ] = "-",
+) -> None:
+    """Write every stored page, all columns, as JSON Lines or CSV (streamed)."""
+    target = None if output == "-" else Path(output)
+    with quiet_broken_pipe():
+        asyncio.run(export_file(db_path(db), fmt, target, sys.stdout.buffer))
+
+
+@app.command()
+def stats(
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The crawl in numbers: pages by status, host and type; frontier; failures; speed."""
+    counts = asyncio.run(read_counts(db_path(db)))
+    if as_json:
+        typer.echo(json.dumps(stats_json(counts), indent=2))
+    elif sys.stdout.isatty():
+        for section in stats_sections(counts):
+            print_table(section.columns, section.rows, title=section.title)
+    else:
+        typer.echo(sections_text(stats_sections(counts)), nl=False)
+
+
+@app.command()
+def status(
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh every second.")] = False,
+) -> None:
+    """Is a crawl running on the database, and what is it doing (from any other process)."""
+    path = db_path(db)
+    while True:
+        report = asyncio.run(read_status(path))
+        text = report.to_json() if as_json else render_text(report)
+        if watch and not as_json:
+            clear_screen()
+        typer.echo(text)
+        if not watch:
+            return
+        time.sleep(1.0)  # the CLI's own loop, outside any event loop; Ctrl-C ends it
