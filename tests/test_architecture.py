@@ -47,6 +47,7 @@ LAYERS = {
 OWNERS = {
     "aiohttp": {"fetcher", "sitegen"},
     "aiosqlite": {"store", "readstore"},
+    "orjson": {"store"},
     "selectolax": {"parse", "extract"},
     "charset_normalizer": {"parse"},
     "tenacity": {"fetcher"},
