@@ -21,7 +21,7 @@ from scraper import cliread, logs
 from scraper.bench import report_lines, run_bench
 from scraper.benchfrontier import report_lines as frontier_report
 from scraper.benchfrontier import run_frontier_bench
-from scraper.cliread import DbOpt, warn
+from scraper.cliread import DbOpt, db_path, warn
 from scraper.config import Settings, load_settings
 from scraper.errors import InvalidURL, ScraperError, UsageError
 from scraper.logs import LogFormat
@@ -285,7 +285,7 @@ def resume(
 ) -> None:
     """Continue the crawl stored in a database, with its settings (flags override them)."""
     flags = flag_overrides(**{k: v for k, v in locals().items() if k not in NOT_FLAGS})
-    stored = asyncio.run(stored_settings(Path(db or Settings().db)))
+    stored = asyncio.run(stored_settings(db_path(db)))
     settings = load_settings(config, base=stored, **flags)
     run_crawl(settings, save_settings=False, debug=debug, log_file=log_file, log_format=log_format)
 
@@ -293,7 +293,7 @@ def resume(
 @app.command()
 def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
     """Re-run parsing and extraction rules over stored bodies (--store-html); fetch nothing."""
-    path = Path(db or Settings().db)
+    path = db_path(db)
     stored = asyncio.run(stored_settings(path))
     settings = load_settings(config, base=stored)
     summary = asyncio.run(reparse_bodies(settings))
