@@ -11,12 +11,15 @@ from scraper.store import Store
 
 
 def test_recent_urls_knows_a_url_it_has_seen():
-    """The first add of a URL is True, the next ones False; other URLs are not confused with it."""
+    """A URL's first add is True and the next False; after 5,000 URLs in 65,536 slots, most are
+    still known (a direct-mapped table forgets a URL whose slot another one took)."""
     recent = RecentUrls(bits=16)
     urls = [f"http://example.com/p/{i}" for i in range(5_000)]
-    assert all(recent.add(url) for url in urls[:100])
-    assert not any(recent.add(url) for url in urls[:100])
-    assert sum(recent.add(url) for url in urls) == 4_900
+    for url in urls:
+        assert recent.add(url)
+        assert not recent.add(url)
+    known = sum(not recent.add(url) for url in urls)  # re-adding a forgotten one evicts another
+    assert 3_800 < known < 5_000  # about 85 % here
 
 
 def test_recent_urls_forgets_within_a_fixed_size():
