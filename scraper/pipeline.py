@@ -55,7 +55,7 @@ Ts = TypeVarTuple("Ts")
 R = TypeVar("R")
 
 # The most pages one parser sends to the parse pool in one call.
-PARSE_BATCH = 16
+PARSE_BATCH = 64
 # Reasons that mean "not allowed to fetch" rather than "tried and failed".
 _BLOCKING_REASONS = frozenset({"private_address"})
 
