@@ -18,20 +18,17 @@ it reaps, whichever is higher (the crawler's, in practice).
 """
 
 import asyncio
-import os
 import select
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from scraper.benchsite import stop_process
+from scraper.benchsite import reap_within, stop_process
 from scraper.errors import ScraperError, UsageError
 from scraper.query import read_counts
 
@@ -154,32 +151,10 @@ def run_measured(argv: list[str], log: Path, limit_s: float) -> tuple[int, int, 
     started = time.monotonic()
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    expired = threading.Event()
-
-    def expire() -> None:
-        expired.set()
-        os.kill(proc.pid, signal.SIGKILL)  # not Popen.kill: its poll() could reap the child
-
-    timer = threading.Timer(limit_s, expire)
-    timer.start()
-    try:
-        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped yet
-    except BaseException:
-        _cancel(timer)
-        proc.kill()
-        proc.wait()
-        raise
-    _cancel(timer)  # before reaping: a late expire() signals our zombie, never another process
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if expired.is_set():
+    exited, usage = reap_within(proc, limit_s)
+    if not exited:
         raise ScraperError(f"bench --frontier: a crawl took more than {limit_s:.0f} s")
     return proc.returncode, usage.ru_maxrss, time.monotonic() - started
-
-
-def _cancel(timer: threading.Timer) -> None:
-    timer.cancel()
-    timer.join()
 
 
 # -- the crawls --------------------------------------------------------------------------------

@@ -17,13 +17,12 @@ child's own, from ``wait4`` (Scrapy starts no processes of its own). Linux only 
 
 import json
 import os
-import select
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from scraper.benchsite import reap_within
 from scraper.errors import ScraperError
 
 VERSION_S = 60.0  # the import check: far above Scrapy's start-up time
@@ -158,26 +157,6 @@ def _argv(python: str, root: str, concurrency: int) -> list[str]:
     ]
 
 
-def _reap(proc: "subprocess.Popen[bytes]", limit_s: float) -> tuple[bool, float, float]:
-    """Wait up to ``limit_s`` for the child to exit, kill it if it has not, reap it.
-
-    Returns (exited in time, CPU seconds, peak RSS in MB); the exit code is ``proc.returncode``.
-    The child is waited on through a pidfd and reaped only after any kill, so the kill can never
-    hit a reused pid. Interrupted (Ctrl-C), it still kills and reaps the child.
-    """
-    exited = False
-    fd = os.pidfd_open(proc.pid)
-    try:
-        exited = bool(select.select([fd], [], [], limit_s)[0])
-    finally:
-        os.close(fd)
-        if not exited:
-            os.kill(proc.pid, signal.SIGKILL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
-    return exited, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
 def _count_items(path: Path) -> tuple[int, int, int]:
     """(lines, status 200, status 404) of the JSONL feed."""
     items = ok_200 = not_found = 0
@@ -227,7 +206,8 @@ def run_scrapy(python: str, root: str, work: Path, concurrency: int, limit_s: fl
             stdout=log,
             stderr=log,
         )
-    exited, cpu_s, rss_mb = _reap(proc, limit_s)
+    exited, usage = reap_within(proc, limit_s)
+    cpu_s, rss_mb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
     elapsed_s = time.perf_counter() - started
     if not exited:
         raise ScraperError(f"bench: scrapy took more than {limit_s:g} s (killed)")

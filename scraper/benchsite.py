@@ -10,8 +10,12 @@ installed, else the standard library's threaded HTTP server
 import contextlib
 import functools
 import http.server
+import os
 import random
+import resource
+import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -264,6 +268,28 @@ def stop_process(proc: "subprocess.Popen[bytes]") -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def reap_within(
+    proc: "subprocess.Popen[bytes]", limit_s: float
+) -> tuple[bool, resource.struct_rusage]:
+    """Wait up to ``limit_s`` for a child to exit, kill it if it has not, reap it.
+
+    Returns (exited in time, its rusage: CPU and peak RSS, from ``os.wait4``); the exit code is
+    set on ``proc``. The child is waited on through a pidfd and reaped only after any kill, so
+    the kill can never hit a reused pid. Interrupted (Ctrl-C), it still kills and reaps. Linux.
+    """
+    exited = False
+    fd = os.pidfd_open(proc.pid)
+    try:
+        exited = bool(select.select([fd], [], [], limit_s)[0])
+    finally:
+        os.close(fd)
+        if not exited:
+            os.kill(proc.pid, signal.SIGKILL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
+    return exited, usage
 
 
 def _wait_listening(proc: "subprocess.Popen[bytes]", port: int) -> bool:

@@ -53,7 +53,7 @@ ON CONFLICT (url) DO UPDATE SET
     fetched_at = excluded.fetched_at, elapsed_ms = excluded.elapsed_ms,
     size_bytes = excluded.size_bytes, data = excluded.data, links = excluded.links
 """
-# [[depth, [[url, host], ...]], ...]
+# [[depth, [[url, host], ...]], ...]: the new URLs of a batch's pages, or seeds (add_urls)
 _INSERT_NEW_URLS = """
 INSERT OR IGNORE INTO frontier (url, host, depth)
 SELECT json_extract(url.value, '$[0]'), json_extract(url.value, '$[1]'),
@@ -73,7 +73,6 @@ _BODIES_PAGE = (
     "SELECT p.id, p.url, p.final_url, b.charset, b.body FROM pages p JOIN bodies b USING (url) "
     f"WHERE p.id > ? AND {_PARSED_PAGE} ORDER BY p.id LIMIT ?"
 )
-_INSERT_URL = "INSERT OR IGNORE INTO frontier (url, host, depth) VALUES (?, ?, ?)"
 
 
 class Store:
@@ -249,7 +248,8 @@ class Store:
         """
         async with self._transaction() as db:
             before = db.total_changes
-            await db.executemany(_INSERT_URL, urls)
+            rows = [(depth, [(url, host)]) for url, host, depth in urls]
+            await db.execute(_INSERT_NEW_URLS, (_json(rows),))
             return db.total_changes - before
 
     async def claim(self, limit: int, exclude_hosts: Iterable[str] = ()) -> list[FrontierItem]:
@@ -319,7 +319,8 @@ class Store:
                 "INSERT OR REPLACE INTO bodies (url, charset, body) VALUES (?, ?, ?)", bodies
             )
         found = [(p.depth + 1, p.new_urls) for p in pages if p.new_urls]
-        await db.execute(_INSERT_NEW_URLS, (_json(found),))
+        if found:
+            await db.execute(_INSERT_NEW_URLS, (_json(found),))
         done = FrontierState.DONE.value
         finished: list[tuple[int, str, int, str | None]]
         finished = [(p.frontier_id, done, p.attempts, None) for p in pages]
