@@ -72,7 +72,6 @@ class BenchReport:
     not_found: int  # pages the crawl stored with status 404
     db_mb: float  # the crawl's SQLite file (with its WAL) at the end
     peak_rss_mb: float  # this process, whole run
-    parser_peak_rss_mb: float
     scrapy: ScrapyRun | None = None  # the same site crawled by Scrapy (``--scrapy PYTHON``)
 
 
@@ -240,7 +239,6 @@ def run_bench(
         not_found=by_status.get(404, 0),
         db_mb=db_mb,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        parser_peak_rss_mb=crawl.child_peak_rss_mb,
         scrapy=scrapy,
     )
 
@@ -264,7 +262,7 @@ def report_lines(r: BenchReport) -> list[str]:
         f" + parse process {c.child_cpu_s:.2f} s)",
         f"raw CPU: {raw.cpu_s_per_1000:.2f} s/1000 pages",
         f"peak RSS: {r.peak_rss_mb:.0f} MB (crawler),"
-        f" {r.parser_peak_rss_mb:.0f} MB (parse process)",
+        f" {r.crawl.child_peak_rss_mb:.0f} MB (parse process)",
         *(_scrapy_lines(r.scrapy, c) if r.scrapy else []),
     ]
 
