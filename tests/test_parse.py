@@ -8,9 +8,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from scraper.models import ParsedPage
-from scraper.parse import decode_html, parse_html
+from scraper.parse import collapse_whitespace, decode_html, parse_html
 from scraper.urls import join_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -429,3 +431,27 @@ def test_links_starting_with_one_slash_resolve_as_join_url_does():
         links = parse_html(html.encode(), base, "utf-8").links
         expected = {join_url(base, h) for h in [*hrefs, "//other.example/p", "rel"]}
         assert set(links) == expected - {None}, base
+
+
+_SPACES = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2003\u3000"
+
+
+@given(st.text(alphabet=st.sampled_from(_SPACES + "ab\u00e9") | st.characters(), max_size=60))
+@example(" a b ")
+@example("a  b")
+@example("a\x1fb")
+@example("a\xa0 b")
+def test_collapse_whitespace_is_split_and_join(text: str) -> None:
+    # the fast path (ASCII without runs) must agree with str.split() on every input
+    assert collapse_whitespace(text) == " ".join(text.split())
+
+
+def test_text_of_minified_and_indented_pages_is_the_same() -> None:
+    words = "".join(f"<p>word{i} <b>bold{i}</b></p>" for i in range(50))
+    minified = f"<html><body><nav><a href='/x'>Home</a></nav>{words}</body></html>"
+    indented = minified.replace("<p>", "\n    <p>").replace("</nav>", "</nav>\n\t")
+    a = parse_html(minified.encode(), "http://127.0.0.1/", None)
+    b = parse_html(indented.encode(), "http://127.0.0.1/", None)
+    assert a.text == b.text
+    assert a.text.startswith("Home word0 bold0 word1 bold1")
+    assert "  " not in a.text
