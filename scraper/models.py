@@ -90,7 +90,8 @@ class PageRecord:
     """One fetched URL as the sink writes it: its ``pages`` row, its links, and new frontier URLs.
 
     ``new_urls`` are (url, host) pairs already filtered by scope and depth; they enter the
-    frontier at ``depth + 1``.
+    frontier at ``depth + 1``. ``redirected_to`` is the (url, host) a followed redirect ended at,
+    when that is not ``url``: its content is this page's, so it enters the frontier as done.
     """
 
     frontier_id: int
@@ -111,6 +112,7 @@ class PageRecord:
     data: str | None = None  # JSON text for pages.data
     body: bytes | None = None  # zlib-compressed raw body, with --store-html
     charset: str | None = None
+    redirected_to: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from scraper.politeness import HostSlots
 from scraper.sink import Sink
 from scraper.sitemap import looks_like_sitemap, parse_sitemap
 from scraper.store import Store
-from scraper.urls import try_normalize
+from scraper.urls import try_normalize, url_host
 
 log = logging.getLogger(__name__)
 
@@ -280,4 +280,13 @@ class Pipeline:
             data=json.dumps(parsed.data, ensure_ascii=False) if parsed and parsed.data else None,
             body=packed,
             charset=r.charset,
+            redirected_to=_redirect_target(item.url, r),
         )
+
+
+def _redirect_target(url: str, r: FetchResult) -> tuple[str, str] | None:
+    """(url, host) where a followed redirect chain ended, if not at ``url``; None otherwise (a
+    3xx stored as is points to a URL known already or out of scope)."""
+    if r.final_url == url or 300 <= r.status < 400:
+        return None
+    return r.final_url, url_host(r.final_url)

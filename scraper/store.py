@@ -60,6 +60,14 @@ SELECT json_extract(url.value, '$[0]'), json_extract(url.value, '$[1]'),
        json_extract(page.value, '$[0]')
 FROM json_each(?) AS page, json_each(page.value, '$[1]') AS url
 """
+# [[url, host, depth], ...]: where followed redirects ended, content stored under the first URL;
+# done, so a link to one later is not fetched again (pending ones are not claimed yet).
+_REDIRECT_TARGETS_DONE = """
+INSERT INTO frontier (url, host, depth, state)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), 'done'
+FROM json_each(?) WHERE true
+ON CONFLICT (url) DO UPDATE SET state = 'done' WHERE state = 'pending'
+"""
 # [[id, state, attempts, last_error], ...]
 _FINISH = """
 UPDATE frontier SET state = json_extract(row.value, '$[1]'),
@@ -318,6 +326,9 @@ class Store:
             await db.executemany(
                 "INSERT OR REPLACE INTO bodies (url, charset, body) VALUES (?, ?, ?)", bodies
             )
+        targets = [(*p.redirected_to, p.depth) for p in pages if p.redirected_to]
+        if targets:  # before the new URLs: a target also linked from this batch stays done
+            await db.execute(_REDIRECT_TARGETS_DONE, (_json(targets),))
         found = [(p.depth + 1, p.new_urls) for p in pages if p.new_urls]
         if found:
             await db.execute(_INSERT_NEW_URLS, (_json(found),))

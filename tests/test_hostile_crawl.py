@@ -213,3 +213,27 @@ async def test_cli_memory_stays_bounded_while_huge_bodies_are_refused(
     print(f"peak RSS {peak_mb:.1f} MB")
     assert 10 < peak_mb < 150
     assert sum(traffic(site).sent.values()) < 40 * 2**20
+
+
+async def test_a_followed_redirect_target_linked_later_is_not_fetched_again(
+    site: TestServer, crawl: CrawlFn
+):
+    """/redirect/1 is followed to the unseen /redirect/0 and stored under /redirect/1; a link to
+    /redirect/0 found two levels deeper finds it done: the server serves its content once."""
+    target = str(site.make_url("/redirect/0"))
+    deeper = str(site.make_url("/hub").with_query([("u", "/redirect/0")]))
+    result = await crawl(hub(site, "/redirect/1", hub(site, deeper)))
+    assert traffic(site).hits["/redirect/0"] == 1
+    rows = result.rows("SELECT url FROM pages WHERE final_url = ?", target)
+    assert rows == [(str(site.make_url("/redirect/1")),)]
+    assert result.rows("SELECT state FROM frontier WHERE url = ?", target) == [("done",)]
+
+
+async def test_a_redirect_target_linked_in_the_same_batch_is_not_fetched_again(
+    site: TestServer, crawl: CrawlFn
+):
+    """The target is linked by a page committed in the same batch as the redirect's page."""
+    target = str(site.make_url("/redirect/0"))
+    result = await crawl(hub(site, "/redirect/1", "/hub?u=/redirect/0"), flush_interval_s=5.0)
+    assert traffic(site).hits["/redirect/0"] == 1
+    assert result.rows("SELECT state FROM frontier WHERE url = ?", target) == [("done",)]
