@@ -363,8 +363,8 @@ class Frontier:
         item = queue.popleft()
         if queue:
             self._buffer[host] = queue  # to the back of the line: round-robin across hosts
-        if len(queue) + 1 >= self._host_buffer:
-            self._maybe_more()  # the host was left out of claims; it has room again
+        if len(queue) == self._host_buffer - 1:
+            self._maybe_more()  # the host was full, so left out of claims: it has room again
         self._slots.acquire(host)
         self._slots.reserve(host)
         self._buffered -= 1

@@ -5,7 +5,7 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -36,6 +36,12 @@ CREATE VIEW links (from_url, to_url) AS
 SELECT p.url, l.value FROM pages AS p, json_each(p.links) AS l;
 """
 
+# Pending URLs by host: claims that leave out hosts whose queue is full find the other hosts by
+# skipping from one host to the next in this index, instead of reading the left-out hosts' rows.
+_PENDING_BY_HOST = """
+CREATE INDEX frontier_pending_host ON frontier (host, depth, id) WHERE state = 'pending';
+"""
+
 # Raw bodies (--store-html), zlib-compressed, for `scraper reparse`.
 _BODIES = """
 CREATE TABLE bodies (
@@ -62,6 +68,9 @@ CREATE TABLE frontier (
     last_error TEXT
 );
 CREATE INDEX frontier_pending ON frontier (depth, id) WHERE state = 'pending';
+"""
+    + _PENDING_BY_HOST
+    + """
 CREATE TABLE pages (
     id           INTEGER PRIMARY KEY,
     url          TEXT NOT NULL UNIQUE,
@@ -97,4 +106,5 @@ WHERE url IN (SELECT from_url FROM links);
 DROP TABLE links;
 """
     + _LINKS_VIEW,
+    3: _PENDING_BY_HOST,
 }

@@ -74,6 +74,31 @@ UPDATE frontier SET state = json_extract(row.value, '$[1]'),
     attempts = json_extract(row.value, '$[2]'), last_error = json_extract(row.value, '$[3]')
 FROM json_each(?) AS row WHERE frontier.id = json_extract(row.value, '$[0]')
 """
+# -- claims: UPDATE ... WHERE id IN (<ids>) RETURNING the claimed rows ----------------------
+_CLAIM = "UPDATE frontier SET state = 'in_progress' WHERE id IN ("
+_CLAIMED = ") RETURNING id, url, host, depth, attempts"
+_CLAIM_IN_ORDER = (
+    f"{_CLAIM}SELECT id FROM frontier WHERE state = 'pending' ORDER BY depth, id LIMIT ?{_CLAIMED}"
+)
+# One host's shallowest pending URLs (params: host, limit): an arm of a claim's UNION ALL.
+_HOST_PENDING = (
+    "SELECT * FROM (SELECT id FROM frontier WHERE state = 'pending' AND host = ? "
+    "ORDER BY depth, id LIMIT ?)"
+)
+# Distinct hosts with pending URLs, each found by one seek past the previous one (a loose index
+# scan of frontier_pending_host): cost ~ hosts returned x log(pending), whatever their URLs.
+_PENDING_HOSTS = """
+WITH RECURSIVE hosts (host) AS (
+    SELECT min(host) FROM frontier WHERE state = 'pending'
+    UNION ALL
+    SELECT (SELECT min(host) FROM frontier WHERE state = 'pending' AND host > hosts.host)
+    FROM hosts WHERE hosts.host IS NOT NULL
+    LIMIT ?
+)
+SELECT host FROM hosts WHERE host IS NOT NULL
+"""
+CLAIM_HOSTS = 64  # hosts a claim that leaves some out draws from (SQLite allows 500 arms)
+
 _PARSED_PAGE = (
     "p.content_type IN ('text/html', 'application/xhtml+xml') AND p.status BETWEEN 200 AND 299"
 )
@@ -263,20 +288,30 @@ class Store:
     async def claim(self, limit: int, exclude_hosts: Iterable[str] = ()) -> list[FrontierItem]:
         """Mark up to ``limit`` pending URLs in_progress and return them, shallowest first.
 
-        Hosts in ``exclude_hosts`` are skipped (their in-memory queue is full).
+        Hosts in ``exclude_hosts`` are skipped (their in-memory queue is full): then the claim
+        takes the shallowest URLs of up to ``CLAIM_HOSTS`` other hosts with pending URLs, found
+        host by host in the ``frontier_pending_host`` index, so its cost does not grow with the
+        left-out hosts' pending URLs (a ``host NOT IN (...)`` filter over the global order read
+        them all: 91 ms a claim at a million pending URLs of one host).
         """
-        excluded = list(exclude_hosts)
-        host_filter = f"AND host NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
-        sql = (
-            "UPDATE frontier SET state = 'in_progress' WHERE id IN ("
-            f"SELECT id FROM frontier WHERE state = 'pending' {host_filter} "
-            "ORDER BY depth, id LIMIT ?) RETURNING id, url, host, depth, attempts"
-        )
-        async with self._lock, self.db.execute(sql, [*excluded, limit]) as cur:
-            rows = await cur.fetchall()
-        items = [FrontierItem(*row) for row in rows]
-        items.sort(key=lambda item: (item.depth, item.id))
-        return items
+        excluded = set(exclude_hosts)
+        async with self._lock:
+            params: list[object] = [limit]
+            sql = _CLAIM_IN_ORDER
+            if excluded:
+                hosts = await self._pending_hosts(excluded, min(CLAIM_HOSTS, limit))
+                if not hosts:
+                    return []
+                each = limit // len(hosts)  # >= 1; a host with fewer leaves room unused
+                sql = _CLAIM + " UNION ALL ".join([_HOST_PENDING] * len(hosts)) + _CLAIMED
+                params = [value for host in hosts for value in (host, each)]
+            rows = await self.db.execute_fetchall(sql, params)
+        return sorted((FrontierItem(*row) for row in rows), key=lambda i: (i.depth, i.id))
+
+    async def _pending_hosts(self, excluded: set[str], count: int) -> list[str]:
+        """Up to ``count`` hosts with pending URLs, none in ``excluded`` (in host order)."""
+        rows = await self.db.execute_fetchall(_PENDING_HOSTS, (count + len(excluded),))
+        return [host for (host,) in rows if host not in excluded][:count]
 
     async def release(self, ids: Sequence[int]) -> None:
         """Return claimed but unfetched URLs to pending (at shutdown)."""
