@@ -34,6 +34,7 @@ from scraper.models import FrontierState
 from scraper.parse import exit_with_parent
 from scraper.pipeline import Pipeline
 from scraper.politeness import HostSlots
+from scraper.readstore import ReadStore
 from scraper.sink import Sink, SinkStats
 from scraper.status import (
     FlightInfo,
@@ -412,8 +413,8 @@ def parse_pool(workers: int) -> Iterator[Executor | None]:
 
 async def stored_settings(db: Path) -> Settings:
     """The settings a crawl stored in ``db`` (for ``resume``); UsageError if there are none."""
-    async with Store(db, crawl=False) as store:
-        stored = await store.load_settings()
+    async with ReadStore(db) as store:
+        stored = await store.meta("settings")
     if stored is None:
         raise UsageError(f"{db} holds no crawl settings to resume")
     return settings_from_json(stored, str(db))

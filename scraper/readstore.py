@@ -254,6 +254,12 @@ class ReadStore:
             )
         return self.rows(_SEARCH, (*markers, match, limit if limit > 0 else -1))
 
+    async def meta(self, key: str) -> str | None:
+        """A value of the ``meta`` table (``settings``, ``status``), None if there is none."""
+        async with self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return None if row is None or not isinstance(row[0], str) else row[0]
+
     def pages(self) -> contextlib.AbstractAsyncContextManager[Rows]:
         """Every stored page with all its columns, in the order they were first stored."""
         return self.rows("SELECT * FROM pages ORDER BY id")

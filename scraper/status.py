@@ -19,6 +19,7 @@ from pathlib import Path
 from types import CoroutineType, FrameType, GeneratorType
 from typing import Any
 
+from scraper.readstore import ReadStore
 from scraper.store import Store
 
 RATE_WINDOW_S = 60.0
@@ -207,8 +208,8 @@ class StatusReport:
 async def read_status(db: Path) -> StatusReport:
     """Probe the crawl lock (before opening: see Store.crawl_running), then read the snapshot."""
     running = Store.crawl_running(db)
-    async with Store(db, crawl=False) as store:
-        text = await store.load_status()
+    async with ReadStore(db) as store:
+        text = await store.meta("status")
     return StatusReport(str(db), running, Snapshot.from_json(text) if text else None)
 
 

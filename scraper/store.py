@@ -20,7 +20,7 @@ from typing import Self
 import aiosqlite
 import orjson
 
-from scraper.errors import StoreError, UsageError
+from scraper.errors import StoreError
 from scraper.models import (
     FailureRecord,
     FrontierItem,
@@ -109,28 +109,24 @@ _BODIES_PAGE = (
 
 
 class Store:
-    """The crawl database. Use as ``async with Store(path) as store:``.
+    """The crawl database, opened by the crawl that writes it (reading is
+    :class:`scraper.readstore.ReadStore`'s). Use as ``async with Store(path) as store:``.
 
-    ``crawl=True`` (a crawl writes to it): the file and its directory are created if missing,
-    and the store holds an exclusive lock on the file for as long as it is open, so two crawls
-    never share a database (the lock dies with the process, kill -9 included). ``crawl=False``:
-    the database must exist already; no lock.
+    The file and its directory are created if missing, and the store holds an exclusive lock on
+    the file for as long as it is open, so two crawls never share a database (the lock dies with
+    the process, kill -9 included).
     """
 
-    def __init__(self, path: Path, *, crawl: bool = True) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self._crawl = crawl
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._lock_fd: int | None = None
 
     async def __aenter__(self) -> Self:
         try:
-            if self._crawl:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._take_crawl_lock()
-            elif not self.path.is_file():
-                raise UsageError(f"no crawl database at {self.path}")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._take_crawl_lock()
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             await self._prepare()
         except sqlite3.Error as exc:
@@ -195,7 +191,7 @@ class Store:
         """
         app_id = await self._scalar("PRAGMA application_id")
         tables = await self._scalar("SELECT count(*) FROM sqlite_master")
-        if app_id != APPLICATION_ID and (tables or not self._crawl):
+        if app_id != APPLICATION_ID and tables:
             raise StoreError(f"{self.path} is not a crawl database")
         await self.db.execute("PRAGMA busy_timeout = 10000")
         version = SCHEMA_VERSION
@@ -208,8 +204,6 @@ class Store:
                     f"{self.path} has schema version {version}; this scraper reads versions up "
                     f"to {SCHEMA_VERSION}"
                 )
-        if not self._crawl:
-            return
         await self.db.execute("PRAGMA journal_mode = WAL")
         await self.db.execute("PRAGMA synchronous = NORMAL")
         if app_id != APPLICATION_ID:
@@ -242,10 +236,6 @@ class Store:
     async def save_status(self, snapshot_json: str) -> None:
         """Publish the running crawl's status snapshot for ``scraper status``."""
         await self._put_meta("status", snapshot_json)
-
-    async def load_status(self) -> str | None:
-        value = await self._scalar("SELECT value FROM meta WHERE key = 'status'")
-        return value if isinstance(value, str) else None
 
     async def _put_meta(self, key: str, value: str) -> None:
         async with self._transaction() as db:
