@@ -80,6 +80,12 @@ _CLAIMED = ") RETURNING id, url, host, depth, attempts"
 _CLAIM_IN_ORDER = (
     f"{_CLAIM}SELECT id FROM frontier WHERE state = 'pending' ORDER BY depth, id LIMIT ?{_CLAIMED}"
 )
+# The first pending URLs in order (at most CLAIM_SCAN), less those of full hosts; {not_in}: (?, ...)
+_CLAIM_SCANNED = (
+    _CLAIM + "SELECT id FROM (SELECT id, host, depth FROM frontier WHERE state = 'pending' "
+    "ORDER BY depth, id LIMIT ?) WHERE host NOT IN {not_in} ORDER BY depth, id LIMIT ?" + _CLAIMED
+)
+CLAIM_SCAN = 4096  # ~0.4 ms of SQLite
 # One host's shallowest pending URLs (params: host, limit): an arm of a claim's UNION ALL.
 _HOST_PENDING = (
     "SELECT * FROM (SELECT id FROM frontier WHERE state = 'pending' AND host = ? "
@@ -278,25 +284,36 @@ class Store:
     async def claim(self, limit: int, exclude_hosts: Iterable[str] = ()) -> list[FrontierItem]:
         """Mark up to ``limit`` pending URLs in_progress and return them, shallowest first.
 
-        Hosts in ``exclude_hosts`` are skipped (their in-memory queue is full): then the claim
-        takes the shallowest URLs of up to ``CLAIM_HOSTS`` other hosts with pending URLs, found
-        host by host in the ``frontier_pending_host`` index, so its cost does not grow with the
-        left-out hosts' pending URLs (a ``host NOT IN (...)`` filter over the global order read
-        them all: 91 ms a claim at a million pending URLs of one host).
+        Hosts in ``exclude_hosts`` are skipped (their in-memory queue is full). Such a claim
+        looks at the first ``CLAIM_SCAN`` pending URLs in order only; if those are mostly the
+        left-out hosts' (one big site), the rest comes from up to ``CLAIM_HOSTS`` other hosts,
+        found host by host in the ``frontier_pending_host`` index. Its cost so stays bounded
+        whatever the left-out hosts have pending (a ``host NOT IN (...)`` filter over the whole
+        order read it all: 91 ms a claim beside a million pending URLs of one host).
         """
-        excluded = set(exclude_hosts)
+        excluded = list(dict.fromkeys(exclude_hosts))
         async with self._lock:
-            params: list[object] = [limit]
-            sql = _CLAIM_IN_ORDER
-            if excluded:
-                hosts = await self._pending_hosts(excluded, min(CLAIM_HOSTS, limit))
-                if not hosts:
-                    return []
-                each = limit // len(hosts)  # >= 1; a host with fewer leaves room unused
-                sql = _CLAIM + " UNION ALL ".join([_HOST_PENDING] * len(hosts)) + _CLAIMED
-                params = [value for host in hosts for value in (host, each)]
-            rows = await self.db.execute_fetchall(sql, params)
+            if not excluded:
+                rows = await self.db.execute_fetchall(_CLAIM_IN_ORDER, (limit,))
+            else:
+                not_in = f"({','.join('?' * len(excluded))})"
+                sql = _CLAIM_SCANNED.format(not_in=not_in)
+                rows = list(await self.db.execute_fetchall(sql, [CLAIM_SCAN, *excluded, limit]))
+                if len(rows) < limit:
+                    rows += await self._claim_by_host(set(excluded), limit - len(rows))
         return sorted((FrontierItem(*row) for row in rows), key=lambda i: (i.depth, i.id))
+
+    async def _claim_by_host(self, excluded: set[str], limit: int) -> list[sqlite3.Row]:
+        """Claim up to ``limit`` URLs, the shallowest of each of up to ``CLAIM_HOSTS`` hosts
+        (in host order) with pending URLs and not in ``excluded``."""
+        hosts = await self._pending_hosts(excluded, min(CLAIM_HOSTS, limit))
+        if not hosts:
+            return []
+        each = limit // len(hosts)  # >= 1; a host with fewer leaves room unused
+        sql = _CLAIM + " UNION ALL ".join([_HOST_PENDING] * len(hosts)) + _CLAIMED
+        return list(
+            await self.db.execute_fetchall(sql, [v for host in hosts for v in (host, each)])
+        )
 
     async def _pending_hosts(self, excluded: set[str], count: int) -> list[str]:
         """Up to ``count`` hosts with pending URLs, none in ``excluded`` (in host order)."""
