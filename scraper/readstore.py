@@ -150,11 +150,10 @@ class ReadStore:
             )
             await self._db.set_authorizer(self._authorize)
             await self._check()
-        except sqlite3.Error as exc:
+        except BaseException as exc:  # Ctrl-C too: an open connection's thread would hang exit
             await self.close()
-            raise StoreError(f"cannot open database {self.path}: {exc}") from None
-        except ScraperError:
-            await self.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open database {self.path}: {exc}") from None
             raise
         return self
 

@@ -135,14 +135,12 @@ class Store:
             self._take_crawl_lock()
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             await self._prepare()
-        except sqlite3.Error as exc:
+        except BaseException as exc:  # Ctrl-C too: an open connection's thread would hang exit
             await self.close()
-            raise StoreError(f"cannot open database {self.path}: {exc}") from None
-        except OSError as exc:
-            await self.close()
-            raise StoreError(f"cannot open database {self.path}: {exc.strerror}") from None
-        except StoreError:
-            await self.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open database {self.path}: {exc}") from None
+            if isinstance(exc, OSError):
+                raise StoreError(f"cannot open database {self.path}: {exc.strerror}") from None
             raise
         return self
 

@@ -11,6 +11,7 @@ import os
 import signal
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from scraper.readstore import ReadStore
 from scraper.sitegen import CONFIG
+from scraper.store import Store
 from tests.conftest import traffic
 
 CONCURRENCY = 8
@@ -414,3 +417,32 @@ async def test_resume_without_a_database_exits_2(tmp_path: Path):
     assert code == 2
     assert_one_error_line(err)
     assert not (tmp_path / "data" / "scraper.db").exists()
+
+
+@pytest.mark.parametrize("opener", [Store, ReadStore])
+async def test_opening_a_database_cancelled_midway_leaves_no_thread(
+    tmp_path: Path, opener: Callable[[Path], Store | ReadStore]
+):
+    """Ctrl-C while a store waits on a locked file: its connection is closed, so no aiosqlite
+    thread (which is not a daemon) is left to keep the process from exiting."""
+    path = tmp_path / "crawl.db"
+    async with Store(path):
+        pass
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("PRAGMA journal_mode = DELETE")  # in WAL mode readers never wait
+    blocker.execute("BEGIN EXCLUSIVE")  # the store's first read waits for this lock
+    before = set(threading.enumerate())
+    opening = asyncio.create_task(opener(path).__aenter__())
+    await asyncio.sleep(0.3)
+    assert not opening.done()
+    opening.cancel()
+    asyncio.get_running_loop().call_later(0.2, blocker.rollback)
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    blocker.close()
+    left = [t for t in threading.enumerate() if t not in before]
+    for _ in range(50):  # a closed connection's thread ends right after its last call
+        if not any(t.is_alive() for t in left):
+            break
+        await asyncio.sleep(0.05)
+    assert [t.name for t in left if t.is_alive()] == []
