@@ -12,9 +12,8 @@ whose every page links to ``fan`` others (:func:`scraper.sitegen.wide_links`):
 Each page is the same in both crawls (same links, same parse, same link rows written); only how
 many of its links are new URLs differs. The site is served by a separate process
 (``python -m scraper.sitegen``) on 127.0.0.1, and each crawl is a child process
-(``python -m scraper crawl``, politeness off) whose peak RSS is the ``ru_maxrss`` that
-``os.wait4`` returns for it: the high-water mark of the crawler process and of the parse process
-it reaps, whichever is higher (the crawler's, in practice).
+(``scraper crawl``, politeness off) whose peak RSS is the crawler process's own high-water mark
+(``VmHWM``, written at its exit: :func:`scraper.benchsite.peak_rss_prelude`).
 """
 
 import asyncio
@@ -28,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from scraper.benchsite import reap_within, stop_process
+from scraper.benchsite import cli_peak_rss_code, read_peak_rss_kb, reap_within, stop_process
 from scraper.errors import ScraperError, UsageError
 from scraper.query import read_counts
 
@@ -142,19 +141,22 @@ def serve_site(work: Path) -> Iterator[str]:
             proc.stdout.close()
 
 
-def run_measured(argv: list[str], log: Path, limit_s: float) -> tuple[int, int, float]:
+def run_measured(
+    argv: list[str], log: Path, limit_s: float, rss_file: Path
+) -> tuple[int, int, float]:
     """Run ``argv`` to its end; (exit code, peak RSS in KiB, seconds).
 
-    The child is reaped with ``os.wait4`` to get its rusage; it is killed after ``limit_s``
-    (ScraperError) or when this process is interrupted.
+    ``argv`` is a ``python -c`` whose code starts with ``peak_rss_prelude(rss_file)``. The child
+    is killed after ``limit_s`` (ScraperError) or when this process is interrupted.
     """
     started = time.monotonic()
+    rss_file.unlink(missing_ok=True)
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    exited, usage = reap_within(proc, limit_s)
+    exited, _ = reap_within(proc, limit_s)
     if not exited:
         raise ScraperError(f"bench --frontier: a crawl took more than {limit_s:.0f} s")
-    return proc.returncode, usage.ru_maxrss, time.monotonic() - started
+    return proc.returncode, read_peak_rss_kb(rss_file), time.monotonic() - started
 
 
 # -- the crawls --------------------------------------------------------------------------------
@@ -179,10 +181,11 @@ def crawl_wide(
     ``work/name.db``."""
     db = work / f"{name}.db"
     seed = f"{root}wide/0?fan={fan}&total={site_pages}"
-    argv = [sys.executable, "-m", "scraper", "crawl", seed, "--db", str(db)]
+    rss_file = work / f"{name}.rss"
+    argv = [sys.executable, "-c", cli_peak_rss_code(rss_file), "crawl", seed, "--db", str(db)]
     argv += ["--config", str(config), "--max-pages", str(pages)]
     log = work / f"{name}.log"
-    code, rss_kb, elapsed_s = run_measured(argv, log, limit_s=60 + pages * 0.05)
+    code, rss_kb, elapsed_s = run_measured(argv, log, 60 + pages * 0.05, rss_file)
     if code != 0:
         raise ScraperError(f"bench --frontier: the {name} crawl exited with {code}: {_tail(log)}")
     counts = asyncio.run(read_counts(db))

@@ -12,7 +12,9 @@ no cookies, retries on (Scrapy's default), default dupefilter, asyncio reactor, 
 The rate is ``items / crawl_s``: from the spider opening to its closing, as Scrapy's own stats
 measure it, so interpreter start-up and imports are not counted (the bench's own crawl phase does
 not count them either). ``elapsed_s`` is the child's whole wall time. CPU and peak RSS are the
-child's own, from ``wait4`` (Scrapy starts no processes of its own). Linux only (``pidfd_open``).
+child's own: CPU from ``wait4`` (Scrapy starts no processes of its own), peak RSS the spider's
+``VmHWM`` at close (``wait4``'s ``ru_maxrss`` would be this process's whenever that is higher:
+see :func:`scraper.benchsite.peak_rss_prelude`). Linux only (``pidfd_open``).
 """
 
 import json
@@ -41,6 +43,7 @@ SPIDER_SOURCE = '''\
 """The bench spider: every in-site page from -a root=URL, the fields scraper.parse extracts."""
 
 import json
+import re
 from datetime import datetime
 
 import scrapy
@@ -102,8 +105,11 @@ class BenchSpider(scrapy.Spider):
         stats = self.crawler.stats.get_stats()
         start = stats["start_time"]
         crawl_s = (datetime.now(start.tzinfo) - start).total_seconds()
+        with open("/proc/self/status") as status:  # this process's own peak (see the bench)
+            peak_rss_kb = int(re.search(r"VmHWM:\\s+(\\d+)", status.read()).group(1))
+        closed = {"reason": reason, "crawl_s": crawl_s, "peak_rss_kb": peak_rss_kb}
         with open(self.stats_file, "w") as out:
-            json.dump({"reason": reason, "crawl_s": crawl_s, "stats": stats}, out, default=str)
+            json.dump({**closed, "stats": stats}, out, default=str)
 '''
 
 
@@ -207,7 +213,7 @@ def run_scrapy(python: str, root: str, work: Path, concurrency: int, limit_s: fl
             stderr=log,
         )
     exited, usage = reap_within(proc, limit_s)
-    cpu_s, rss_mb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    cpu_s = usage.ru_utime + usage.ru_stime
     elapsed_s = time.perf_counter() - started
     if not exited:
         raise ScraperError(f"bench: scrapy took more than {limit_s:g} s (killed)")
@@ -217,6 +223,8 @@ def run_scrapy(python: str, root: str, work: Path, concurrency: int, limit_s: fl
         raise ScraperError(f"bench: scrapy got no page from {root} (see {work / LOG_FILE})")
     crawl_s = closed.get("crawl_s")
     stats = closed.get("stats")
+    peak_kb = closed.get("peak_rss_kb")  # its own VmHWM: wait4's would count ours (vfork)
+    rss_mb = (peak_kb if isinstance(peak_kb, int) else usage.ru_maxrss) / 1024
     return ScrapyRun(
         items=items,
         ok_200=ok_200,

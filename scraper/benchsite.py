@@ -292,6 +292,41 @@ def reap_within(
     return exited, usage
 
 
+def peak_rss_prelude(rss_file: Path) -> str:
+    """Python code to put first in a child's ``python -c``: at exit, the child writes its own
+    peak RSS (``VmHWM``, KiB) to ``rss_file``; read it with :func:`read_peak_rss_kb`.
+
+    Not ``ru_maxrss`` (nor ``wait4``'s): Linux keeps the larger of it and the high-water mark of
+    the memory a process had before ``exec``, which for a child that ``subprocess`` starts with
+    vfork is its parent's, so the figure would be the parent's peak whenever that is higher.
+    """
+    return (
+        "import atexit as _atexit, re as _re\n"
+        "def _peak_rss():\n"
+        "    with open('/proc/self/status') as _status:\n"
+        "        return _re.search(r'VmHWM:\\s+(\\d+)', _status.read()).group(1)\n"
+        f"_atexit.register(lambda: open({str(rss_file)!r}, 'w').write(_peak_rss()))\n"
+    )
+
+
+def cli_peak_rss_code(rss_file: Path) -> str:
+    """``python -c`` code running the ``scraper`` command line (its arguments follow the code)
+    that writes its peak RSS to ``rss_file`` at exit (:func:`peak_rss_prelude`)."""
+    return (
+        peak_rss_prelude(rss_file)
+        + "import sys\nfrom scraper.cli import main\nsys.argv[0] = 'scraper'\nmain()\n"
+    )
+
+
+def read_peak_rss_kb(rss_file: Path) -> int:
+    """What :func:`peak_rss_prelude` wrote; ScraperError if the child never got to write it."""
+    try:
+        return int(rss_file.read_text())
+    except (OSError, ValueError):
+        msg = f"bench: no peak RSS recorded in {rss_file} (the child did not exit normally)"
+        raise ScraperError(msg) from None
+
+
 def _wait_listening(proc: "subprocess.Popen[bytes]", port: int) -> bool:
     """True once the server accepts connections; False if it died or took too long."""
     deadline = time.monotonic() + SERVER_START_S

@@ -67,23 +67,3 @@ def crawl(tmp_path: Path) -> CrawlFn:
         return CrawlResult(summary, db)
 
     return run
-
-
-def cli_recording_peak_rss(rss_file: Path) -> str:
-    """Python code (for ``python -c``) that runs the real CLI and, at exit, writes its peak RSS
-    in KiB to ``rss_file``: how the memory tests measure a child process.
-
-    The peak is the process's own ``VmHWM``: ``ru_maxrss`` would also count the RSS of the
-    process that spawned it (Linux keeps the larger of the pre-exec memory's peak; with vfork that
-    is pytest's own), so a test's figure would depend on the tests run before it.
-    """
-    return (
-        "import atexit, re, sys\n"
-        "def peak():\n"
-        "    status = open('/proc/self/status').read()\n"
-        "    return re.search(r'VmHWM:\\s+(\\d+)', status).group(1)\n"
-        f"atexit.register(lambda: open({str(rss_file)!r}, 'w').write(peak()))\n"
-        "from scraper.cli import main\n"
-        "sys.argv[0] = 'scraper'\n"
-        "main()\n"
-    )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from scraper.benchfrontier import fan_for, report_lines, run_frontier_bench, run_measured
+from scraper.benchsite import peak_rss_prelude
 from scraper.errors import ScraperError, UsageError
 from scraper.sitegen import wide_links
 
@@ -58,18 +59,31 @@ def test_small_and_large_frontier_crawls_fetch_the_same_pages():
     assert "MB limit" in lines[-1]
 
 
-def test_run_measured_reports_the_childs_peak_rss(tmp_path: Path):
-    """A child that allocates 80 MB reports a peak RSS above that, and its exit code."""
-    code = "import sys; block = bytearray(80 << 20); sys.exit(3)"
-    exit_code, rss_kb, elapsed_s = run_measured([sys.executable, "-c", code], tmp_path / "log", 10)
+def test_run_measured_reports_the_childs_own_peak_rss(tmp_path: Path):
+    """A child that allocates 80 MB reports a peak RSS above that, and its exit code; this
+    process's own peak (a 160 MB block held while the child starts) does not count."""
+    held = bytearray(160 << 20)  # touched: resident
+    rss = tmp_path / "rss"
+    code = peak_rss_prelude(rss) + "import sys; block = bytearray(80 << 20); sys.exit(3)"
+    exit_code, rss_kb, elapsed_s = run_measured(
+        [sys.executable, "-c", code], tmp_path / "log", 10, rss
+    )
+    del held
     assert exit_code == 3
-    assert 80 << 10 < rss_kb < 400 << 10
+    assert 80 << 10 < rss_kb < 150 << 10
     assert 0 < elapsed_s < 10
+
+
+def test_run_measured_says_so_when_the_child_recorded_nothing(tmp_path: Path):
+    """A child killed (or never running the prelude) leaves no figure: a one-line error."""
+    with pytest.raises(ScraperError, match="no peak RSS recorded"):
+        run_measured([sys.executable, "-c", "pass"], tmp_path / "log", 10, tmp_path / "rss")
 
 
 def test_run_measured_kills_a_child_past_its_limit(tmp_path: Path):
     """A child still running after the limit is killed and reported as a ScraperError."""
+    argv = [sys.executable, "-c", "import time; time.sleep(30)"]
     started = time.monotonic()
     with pytest.raises(ScraperError, match="more than"):
-        run_measured([sys.executable, "-c", "import time; time.sleep(30)"], tmp_path / "log", 0.5)
+        run_measured(argv, tmp_path / "log", 0.5, tmp_path / "rss")
     assert 0.5 <= time.monotonic() - started < 5

@@ -50,6 +50,7 @@ def test_scrapy_crawls_every_page_and_404_once_with_the_fields():
         with serve(site.directory, top) as (root, _server):
             run = run_scrapy(python, root, work, 8, 50)
         lines = (work / "items.jsonl").read_text().splitlines()
+        closed = json.loads((work / "stats.json").read_text())
     assert isinstance(run, ScrapyRun)
     assert (run.items, run.ok_200, run.not_found) == (60 + len(site.missing), 60, len(site.missing))
     assert (run.errors, run.finish_reason) == (0, "finished")
@@ -57,6 +58,7 @@ def test_scrapy_crawls_every_page_and_404_once_with_the_fields():
     assert run.pages_per_s == run.items / run.crawl_s
     assert run.cpu_s > 0
     assert 20 < run.peak_rss_mb < 1000
+    assert run.peak_rss_mb == closed["peak_rss_kb"] / 1024  # Scrapy's own, not wait4's
     assert run.version.startswith("2.")
     items = [json.loads(line) for line in lines]
     urls = [item["url"] for item in items]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import CrawlFn, CrawlResult, cli_recording_peak_rss, traffic
+from scraper.benchsite import cli_peak_rss_code
+from tests.conftest import CrawlFn, CrawlResult, traffic
 
 
 def hub(site: TestServer, *paths: str) -> str:
@@ -188,7 +189,7 @@ async def test_cli_memory_stays_bounded_while_huge_bodies_are_refused(
 ):
     """The real CLI refusing a 300 MiB body and a 1 GiB gzip bomb peaks under 150 MB RSS."""
     rss_file = tmp_path / "rss"
-    code = cli_recording_peak_rss(rss_file)
+    code = cli_peak_rss_code(rss_file)
     seeds = [str(site.make_url("/huge/300?mode=chunked")), str(site.make_url("/bomb/gzip"))]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

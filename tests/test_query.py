@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from scraper.benchsite import cli_peak_rss_code
 from scraper.errors import UsageError
 from scraper.query import fts_query
 from scraper.readstore import ReadStore
 from scraper.schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
 from scraper.sitegen import CONFIG
-from tests.conftest import CrawlFn, CrawlResult, cli_recording_peak_rss
+from tests.conftest import CrawlFn, CrawlResult
 from tests.test_cli import assert_one_error_line, run_cli
 
 COMMANDS = [["query", "SELECT 1"], ["search", "home"], ["export", "-f", "jsonl"], ["stats"]]
@@ -483,7 +484,7 @@ async def test_exporting_200k_pages_keeps_memory_flat(tmp_path: Path):
     """Exporting 200,000 pages (~250 MB of JSON Lines) writes them all under 120 MB peak RSS."""
     db, out_file, rss_file = tmp_path / "big.db", tmp_path / "pages.jsonl", tmp_path / "rss"
     build_big_database(db, 200_000)
-    code = cli_recording_peak_rss(rss_file)
+    code = cli_peak_rss_code(rss_file)
     proc = await asyncio.create_subprocess_exec(
         *[
             sys.executable,
