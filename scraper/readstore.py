@@ -217,8 +217,8 @@ class ReadStore:
 
     # -- reading ------------------------------------------------------------------------------
 
-    async def _scalar(self, sql: str) -> object:
-        async with self.db.execute(sql) as cur:
+    async def _scalar(self, sql: str, params: Sequence[object] = ()) -> object:
+        async with self.db.execute(sql, params) as cur:
             row = await cur.fetchone()
         return None if row is None else row[0]
 
@@ -255,9 +255,8 @@ class ReadStore:
 
     async def meta(self, key: str) -> str | None:
         """A value of the ``meta`` table (``settings``, ``status``), None if there is none."""
-        async with self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
-            row = await cur.fetchone()
-        return None if row is None or not isinstance(row[0], str) else row[0]
+        value = await self._scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        return value if isinstance(value, str) else None
 
     def pages(self) -> contextlib.AbstractAsyncContextManager[Rows]:
         """Every stored page with all its columns, in the order they were first stored."""
