@@ -156,12 +156,15 @@ def status(
     db: DbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh every second.")] = False,
+    tasks: Annotated[
+        bool, typer.Option("--tasks", "-v", help="Also list every task and where it waits.")
+    ] = False,
 ) -> None:
     """Is a crawl running on the database, and what is it doing (from any other process)."""
     path = db_path(db)
     while True:
         report = asyncio.run(read_status(path))
-        text = report.to_json() if as_json else render_text(report)
+        text = report.to_json() if as_json else render_text(report, tasks=tasks)
         if watch and not as_json:
             clear_screen()
         typer.echo(text)

@@ -18,27 +18,30 @@ HIGHLIGHT = ("\x02", "\x03")  # markers print_table highlights between (never in
 
 
 class ProgressLine:
-    """A live display on stderr (progress bar, then a few lines: busiest hosts, last errors),
-    shown only when stderr is a terminal."""
+    """A live display on stderr, shown only when stderr is a terminal: a progress row that fits
+    80 columns whole (label, bar, pages, elapsed time), the detail line under it (failed,
+    in flight, queued, rate: it wraps rather than being cut), then a few notes (busiest hosts,
+    latest failures)."""
+
+    BAR_WIDTH = 24  # the bar gives way first: label, pages and time always fit 80 columns
 
     def __init__(self, total: int | None, console: Console | None = None) -> None:
         self._console = console or Console(stderr=True)
         self.enabled = self._console.is_terminal
+        pages = "{task.completed}/{task.total} pages" if total else "{task.completed} pages"
         self._progress = Progress(
             TextColumn("[bold]crawling"),
-            BarColumn(),
-            TextColumn("{task.completed} pages"),
-            TextColumn("{task.fields[detail]}"),
+            BarColumn(bar_width=self.BAR_WIDTH),
+            TextColumn(pages),
             TimeElapsedColumn(),
             console=self._console,
         )
-        self._task = self._progress.add_task("crawl", total=total, detail="")
-        self._notes = Text()
+        self._task = self._progress.add_task("crawl", total=total)
+        self._detail = Text()
+        self._notes = Text(overflow="ellipsis", no_wrap=True)
+        self.renderable = Group(self._progress, self._detail, self._notes)
         self._live = Live(
-            Group(self._progress, self._notes),
-            console=self._console,
-            transient=True,
-            refresh_per_second=4,
+            self.renderable, console=self._console, transient=True, refresh_per_second=4
         )
 
     def __enter__(self) -> Self:
@@ -53,9 +56,9 @@ class ProgressLine:
             self._live.stop()
 
     def update(self, completed: int, detail: str, notes: Sequence[str] = ()) -> None:
-        if self.enabled:
-            self._progress.update(self._task, completed=completed, detail=detail)
-            self._notes.plain = "\n".join(notes)
+        self._progress.update(self._task, completed=completed)
+        self._detail.plain = f"  {detail}"
+        self._notes.plain = "\n".join(notes)
 
 
 def is_terminal() -> bool:

@@ -10,6 +10,7 @@ import asyncio
 import io
 import json
 import os
+import shlex
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -213,25 +214,41 @@ async def read_status(db: Path) -> StatusReport:
     return StatusReport(str(db), running, Snapshot.from_json(text) if text else None)
 
 
-def render_text(report: StatusReport) -> str:
-    """The report as plain text, for a terminal or a pipe."""
+def render_text(report: StatusReport, *, tasks: bool = False) -> str:
+    """The report as plain text, for a terminal or a pipe: a short summary, with the in-flight
+    URLs and busiest hosts while a crawl runs, and every task's stack position with ``tasks``."""
     snap = report.snapshot
     if snap is None:
         state = "running (no snapshot yet)" if report.running else "not running"
         return f"{report.db}: {state}; no crawl status recorded yet"
+    lines = [_headline(report, snap)]
+    counters = "  ".join(f"{k} {v}" for k, v in snap.counters.items())
+    lines.append(f"elapsed {snap.elapsed_s:.0f}s  {counters}")
+    if report.running:
+        rates = "  ".join(f"{k} {v:g}/min" for k, v in snap.rates_per_min.items() if v)
+        lines.append(f"last minute: {rates or '-'}")
+        lines += _live_lines(snap)
+    if tasks and snap.tasks:
+        lines.append("tasks:")
+        lines += [f"  {t.name:<18} {t.state:<8} {t.waiting_on}" for t in snap.tasks]
+    return "\n".join(lines)
+
+
+def _headline(report: StatusReport, snap: Snapshot) -> str:
     age = f"{snap.age_s():.1f}s ago"
     if report.running:
-        head = f"{report.db}: running (pid {snap.pid}), {snap.state}, updated {age}"
-    elif report.stale:
-        head = (
+        state = "" if snap.state == "running" else f", {snap.state}"
+        return f"{report.db}: running (pid {snap.pid}){state}, updated {age}"
+    if report.stale:
+        return (
             f"{report.db}: not running; the last snapshot ({age}) says {snap.state}: "
-            "the crawl died (killed or crashed). `scraper resume` continues it."
+            f"the crawl died (killed or crashed). To continue it, run: {resume_command(report.db)}"
         )
-    else:
-        head = f"{report.db}: not running; the last crawl {snap.state} {age}"
-    counters = "  ".join(f"{k} {v}" for k, v in snap.counters.items())
-    rates = "  ".join(f"{k} {v:g}/min" for k, v in snap.rates_per_min.items() if v)
-    lines = [head, f"elapsed {snap.elapsed_s:.0f}s  {counters}", f"last minute: {rates or '-'}"]
+    return f"{report.db}: not running; the last crawl {snap.state} {age}"
+
+
+def _live_lines(snap: Snapshot) -> list[str]:
+    lines = []
     if snap.in_flight:
         lines.append("in flight (age, attempt):")
         lines += [f"  {f.age_s:6.1f}s  #{f.attempt}  {f.url}" for f in snap.in_flight]
@@ -241,7 +258,9 @@ def render_text(report: StatusReport) -> str:
             f"  {h.host}  {h.queued}  {h.in_flight}  {h.delay_s:g}s  {h.next_start_in_s:g}s"
             for h in snap.hosts
         ]
-    if snap.tasks:
-        lines.append("tasks:")
-        lines += [f"  {t.name:<18} {t.state:<8} {t.waiting_on}" for t in snap.tasks]
-    return "\n".join(lines)
+    return lines
+
+
+def resume_command(db: str | Path) -> str:
+    """The full command that resumes the crawl in ``db``, quoted for a POSIX shell."""
+    return f"scraper resume --db {shlex.quote(str(db))}"

@@ -75,7 +75,11 @@ async def test_status_from_another_process_shows_in_flight_urls_and_tasks(
         assert any(w.startswith("Fetcher.") for w in busy)  # some are busy with a slow page
         code, out, _ = await run_cli("status", "--db", str(db))
         assert code == 0
-        assert "running" in out
+        assert f"running (pid {proc.pid}), updated" in out  # the state is not said twice
+        assert "in flight (age, attempt):" in out
+        assert "fetch-worker-0" not in out  # tasks only with --tasks
+        code, out, _ = await run_cli("status", "--db", str(db), "-v")
+        assert code == 0
         assert "fetch-worker-0" in out
     finally:
         proc.kill()
@@ -86,6 +90,7 @@ async def test_status_from_another_process_shows_in_flight_urls_and_tasks(
     assert code == 0
     assert "not running" in out
     assert "died" in out  # the last snapshot still says running: it was killed
+    assert f"run: scraper resume --db {db}" in out  # the full command, --db included
 
 
 async def test_status_of_a_finished_crawl_and_of_no_crawl(site: TestServer, tmp_path: Path):
@@ -99,6 +104,8 @@ async def test_status_of_a_finished_crawl_and_of_no_crawl(site: TestServer, tmp_
     code, out, _ = await run_cli("status", "--db", str(db))
     assert "not running" in out
     assert "finished" in out
+    assert len(out.splitlines()) == 2  # headline and counters: no hosts, in-flight or tasks
+    assert "next start in" not in out
     code, _, err = await run_cli("status", "--db", str(tmp_path / "none.db"))
     assert code == 2
     assert err.startswith("error: ")
