@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.models import OptionInfo
 
 from scraper.config import FLAG_NAMES, Settings, load_settings, settings_from_json
 from scraper.errors import UsageError
@@ -28,48 +29,38 @@ def shown_default(value: object) -> str:
 
 
 _NEW = Settings()
+
+
+def _setting(flag: str, text: str, default: object) -> OptionInfo:
+    """A crawl option (None when not given), its help naming the default of a new crawl."""
+    option: OptionInfo = typer.Option(flag, help=text + shown_default(default), show_default=False)
+    return option
+
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
-        "--config", help="TOML settings file (config/default.toml documents every setting)."
+        "--config", help="TOML settings file; config/default.toml documents every setting."
     ),
 ]
 ConcurrencyOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--concurrency", help="Requests in flight in all." + shown_default(_NEW.concurrency)
-    ),
+    int | None, _setting("--concurrency", "Requests in flight in all.", _NEW.concurrency)
 ]
 PerHostOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--per-host", help="Requests in flight to one host." + shown_default(_NEW.per_host)
-    ),
+    int | None, _setting("--per-host", "Requests in flight to one host.", _NEW.per_host)
 ]
 DelayOpt = Annotated[
     float | None,
-    typer.Option(
-        "--delay",
-        help="Seconds between request starts to one host." + shown_default(f"{_NEW.delay_s:g}"),
-    ),
+    _setting("--delay", "Seconds between request starts to one host.", f"{_NEW.delay_s:g}"),
 ]
 MaxPagesOpt = Annotated[
     int | None,
-    typer.Option(
-        "--max-pages",
-        help="Stop when this many pages are stored (0: no limit)." + shown_default(_NEW.max_pages),
-    ),
+    _setting("--max-pages", "Stop when this many pages are stored (0: no limit).", _NEW.max_pages),
 ]
 MaxDepthOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--max-depth", help="Follow links this deep from a seed." + shown_default(_NEW.max_depth)
-    ),
+    int | None, _setting("--max-depth", "Follow links this deep from a seed.", _NEW.max_depth)
 ]
-ScopeOpt = Annotated[
-    Scope | None,
-    typer.Option("--scope", help="Which links to follow." + shown_default(_NEW.scope.value)),
-]
+ScopeOpt = Annotated[Scope | None, _setting("--scope", "Which links to follow.", _NEW.scope.value)]
 AllowOpt = Annotated[
     list[str] | None, typer.Option("--allow", help="Only follow URLs matching REGEX.")
 ]
@@ -77,45 +68,29 @@ DenyOpt = Annotated[
     list[str] | None, typer.Option("--deny", help="Never follow URLs matching REGEX.")
 ]
 UserAgentOpt = Annotated[
-    str | None,
-    typer.Option("--user-agent", help="User-Agent header." + shown_default(_NEW.user_agent)),
+    str | None, _setting("--user-agent", "User-Agent header.", _NEW.user_agent)
 ]
 TimeoutOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--timeout", help="Seconds for one request." + shown_default(f"{_NEW.timeout_s:g}")
-    ),
+    float | None, _setting("--timeout", "Seconds for one request.", f"{_NEW.timeout_s:g}")
 ]
 RetriesOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--retries", help="Retries after a transient failure." + shown_default(_NEW.retries)
-    ),
+    int | None, _setting("--retries", "Retries after a transient failure.", _NEW.retries)
 ]
-RobotsOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--robots/--no-robots",
-        help="Obey robots.txt." + shown_default("--robots"),
-        show_default=False,
-    ),
-]
+RobotsOpt = Annotated[bool | None, _setting("--robots/--no-robots", "Obey robots.txt.", "--robots")]
 StoreHtmlOpt = Annotated[
     bool | None,
-    typer.Option(
+    _setting(
         "--store-html/--no-store-html",
-        help="Keep raw bodies (compressed) for `scraper reparse`."
-        + shown_default("--no-store-html"),
-        show_default=False,
+        "Keep raw bodies (compressed) for `scraper reparse`.",
+        "--no-store-html",
     ),
 ]
 AllowPrivateOpt = Annotated[
     bool | None,
-    typer.Option(
+    _setting(
         "--allow-private/--no-allow-private",
-        help="Follow links to loopback and private addresses."
-        + shown_default("--no-allow-private"),
-        show_default=False,
+        "Follow links to loopback and private addresses.",
+        "--no-allow-private",
     ),
 ]
 

@@ -167,7 +167,8 @@ def stored_settings(db: Path) -> dict[str, Any]:
     """The settings a crawl stored in its database (meta.settings, JSON)."""
     with sqlite3.connect(db) as conn:
         (text,) = conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
-    return json.loads(text)
+    settings: dict[str, Any] = json.loads(text)
+    return settings
 
 
 @pytest.mark.parametrize(
