@@ -7,6 +7,7 @@ stderr (no traceback unless ``SCRAPER_DEBUG=1``) with its exit code: 2 for usage
 
 import asyncio
 import functools
+import importlib.metadata
 import logging
 import os
 import shlex
@@ -17,21 +18,40 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from scraper import cliread, logs
+from scraper import __version__, cliread, logs
 from scraper.bench import report_lines, run_bench
 from scraper.benchfrontier import report_lines as frontier_report
 from scraper.benchfrontier import run_frontier_bench
-from scraper.cliread import DbOpt, db_path, warn
-from scraper.config import Settings, load_settings
+from scraper.cliopts import (
+    HELP_OPTIONS,
+    NOT_FLAGS,
+    AllowOpt,
+    AllowPrivateOpt,
+    ConcurrencyOpt,
+    ConfigOpt,
+    DebugOpt,
+    DelayOpt,
+    DenyOpt,
+    LogFileOpt,
+    LogFormatOpt,
+    MaxDepthOpt,
+    MaxPagesOpt,
+    PerHostOpt,
+    RetriesOpt,
+    RobotsOpt,
+    ScopeOpt,
+    StoreHtmlOpt,
+    TimeoutOpt,
+    UserAgentOpt,
+    flag_overrides,
+    resume_settings,
+    run_settings,
+)
+from scraper.cliread import DbOpt, warn
+from scraper.config import Settings
 from scraper.errors import InvalidURL, ScraperError, UsageError
 from scraper.logs import LogFormat
-from scraper.models import Scope
-from scraper.orchestrator import (
-    Crawl,
-    CrawlStats,
-    CrawlSummary,
-    stored_settings,
-)
+from scraper.orchestrator import Crawl, CrawlStats, CrawlSummary
 from scraper.output import ProgressLine
 from scraper.reparse import reparse_bodies
 from scraper.urls import normalize_url
@@ -40,15 +60,34 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings=HELP_OPTIONS,
     help="Crawl sites into an SQLite database you can query.",
 )
 app.add_typer(cliread.app)  # query, search, export, stats, status: at the top level
 
 EXIT_FOR_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+MOST_REASONS = 3  # failure reasons named in the summary; the rest are counted as "others"
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        try:
+            version = importlib.metadata.version("scraper")
+        except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+            version = __version__
+        typer.echo(f"scraper {version}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Crawl sites into an SQLite database you can query."""
 
 
@@ -110,85 +149,47 @@ def progress_notes(stats: CrawlStats) -> list[str]:
     return notes
 
 
+def failure_reasons(failures: tuple[tuple[str, int], ...]) -> str:
+    """`` (dns_error 3, timeout 2, others 4)``: the most frequent reasons first, or ``""``."""
+    named = [f"{reason} {count}" for reason, count in failures[:MOST_REASONS]]
+    others = sum(count for _reason, count in failures[MOST_REASONS:])
+    return f" ({', '.join(named + ([f'others {others}'] if others else []))})" if named else ""
+
+
 def summary_line(summary: CrawlSummary) -> str:
     rate = summary.new_pages / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
     pending = "?" if summary.pending is None else summary.pending
     earlier = summary.pages - summary.new_pages
     stored = f"{summary.pages} pages stored" + (f" ({earlier} before this run)" if earlier else "")
+    failed = f"{summary.failed} failed{failure_reasons(summary.failures)}"
     return (
-        f"{stored}, {summary.failed} failed, {summary.blocked} blocked, {pending} pending, "
+        f"{stored}, {failed}, {summary.blocked} blocked, {pending} pending, "
         f"{summary.elapsed_s:.1f}s ({rate:.1f} pages/s) -> {summary.db}"
     )
 
 
-# Options shared by `crawl` and `resume` (resume: they override the stored settings, this run).
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
-ConcurrencyOpt = Annotated[
-    int | None, typer.Option("--concurrency", help="Requests in flight in all.")
-]
-PerHostOpt = Annotated[
-    int | None, typer.Option("--per-host", help="Requests in flight to one host.")
-]
-DelayOpt = Annotated[
-    float | None, typer.Option("--delay", help="Seconds between request starts to one host.")
-]
-MaxPagesOpt = Annotated[
-    int | None, typer.Option("--max-pages", help="Stop after this many pages (0: no limit).")
-]
-MaxDepthOpt = Annotated[
-    int | None, typer.Option("--max-depth", help="Follow links this deep from a seed.")
-]
-ScopeOpt = Annotated[Scope | None, typer.Option("--scope", help="Which links to follow.")]
-AllowOpt = Annotated[
-    list[str] | None, typer.Option("--allow", help="Only follow URLs matching REGEX.")
-]
-DenyOpt = Annotated[
-    list[str] | None, typer.Option("--deny", help="Never follow URLs matching REGEX.")
-]
-UserAgentOpt = Annotated[str | None, typer.Option("--user-agent", help="User-Agent header.")]
-TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Seconds for one request.")]
-RetriesOpt = Annotated[
-    int | None, typer.Option("--retries", help="Retries after a transient failure.")
-]
-RobotsOpt = Annotated[
-    bool | None,
-    typer.Option("--robots/--no-robots", help="Obey robots.txt.", show_default=False),
-]
-StoreHtmlOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--store-html/--no-store-html",
-        help="Keep raw bodies (compressed) for `scraper reparse`.",
-        show_default=False,
-    ),
-]
-AllowPrivateOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--allow-private/--no-allow-private",
-        help="Follow links to loopback and private addresses.",
-        show_default=False,
-    ),
-]
+def limit_note(summary: CrawlSummary) -> str | None:
+    """How to go on when the page limit stopped the crawl with URLs pending (else None)."""
+    if not (summary.max_pages and summary.pages >= summary.max_pages and summary.pending):
+        return None
+    more = summary.pages + summary.max_pages
+    return (
+        f"the page limit is reached ({summary.pages} pages stored, --max-pages "
+        f"{summary.max_pages}) and {summary.pending} URLs are pending; to go on, run: "
+        f"scraper resume --db {shlex.quote(str(summary.db))} --max-pages {more} (0: no limit)"
+    )
 
 
-DebugOpt = Annotated[
-    bool, typer.Option("--debug", help="asyncio debug mode, slow callbacks and full errors logged.")
-]
-LogFileOpt = Annotated[
-    Path | None, typer.Option("--log-file", help="Write a record per page, retry and failure.")
-]
-LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Format of --log-file.")]
+def progress_plain(stats: CrawlStats) -> str:
+    """The progress line written every PROGRESS_EVERY_S without a terminal."""
+    line = f"{stats.frontier.pages} pages · {progress_detail(stats)}"
+    if stats.frontier.recent_failures:
+        url, reason = stats.frontier.recent_failures[-1]
+        line += f" · last failure: {reason} {url}"
+    return line
+
+
 PROGRESS_EVERY_S = 5.0  # without a terminal, a plain progress line this often
-
-
-def flag_overrides(**flags: object) -> dict[str, object]:
-    """CLI flag values under their Settings names (None: not given)."""
-    renamed = {"delay": "delay_s", "timeout": "timeout_s"}
-    values = {renamed.get(name, name): value for name, value in flags.items()}
-    for name in ("allow", "deny"):
-        values[name] = tuple(values[name]) if values.get(name) else None  # type: ignore[arg-type]
-    return values
 
 
 def run_crawl(
@@ -210,14 +211,17 @@ def run_crawl(
                 progress.update(stats.frontier.pages, progress_detail(stats), progress_notes(stats))
             elif stats.elapsed_s - shown_at >= PROGRESS_EVERY_S:
                 shown_at = stats.elapsed_s
-                typer.echo(f"{stats.frontier.pages} pages · {progress_detail(stats)}", err=True)
+                typer.echo(progress_plain(stats), err=True)
 
         crawl = Crawl(settings, on_progress, save_settings=save_settings)
         summary = asyncio.run(crawl.run(), debug=debug)
+    note = limit_note(summary)
     if summary.nothing_to_do:
-        typer.echo(f"nothing to do: {summary.db} has no pending URL ({summary.pages} pages)")
+        typer.echo(f"nothing to do: {note or no_pending(summary)}")
         return
     typer.echo(summary_line(summary))
+    if note is not None:
+        typer.echo(note, err=True)
     if summary.interrupted_by is not None:
         typer.echo(
             f"interrupted by {summary.interrupted_by}; to continue, run: "
@@ -225,6 +229,10 @@ def run_crawl(
             err=True,
         )
         raise typer.Exit(EXIT_FOR_SIGNAL.get(summary.interrupted_by, 1))
+
+
+def no_pending(summary: CrawlSummary) -> str:
+    return f"{summary.db} has no pending URL ({summary.pages} pages)"
 
 
 @app.command()
@@ -254,11 +262,15 @@ def crawl(
     log_file: LogFileOpt = None,
     log_format: LogFormatOpt = LogFormat.TEXT,
 ) -> None:
-    """Crawl from seed URLs into an SQLite database (an existing crawl there goes on too)."""
+    """Crawl from seed URLs into an SQLite database.
+
+    Into a database that holds a crawl already, the seeds are added to that crawl, which goes
+    on with its stored settings; flags and --config then apply to this run only (as for
+    `resume`)."""
     seeds = collect_seeds(urls or [], input_file)
     flags = flag_overrides(**{k: v for k, v in locals().items() if k not in NOT_FLAGS})
-    settings = load_settings(config, None, seeds=seeds, db=db, **flags)
-    run_crawl(settings, debug=debug, log_file=log_file, log_format=log_format)
+    settings, new = run_settings(config, db, flags, seeds)
+    run_crawl(settings, save_settings=new, debug=debug, log_file=log_file, log_format=log_format)
 
 
 @app.command()
@@ -283,21 +295,34 @@ def resume(
     log_file: LogFileOpt = None,
     log_format: LogFormatOpt = LogFormat.TEXT,
 ) -> None:
-    """Continue the crawl stored in a database, with its settings (flags override them)."""
+    """Continue the crawl stored in a database, with its stored settings.
+
+    Flags and --config override them for this run only: the stored settings are kept."""
     flags = flag_overrides(**{k: v for k, v in locals().items() if k not in NOT_FLAGS})
-    stored = asyncio.run(stored_settings(db_path(db)))
-    settings = load_settings(config, base=stored, **flags)
+    settings = resume_settings(config, db, flags)
     run_crawl(settings, save_settings=False, debug=debug, log_file=log_file, log_format=log_format)
 
 
 @app.command()
 def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
     """Re-run parsing and extraction rules over stored bodies (--store-html); fetch nothing."""
-    path = db_path(db)
-    stored = asyncio.run(stored_settings(path))
-    settings = load_settings(config, base=stored)
-    summary = asyncio.run(reparse_bodies(settings))
-    typer.echo(f"reparsed {summary.pages} pages ({summary.skipped} without a stored body)")
+    summary = asyncio.run(reparse_bodies(resume_settings(config, db, {})))
+    typer.echo(reparse_line(summary.pages, summary.skipped))
+
+
+def reparse_line(pages: int, skipped: int) -> str:
+    """What reparse did; pages without a stored body name the flag that keeps bodies."""
+    if not skipped:
+        return f"reparsed {pages} pages"
+    if not pages:
+        return (
+            f"reparsed 0 pages: {skipped} pages have no stored body "
+            "(crawl with --store-html to keep bodies)"
+        )
+    return (
+        f"reparsed {pages} pages; {skipped} pages have no stored body "
+        "(crawled without --store-html)"
+    )
 
 
 # -- reading what was scraped: query, search, export, stats ----------------------------------
@@ -338,11 +363,6 @@ def bench(
         lines = report_lines(run_bench(pages, concurrency, note, scrapy_python=scrapy))
     for line in lines:
         typer.echo(line)
-
-
-NOT_FLAGS = frozenset(
-    {"urls", "input_file", "db", "config", "seeds", "flags", "debug", "log_file", "log_format"}
-)
 
 
 def fail(message: str, exit_code: int) -> NoReturn:

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from scraper.cliopts import HELP_OPTIONS, shown_default
 from scraper.config import Settings
 from scraper.output import HIGHLIGHT, clear_screen, print_table
 from scraper.query import (
@@ -36,10 +37,11 @@ from scraper.query import (
 from scraper.readstore import Rows
 from scraper.status import read_status, render_text
 
-app = typer.Typer()
+app = typer.Typer(context_settings=HELP_OPTIONS)
 
 DbOpt = Annotated[
-    str | None, typer.Option("--db", help="SQLite database [default: data/scraper.db].")
+    str | None,
+    typer.Option("--db", help="SQLite database." + shown_default(Settings().db)),
 ]
 
 
@@ -51,7 +53,10 @@ TABLE_MAX_ROWS = 1000  # a terminal table shows at most this many rows (json/jso
 FormatOpt = Annotated[
     OutputFormat | None,
     typer.Option(
-        "--format", "-f", help="[default: table on a terminal, else jsonl]", show_default=False
+        "--format",
+        "-f",
+        help="Output format." + shown_default("table on a terminal, else jsonl"),
+        show_default=False,
     ),
 ]
 
@@ -123,7 +128,9 @@ def search(
 
 @app.command()
 def export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", show_default=False)],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="Output format.", show_default=False)
+    ],
     db: DbOpt = None,
     output: Annotated[
         str, typer.Option("--output", "-o", help="File to write ('-': standard output).")

@@ -121,11 +121,28 @@ _MINIMUM: Mapping[str, float] = {
 }
 
 
+# Settings whose command-line flag has another name (the rest: `max_pages` is `--max-pages`).
+FLAG_NAMES: Mapping[str, str] = {"delay_s": "delay", "timeout_s": "timeout"}
+
+
+def flag_name(name: str) -> str:
+    """The command-line flag that sets the setting ``name``: ``delay_s`` is ``--delay``."""
+    return "--" + FLAG_NAMES.get(name, name).replace("_", "-")
+
+
 def _check_ranges(settings: Settings) -> None:
-    for name, low in _MINIMUM.items():
-        value = getattr(settings, name)
-        if value < low:
-            raise UsageError(f"{name.replace('_', '-')} must be at least {low:g}, got {value}")
+    for name in _MINIMUM:
+        _check_value(name, getattr(settings, name), name)
+
+
+def _check_value(name: str, value: object, where: str) -> None:
+    """Raise UsageError, naming ``where`` the value came from, if it is out of range."""
+    low = _MINIMUM.get(name)
+    if low is not None and isinstance(value, int | float) and value < low:
+        raise UsageError(f"{where} must be at least {low:g} (got {value})")
+    if name in ("allow", "deny") and isinstance(value, tuple):
+        for pattern in value:
+            _check_regex(pattern, where)
 
 
 def _coerce(name: str, value: object, where: str) -> object:
@@ -167,6 +184,7 @@ def read_toml(path: Path) -> dict[str, object]:
             if key not in SECTIONS[section]:
                 raise UsageError(f"{path}: unknown setting [{section}] {key}")
             values[key] = _coerce(key, value, f"{path} [{section}]")
+            _check_value(key, values[key], f"{path}: [{section}] {key}")
     return values
 
 
@@ -190,22 +208,29 @@ def _extract_rules(table: object, where: str) -> tuple[ExtractRule, ...]:
     return tuple(rules)
 
 
-def _check_regex(pattern: str) -> None:
+def _check_regex(pattern: str, where: str = "") -> None:
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise UsageError(f"bad regular expression {pattern!r}: {exc}") from None
+        prefix = f"{where}: " if where else ""
+        raise UsageError(f"{prefix}bad regular expression {pattern!r}: {exc}") from None
 
 
 def load_settings(
     path: Path | None = None, base: Settings | None = None, **overrides: object
 ) -> Settings:
     """``base`` (default: the defaults), then the TOML file at ``path`` if given, then
-    ``overrides`` that are not None."""
+    ``overrides`` that are not None: the command line's flags, named by errors as such."""
     values = read_toml(path) if path is not None else {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    for name, value in flags.items():
+        _check_value(name, value, flag_name(name))
+    return _replace(base or Settings(), {**values, **flags})
+
+
+def _replace(settings: Settings, values: Mapping[str, object]) -> Settings:
     try:
-        return dataclasses.replace(base or Settings(), **values)  # type: ignore[arg-type]
+        return dataclasses.replace(settings, **values)  # type: ignore[arg-type]
     except TypeError as exc:
         raise UsageError(str(exc)) from None
 
@@ -230,4 +255,4 @@ def settings_from_json(text: str, db: str) -> Settings:
     values = {k: _coerce(k, v, "stored settings") for k, v in stored.items() if k in known}
     rules = {rule.pop("name"): rule for rule in stored.get("extract", [])}
     values["extract"] = _extract_rules(rules, "stored settings [extract]")
-    return load_settings(None, None, **values, db=db)
+    return _replace(Settings(), {**values, "db": db})

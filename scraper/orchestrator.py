@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from scraper.config import Settings, settings_from_json, settings_to_json
-from scraper.errors import ScraperError, UsageError
+from scraper.errors import ScraperError
 from scraper.extract import check_rules
 from scraper.fetcher import Fetcher
 from scraper.frontier import Frontier, FrontierStats, LinkFilter
@@ -34,7 +34,6 @@ from scraper.models import FrontierState
 from scraper.parse import exit_with_parent
 from scraper.pipeline import Pipeline
 from scraper.politeness import HostSlots
-from scraper.readstore import ReadStore
 from scraper.sink import Sink, SinkStats
 from scraper.status import (
     FlightInfo,
@@ -68,15 +67,20 @@ class CrawlStats:
 
 @dataclass(frozen=True, slots=True)
 class CrawlSummary:
+    """Counts of the whole crawl, from the database; after a second signal (no time to count),
+    ``pending`` is None, ``failures`` empty and ``failed``/``blocked`` are this run's."""
+
     db: Path
     pages: int  # in the database
     new_pages: int  # stored by this run
     failed: int
     blocked: int
-    pending: int | None  # None when a second signal stopped the crawl before it could count
+    pending: int | None
     elapsed_s: float
     interrupted_by: str | None  # "SIGINT" / "SIGTERM" when stopped by a signal
-    nothing_to_do: bool = False  # no pending URL: the crawl had already finished
+    nothing_to_do: bool = False  # nothing was crawled: no pending URL, or the page limit reached
+    failures: tuple[tuple[str, int], ...] = ()  # failed URLs by last_error, most first
+    max_pages: int = 0  # this run's page limit (0: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +138,7 @@ class Crawl:
             if not self._forced or task is None:
                 raise
             task.uncancel()  # our own cancel, from a second signal: stop here, report
-            return self._summary(pending=None)
+            return self._summary()
 
     async def _run_translated(self) -> CrawlSummary:
         try:
@@ -173,32 +177,44 @@ class Crawl:
                 await self._publish("interrupted" if self._signal else "finished")
             else:
                 self._nothing_to_do = True
-            counts = await store.frontier_counts()
-        return self._summary(pending=counts[FrontierState.PENDING])
+            counts, failures = await store.frontier_tally()
+        return self._summary(counts, tuple(failures))
 
-    def _summary(self, pending: int | None) -> CrawlSummary:
+    def _summary(
+        self,
+        counts: dict[FrontierState, int] | None = None,
+        failures: tuple[tuple[str, int], ...] = (),
+    ) -> CrawlSummary:
         stats = self._frontier.stats() if self._frontier else None
+        failed, blocked = (stats.failed, stats.blocked) if stats else (0, 0)
+        if counts is not None:
+            failed, blocked = counts[FrontierState.FAILED], counts[FrontierState.BLOCKED]
         return CrawlSummary(
             db=Path(self._settings.db),
             pages=stats.pages if stats else 0,
             new_pages=stats.new_pages if stats else 0,
-            failed=stats.failed if stats else 0,
-            blocked=stats.blocked if stats else 0,
-            pending=pending,
+            failed=failed,
+            blocked=blocked,
+            pending=None if counts is None else counts[FrontierState.PENDING],
             elapsed_s=time.monotonic() - self._started,
             interrupted_by=self._signal,
             nothing_to_do=self._nothing_to_do,
+            failures=failures,
+            max_pages=self._settings.max_pages,
         )
 
     async def _settle_settings(self, store: Store) -> Settings:
-        """Seeds accumulate across the crawls of one database; the settings are stored with it."""
+        """Seeds accumulate across the runs of one database. A new crawl stores its settings;
+        with ``save_settings=False`` the stored ones are kept, only new seeds added to them."""
         s = self._settings
-        if self._save_settings:
-            stored = await store.load_settings()
-            if stored is not None:
-                old_seeds = settings_from_json(stored, s.db).seeds
-                s = dataclasses.replace(s, seeds=tuple(dict.fromkeys(old_seeds + s.seeds)))
+        text = await store.load_settings()
+        stored = None if text is None else settings_from_json(text, s.db)
+        if stored is not None:
+            s = dataclasses.replace(s, seeds=tuple(dict.fromkeys(stored.seeds + s.seeds)))
+        if self._save_settings or stored is None:
             await store.save_settings(settings_to_json(s))
+        elif s.seeds != stored.seeds:
+            await store.save_settings(settings_to_json(dataclasses.replace(stored, seeds=s.seeds)))
         return s
 
     async def _crawl(
@@ -409,12 +425,3 @@ def parse_pool(workers: int) -> Iterator[Executor | None]:
         yield pool
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-async def stored_settings(db: Path) -> Settings:
-    """The settings a crawl stored in ``db`` (for ``resume``); UsageError if there are none."""
-    async with ReadStore(db) as store:
-        stored = await store.meta("settings")
-    if stored is None:
-        raise UsageError(f"{db} holds no crawl settings to resume")
-    return settings_from_json(stored, str(db))

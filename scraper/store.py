@@ -421,12 +421,30 @@ class Store:
         count = await self._scalar("SELECT count(*) FROM pages")
         return count if isinstance(count, int) else 0
 
+    async def frontier_tally(self) -> tuple[dict[FrontierState, int], list[tuple[str, int]]]:
+        """URLs by state, and failed URLs by ``last_error`` (most first), in one scan."""
+        async with self.db.execute(_TALLY) as cur:
+            rows = await cur.fetchall()
+        counts = dict.fromkeys(FrontierState, 0)
+        failures: dict[str, int] = {}
+        for state, reason, n in rows:
+            counts[FrontierState(state)] += n
+            if reason is not None:
+                failures[reason] = n
+        return counts, sorted(failures.items(), key=lambda item: (-item[1], item[0]))
+
     async def frontier_counts(self) -> dict[FrontierState, int]:
         async with self.db.execute("SELECT state, count(*) FROM frontier GROUP BY state") as cur:
             rows = await cur.fetchall()
         counts = dict.fromkeys(FrontierState, 0)
         counts.update({FrontierState(state): n for state, n in rows})
         return counts
+
+
+_TALLY = """
+SELECT state, CASE state WHEN 'failed' THEN coalesce(last_error, 'unknown') END, count(*)
+FROM frontier GROUP BY 1, 2
+"""
 
 
 def _json(rows: object) -> str:

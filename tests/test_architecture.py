@@ -38,6 +38,7 @@ LAYERS = {
     "benchsite": 1,  # the bench's static site and its server process (errors only)
     "benchscrapy": 7,  # runs Scrapy (another interpreter) against the bench's served site
     "benchfrontier": 7,  # frontier memory: crawls of a fan-out site, RSS at 20k and 1M URLs
+    "cliopts": 8,  # the crawl options and the settings of a run (reads a stored crawl's)
     "cliread": 9,  # the read commands (query, search, export, stats, status)
     "cli": 10,
     "__main__": 11,
@@ -51,7 +52,7 @@ OWNERS = {
     "selectolax": {"parse", "extract"},
     "charset_normalizer": {"parse"},
     "tenacity": {"fetcher"},
-    "typer": {"cli", "cliread"},
+    "typer": {"cli", "cliread", "cliopts"},
     "rich": {"output"},
     "protego": {"robots"},
     "click": set(),

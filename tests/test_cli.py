@@ -1,10 +1,12 @@
 """The real CLI in a subprocess: exit codes, one-line errors, warnings and a crawl end to end."""
 
 import asyncio
+import json
 import os
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -159,3 +161,134 @@ async def test_help_lists_the_crawl_command():
     code, out, _ = await run_cli("--help")
     assert code == 0
     assert "crawl" in out
+
+
+def stored_settings(db: Path) -> dict[str, Any]:
+    """The settings a crawl stored in its database (meta.settings, JSON)."""
+    with sqlite3.connect(db) as conn:
+        (text,) = conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+    settings: dict[str, Any] = json.loads(text)
+    return settings
+
+
+@pytest.mark.parametrize(
+    ("args", "texts"),
+    [
+        (
+            ["crawl", "--help"],
+            ["[default: data/scraper.db]", "[default: 16]", "[default: 4]", "[default: 0.25]",
+             "[default: 20]", "[default: host]", "[default: 30]", "[default: 3]",
+             "[default: --robots]", "[default: --no-store-html]"],
+        ),
+        (["resume", "-h"], ["[default: data/scraper.db]", "[default: 16]", "[default: 0.25]"]),
+        (["query", "-h"], ["Output format. [default: table on a terminal, else jsonl]"]),
+        (["search", "--help"], ["Output format. [default: table on a terminal, else jsonl]"]),
+        (["export", "-h"], ["Output format."]),
+        (["-h"], ["--version", "crawl"]),
+    ],
+)  # fmt: skip
+async def test_help_shows_defaults_and_descriptions(args: list[str], texts: list[str]):
+    """`--help` (or `-h`) of each command shows every option's real default and description."""
+    code, out, err = await run_cli(*args)
+    assert code == 0, err
+    flat = " ".join(out.split())
+    for text in texts:
+        assert text in flat
+
+
+async def test_version_prints_the_package_version():
+    """`scraper --version` prints the installed version and exits 0."""
+    code, out, err = await run_cli("--version")
+    assert (code, out, err) == (0, "scraper 0.1.0\n", "")
+
+
+async def test_out_of_range_values_name_the_flag_or_the_config_key(tmp_path: Path):
+    """A value out of range names the flag it came from, or the file and key of the config."""
+    db = str(tmp_path / "x.db")
+    code, _, err = await run_cli("crawl", "http://127.0.0.1:9/", "--db", db, "--delay", "-1")
+    assert code == 2
+    assert_one_error_line(err, "error: --delay must be at least 0 (got -1")
+    config = tmp_path / "x.toml"
+    config.write_text("[politeness]\ndelay_s = -1\n")
+    code, _, err = await run_cli(
+        "crawl", "http://127.0.0.1:9/", "--db", db, "--config", str(config)
+    )
+    assert code == 2
+    assert_one_error_line(err, f"error: {config}: [politeness] delay_s must be at least 0 (got -1")
+
+
+async def test_summary_groups_the_crawls_failures_by_reason(site: TestServer, tmp_path: Path):
+    """The summary names why pages failed, most frequent reason first, over the whole crawl."""
+    db = tmp_path / "c.db"
+    seeds = [str(site.make_url(f"/flaky/{n}")) for n in (5, 6)] + ["http://127.0.0.1:9/gone"]
+    code, out, err = await run_cli("crawl", *seeds, *fast(db), "--no-robots")
+    assert code == 0, err
+    assert "0 pages stored, 3 failed (http_500 2, connect_error 1), 0 blocked" in out
+    code, out, err = await run_cli("crawl", str(site.make_url("/flaky/7")), *fast(db))
+    assert code == 0, err
+    assert "0 pages stored, 4 failed (http_500 3, connect_error 1), 0 blocked" in out
+
+
+async def test_plain_progress_line_names_the_latest_failure(site: TestServer, tmp_path: Path):
+    """Without a terminal, the progress line written every 5 s names the latest failure."""
+    failing, slow = site.make_url("/flaky/5"), site.make_url("/slow/6000")
+    code, _, err = await run_cli("crawl", str(failing), str(slow), *fast(tmp_path / "c.db"))
+    assert code == 0, err
+    progress = [line for line in err.splitlines() if " pages · " in line]
+    assert progress, err
+    assert progress[0].endswith(f" · last failure: http_500 {failing}")
+
+
+async def test_resume_at_the_page_limit_says_so_and_how_to_go_on(site: TestServer, tmp_path: Path):
+    """Resuming a crawl stopped by --max-pages names the limit, the pending URLs and the flag."""
+    db = tmp_path / "c.db"
+    code, _, err = await run_cli("crawl", str(site.make_url("/")), *fast(db), "--max-pages", "2")
+    assert code == 0, err
+    with sqlite3.connect(db) as conn:
+        (pending,) = conn.execute(
+            "SELECT count(*) FROM frontier WHERE state = 'pending'"
+        ).fetchone()
+    assert pending > 0
+    how = f"to go on, run: scraper resume --db {db} --max-pages 4 (0: no limit)"
+    assert how in err
+    traffic(site).hits.clear()
+    code, out, err = await run_cli("resume", "--db", str(db))
+    assert code == 0, err
+    assert out.startswith(
+        "nothing to do: the page limit is reached (2 pages stored, --max-pages 2) "
+        f"and {pending} URLs are pending; {how}"
+    )
+    assert traffic(site).hits == {}
+
+
+async def test_adding_a_seed_keeps_the_stored_settings(site: TestServer, tmp_path: Path):
+    """`crawl URL --db` into an existing crawl runs with its stored settings, flags for that run
+    only, and stores only the new seed."""
+    db = tmp_path / "c.db"
+    first, second = str(site.make_url("/dir/leaf")), str(site.make_url("/c"))
+    code, _, err = await run_cli("crawl", first, *fast(db), "--max-depth", "0", "--per-host", "3")
+    assert code == 0, err
+    traffic(site).hits.clear()
+    code, _, err = await run_cli("crawl", second, "--db", str(db), "--per-host", "2")
+    assert code == 0, err
+    assert traffic(site).hits == {"/robots.txt": 1, "/c": 1}  # max_depth 0, delay 0: stored
+    stored = stored_settings(db)
+    assert (stored["max_depth"], stored["per_host"], stored["delay_s"]) == (0, 3, 0.0)
+    assert stored["seeds"] == [first, second]
+
+
+async def test_a_config_over_an_existing_crawl_is_for_this_run(site: TestServer, tmp_path: Path):
+    """`crawl URL --config` into an existing crawl applies the file to that run, like `resume`,
+    and leaves the stored settings as they were."""
+    db = tmp_path / "c.db"
+    code, _, err = await run_cli("crawl", str(site.make_url("/dir/leaf")), *fast(db))
+    assert code == 0, err
+    config = tmp_path / "deep0.toml"
+    config.write_text("[crawl]\nmax_depth = 0\n")
+    traffic(site).hits.clear()
+    code, _, err = await run_cli(
+        "crawl", str(site.make_url("/c")), *fast(db), "--config", str(config)
+    )
+    assert code == 0, err
+    assert traffic(site).hits == {"/robots.txt": 1, "/c": 1}
+    assert stored_settings(db)["max_depth"] == 20

@@ -1,0 +1,152 @@
+"""The options shared by ``crawl`` and ``resume``, and the settings of a run they make.
+
+The crawl options default to None, so that a crawl's stored settings win when a flag is not
+given; their help shows the default of a new crawl. Over an existing crawl, flags and
+``--config`` apply to one run: the settings stored with the crawl are kept (``crawl`` adds its
+seeds to them).
+"""
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.models import OptionInfo
+
+from scraper.config import FLAG_NAMES, Settings, load_settings, settings_from_json
+from scraper.errors import UsageError
+from scraper.logs import LogFormat
+from scraper.models import Scope
+from scraper.readstore import ReadStore
+
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # context_settings of every typer app
+
+
+def shown_default(value: object) -> str:
+    """`` [default: VALUE]`` for an option's help, escaped so rich does not read it as markup
+    (typer shows no default for an option whose default is None)."""
+    return rf" \[default: {value}]"
+
+
+_NEW = Settings()
+
+
+def _setting(flag: str, text: str, default: object) -> OptionInfo:
+    """A crawl option (None when not given), its help naming the default of a new crawl."""
+    option: OptionInfo = typer.Option(flag, help=text + shown_default(default), show_default=False)
+    return option
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="TOML settings file; config/default.toml documents every setting."
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int | None, _setting("--concurrency", "Requests in flight in all.", _NEW.concurrency)
+]
+PerHostOpt = Annotated[
+    int | None, _setting("--per-host", "Requests in flight to one host.", _NEW.per_host)
+]
+DelayOpt = Annotated[
+    float | None,
+    _setting("--delay", "Seconds between request starts to one host.", f"{_NEW.delay_s:g}"),
+]
+MaxPagesOpt = Annotated[
+    int | None,
+    _setting("--max-pages", "Stop when this many pages are stored (0: no limit).", _NEW.max_pages),
+]
+MaxDepthOpt = Annotated[
+    int | None, _setting("--max-depth", "Follow links this deep from a seed.", _NEW.max_depth)
+]
+ScopeOpt = Annotated[Scope | None, _setting("--scope", "Which links to follow.", _NEW.scope.value)]
+AllowOpt = Annotated[
+    list[str] | None, typer.Option("--allow", help="Only follow URLs matching REGEX.")
+]
+DenyOpt = Annotated[
+    list[str] | None, typer.Option("--deny", help="Never follow URLs matching REGEX.")
+]
+UserAgentOpt = Annotated[
+    str | None, _setting("--user-agent", "User-Agent header.", _NEW.user_agent)
+]
+TimeoutOpt = Annotated[
+    float | None, _setting("--timeout", "Seconds for one request.", f"{_NEW.timeout_s:g}")
+]
+RetriesOpt = Annotated[
+    int | None, _setting("--retries", "Retries after a transient failure.", _NEW.retries)
+]
+RobotsOpt = Annotated[bool | None, _setting("--robots/--no-robots", "Obey robots.txt.", "--robots")]
+StoreHtmlOpt = Annotated[
+    bool | None,
+    _setting(
+        "--store-html/--no-store-html",
+        "Keep raw bodies (compressed) for `scraper reparse`.",
+        "--no-store-html",
+    ),
+]
+AllowPrivateOpt = Annotated[
+    bool | None,
+    _setting(
+        "--allow-private/--no-allow-private",
+        "Follow links to loopback and private addresses.",
+        "--no-allow-private",
+    ),
+]
+
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="asyncio debug mode, slow callbacks and full errors logged.")
+]
+LogFileOpt = Annotated[
+    Path | None, typer.Option("--log-file", help="Write a record per page, retry and failure.")
+]
+LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Format of --log-file.")]
+
+
+def flag_overrides(**flags: object) -> dict[str, object]:
+    """CLI flag values under their Settings names (None: not given)."""
+    renamed = {flag: name for name, flag in FLAG_NAMES.items()}
+    values = {renamed.get(name, name): value for name, value in flags.items()}
+    for name in ("allow", "deny"):
+        values[name] = tuple(values[name]) if values.get(name) else None  # type: ignore[arg-type]
+    return values
+
+
+async def stored_settings(db: Path) -> Settings | None:
+    """The settings a crawl stored in ``db`` (None if none yet); StoreError if ``db`` is not a
+    crawl database."""
+    async with ReadStore(db) as store:
+        stored = await store.meta("settings")
+    return None if stored is None else settings_from_json(stored, str(db))
+
+
+def run_settings(
+    config: Path | None, db: str | None, flags: dict[str, object], seeds: tuple[str, ...] = ()
+) -> tuple[Settings, bool]:
+    """This run's settings, and whether they are a new crawl's (to be stored with it).
+
+    Over an existing crawl, its stored settings, then ``config``, then the flags, all for this
+    run only; the crawl keeps its stored settings, ``seeds`` are added to its own. Otherwise
+    the defaults, then ``config``, then the flags. The database is --db, else the config's."""
+    path = Path(load_settings(config, db=db).db)
+    new_file = not path.is_file() or path.stat().st_size == 0  # a crawl creates it
+    stored = None if new_file else asyncio.run(stored_settings(path))
+    settings = load_settings(config, base=stored, seeds=seeds or None, db=str(path), **flags)
+    return settings, stored is None
+
+
+def resume_settings(config: Path | None, db: str | None, flags: dict[str, object]) -> Settings:
+    """The settings of the crawl stored at the database, overridden for this run; UsageError
+    if there is none."""
+    settings, new = run_settings(config, db, flags)
+    if new:
+        path = Path(settings.db)
+        if not path.is_file():
+            raise UsageError(f"no crawl database at {path}")
+        raise UsageError(f"{path} holds no crawl settings to resume")
+    return settings
+
+
+NOT_FLAGS = frozenset(
+    {"urls", "input_file", "db", "config", "seeds", "flags", "debug", "log_file", "log_format"}
+)
