@@ -276,9 +276,10 @@ def parse_html(
     # Bytes are parsed as UTF-8; lexbor turns invalid sequences into U+FFFD itself.
     tree = LexborHTMLParser(html)
     nodes = tree.css("a[href], area[href]") if max_links > 0 else []
-    links = _links(nodes, _base_url(tree, url), max_links)
+    base = _base_url(tree, url)
+    links = _links(nodes, base, max_links)
     title, description = _title(tree), _description(tree)
-    data = extract_fields(tree, url, rules) if rules else None  # before _text changes the tree
+    data = extract_fields(tree, url, rules, base) if rules else None  # before _text changes it
     return ParsedPage(title, description, _text(tree), links, data)
 
 

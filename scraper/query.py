@@ -18,9 +18,10 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,6 +34,8 @@ SNIPPET_MARKERS = ("[", "]")  # around matched words in search snippets (json, j
 TOP_HOSTS = 20  # hosts listed by the human `stats` output (--json lists all)
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What SQLite skips between statements: whitespace, `-- ...` and `/* ... */` comments, `;`.
+_NO_STATEMENT = re.compile(r"(?:\s|;|--[^\n]*|/\*(?:[^*]|\*(?!/))*(?:\*/|\Z))*")
 
 
 class OutputFormat(StrEnum):
@@ -52,7 +55,10 @@ class ExportFormat(StrEnum):
 
 @contextlib.asynccontextmanager
 async def select_rows(db: Path, sql: str) -> AsyncIterator[Rows]:
-    """The rows of one read-only SQL statement (UsageError if SQLite refuses it)."""
+    """The rows of one read-only SQL statement (UsageError if SQLite refuses it, or if ``sql``
+    holds no statement at all: SQLite would run nothing and print nothing)."""
+    if _NO_STATEMENT.fullmatch(sql):
+        raise UsageError("no SQL statement given")
     async with ReadStore(db) as store, store.rows(sql) as rows:
         yield rows
 
@@ -215,8 +221,8 @@ async def export_file(db: Path, fmt: ExportFormat, output: Path | None, stdout: 
             raise UsageError(f"{output} is the database itself; choose another file")
         try:
             out = await asyncio.to_thread(output.open, "wb")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+        except OSError as exc:  # a directory, a missing directory, no permission
+            raise ScraperError(f"cannot write {output}: {exc.strerror or exc}") from None
         with out:
             try:
                 await write_rows(rows, fmt, out, json_columns=("data", "links"))
@@ -313,9 +319,15 @@ def stats_sections(counts: CrawlCounts) -> list[Section]:
 
 
 def _duration_text(seconds: float | None) -> str:
+    """One style at every scale: ``5.0 s``, ``2 min 13 s``, ``1 h 02 min``."""
     if seconds is None:
         return "-"
-    return f"{seconds:.2f} s" if seconds < 60 else str(timedelta(seconds=round(seconds)))
+    if round(seconds, 1) < 60:
+        return f"{seconds:.1f} s"
+    if round(seconds) < 3600:
+        return f"{round(seconds) // 60} min {round(seconds) % 60:02d} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def sections_text(sections: Iterable[Section]) -> str:

@@ -74,7 +74,7 @@ _FILE_ERRORS = frozenset(
 
 _SEARCH = """
 SELECT p.url, p.title, snippet(pages_fts, 1, ?, ?, '…', 12) AS snippet,
-       round(-bm25(pages_fts, 10.0, 1.0), 3) AS score
+       CAST(printf('%.3g', -bm25(pages_fts, 10.0, 1.0)) AS REAL) AS score
 FROM pages_fts JOIN pages AS p ON p.id = pages_fts.rowid
 WHERE pages_fts MATCH ?
 ORDER BY bm25(pages_fts, 10.0, 1.0), p.id
@@ -82,7 +82,9 @@ LIMIT ?
 """
 _BY_STATUS = "SELECT status, count(*) FROM pages GROUP BY status ORDER BY status"
 _BY_TYPE = "SELECT content_type, count(*) FROM pages GROUP BY 1 ORDER BY 2 DESC, 1"
-_BY_HOST = """
+_BY_HOST = "SELECT host, count(*) FROM pages GROUP BY host ORDER BY 2 DESC, 1"
+# Before schema version 5, pages had no host column (a reader never migrates).
+_BY_HOST_V4 = """
 SELECT f.host, count(*) FROM pages AS p JOIN frontier AS f ON f.url = p.url
 GROUP BY f.host ORDER BY 2 DESC, 1
 """
@@ -294,7 +296,7 @@ class ReadStore:
             pages=int(str(pages)),
             links=int(str(links)),
             by_status=tuple((int(k), n) for k, n in _pairs(await self._all(_BY_STATUS))),
-            by_host=_pairs(await self._all(_BY_HOST)),
+            by_host=_pairs(await self._all(_BY_HOST if self.schema_version >= 5 else _BY_HOST_V4)),
             by_content_type=_pairs(await self._all(_BY_TYPE)),
             frontier=_pairs(await self._all(_FRONTIER)),
             failures=tuple(

@@ -5,15 +5,20 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
-_FTS = """
+# `content="pages"` is spelled the way datasette and sqlite-utils look for it (their detect_fts
+# matches `content="pages"` or `content=[pages]`, not `content = 'pages'`), so datasette offers
+# `?_search=` on the pages table.
+_FTS_TABLE = """
 CREATE VIRTUAL TABLE pages_fts USING fts5(
-    title, text, content = 'pages', content_rowid = 'id',
+    title, text, content="pages", content_rowid="id",
     tokenize = 'unicode61 remove_diacritics 2'
 );
+"""
+_FTS_TRIGGERS = """
 CREATE TRIGGER pages_fts_insert AFTER INSERT ON pages BEGIN
     INSERT INTO pages_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
 END;
@@ -27,6 +32,8 @@ CREATE TRIGGER pages_fts_update AFTER UPDATE OF title, text ON pages BEGIN
     INSERT INTO pages_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
 END;
 """
+_FTS = _FTS_TABLE + _FTS_TRIGGERS
+_FTS_REBUILD = "INSERT INTO pages_fts (pages_fts) VALUES ('rebuild');"
 
 # The link graph as rows, one per (page, link): a view over pages.links, so a page's links are
 # written as one value (not one B-tree insert each) and `WHERE from_url = ?` still uses the
@@ -42,14 +49,28 @@ _PENDING_BY_HOST = """
 CREATE INDEX frontier_pending_host ON frontier (host, depth, id) WHERE state = 'pending';
 """
 
-# Raw bodies (--store-html), zlib-compressed, for `scraper reparse`.
-_BODIES = """
-CREATE TABLE bodies (
+# Raw bodies (--store-html), zlib-compressed, for `scraper reparse`: created by the first batch
+# that has one, so a crawl without --store-html has no such table.
+BODIES = """
+CREATE TABLE IF NOT EXISTS bodies (
     url     TEXT PRIMARY KEY,
     charset TEXT,
     body    BLOB NOT NULL
 );
 """
+
+# (No comma in a comment before the last column: SQLite's DROP COLUMN cuts at the last comma it
+# finds before the column, comment or not.)
+
+# Pages by host (stats, "pages per host"): an index instead of a join with frontier.
+_PAGES_BY_HOST = """
+CREATE INDEX pages_host ON pages (host);
+"""
+
+# The host[:port] of a normalized URL in SQL, as scraper.urls.url_host computes it: what lies
+# between "//" and the next "/" (or the end).
+_AFTER_SCHEME = "substr(url, instr(url, '//') + 2)"
+_HOST_OF_URL = f"substr({_AFTER_SCHEME}, 1, instr({_AFTER_SCHEME} || '/', '/') - 1)"
 
 SCHEMA = (
     """
@@ -85,20 +106,18 @@ CREATE TABLE pages (
     elapsed_ms   INTEGER NOT NULL,
     size_bytes   INTEGER NOT NULL,
     data         TEXT,  -- JSON object of the [extract] fields, NULL when none matched
-    links        TEXT   -- JSON array of the page's links (absolute, normalized), NULL if none
+    links        TEXT,  -- JSON array of the page links (absolute and normalized) or NULL
+    host         TEXT   -- host[:port] of the URL as in frontier.host
 );
 """
+    + _PAGES_BY_HOST
     + _LINKS_VIEW
-    + _BODIES
     + _FTS
 )
 
 # MIGRATIONS[n] turns a version-n database into version n + 1.
 MIGRATIONS = {
-    1: "ALTER TABLE pages ADD COLUMN data TEXT;"
-    + _BODIES
-    + _FTS
-    + "INSERT INTO pages_fts (pages_fts) VALUES ('rebuild');",
+    1: "ALTER TABLE pages ADD COLUMN data TEXT;" + _FTS + _FTS_REBUILD,
     2: """
 ALTER TABLE pages ADD COLUMN links TEXT;
 UPDATE pages SET links = (SELECT json_group_array(to_url) FROM links WHERE from_url = pages.url)
@@ -107,4 +126,12 @@ DROP TABLE links;
 """
     + _LINKS_VIEW,
     3: _PENDING_BY_HOST,
+    # pages_fts declared as datasette recognises it (the index rebuilt under the new
+    # declaration); pages.host, filled from each URL, and its index.
+    4: "DROP TRIGGER pages_fts_insert; DROP TRIGGER pages_fts_delete;"
+    "DROP TRIGGER pages_fts_update; DROP TABLE pages_fts;"
+    + _FTS
+    + _FTS_REBUILD
+    + f"ALTER TABLE pages ADD COLUMN host TEXT; UPDATE pages SET host = {_HOST_OF_URL};"
+    + _PAGES_BY_HOST,
 }

@@ -30,7 +30,8 @@ from scraper.models import (
     SinkRecord,
     StoredBody,
 )
-from scraper.schema import APPLICATION_ID, MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from scraper.schema import APPLICATION_ID, BODIES, MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from scraper.urls import url_host
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,11 @@ log = logging.getLogger(__name__)
 # busy in the main thread, that cost 3x the SQL itself.)
 _PAGE_COLUMNS = (
     "url, final_url, status, content_type, title, description, text, depth, fetched_at, "
-    "elapsed_ms, size_bytes, data, links"
+    "elapsed_ms, size_bytes, data, links, host"
 )
 _UPSERT_PAGE = f"""
 INSERT INTO pages ({_PAGE_COLUMNS})
-SELECT {", ".join(f"json_extract(value, '$[{i}]')" for i in range(13))}
+SELECT {", ".join(f"json_extract(value, '$[{i}]')" for i in range(14))}
 FROM json_each(?) WHERE true
 ON CONFLICT (url) DO UPDATE SET
     final_url = excluded.final_url, status = excluded.status,
@@ -357,12 +358,14 @@ class Store:
         db = self.db
         rows = [
             (p.url, p.final_url, p.status, p.content_type, p.title, p.description, p.text,
-             p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes, p.data, p.links or None)
+             p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes, p.data, p.links or None,
+             url_host(p.url))
             for p in pages
         ]  # fmt: skip
         await db.execute(_UPSERT_PAGE, (_json(rows),))
         bodies = [(p.url, p.charset, p.body) for p in pages if p.body is not None]
         if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
+            await db.execute(BODIES)  # the table exists only once a body is stored
             await db.executemany(
                 "INSERT OR REPLACE INTO bodies (url, charset, body) VALUES (?, ?, ?)", bodies
             )
@@ -383,7 +386,7 @@ class Store:
     async def stored_bodies(self, batch_size: int) -> AsyncIterator[list[StoredBody]]:
         """HTML pages with a stored body, in batches (keyset pagination: memory stays flat)."""
         last_id = 0
-        while True:
+        while await self._has_bodies():
             async with self.db.execute(_BODIES_PAGE, (last_id, batch_size)) as cur:
                 rows = list(await cur.fetchall())
             if not rows:
@@ -392,11 +395,16 @@ class Store:
             yield [StoredBody(*row[1:]) for row in rows]
 
     async def html_pages_without_body(self) -> int:
-        count = await self._scalar(
-            "SELECT count(*) FROM pages p WHERE " + _PARSED_PAGE + " AND NOT EXISTS "
-            "(SELECT 1 FROM bodies b WHERE b.url = p.url)"
-        )
+        sql = "SELECT count(*) FROM pages p WHERE " + _PARSED_PAGE
+        if await self._has_bodies():
+            sql += " AND NOT EXISTS (SELECT 1 FROM bodies b WHERE b.url = p.url)"
+        count = await self._scalar(sql)
         return count if isinstance(count, int) else 0
+
+    async def _has_bodies(self) -> bool:
+        """Was a body ever stored (--store-html)? Only then is there a ``bodies`` table."""
+        found = await self._scalar("SELECT 1 FROM sqlite_master WHERE name = 'bodies'")
+        return found is not None
 
     async def update_parsed(self, pages: Sequence[Reparsed]) -> None:
         """New title, description, text, data and links for pages parsed again."""

@@ -2,17 +2,20 @@
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
+from datasette.utils import detect_fts  # type: ignore[import-untyped]
 
 from scraper.config import load_settings
-from scraper.errors import UsageError
+from scraper.errors import StoreError, UsageError
 from scraper.extract import check_rules
 from scraper.models import ExtractRule
 from scraper.parse import parse_html
 from scraper.schema import SCHEMA_VERSION
+from scraper.store import Store
 from tests.conftest import CrawlFn, traffic
 from tests.test_cli import run_cli
 
@@ -55,6 +58,45 @@ def test_rules_take_attributes_all_matches_or_the_first():
     assert page.data["none_listed"] == []
 
 
+def test_url_attributes_are_resolved_against_the_base_url():
+    """href, src, data-src, poster and action values become absolute against <base href>;
+    other schemes, other attributes and srcset stay as written."""
+    rules = (
+        ExtractRule("hrefs", "a.doc", attr="href", all=True),
+        ExtractRule("titles", "a.doc", attr="title", all=True),
+        ExtractRule("src", "img.logo", attr="src"),
+        ExtractRule("data_src", "img.logo", attr="data-src"),
+        ExtractRule("srcset", "img.logo", attr="srcset"),
+        ExtractRule("poster", "video", attr="poster"),
+        ExtractRule("action", "form", attr="action"),
+    )
+    body = (FIXTURES / "relative_urls.html").read_bytes()
+    page = parse_html(body, "https://example.com/guide/intro/page.html", None, 1000, rules)
+    assert page.data == {
+        "hrefs": [
+            "https://example.com/docs/reference/x.html",
+            "https://example.com/docs/v2/guide.html#install",
+            "https://example.com/about",
+            "https://other.example/page",
+            "mailto:docs@example.com",
+        ],
+        "titles": ["Reference", "Guide", "About", "Elsewhere", "Mail"],
+        "src": "https://example.com/docs/v2/img/logo.png",
+        "data_src": "https://example.com/docs/v2/img/logo@2x.png",
+        "srcset": "img/a.png 1x, img/b.png 2x",
+        "poster": "https://example.com/docs/v2/media/poster.jpg",
+        "action": "https://example.com/docs/v2/search",
+    }
+
+
+def test_url_attributes_without_a_base_resolve_against_the_page():
+    """Without <base>, a relative href resolves against the page's own URL."""
+    rule = ExtractRule("link", "a", attr="href")
+    body = b'<p><a href="../reference/x.html">x</a></p>'
+    page = parse_html(body, "http://example.com/guide/intro/page.html", None, 1000, (rule,))
+    assert page.data == {"link": "http://example.com/guide/reference/x.html"}
+
+
 def test_no_applicable_rule_leaves_data_null():
     """A page whose URL matches no rule's pattern gets no data at all."""
     rules = (ExtractRule("x", "h1", url="^https://elsewhere/"),)
@@ -95,7 +137,7 @@ async def test_crawl_stores_extracted_fields_as_json(
     [(links,)] = result.rows(
         "SELECT json_extract(data, '$.hub_links') FROM pages WHERE url LIKE '%hub%'"
     )
-    assert json.loads(links) == ["/a", "/c"]
+    assert json.loads(links) == [str(site.make_url("/a")), str(site.make_url("/c"))]
 
 
 async def test_reparse_applies_new_rules_without_fetching(site: TestServer, tmp_path: Path):
@@ -119,7 +161,7 @@ async def test_reparse_applies_new_rules_without_fetching(site: TestServer, tmp_
         data = dict(conn.execute("SELECT url, data FROM pages WHERE data IS NOT NULL"))
         bodies = conn.execute("SELECT count(*) FROM bodies").fetchone()[0]
     home = json.loads(data[str(site.make_url("/"))])
-    assert home == {"first_link": "a"}
+    assert home == {"first_link": str(site.make_url("/a"))}  # href="a", resolved
     assert bodies == 9  # the 8 parsed pages and the 404's body; not the PDF's
 
 
@@ -139,7 +181,7 @@ async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn
     with sqlite3.connect(result.db) as conn:
         links_before = conn.execute(links_sql).fetchall()
         conn.executescript(
-            "DROP TRIGGER pages_fts_insert; DROP TRIGGER pages_fts_delete;"
+            VERSION_4 + "DROP TRIGGER pages_fts_insert; DROP TRIGGER pages_fts_delete;"
             "DROP TRIGGER pages_fts_update; DROP TABLE pages_fts; DROP TABLE bodies;"
             "ALTER TABLE pages DROP COLUMN data;"
             "CREATE TABLE old_links (from_url TEXT NOT NULL, to_url TEXT NOT NULL,"
@@ -162,3 +204,89 @@ async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn
     assert found == [("Home",)]  # indexed by the migration's rebuild, not by a new write
     assert len(links_before) > 3
     assert [row for row in links_after if row[0] == home] == links_before
+
+
+# What version 4 had: the FTS table declared with content = 'pages' (which datasette does not
+# recognise), no pages.host, and an empty bodies table in every database.
+VERSION_4 = """
+DROP INDEX pages_host; ALTER TABLE pages DROP COLUMN host;
+DROP TRIGGER pages_fts_insert; DROP TRIGGER pages_fts_delete; DROP TRIGGER pages_fts_update;
+DROP TABLE pages_fts;
+CREATE VIRTUAL TABLE pages_fts USING fts5(
+    title, text, content = 'pages', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT INTO pages_fts (pages_fts) VALUES ('rebuild');
+CREATE TRIGGER pages_fts_insert AFTER INSERT ON pages BEGIN
+    INSERT INTO pages_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+CREATE TRIGGER pages_fts_delete AFTER DELETE ON pages BEGIN
+    INSERT INTO pages_fts (pages_fts, rowid, title, text)
+    VALUES ('delete', old.id, old.title, old.text);
+END;
+CREATE TRIGGER pages_fts_update AFTER UPDATE OF title, text ON pages BEGIN
+    INSERT INTO pages_fts (pages_fts, rowid, title, text)
+    VALUES ('delete', old.id, old.title, old.text);
+    INSERT INTO pages_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+CREATE TABLE IF NOT EXISTS bodies (url TEXT PRIMARY KEY, charset TEXT, body BLOB NOT NULL);
+UPDATE meta SET value = '4' WHERE key = 'schema_version';
+"""
+
+
+async def test_a_version_4_database_is_migrated(tmp_path: Path, site: TestServer, crawl: CrawlFn):
+    """A schema-4 database gets a full-text index datasette detects (rebuilt: old pages are
+    found, and new ones), and pages.host filled for its pages and written for new ones."""
+    result = await crawl(site.make_url("/"), max_depth=0)
+    with closing(sqlite3.connect(result.db)) as conn, conn:
+        conn.executescript(VERSION_4)
+        assert detect_fts(conn, "pages") is None
+    await crawl(site.make_url("/a"), max_depth=0)
+    with closing(sqlite3.connect(result.db)) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        fts = detect_fts(conn, "pages")
+        found = conn.execute(
+            "SELECT p.title FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid "
+            "WHERE pages_fts MATCH 'welcome OR page' ORDER BY p.id"
+        ).fetchall()
+        hosts = conn.execute(
+            "SELECT p.host, f.host FROM pages AS p JOIN frontier AS f USING (url)"
+        ).fetchall()
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT host, count(*) FROM pages GROUP BY host"
+        ).fetchall()
+        check = conn.execute("PRAGMA integrity_check").fetchall()
+    assert version == (str(SCHEMA_VERSION),)
+    assert fts == "pages_fts"
+    assert found == [("Home",), ("Page A",)]
+    assert len(hosts) == 2
+    assert all(page == frontier == f"{site.host}:{site.port}" for page, frontier in hosts)
+    assert "pages_host" in str(plan)
+    assert check == [("ok",)]
+
+
+async def test_the_version_5_migration_is_all_or_nothing(tmp_path: Path, crawl: CrawlFn, site):
+    """A migration that fails half-way (a pages_host index already there) leaves version 4
+    exactly as it was: the old declaration, no host column."""
+    result = await crawl(site.make_url("/"), max_depth=0)
+    with closing(sqlite3.connect(result.db)) as conn, conn:
+        conn.executescript(VERSION_4 + "CREATE INDEX pages_host ON pages (url);")
+        before = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+    with pytest.raises(StoreError, match="pages_host already exists"):
+        async with Store(result.db):
+            pass
+    with closing(sqlite3.connect(result.db)) as conn:
+        after = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert after == before
+    assert version == ("4",)
+
+
+async def test_the_bodies_table_exists_only_once_a_body_is_stored(site: TestServer, crawl: CrawlFn):
+    """A crawl without --store-html leaves no bodies table; one with it creates the table."""
+    result = await crawl(site.make_url("/"), max_depth=0)
+    tables_sql = "SELECT name FROM sqlite_master WHERE name = 'bodies'"
+    assert result.rows(tables_sql) == []
+    await crawl(site.make_url("/a"), max_depth=0, store_html=True)
+    assert result.rows(tables_sql) == [("bodies",)]
+    assert result.rows("SELECT url FROM bodies") == [(str(site.make_url("/a")),)]

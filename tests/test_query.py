@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from datasette.utils import detect_fts  # type: ignore[import-untyped]
 
 from scraper.benchsite import cli_peak_rss_code
 from scraper.errors import UsageError
@@ -207,14 +208,14 @@ async def test_reading_pragmas_and_functions_are_allowed(crawled: CrawlResult):
         for sql, expected in [
             ("PRAGMA integrity_check", [("ok",)]),
             ("PRAGMA table_info(pages)", None),
-            ("SELECT count(*) FROM pragma_table_info('pages')", [(14,)]),
+            ("SELECT count(*) FROM pragma_table_info('pages')", [(15,)]),
             ("SELECT count(*) FROM pages_fts WHERE pages_fts MATCH 'welcome'", [(1,)]),
             ("SELECT json_extract('{\"a\": 1}', '$.a')", [(1,)]),
             ("PRAGMA user_version", [(0,)]),
         ]:
             async with store.rows(sql) as result:
                 found = await result.fetch()
-            assert found == expected or (expected is None and len(found) == 14), sql
+            assert found == expected or (expected is None and len(found) == 15), sql
 
 
 async def test_bad_sql_exits_2_with_sqlites_message(crawled: CrawlResult):
@@ -230,6 +231,17 @@ async def test_bad_sql_exits_2_with_sqlites_message(crawled: CrawlResult):
     for (sql, message), (code, out, err) in zip(cases, results, strict=True):
         assert (code, out) == (2, ""), sql
         assert_one_error_line(err, message)
+
+
+async def test_a_query_without_a_statement_is_a_usage_error(crawled: CrawlResult):
+    """Empty, blank, `;`-only or comment-only SQL exits 2 saying no statement was given."""
+    cases = ["", "   \n", ";", "-- just a comment", "/* a */ ; -- b\n", "/* never closed"]
+    results = await asyncio.gather(
+        *(run_cli("query", "--db", str(crawled.db), "--", sql) for sql in cases)
+    )
+    for sql, (code, out, err) in zip(cases, results, strict=True):
+        assert (code, out) == (2, ""), sql
+        assert_one_error_line(err, "error: no SQL statement given")
 
 
 async def test_a_reader_that_goes_away_ends_the_output_quietly(crawled: CrawlResult):
@@ -309,6 +321,22 @@ async def test_search_ranks_pages_with_the_words_first_and_titles_higher(crawled
     assert [page["title"] for page in leaf] == ["Leaf", "Page A"]
     assert leaf[0]["score"] > leaf[1]["score"]
     assert "[leaf]" in leaf[1]["snippet"]
+
+
+async def test_search_scores_of_a_word_on_every_page_are_not_zero(site: TestServer, crawl: CrawlFn):
+    """A word on every page has tiny bm25 values: shown to 3 significant digits, best first,
+    not rounded to 0."""
+    site.app[CONFIG].gen_pages = 30
+    result = await crawl(site.make_url("/gen/0"))
+    found = await search(result.db, "generated", "--limit", "0")
+    scores = [page["score"] for page in found]
+    assert len(scores) == 30
+    assert all(0 < score < 1e-3 for score in scores)
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] > scores[-1]
+    assert all(
+        len(f"{score:.6e}".split("e")[0].rstrip("0").replace(".", "")) <= 3 for score in scores
+    )
 
 
 async def test_search_terms_are_plain_words_whatever_their_punctuation(crawled: CrawlResult):
@@ -448,6 +476,21 @@ async def test_export_refuses_to_overwrite_its_database(crawled: CrawlResult):
     assert file_state(crawled.db) == before
 
 
+async def test_export_into_a_directory_is_a_write_error(crawled: CrawlResult, tmp_path: Path):
+    """`-o` naming a directory (or a file in a missing one) exits 1 with one line naming it."""
+    missing = tmp_path / "no" / "such" / "pages.jsonl"
+    results = await asyncio.gather(
+        *(
+            run_cli("export", "--db", str(crawled.db), "-f", "jsonl", "-o", str(target))
+            for target in (tmp_path, missing)
+        )
+    )
+    for target, (code, out, err) in zip((tmp_path, missing), results, strict=True):
+        assert (code, out) == (1, ""), err
+        assert_one_error_line(err, f"cannot write {target}: ")
+    assert not missing.parent.exists()
+
+
 def build_big_database(db: Path, pages: int) -> None:
     """A crawl database (real schema, id and version) holding ``pages`` pages of ~1 KB text.
 
@@ -545,6 +588,49 @@ async def test_stats_match_the_crawl(site: TestServer, crawl: CrawlFn):
     assert "http_500" in text
     assert "404" in text
     assert "pages/s" in text
+
+
+async def test_stats_show_durations_in_one_format(crawled: CrawlResult):
+    """Durations under a minute, under an hour and over it read `5.0 s`, `2 min 13 s`,
+    `1 h 02 min`."""
+    outputs = []
+    for seconds in (5, 133, 3720):
+        write(crawled.db, "UPDATE pages SET fetched_at = '2025-01-01T00:00:00.000+00:00'")
+        write(
+            crawled.db,
+            "UPDATE pages SET fetched_at = strftime('%Y-%m-%dT%H:%M:%S.000+00:00', "
+            "'2025-01-01 00:00:00', ?) WHERE id = 1",
+            f"+{seconds} seconds",
+        )
+        code, out, err = await run_cli("stats", "--db", str(crawled.db))
+        assert code == 0, err
+        outputs.append(out)
+    durations = [
+        line.split("duration", 1)[1].strip()
+        for out in outputs
+        for line in out.splitlines()
+        if line.strip().startswith("duration")
+    ]
+    assert durations == ["5.0 s", "2 min 13 s", "1 h 02 min"]
+
+
+async def test_pages_per_host_reads_the_pages_table_alone(crawled: CrawlResult):
+    """Every page has its host as the frontier has it, so the README's recipe needs no join."""
+    sql = "SELECT host, count(*) AS pages FROM pages GROUP BY host ORDER BY pages DESC"
+    code, out, err = await run_cli("query", "--db", str(crawled.db), sql, "-f", "jsonl")
+    assert code == 0, err
+    [(host,)] = rows(crawled.db, "SELECT DISTINCT host FROM frontier")
+    assert jsonl(out) == [{"host": host, "pages": 11}]
+    mismatched = (
+        "SELECT count(*) FROM pages AS p JOIN frontier AS f USING (url) WHERE p.host IS NOT f.host"
+    )
+    assert rows(crawled.db, mismatched) == [(0,)]
+
+
+async def test_datasette_detects_the_full_text_index(crawled: CrawlResult):
+    """datasette's own detect_fts finds pages_fts for the pages table of a new database."""
+    with closing(sqlite3.connect(crawled.db)) as conn:
+        assert detect_fts(conn, "pages") == "pages_fts"
 
 
 # -- the search query builder -------------------------------------------------------------------
