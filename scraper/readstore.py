@@ -13,6 +13,7 @@ Reading never blocks the crawl: the database is in WAL mode, so a reader works o
 while the writer goes on. A busy timeout covers the brief moments WAL needs a lock (recovery).
 """
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -144,10 +145,7 @@ class ReadStore:
         if not self.path.is_file():
             raise UsageError(f"no crawl database at {self.path}")
         try:
-            uri = f"{self.path.absolute().as_uri()}?mode=ro"
-            self._db = await aiosqlite.connect(
-                uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None
-            )
+            self._db = await self._connect()
             await self._db.set_authorizer(self._authorize)
             await self._check()
         except BaseException as exc:  # Ctrl-C too: an open connection's thread would hang exit
@@ -156,6 +154,29 @@ class ReadStore:
                 raise StoreError(f"cannot open database {self.path}: {exc}") from None
             raise
         return self
+
+    async def _connect(self) -> aiosqlite.Connection:
+        """Open the file read-only on a worker thread, then hand the connection to aiosqlite.
+
+        Not ``aiosqlite.connect``: when its open fails, it stops its connection thread without
+        waiting, and that thread then reports to an event loop that a one-shot command has
+        already closed ("Exception in thread ...: Event loop is closed"). Here a failed open
+        never starts that thread.
+        """
+        uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        conn = await asyncio.to_thread(
+            sqlite3.connect,
+            uri,
+            uri=True,
+            timeout=BUSY_TIMEOUT_S,
+            isolation_level=None,
+            check_same_thread=False,  # opened here, used only on aiosqlite's thread
+        )
+        try:
+            return await aiosqlite.Connection(lambda: conn, CHUNK_ROWS)
+        except BaseException:
+            conn.close()
+            raise
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
