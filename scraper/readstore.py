@@ -13,7 +13,6 @@ Reading never blocks the crawl: the database is in WAL mode, so a reader works o
 while the writer goes on. A busy timeout covers the brief moments WAL needs a lock (recovery).
 """
 
-import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -156,21 +155,21 @@ class ReadStore:
         return self
 
     async def _connect(self) -> aiosqlite.Connection:
-        """Open the file read-only on a worker thread, then hand the connection to aiosqlite.
+        """Open the file read-only, then hand the connection to aiosqlite's thread.
 
         Not ``aiosqlite.connect``: when its open fails, it stops its connection thread without
         waiting, and that thread then reports to an event loop that a one-shot command has
         already closed ("Exception in thread ...: Event loop is closed"). Here a failed open
-        never starts that thread.
+        never starts that thread. Opening only opens the file (reading starts with the first
+        statement), so it is done right here, on the event loop.
         """
         uri = f"{self.path.absolute().as_uri()}?mode=ro"
-        conn = await asyncio.to_thread(
-            sqlite3.connect,
+        conn = sqlite3.connect(
             uri,
             uri=True,
             timeout=BUSY_TIMEOUT_S,
             isolation_level=None,
-            check_same_thread=False,  # opened here, used only on aiosqlite's thread
+            check_same_thread=False,  # used from now on by aiosqlite's thread alone
         )
         try:
             return await aiosqlite.Connection(lambda: conn, CHUNK_ROWS)
