@@ -60,7 +60,11 @@ class Phase:
 
     @property
     def cpu_s_per_1000(self) -> float:
-        return (self.cpu_s + self.child_cpu_s) * 1000 / max(1, self.responses)
+        return self.per_1000(self.cpu_s + self.child_cpu_s)
+
+    def per_1000(self, seconds: float) -> float:
+        """``seconds`` (of this phase) per 1000 responses."""
+        return seconds * 1000 / max(1, self.responses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,8 +272,8 @@ def report_lines(r: BenchReport) -> list[str]:
         f"raw: {raw.pages_per_s:.1f} pages/s ({raw.responses} in {raw.elapsed_s:.2f} s,"
         f" {raw.failed} failed)",
         f"ratio crawl/raw: {c.pages_per_s / max(raw.pages_per_s, 1e-9):.2f}",
-        f"crawl CPU: {c.cpu_s_per_1000:.2f} s/1000 pages (crawler {c.cpu_s:.2f} s"
-        f" + parse process {c.child_cpu_s:.2f} s)",
+        f"crawl CPU: {c.cpu_s_per_1000:.2f} s/1000 pages (crawler {c.per_1000(c.cpu_s):.2f}"
+        f" + parse process {c.per_1000(c.child_cpu_s):.2f})",
         f"raw CPU: {raw.cpu_s_per_1000:.2f} s/1000 pages",
         f"peak RSS: {r.peak_rss_mb:.0f} MB (crawler),"
         f" {r.crawl.child_peak_rss_mb:.0f} MB (parse process)",
