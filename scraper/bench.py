@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import platform
 import resource
+import signal
 import tempfile
 import threading
 import time
@@ -33,9 +34,10 @@ from pathlib import Path
 from scraper.benchscrapy import ScrapyRun, run_scrapy, scrapy_version
 from scraper.benchsite import SERVER_STOP_S, Site, generate_site, serve
 from scraper.config import Settings
-from scraper.errors import FetchError, ScraperError
+from scraper.errors import FetchError, Interrupted, ScraperError
 from scraper.fetcher import Fetcher, FetchHooks
 from scraper.orchestrator import Crawl
+from scraper.pipeline import interrupted_by_signals
 from scraper.query import read_counts
 
 RSS_SAMPLE_S = 0.2
@@ -58,7 +60,11 @@ class Phase:
 
     @property
     def cpu_s_per_1000(self) -> float:
-        return (self.cpu_s + self.child_cpu_s) * 1000 / max(1, self.responses)
+        return self.per_1000(self.cpu_s + self.child_cpu_s)
+
+    def per_1000(self, seconds: float) -> float:
+        """``seconds`` (of this phase) per 1000 responses."""
+        return seconds * 1000 / max(1, self.responses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +136,17 @@ async def fetch_raw(settings: Settings, urls: list[str], limit_s: float) -> tupl
     return counts[0], counts[1]
 
 
+async def _fetch_raw_interruptible(
+    settings: Settings, urls: list[str], limit_s: float
+) -> tuple[int, int]:
+    with interrupted_by_signals("bench"):
+        return await fetch_raw(settings, urls, limit_s)
+
+
 def _run_raw(settings: Settings, urls: list[str], limit_s: float) -> Phase:
     cpu, started = _cpu_s(resource.RUSAGE_SELF), time.perf_counter()
     try:
-        ok, failed = asyncio.run(fetch_raw(settings, urls, limit_s))
+        ok, failed = asyncio.run(_fetch_raw_interruptible(settings, urls, limit_s))
     except TimeoutError:
         raise ScraperError(f"bench: the raw fetch took more than {limit_s:.0f} s") from None
     elapsed = time.perf_counter() - started
@@ -142,9 +155,10 @@ def _run_raw(settings: Settings, urls: list[str], limit_s: float) -> Phase:
 
 async def _crawl(settings: Settings, limit_s: float) -> tuple[int, int]:
     async with asyncio.timeout(limit_s):
-        summary = await Crawl(settings).run()
+        summary = await Crawl(settings).run()  # stops gracefully on SIGINT/SIGTERM
     if summary.interrupted_by is not None:
-        raise ScraperError(f"bench: interrupted by {summary.interrupted_by}")
+        signum = signal.Signals[summary.interrupted_by]
+        raise Interrupted(f"bench: interrupted by {summary.interrupted_by}", signum)
     return summary.new_pages, summary.failed
 
 
@@ -258,8 +272,8 @@ def report_lines(r: BenchReport) -> list[str]:
         f"raw: {raw.pages_per_s:.1f} pages/s ({raw.responses} in {raw.elapsed_s:.2f} s,"
         f" {raw.failed} failed)",
         f"ratio crawl/raw: {c.pages_per_s / max(raw.pages_per_s, 1e-9):.2f}",
-        f"crawl CPU: {c.cpu_s_per_1000:.2f} s/1000 pages (crawler {c.cpu_s:.2f} s"
-        f" + parse process {c.child_cpu_s:.2f} s)",
+        f"crawl CPU: {c.cpu_s_per_1000:.2f} s/1000 pages (crawler {c.per_1000(c.cpu_s):.2f}"
+        f" + parse process {c.per_1000(c.child_cpu_s):.2f})",
         f"raw CPU: {raw.cpu_s_per_1000:.2f} s/1000 pages",
         f"peak RSS: {r.peak_rss_mb:.0f} MB (crawler),"
         f" {r.crawl.child_peak_rss_mb:.0f} MB (parse process)",

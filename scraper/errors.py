@@ -51,3 +51,11 @@ class TransientFetchError(FetchError):
 
 class PermanentFetchError(FetchError):
     """Not worth retrying: bad scheme, too many redirects, body too large."""
+
+
+class Interrupted(ScraperError):
+    """Stopped by SIGINT or SIGTERM before the end: exit 130 or 143 (128 + the signal number)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum

@@ -7,17 +7,19 @@ sends the sink its own.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar, TypeVarTuple
 
 from scraper.config import Settings
-from scraper.errors import FetchError, PermanentFetchError
+from scraper.errors import FetchError, Interrupted, PermanentFetchError
 from scraper.fetcher import Fetcher, FetchHooks
 from scraper.frontier import Frontier, LinkFilter
 from scraper.gate import RobotsGate
@@ -30,7 +32,7 @@ from scraper.models import (
     ParsedPage,
     SinkRecord,
 )
-from scraper.parse import parse_many
+from scraper.parse import STOP_SIGNALS, parse_many, stop_signals_blocked
 from scraper.politeness import HostSlots
 from scraper.sink import Sink
 from scraper.sitemap import looks_like_sitemap, parse_sitemap
@@ -201,10 +203,7 @@ class Pipeline:
         return jobs, True
 
     async def _run(self, fn: Callable[[*Ts], R], *args: *Ts) -> R:
-        """``fn(*args)`` in the parse pool (picklable top-level ``fn``), or inline without one."""
-        if self._pool is None:
-            return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await run_in_pool(self._pool, fn, *args)
 
     async def _records(self, jobs: list[tuple[FrontierItem, Outcome]]) -> list[SinkRecord]:
         """Sink records for ``jobs``, in order; their HTML pages parsed in one pool call."""
@@ -282,6 +281,47 @@ class Pipeline:
             charset=r.charset,
             redirected_to=_redirect_target(item.url, r),
         )
+
+
+async def run_in_pool(pool: Executor | None, fn: Callable[[*Ts], R], *args: *Ts) -> R:
+    """``fn(*args)`` in the parse pool (picklable top-level ``fn``), or inline without one.
+
+    Submitted with SIGINT/SIGTERM blocked, so a worker process it starts is never killed by a
+    Ctrl-C meant for the crawler (:func:`scraper.parse.stop_signals_blocked`).
+    """
+    if pool is None:
+        return fn(*args)
+    with stop_signals_blocked():
+        result = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+    return await result
+
+
+@contextlib.contextmanager
+def interrupted_by_signals(what: str, hint: str = "") -> Iterator[None]:
+    """In a task without a graceful stop of its own (``reparse``, the bench's raw fetch): SIGINT
+    or SIGTERM cancels the task, and the block raises :class:`Interrupted` (exit 130 or 143,
+    ``"<what>: interrupted by SIGINT[; <hint>]"``) instead of that cancellation. Main thread."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    caught: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not caught and task is not None:
+            caught.append(sig)
+            task.cancel()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if not caught or task is None or task.uncancel() > 0:
+            raise  # not (only) our own cancellation
+        message = f"{what}: interrupted by {caught[0].name}" + (f"; {hint}" if hint else "")
+        raise Interrupted(message, caught[0]) from None
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
 
 
 def _redirect_target(url: str, r: FetchResult) -> tuple[str, str] | None:

@@ -146,10 +146,7 @@ class ReadStore:
         if not self.path.is_file():
             raise UsageError(f"no crawl database at {self.path}")
         try:
-            uri = f"{self.path.absolute().as_uri()}?mode=ro"
-            self._db = await aiosqlite.connect(
-                uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None
-            )
+            self._db = await self._connect()
             await self._db.set_authorizer(self._authorize)
             await self._check()
         except BaseException as exc:  # Ctrl-C too: an open connection's thread would hang exit
@@ -158,6 +155,29 @@ class ReadStore:
                 raise StoreError(f"cannot open database {self.path}: {exc}") from None
             raise
         return self
+
+    async def _connect(self) -> aiosqlite.Connection:
+        """Open the file read-only, then hand the connection to aiosqlite's thread.
+
+        Not ``aiosqlite.connect``: when its open fails, it stops its connection thread without
+        waiting, and that thread then reports to an event loop that a one-shot command has
+        already closed ("Exception in thread ...: Event loop is closed"). Here a failed open
+        never starts that thread. Opening only opens the file (reading starts with the first
+        statement), so it is done right here, on the event loop.
+        """
+        uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            timeout=BUSY_TIMEOUT_S,
+            isolation_level=None,
+            check_same_thread=False,  # used from now on by aiosqlite's thread alone
+        )
+        try:
+            return await aiosqlite.Connection(lambda: conn, CHUNK_ROWS)
+        except BaseException:
+            conn.close()
+            raise
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None

@@ -73,7 +73,8 @@ def path_without_nginx() -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("server", ["default", "no-nginx"])
 async def test_bench_command_crawls_every_page_and_prints_its_figures(server: str):
-    """`scraper bench --pages 60` exits 0, crawls all 60 pages, prints rates, ratio, CPU, RSS."""
+    """`scraper bench --pages 60` exits 0, crawls all 60 pages, prints rates, ratio, RSS and CPU
+    (each figure of the CPU line per 1000 pages)."""
     env = {**os.environ, "SCRAPER_DEBUG": "0"}
     if server == "no-nginx":
         env["PATH"] = path_without_nginx()
@@ -98,7 +99,16 @@ async def test_bench_command_crawls_every_page_and_prints_its_figures(server: st
     assert re.search(r"^crawl: \d+\.\d pages/s \(\d+ in ", out, re.M), out
     assert re.search(r"^raw: \d+\.\d pages/s \(\d+ in .*, 0 failed\)$", out, re.M), out
     assert re.search(r"^ratio crawl/raw: \d+\.\d\d$", out, re.M), out
-    assert re.search(r"^crawl CPU: \d+\.\d\d s/1000 pages", out, re.M), out
+    # Every figure of the CPU line per 1000 pages: the two parts add up to the total.
+    cpu = re.search(
+        r"^crawl CPU: (\d+\.\d\d) s/1000 pages \(crawler (\d+\.\d\d)"
+        r" \+ parse process (\d+\.\d\d)\)$",
+        out,
+        re.M,
+    )
+    assert cpu, out
+    total, crawler, parse_process = map(float, cpu.groups())
+    assert abs(crawler + parse_process - total) <= 0.011, out
     assert re.search(r"^peak RSS: \d+ MB \(crawler\)", out, re.M), out
     assert re.search(r"^machine: \d+ CPUs, Python 3\.", out, re.M), out
     if server == "no-nginx":

@@ -62,7 +62,8 @@ class Child:
 
 @contextlib.asynccontextmanager
 async def scraper(tmp_path: Path, *args: str, cwd: Path | None = None) -> AsyncIterator[Child]:
-    """Start ``python -m scraper ARGS`` without blocking the loop; kill it if still running."""
+    """Start ``python -m scraper ARGS`` without blocking the loop, in a session of its own (its
+    process group id is its pid, as a terminal's job); kill it if still running."""
     env = {**os.environ, "SCRAPER_DEBUG": "0", "COLUMNS": "200"}
     name = f"{args[0]}-{time.monotonic_ns()}"
     out_path, err_path = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
@@ -77,6 +78,7 @@ async def scraper(tmp_path: Path, *args: str, cwd: Path | None = None) -> AsyncI
             stderr=err,
             env=env,
             cwd=cwd,
+            start_new_session=True,
         )
     child = Child(proc, out_path, err_path)
     try:
