@@ -7,7 +7,7 @@ everything behind it (aiohttp, aiosqlite, typer, rich: about 25 MB more per pars
 
 
 def run() -> None:
-    from scraper.cli import main  # late, on purpose: see the module docstring
+    from scraper.cli.app import main  # late, on purpose: see the module docstring
 
     main()
 

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 
 from scraper.errors import ScraperError, UsageError
 from scraper.models import FrontierState
-from scraper.readstore import CrawlCounts, ReadStore, Row, Rows
+from scraper.storage.sqlite.readstore import CrawlCounts, ReadStore, Row, Rows
 
 SNIPPET_MARKERS = ("[", "]")  # around matched words in search snippets (json, jsonl, csv)
 TOP_HOSTS = 20  # hosts listed by the human `stats` output (--json lists all)

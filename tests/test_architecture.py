@@ -1,101 +1,136 @@
-"""The dependency rules of CONVENTIONS.md, checked on the source with `ast`."""
+"""The dependency rules of CONVENTIONS.md, checked per package on the source with `ast`.
+
+A *unit* is a top-level module (``scraper/urls.py``) or a subpackage (``scraper/crawl/``). Units
+sit in layers; a unit imports only units of strictly lower layers (modules inside one package may
+use each other). ``bench`` and ``testing`` sit outside the product: nothing in the product imports
+them, except the ``bench`` command, which imports ``scraper.bench`` inside its function.
+"""
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "scraper"
 
-# Each module's layer: a module may import only from strictly lower layers.
 LAYERS = {
+    "__init__": -1,  # the version string, importable from anywhere
     "errors": 0,
     "models": 1,
-    "logs": 1,
     "urls": 1,
-    "config": 2,  # reads models.Scope
-    "addresses": 2,  # reads urls
-    "schema": 0,  # SQL text only
-    "store": 3,
-    "readstore": 3,
-    "fetcher": 3,
-    "extract": 3,
-    "parse": 4,  # uses extract
-    "sitemap": 2,  # reads urls
-    "politeness": 3,
-    "robots": 3,
-    "output": 3,
-    "frontier": 4,
-    "sink": 4,
-    "gate": 4,
-    "status": 4,
-    "query": 4,
-    "pipeline": 5,  # the per-URL work, joining the stages
-    "orchestrator": 6,
-    "reparse": 7,  # reuses the orchestrator's parse pool
-    "sitegen": 6,
-    "bench": 8,  # wiring: runs the orchestrator, the fetcher and benchscrapy against a served site
-    "benchsite": 1,  # the bench's static site and its server process (errors only)
-    "benchscrapy": 7,  # runs Scrapy (another interpreter) against the bench's served site
-    "benchfrontier": 7,  # frontier memory: crawls of a fan-out site, RSS at 20k and 1M URLs
-    "cliopts": 8,  # the crawl options and the settings of a run (reads a stored crawl's)
-    "cliread": 9,  # the read commands (query, search, export, stats, status)
-    "cli": 10,
-    "__main__": 11,
-    "__init__": -1,
+    "logs": 1,
+    "output": 1,  # rich only: shows what it is given
+    "config": 2,
+    "fetch": 3,  # the only HTTP client
+    "parse": 3,  # pure and picklable
+    "storage": 3,  # all SQL
+    "query": 4,  # read services over storage
+    "crawl": 5,  # the engine
+    "cli": 6,
+    "__main__": 7,
+    # outside the product
+    "testing": 8,  # the local test site and process helpers
+    "bench": 9,  # uses the engine, the fetcher and testing's helpers
 }
-# Third-party libraries and the one module allowed to import each.
+OUTSIDE_PRODUCT = {"bench", "testing"}
+# The one place a product unit may import a unit outside the product, inside a function only.
+LAZY_ALLOWED = {("cli", "bench")}
+
+# Third-party libraries and the one unit allowed to import each (testing: the test site's server).
 OWNERS = {
-    "aiohttp": {"fetcher", "sitegen"},
-    "aiosqlite": {"store", "readstore"},
-    "orjson": {"store"},
-    "selectolax": {"parse", "extract"},
+    "aiohttp": {"fetch", "testing"},
+    "tenacity": {"fetch"},
+    "aiosqlite": {"storage"},
+    "orjson": {"storage"},
+    "selectolax": {"parse"},
     "charset_normalizer": {"parse"},
-    "tenacity": {"fetcher"},
-    "typer": {"cli", "cliread", "cliopts"},
+    "protego": {"parse"},
+    "typer": {"cli"},
     "rich": {"output"},
-    "protego": {"robots"},
-    "click": set(),
+    "click": set(),  # typer vendors it: never import click
 }
 
 
-def imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+def unit_of(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def source_files() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def imports(path: Path) -> Iterator[tuple[str, bool]]:
+    """(module imported, at module level?) for every absolute import of ``path``."""
+    tree = ast.parse(path.read_text())
+    top_level = {id(node) for node in tree.body}
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            for alias in node.names:
+                yield alias.name, id(node) in top_level
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+            yield node.module, id(node) in top_level
+            if node.module == "scraper":  # from scraper import crawl
+                yield from (
+                    (f"scraper.{a.name}", id(node) in top_level)
+                    for a in node.names
+                    if not a.name.startswith("__")
+                )
 
 
-MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
+FILES = source_files()
+IDS = [str(p.relative_to(PACKAGE)) for p in FILES]
 
 
-def test_every_module_has_a_layer():
-    """Each module of the package is placed in the layer table."""
-    assert set(MODULES) <= set(LAYERS)
+def test_every_unit_has_a_layer():
+    """Each top-level module and subpackage of the package is placed in the layer table."""
+    assert {unit_of(p) for p in FILES} == set(LAYERS)
 
 
-@pytest.mark.parametrize("module", MODULES)
-def test_imports_point_down(module: str):
-    """A module imports only package modules of a lower layer (the package root is free)."""
-    for name in imports(PACKAGE / f"{module}.py"):
-        if name.startswith("scraper."):
-            target = name.split(".")[1]
-            assert LAYERS[target] < LAYERS[module], f"{module} imports {target}"
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_imports_point_down(path: Path):
+    """A unit imports only units of lower layers; the product never imports bench or testing."""
+    unit = unit_of(path)
+    for name, at_top in imports(path):
+        parts = name.split(".")
+        if parts[0] != "scraper" or len(parts) == 1 or parts[1] == unit:
+            continue
+        target = parts[1]
+        if target in OUTSIDE_PRODUCT and unit not in OUTSIDE_PRODUCT:
+            assert (unit, target) in LAZY_ALLOWED, f"{unit} imports {target}"
+            assert not at_top, f"{unit} imports {target} at module level"
+            continue
+        assert LAYERS[target] < LAYERS[unit], f"{unit} imports {target}"
 
 
-@pytest.mark.parametrize("module", MODULES)
-def test_third_party_libraries_have_one_owner(module: str):
-    """aiohttp, aiosqlite, selectolax, tenacity, typer and rich are each imported in one place."""
-    for name in imports(PACKAGE / f"{module}.py"):
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_third_party_libraries_have_one_owner(path: Path):
+    """aiohttp, aiosqlite, selectolax, tenacity, typer, rich... are each imported by one unit."""
+    unit = unit_of(path)
+    for name, _ in imports(path):
         top = name.split(".")[0]
         if top in OWNERS:
-            assert module in OWNERS[top], f"{module} imports {top}"
+            assert unit in OWNERS[top], f"{unit} imports {top}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_modules_stay_small(path: Path):
+    """Modules stay under about 400 lines (CONVENTIONS.md: a module is read whole)."""
+    assert len(path.read_text().splitlines()) <= 420
 
 
 def test_no_bare_create_task_in_the_package():
     """Tasks are started in a TaskGroup (tg.create_task), never with asyncio.create_task."""
-    for path in PACKAGE.glob("*.py"):
+    for path in FILES:
         assert "asyncio.create_task" not in path.read_text(), path.name
+
+
+def test_storage_is_the_only_unit_with_sql():
+    """All SQL lives behind the storage layer: no other unit says SELECT/INSERT/UPDATE ... FROM."""
+    for path in FILES:
+        if unit_of(path) in {"storage", "testing", "bench"}:
+            continue
+        text = path.read_text()
+        for word in ("INSERT INTO", "UPDATE frontier", "SELECT count(*) FROM"):
+            assert word not in text, f"{path.name}: {word}"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scraper.benchsite import generate_site
-from scraper.parse import parse_html
+from scraper.bench.site import generate_site
+from scraper.parse.html import parse_html
 
 LINK = re.compile(rb'<a [^>]*?href="([^"]*)"')
 

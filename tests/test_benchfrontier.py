@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from scraper.benchfrontier import fan_for, report_lines, run_frontier_bench, run_measured
-from scraper.benchsite import peak_rss_prelude
+from scraper.bench.frontier import fan_for, report_lines, run_frontier_bench, run_measured
+from scraper.bench.site import peak_rss_prelude
 from scraper.errors import ScraperError, UsageError
-from scraper.sitegen import wide_links
+from scraper.testing.site import wide_links
 
 
 def test_wide_site_is_a_tree_or_folds_onto_its_pages():

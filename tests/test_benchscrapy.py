@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from scraper.benchscrapy import ScrapyRun, run_scrapy
-from scraper.benchsite import generate_site, serve
+from scraper.bench.scrapy_peer import ScrapyRun, run_scrapy
+from scraper.bench.site import generate_site, serve
 from scraper.errors import ScraperError
 
 

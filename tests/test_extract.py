@@ -11,11 +11,11 @@ from datasette.utils import detect_fts  # type: ignore[import-untyped]
 
 from scraper.config import load_settings
 from scraper.errors import StoreError, UsageError
-from scraper.extract import check_rules
 from scraper.models import ExtractRule
-from scraper.parse import parse_html
-from scraper.schema import SCHEMA_VERSION
-from scraper.store import Store
+from scraper.parse.extract import check_rules
+from scraper.parse.html import parse_html
+from scraper.storage.sqlite.schema import SCHEMA_VERSION
+from scraper.storage.sqlite.store import Store
 from tests.conftest import CrawlFn, traffic
 from tests.test_cli import run_cli
 

@@ -12,12 +12,12 @@ import pytest
 import trustme
 from aiohttp.test_utils import TestServer
 
-from scraper.addresses import is_public_address
 from scraper.config import Settings
 from scraper.errors import FetchError, PermanentFetchError, TransientFetchError, UsageError
-from scraper.fetcher import Fetcher, FetchHooks
+from scraper.fetch.addresses import is_public_address
+from scraper.fetch.client import Fetcher, FetchHooks
 from scraper.models import FetchResult
-from scraper.sitegen import ENCODED_TITLE, brotli_bomb, make_app
+from scraper.testing.site import ENCODED_TITLE, brotli_bomb, make_app
 from tests.conftest import traffic
 
 MIB = 1 << 20

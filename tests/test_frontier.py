@@ -4,10 +4,11 @@ SQLite file."""
 import asyncio
 from pathlib import Path
 
-from scraper.frontier import Frontier, LinkFilter, RecentUrls
+from scraper.crawl.links import LinkFilter, RecentUrls
+from scraper.crawl.scheduler import Scheduler
+from scraper.crawl.slots import HostSlots
 from scraper.models import FailureRecord, FrontierState, Scope
-from scraper.politeness import HostSlots
-from scraper.store import Store
+from scraper.storage.sqlite.store import Store
 
 
 def test_recent_urls_knows_a_url_it_has_seen():
@@ -50,7 +51,7 @@ async def test_every_url_of_one_busy_host_is_handed_out(tmp_path: Path):
     urls = [f"http://one.example/{i}" for i in range(60)]
     async with Store(tmp_path / "crawl.db") as store:
         await store.add_urls((url, "one.example", 0) for url in urls)
-        frontier = Frontier(
+        frontier = Scheduler(
             store,
             HostSlots(2, 0.0),
             buffer_size=8,

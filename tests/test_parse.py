@@ -1,4 +1,4 @@
-"""scraper.parse on hand-written pages that look like real sites, plus hostile and broken input."""
+"""scraper.parse.html on hand-written pages that look like real sites, hostile and broken input."""
 
 import logging
 import multiprocessing
@@ -12,7 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from scraper.models import ParsedPage
-from scraper.parse import collapse_whitespace, decode_html, parse_html
+from scraper.parse.html import collapse_whitespace, decode_html, parse_html
 from scraper.urls import join_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -341,7 +341,7 @@ def test_deeply_nested_page_is_parsed_quickly_up_to_the_nesting_limit(caplog):
     head = b"<title>Deep</title><a href='/before'>before</a>"
     body = head + b"<div>" * 400_000 + b"<a href='/after'>after</a>"
     started = time.perf_counter()
-    with caplog.at_level(logging.WARNING, logger="scraper.parse"):
+    with caplog.at_level(logging.WARNING, logger="scraper.parse.html"):
         page = parse_html(body, ZOO_URL, None)
     assert time.perf_counter() - started < 2.0  # unguarded, lexbor takes minutes here
     assert len(body) > 2_000_000
@@ -354,7 +354,7 @@ def test_big_well_formed_page_is_not_cut(caplog):
     """A 1 MB page of many shallow elements is parsed whole, without a depth warning."""
     one = (FIXTURES / "books_catalogue.html").read_bytes()
     body = one * 30
-    with caplog.at_level(logging.WARNING, logger="scraper.parse"):
+    with caplog.at_level(logging.WARNING, logger="scraper.parse.html"):
         page = parse_html(body, BOOKS_URL, None)
     assert body.count(b"<") > 20_000  # big enough for the depth check to run
     assert page.text.endswith("You can't bury them all: Poems £33.63 In stock Add to basket "

@@ -2,7 +2,7 @@
 
 import pytest
 
-from scraper.politeness import HostSlots
+from scraper.crawl.slots import HostSlots
 
 
 class Clock:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scraper.store import Store
+from scraper.storage.sqlite.store import Store
 from tests.test_resume import run
 
 COMMANDS = {

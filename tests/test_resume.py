@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from scraper.readstore import ReadStore
-from scraper.sitegen import CONFIG
-from scraper.store import Store
+from scraper.storage.sqlite.readstore import ReadStore
+from scraper.storage.sqlite.store import Store
+from scraper.testing.site import CONFIG
 from tests.conftest import traffic
 
 CONCURRENCY = 8

@@ -1,10 +1,10 @@
-"""scraper.robots on real-world-style robots.txt files, RFC 9309 status rules and hostile bodies."""
+"""scraper.parse.robots on real-world robots.txt files, RFC 9309 status rules, hostile bodies."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scraper.robots import MAX_ROBOTS_BYTES, RobotsPolicy, product_token
+from scraper.parse.robots import MAX_ROBOTS_BYTES, RobotsPolicy, product_token
 
 UA = "scraper/0.1.0 (polite crawler; respects robots.txt)"
 SITE = "https://www.example.com"

@@ -5,7 +5,7 @@ import time
 
 from aiohttp.test_utils import TestServer
 
-from scraper.sitegen import CONFIG
+from scraper.testing.site import CONFIG
 from tests.conftest import CrawlFn, traffic
 
 

@@ -1,4 +1,4 @@
-"""scraper.sitemap: sitemaps.org XML, gzip and text sitemaps, plus hostile input."""
+"""scraper.parse.sitemap: sitemaps.org XML, gzip and text sitemaps, plus hostile input."""
 
 import gzip
 import time
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scraper.sitemap import Sitemap, looks_like_sitemap, parse_sitemap
+from scraper.parse.sitemap import Sitemap, looks_like_sitemap, parse_sitemap
 
 BASE = "https://www.example.com/sitemap.xml"
 

@@ -70,7 +70,7 @@ async def test_status_from_another_process_shows_in_flight_urls_and_tasks(
         names = {t["name"] for t in snap["tasks"]}
         assert {"dispatcher", "sink", "status", "fetch-worker-0", "parser-0"} <= names
         waiting = {t["name"]: t["waiting_on"] for t in snap["tasks"]}
-        assert waiting["dispatcher"].startswith("Frontier._dispatch (frontier.py:")
+        assert waiting["dispatcher"].startswith("Scheduler._dispatch (scheduler.py:")
         busy = [w for name, w in waiting.items() if name.startswith("fetch-worker-")]
         assert any(w.startswith("Fetcher.") for w in busy)  # some are busy with a slow page
         code, out, _ = await run_cli("status", "--db", str(db))

@@ -2,7 +2,7 @@
 
 Pure functions of the body (no network, no tree): :func:`looks_like_sitemap` decides from the URL,
 Content-Type and first bytes; :func:`parse_sitemap` extracts the page and sitemap URLs, bounded in
-size and time whatever the body. Run in the parse pool like :mod:`scraper.parse`.
+size and time whatever the body. Run in the parse pool like :mod:`scraper.parse.html`.
 """
 
 import logging

@@ -1,7 +1,7 @@
 """The read commands of the command line: query, search, export, stats, status.
 
-They open the database read-only (``scraper.query`` and ``scraper.readstore``); ``cli`` adds them
-to its app at the top level and runs them through its ``main`` (one-line errors, exit codes).
+They open the database read-only (``scraper.query`` and the storage layer's reader); the app
+adds them at the top level and runs them through its ``main`` (one-line errors, exit codes).
 """
 
 import asyncio
@@ -17,8 +17,9 @@ from typing import Annotated
 
 import typer
 
-from scraper.cliopts import HELP_OPTIONS, shown_default
+from scraper.cli.options import HELP_OPTIONS, shown_default
 from scraper.config import Settings
+from scraper.crawl.status import read_status, render_text
 from scraper.output import HIGHLIGHT, clear_screen, print_table
 from scraper.query import (
     SNIPPET_MARKERS,
@@ -34,8 +35,7 @@ from scraper.query import (
     stats_sections,
     write_rows,
 )
-from scraper.readstore import Rows
-from scraper.status import read_status, render_text
+from scraper.storage.sqlite.readstore import Rows
 
 app = typer.Typer(context_settings=HELP_OPTIONS)
 

@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from typing import TypeVar, TypeVarTuple
 
 from scraper.config import Settings
+from scraper.crawl.links import LinkFilter
+from scraper.crawl.robots import RobotsGate
+from scraper.crawl.scheduler import Scheduler
+from scraper.crawl.sink import Sink
+from scraper.crawl.slots import HostSlots
 from scraper.errors import FetchError, Interrupted, PermanentFetchError
-from scraper.fetcher import Fetcher, FetchHooks
-from scraper.frontier import Frontier, LinkFilter
-from scraper.gate import RobotsGate
+from scraper.fetch.client import Fetcher, FetchHooks
 from scraper.models import (
     FailureRecord,
     FetchResult,
@@ -32,11 +35,9 @@ from scraper.models import (
     ParsedPage,
     SinkRecord,
 )
-from scraper.parse import STOP_SIGNALS, parse_many, stop_signals_blocked
-from scraper.politeness import HostSlots
-from scraper.sink import Sink
-from scraper.sitemap import looks_like_sitemap, parse_sitemap
-from scraper.store import Store
+from scraper.parse.html import STOP_SIGNALS, parse_many, stop_signals_blocked
+from scraper.parse.sitemap import looks_like_sitemap, parse_sitemap
+from scraper.storage.sqlite.store import Store
 from scraper.urls import try_normalize, url_host
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ PARSE_BATCH = 64
 _BLOCKING_REASONS = frozenset({"private_address"})
 
 
-class Pipeline:
+class Workers:
     """Fetch workers and parsers, sharing the crawl's stages."""
 
     def __init__(
@@ -70,7 +71,7 @@ class Pipeline:
         settings: Settings,
         *,
         store: Store,
-        frontier: Frontier,
+        frontier: Scheduler,
         slots: HostSlots,
         gate: RobotsGate,
         fetcher: Fetcher,
@@ -287,7 +288,7 @@ async def run_in_pool(pool: Executor | None, fn: Callable[[*Ts], R], *args: *Ts)
     """``fn(*args)`` in the parse pool (picklable top-level ``fn``), or inline without one.
 
     Submitted with SIGINT/SIGTERM blocked, so a worker process it starts is never killed by a
-    Ctrl-C meant for the crawler (:func:`scraper.parse.stop_signals_blocked`).
+    Ctrl-C meant for the crawler (:func:`scraper.parse.html.stop_signals_blocked`).
     """
     if pool is None:
         return fn(*args)

@@ -20,12 +20,12 @@ from pathlib import Path
 from types import CoroutineType, FrameType, GeneratorType
 from typing import Any
 
-from scraper.readstore import ReadStore
-from scraper.store import Store
+from scraper.storage.sqlite.readstore import ReadStore
+from scraper.storage.sqlite.store import Store
 
 RATE_WINDOW_S = 60.0
 RATE_COUNTERS = frozenset({"fetched", "stored", "failed", "blocked", "retried", "discovered"})
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # scraper/
 TOP_HOSTS = 20
 TOP_IN_FLIGHT = 50
 
@@ -35,7 +35,7 @@ class TaskInfo:
     name: str
     state: str  # "running", "waiting", "done"
     waiting_on: (
-        str  # innermost frame and what it awaits: "Frontier.next_item (frontier.py:1) on Future"
+        str  # innermost frame and what it awaits: "Scheduler.next_item (frontier.py:1) on Future"
     )
 
 

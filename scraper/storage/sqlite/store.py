@@ -30,7 +30,7 @@ from scraper.models import (
     SinkRecord,
     StoredBody,
 )
-from scraper.schema import APPLICATION_ID, BODIES, MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from scraper.storage.sqlite.schema import APPLICATION_ID, BODIES, MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from scraper.urls import url_host
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,8 @@ _BODIES_PAGE = (
 
 class Store:
     """The crawl database, opened by the crawl that writes it (reading is
-    :class:`scraper.readstore.ReadStore`'s). Use as ``async with Store(path) as store:``.
+    :class:`~scraper.storage.sqlite.readstore.ReadStore`'s). Use as
+    ``async with Store(path) as store:``.
 
     The file and its directory are created if missing, and the store holds an exclusive lock on
     the file for as long as it is open, so two crawls never share a database (the lock dies with

@@ -8,7 +8,7 @@ reachable from ``/gen/0``, ``/wide/{n}?fan=K&total=N`` is page n of a site of N 
 each linking to K others (a frontier of any size from a few pages), ``/heavy`` is a 3.6 MB page.
 ``/robots.txt`` answers what the app's :class:`SiteConfig` says (404 by default);
 ``/sitemap_index.xml`` names ``/sitemap.xml`` and the gzipped ``/sitemap2.xml.gz``. The app
-records what it saw (:class:`Traffic`). ``python -m scraper.sitegen [PORT]`` serves it.
+records what it saw (:class:`Traffic`). ``python -m scraper.testing.site [PORT]`` serves it.
 
 Hostile routes, for the fetcher's tests; each ends by itself once the client has gone:
 
@@ -591,7 +591,7 @@ def serve(sock: socket.socket) -> None:
     web.run_app(make_app(), sock=sock, print=None, access_log=None, backlog=1024)
 
 
-if __name__ == "__main__":  # python -m scraper.sitegen [PORT]: the root URL, then serve
+if __name__ == "__main__":  # python -m scraper.testing.site [PORT]: the root URL, then serve
     listening = listen(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     sys.stdout.write(f"http://127.0.0.1:{listening.getsockname()[1]}/\n")
     sys.stdout.flush()

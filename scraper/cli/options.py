@@ -17,7 +17,7 @@ from scraper.config import FLAG_NAMES, Settings, load_settings, settings_from_js
 from scraper.errors import UsageError
 from scraper.logs import LogFormat
 from scraper.models import Scope
-from scraper.readstore import ReadStore
+from scraper.storage.sqlite.readstore import ReadStore
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # context_settings of every typer app
 

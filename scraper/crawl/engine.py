@@ -25,17 +25,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from scraper.config import Settings, settings_from_json, settings_to_json
-from scraper.errors import ScraperError
-from scraper.extract import check_rules
-from scraper.fetcher import Fetcher
-from scraper.frontier import Frontier, FrontierStats, LinkFilter
-from scraper.gate import RobotsGate
-from scraper.models import FrontierState
-from scraper.parse import exit_with_parent
-from scraper.pipeline import Pipeline
-from scraper.politeness import HostSlots
-from scraper.sink import Sink, SinkStats
-from scraper.status import (
+from scraper.crawl.links import LinkFilter
+from scraper.crawl.robots import RobotsGate
+from scraper.crawl.scheduler import Scheduler, SchedulerStats
+from scraper.crawl.sink import Sink, SinkStats
+from scraper.crawl.slots import HostSlots
+from scraper.crawl.status import (
     FlightInfo,
     HostInfo,
     Rates,
@@ -44,7 +39,13 @@ from scraper.status import (
     describe_tasks,
     task_stacks,
 )
-from scraper.store import Store
+from scraper.crawl.workers import Workers
+from scraper.errors import ScraperError
+from scraper.fetch.client import Fetcher
+from scraper.models import FrontierState
+from scraper.parse.extract import check_rules
+from scraper.parse.html import exit_with_parent
+from scraper.storage.sqlite.store import Store
 from scraper.urls import try_normalize, url_host
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class CrawlStats:
     """A snapshot of the whole crawl, for progress displays."""
 
     elapsed_s: float
-    frontier: FrontierStats
+    frontier: SchedulerStats
     sink: SinkStats
     retried: int
     in_flight: int
@@ -85,10 +86,10 @@ class CrawlSummary:
 
 @dataclass(frozen=True, slots=True)
 class _Parts:
-    frontier: Frontier
+    frontier: Scheduler
     sink: Sink
     fetcher: Fetcher
-    pipeline: Pipeline
+    pipeline: Workers
     gate: RobotsGate
     slots: HostSlots
 
@@ -118,7 +119,7 @@ class Crawl:
         self._on_progress = on_progress
         self._progress_interval_s = progress_interval_s
         self._started = time.monotonic()
-        self._frontier: Frontier | None = None
+        self._frontier: Scheduler | None = None
         self._parts: _Parts | None = None
         self._signal: str | None = None
         self._done = asyncio.Event()
@@ -159,7 +160,7 @@ class Crawl:
             slots = HostSlots(
                 s.per_host, s.delay_s, max_delay_s=s.max_delay_s, autothrottle=s.autothrottle
             )
-            frontier = self._frontier = Frontier(
+            frontier = self._frontier = Scheduler(
                 store,
                 slots,
                 buffer_size=max(256, s.concurrency * 8),
@@ -221,7 +222,7 @@ class Crawl:
         self,
         store: Store,
         fetcher: Fetcher,
-        frontier: Frontier,
+        frontier: Scheduler,
         slots: HostSlots,
         seeds: list[str],
     ) -> None:
@@ -255,7 +256,7 @@ class Crawl:
             urgent=frontier.wants_flush,
         )
         with parse_pool(s.parse_workers) as pool, self._signals():
-            pipeline = Pipeline(
+            pipeline = Workers(
                 s,
                 store=store,
                 frontier=frontier,
@@ -269,7 +270,7 @@ class Crawl:
             self._parts = _Parts(frontier, sink, fetcher, pipeline, gate, slots)
             await self._run_stages(frontier, sink, pipeline)
 
-    async def _run_stages(self, frontier: Frontier, sink: Sink, pipeline: Pipeline) -> None:
+    async def _run_stages(self, frontier: Scheduler, sink: Sink, pipeline: Workers) -> None:
         workers = self._settings.concurrency
         async with asyncio.TaskGroup() as tg:
             tg.create_task(frontier.run(workers), name="dispatcher")

@@ -21,11 +21,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from scraper.crawl.slots import HostSlots
 from scraper.errors import PermanentFetchError, TransientFetchError
-from scraper.fetcher import Fetcher, FetchHooks
+from scraper.fetch.client import Fetcher, FetchHooks
 from scraper.models import FrontierState
-from scraper.politeness import HostSlots
-from scraper.robots import RobotsPolicy
+from scraper.parse.robots import RobotsPolicy
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from scraper.models import PageRecord, SinkRecord
-from scraper.store import Store
+from scraper.storage.sqlite.store import Store
 
 log = logging.getLogger(__name__)
 events = logging.getLogger("scraper.events")  # one record per stored page and per failure

@@ -4,11 +4,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scraper.config import Settings, settings_to_json
-from scraper.extract import check_rules
-from scraper.orchestrator import parse_pool
-from scraper.parse import reparse_batch
-from scraper.pipeline import interrupted_by_signals, run_in_pool
-from scraper.store import Store
+from scraper.crawl.engine import parse_pool
+from scraper.crawl.workers import interrupted_by_signals, run_in_pool
+from scraper.parse.extract import check_rules
+from scraper.parse.html import reparse_batch
+from scraper.storage.sqlite.store import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The command line: with :mod:`scraper.cliread`, the only module that prints or exits.
+"""The command line: with :mod:`scraper.cli.read`, the only module that prints or exits.
 
 Every user-facing failure is a ScraperError, printed by :func:`main` as one ``error:`` line on
 stderr (no traceback unless ``SCRAPER_DEBUG=1``) with its exit code: 2 for usage and bad input,
@@ -18,11 +18,9 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from scraper import __version__, cliread, logs
-from scraper.bench import report_lines, run_bench
-from scraper.benchfrontier import report_lines as frontier_report
-from scraper.benchfrontier import run_frontier_bench
-from scraper.cliopts import (
+from scraper import __version__, logs
+from scraper.cli import read as cliread
+from scraper.cli.options import (
     HELP_OPTIONS,
     NOT_FLAGS,
     AllowOpt,
@@ -47,13 +45,13 @@ from scraper.cliopts import (
     resume_settings,
     run_settings,
 )
-from scraper.cliread import DbOpt, warn
+from scraper.cli.read import DbOpt, warn
 from scraper.config import Settings
+from scraper.crawl.engine import Crawl, CrawlStats, CrawlSummary
+from scraper.crawl.reparse import reparse_bodies
 from scraper.errors import InvalidURL, ScraperError, UsageError
 from scraper.logs import LogFormat
-from scraper.orchestrator import Crawl, CrawlStats, CrawlSummary
 from scraper.output import ProgressLine
-from scraper.reparse import reparse_bodies
 from scraper.urls import normalize_url
 
 app = typer.Typer(
@@ -358,8 +356,13 @@ def bench(
     """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
     note = functools.partial(typer.echo, err=True)
     if frontier_urls is not None:
+        from scraper.bench.frontier import report_lines as frontier_report
+        from scraper.bench.frontier import run_frontier_bench
+
         lines = frontier_report(run_frontier_bench(pages, pages, frontier_urls, note))
     else:
+        from scraper.bench.throughput import report_lines, run_bench
+
         lines = report_lines(run_bench(pages, concurrency, note, scrapy_python=scrapy))
     for line in lines:
         typer.echo(line)

@@ -3,18 +3,19 @@
 Scrapy is never imported here. It runs in another interpreter (its own venv, e.g.
 ``python3 -m venv /work/scrapy-venv && /work/scrapy-venv/bin/pip install 'scrapy==2.19.*'``) as
 ``python -m scrapy runspider spider.py``, with :data:`SPIDER_SOURCE` written to a work directory.
-The spider extracts what :func:`scraper.parse.parse_html` does (title, meta description, visible
-body text, absolute ``a``/``area`` links) from every 200 and 404 response, follows every in-site
-link, and writes one JSON line per response. Settings are the ones issue 7 names as "tuned":
-concurrency 64 per crawl and per domain (the argument), no robots.txt, no autothrottle, no delay,
-no cookies, retries on (Scrapy's default), default dupefilter, asyncio reactor, JSONL feed.
+The spider extracts what :func:`scraper.parse.html.parse_html` does (title, meta description,
+visible body text, absolute ``a``/``area`` links) from every 200 and 404 response, follows
+every in-site link, and writes one JSON line per response. Settings are the ones issue 7 names
+as "tuned": concurrency 64 per crawl and per domain (the argument), no robots.txt, no
+autothrottle, no delay, no cookies, retries on (Scrapy's default), default dupefilter, asyncio
+reactor, JSONL feed.
 
 The rate is ``items / crawl_s``: from the spider opening to its closing, as Scrapy's own stats
 measure it, so interpreter start-up and imports are not counted (the bench's own crawl phase does
 not count them either). ``elapsed_s`` is the child's whole wall time. CPU and peak RSS are the
 child's own: CPU from ``wait4`` (Scrapy starts no processes of its own), peak RSS the spider's
 ``VmHWM`` at close (``wait4``'s ``ru_maxrss`` would be this process's whenever that is higher:
-see :func:`scraper.benchsite.peak_rss_prelude`). Linux only (``pidfd_open``).
+see :func:`scraper.bench.site.peak_rss_prelude`). Linux only (``pidfd_open``).
 """
 
 import json
@@ -24,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from scraper.benchsite import reap_within
+from scraper.bench.site import reap_within
 from scraper.errors import ScraperError
 
 VERSION_S = 60.0  # the import check: far above Scrapy's start-up time
@@ -40,7 +41,7 @@ INSTALL_HINT = (
 )
 
 SPIDER_SOURCE = '''\
-"""The bench spider: every in-site page from -a root=URL, the fields scraper.parse extracts."""
+"""The bench spider: every in-site page from -a root=URL, the fields scraper.parse.html extracts."""
 
 import json
 import re

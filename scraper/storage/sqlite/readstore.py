@@ -24,7 +24,7 @@ from typing import Self, cast
 import aiosqlite
 
 from scraper.errors import ScraperError, StoreError, UsageError
-from scraper.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from scraper.storage.sqlite.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_S = 10.0
 CHUNK_ROWS = 500  # rows fetched per round trip to the connection's thread

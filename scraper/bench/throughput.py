@@ -1,6 +1,6 @@
 """``scraper bench``: the real crawl of a generated local site, against a raw fetch of its URLs.
 
-A deterministic site (:mod:`scraper.benchsite`) is written as static files to a temporary
+A deterministic site (:mod:`scraper.bench.site`) is written as static files to a temporary
 directory and served on 127.0.0.1 by a separate process (nginx if installed). Then, in this
 process:
 
@@ -8,7 +8,7 @@ process:
   GETs every in-site URL once from a list: no frontier, no parsing, no storage;
 - crawl: :class:`Crawl` from the root, with the real pipeline (frontier, dispatcher, parse
   process, sink, SQLite), politeness off (``delay_s=0``, no autothrottle, no robots.txt);
-- with ``--scrapy PYTHON``: Scrapy crawls the same site (:mod:`scraper.benchscrapy`).
+- with ``--scrapy PYTHON``: Scrapy crawls the same site (:mod:`scraper.bench.scrapy_peer`).
 
 CPU is the crawler's own: this process (``RUSAGE_SELF``: event loop, aiosqlite thread) plus its
 parse process (``RUSAGE_CHILDREN``, read once the pool's workers are reaped and before the server
@@ -31,13 +31,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from scraper.benchscrapy import ScrapyRun, run_scrapy, scrapy_version
-from scraper.benchsite import SERVER_STOP_S, Site, generate_site, serve
+from scraper.bench.scrapy_peer import ScrapyRun, run_scrapy, scrapy_version
+from scraper.bench.site import SERVER_STOP_S, Site, generate_site, serve
 from scraper.config import Settings
+from scraper.crawl.engine import Crawl
+from scraper.crawl.workers import interrupted_by_signals
 from scraper.errors import FetchError, Interrupted, ScraperError
-from scraper.fetcher import Fetcher, FetchHooks
-from scraper.orchestrator import Crawl
-from scraper.pipeline import interrupted_by_signals
+from scraper.fetch.client import Fetcher, FetchHooks
 from scraper.query import read_counts
 
 RSS_SAMPLE_S = 0.2

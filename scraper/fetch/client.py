@@ -40,19 +40,19 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from scraper.addresses import (
-    IPAddress,
-    host_key,
-    is_public_address,
-    parse_resolve,
-    parse_retry_after,
-)
 from scraper.config import Settings
 from scraper.errors import (
     FetchError,
     InvalidURL,
     PermanentFetchError,
     TransientFetchError,
+)
+from scraper.fetch.addresses import (
+    IPAddress,
+    host_key,
+    is_public_address,
+    parse_resolve,
+    parse_retry_after,
 )
 from scraper.models import HTML_TYPES, FetchResult
 from scraper.urls import join_url, normalize_url, url_host

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 import charset_normalizer
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from scraper.extract import extract_fields
 from scraper.models import ExtractRule, ParsedPage, Reparsed, StoredBody
+from scraper.parse.extract import extract_fields
 from scraper.urls import join_url, try_normalize
 
 log = logging.getLogger(__name__)
@@ -298,7 +298,7 @@ def parse_html(
     Links come from ``<a href>`` and ``<area href>`` (rel="nofollow" included), resolved against
     the document base URL by :func:`scraper.urls.join_url`; non-http(s), fragment-only and invalid
     ones are dropped, and only the first ``max_links`` are kept. ``rules`` fill ``data``
-    (:mod:`scraper.extract`). Never raises on any body; a body nested absurdly deep is parsed
+    (:mod:`scraper.parse.extract`). Never raises on any body; a body nested absurdly deep is parsed
     only up to the first too-deep tag (logged), to bound the time.
     """
     html = _to_utf8(body, charset)

@@ -4,7 +4,7 @@
 about a quarter visible text; 10-40 KB, 20-60 links, some 404s and external links) to a
 directory; :func:`serve` serves it on 127.0.0.1 from a separate process: nginx when it is
 installed, else the standard library's threaded HTTP server
-(``python -m scraper.benchsite serve DIR PORT``).
+(``python -m scraper.bench.site serve DIR PORT``).
 """
 
 import contextlib
@@ -314,7 +314,7 @@ def cli_peak_rss_code(rss_file: Path) -> str:
     that writes its peak RSS to ``rss_file`` at exit (:func:`peak_rss_prelude`)."""
     return (
         peak_rss_prelude(rss_file)
-        + "import sys\nfrom scraper.cli import main\nsys.argv[0] = 'scraper'\nmain()\n"
+        + "import sys\nfrom scraper.cli.app import main\nsys.argv[0] = 'scraper'\nmain()\n"
     )
 
 
@@ -361,7 +361,7 @@ def serve(site: Path, work: Path) -> Iterator[tuple[str, str]]:
                 yield f"http://127.0.0.1:{port}/", "nginx"
                 return
     port = _free_port()
-    argv = [sys.executable, "-m", "scraper.benchsite", "serve", str(site), str(port)]
+    argv = [sys.executable, "-m", "scraper.bench.site", "serve", str(site), str(port)]
     with _process(argv, port, work / "server.log") as up:
         if not up:
             raise ScraperError(f"bench: the server did not start (see {work / 'server.log'})")
@@ -370,6 +370,6 @@ def serve(site: Path, work: Path) -> Iterator[tuple[str, str]]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] != ["serve"] or len(sys.argv) != 4:
-        sys.exit("usage: python -m scraper.benchsite serve DIR PORT")
+        sys.exit("usage: python -m scraper.bench.site serve DIR PORT")
     with contextlib.suppress(KeyboardInterrupt):
         serve_directory(sys.argv[2], int(sys.argv[3]))
