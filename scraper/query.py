@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 
 from scraper.errors import ScraperError, UsageError
 from scraper.models import FrontierState
-from scraper.storage.sqlite.readstore import CrawlCounts, ReadStore, Row, Rows
+from scraper.storage import CrawlCounts, Row, Rows, open_read_store
 
 SNIPPET_MARKERS = ("[", "]")  # around matched words in search snippets (json, jsonl, csv)
 TOP_HOSTS = 20  # hosts listed by the human `stats` output (--json lists all)
@@ -59,7 +59,7 @@ async def select_rows(db: Path, sql: str) -> AsyncIterator[Rows]:
     holds no statement at all: SQLite would run nothing and print nothing)."""
     if _NO_STATEMENT.fullmatch(sql):
         raise UsageError("no SQL statement given")
-    async with ReadStore(db) as store, store.rows(sql) as rows:
+    async with open_read_store(db) as store, store.rows(sql) as rows:
         yield rows
 
 
@@ -74,14 +74,14 @@ async def search_pages(
 ) -> AsyncIterator[Rows]:
     """Pages matching ``terms`` (plain words, or FTS5 syntax if ``raw``), best first."""
     match = " ".join(terms) if raw else fts_query(terms)
-    async with ReadStore(db) as store, store.search(match, limit, markers) as rows:
+    async with open_read_store(db) as store, store.search(match, limit, markers) as rows:
         yield rows
 
 
 @contextlib.asynccontextmanager
 async def export_pages(db: Path) -> AsyncIterator[Rows]:
     """Every stored page, all columns, oldest first."""
-    async with ReadStore(db) as store, store.pages() as rows:
+    async with open_read_store(db) as store, store.pages() as rows:
         yield rows
 
 
@@ -247,7 +247,7 @@ class Section:
 
 
 async def read_counts(db: Path) -> CrawlCounts:
-    async with ReadStore(db) as store:
+    async with open_read_store(db) as store:
         return await store.counts()
 
 

@@ -17,7 +17,7 @@ from scraper.config import FLAG_NAMES, Settings, load_settings, settings_from_js
 from scraper.errors import UsageError
 from scraper.logs import LogFormat
 from scraper.models import Scope
-from scraper.storage.sqlite.readstore import ReadStore
+from scraper.storage import open_read_store
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # context_settings of every typer app
 
@@ -115,7 +115,7 @@ def flag_overrides(**flags: object) -> dict[str, object]:
 async def stored_settings(db: Path) -> Settings | None:
     """The settings a crawl stored in ``db`` (None if none yet); StoreError if ``db`` is not a
     crawl database."""
-    async with ReadStore(db) as store:
+    async with open_read_store(db) as store:
         stored = await store.meta("settings")
     return None if stored is None else settings_from_json(stored, str(db))
 

@@ -35,7 +35,7 @@ from scraper.query import (
     stats_sections,
     write_rows,
 )
-from scraper.storage.sqlite.readstore import Rows
+from scraper.storage import Rows
 
 app = typer.Typer(context_settings=HELP_OPTIONS)
 

@@ -14,11 +14,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import multiprocessing
 import signal
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,9 +41,8 @@ from scraper.crawl.workers import Workers
 from scraper.errors import ScraperError
 from scraper.fetch.client import Fetcher
 from scraper.models import FrontierState
-from scraper.parse.extract import check_rules
-from scraper.parse.html import exit_with_parent
-from scraper.storage.sqlite.store import Store
+from scraper.parse import check_rules, parse_pool
+from scraper.storage import CrawlStore, open_crawl_store
 from scraper.urls import try_normalize, url_host
 
 log = logging.getLogger(__name__)
@@ -113,7 +110,7 @@ class Crawl:
         self._grace_s = grace_s
         self._nothing_to_do = False
         self._forced = False
-        self._store: Store | None = None
+        self._store: CrawlStore | None = None
         self._rates = Rates()
         self._started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         self._on_progress = on_progress
@@ -152,10 +149,10 @@ class Crawl:
 
     async def _run(self) -> CrawlSummary:
         check_rules(self._settings.extract)
-        async with Store(Path(self._settings.db)) as store:
+        async with open_crawl_store(self._settings.db) as store:
             self._store = store
             s = self._settings = await self._settle_settings(store)
-            await store.reset_in_progress()  # what a killed crawl left in flight
+            await store.recover_abandoned()  # what a killed worker left claimed
             seeds = _normalize_seeds(s.seeds)
             slots = HostSlots(
                 s.per_host, s.delay_s, max_delay_s=s.max_delay_s, autothrottle=s.autothrottle
@@ -170,11 +167,11 @@ class Crawl:
                 pages_stored=await store.page_count(),
             )
             await frontier.add_seeds(seeds)
-            if await store.has_pending() and not frontier.budget_spent():
+            if not await store.crawl_finished(s.max_pages):
                 trusted = {urlsplit(seed).hostname or "" for seed in seeds}
                 async with Fetcher(s, trusted) as fetcher:
                     await self._crawl(store, fetcher, frontier, slots, seeds)
-                await store.reset_in_progress()  # URLs cut off by a stop go back to pending
+                await store.release_claims()  # URLs cut off by a stop go back to pending
                 await self._publish("interrupted" if self._signal else "finished")
             else:
                 self._nothing_to_do = True
@@ -204,7 +201,7 @@ class Crawl:
             max_pages=self._settings.max_pages,
         )
 
-    async def _settle_settings(self, store: Store) -> Settings:
+    async def _settle_settings(self, store: CrawlStore) -> Settings:
         """Seeds accumulate across the runs of one database. A new crawl stores its settings;
         with ``save_settings=False`` the stored ones are kept, only new seeds added to them."""
         s = self._settings
@@ -220,7 +217,7 @@ class Crawl:
 
     async def _crawl(
         self,
-        store: Store,
+        store: CrawlStore,
         fetcher: Fetcher,
         frontier: Scheduler,
         slots: HostSlots,
@@ -304,7 +301,7 @@ class Crawl:
 
     async def _publish(self, state: str) -> None:
         if self._store is not None:
-            await self._store.save_status(self.snapshot(state).to_json())
+            await self._store.publish_status(self.snapshot(state).to_json())
 
     def snapshot(self, state: str) -> Snapshot:
         """Everything ``scraper status`` shows, taken now."""
@@ -411,18 +408,3 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 def _normalize_seeds(seeds: tuple[str, ...]) -> list[str]:
     """Normalize seeds, dropping duplicates; the CLI has already reported bad ones."""
     return list(dict.fromkeys(url for url in map(try_normalize, seeds) if url is not None))
-
-
-@contextlib.contextmanager
-def parse_pool(workers: int) -> Iterator[Executor | None]:
-    """Parsing runs in ``workers`` processes (0: inline on the event loop, for small crawls)."""
-    if workers == 0:
-        yield None
-        return
-    pool = ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
-    )
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)

@@ -1,14 +1,11 @@
 """``scraper reparse``: parse the bodies kept with ``--store-html`` again, fetching nothing."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from scraper.config import Settings, settings_to_json
-from scraper.crawl.engine import parse_pool
 from scraper.crawl.workers import interrupted_by_signals, run_in_pool
-from scraper.parse.extract import check_rules
-from scraper.parse.html import reparse_batch
-from scraper.storage.sqlite.store import Store
+from scraper.parse import check_rules, parse_pool, reparse_batch
+from scraper.storage import open_crawl_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +29,7 @@ async def reparse_bodies(settings: Settings, batch_size: int = 200) -> ReparseSu
 async def _reparse(settings: Settings, batch_size: int) -> ReparseSummary:
     """Reparse batch by batch; each batch is written in one transaction."""
     pages = 0
-    async with Store(Path(settings.db)) as store:
+    async with open_crawl_store(settings.db) as store:
         await store.save_settings(settings_to_json(settings))
         skipped = await store.html_pages_without_body()
         with parse_pool(settings.parse_workers) as pool:

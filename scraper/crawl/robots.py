@@ -25,7 +25,7 @@ from scraper.crawl.slots import HostSlots
 from scraper.errors import PermanentFetchError, TransientFetchError
 from scraper.fetch.client import Fetcher, FetchHooks
 from scraper.models import FrontierState
-from scraper.parse.robots import RobotsPolicy
+from scraper.parse import RobotsPolicy
 
 log = logging.getLogger(__name__)
 

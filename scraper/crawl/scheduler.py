@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 from scraper.crawl.slots import HostSlots
 from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, SinkRecord
-from scraper.storage.sqlite.store import Store
+from scraper.storage import CrawlStore
 from scraper.urls import url_host
 
 log = logging.getLogger(__name__)
 
 _BLOCKED = FrontierState.BLOCKED
+RECHECK_FINISHED_S = 1.0  # this worker is done but the crawl is not: look again this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class Scheduler:
 
     def __init__(
         self,
-        store: Store,
+        store: CrawlStore,
         slots: HostSlots,
         *,
         buffer_size: int,
@@ -200,7 +201,10 @@ class Scheduler:
                 self._claim_wanted.set()
             next_wake_s = self._hand_out()
             if self._finished():
-                return
+                if await self._store.crawl_finished(self._max_pages):
+                    return
+                self._maybe_more()  # other workers still hold claims: their commits may add
+                next_wake_s = RECHECK_FINISHED_S
             try:
                 async with asyncio.timeout(next_wake_s):
                     await self._wake.wait()
@@ -259,7 +263,7 @@ class Scheduler:
             return
         full = [host for host, q in self._buffer.items() if len(q) >= self._host_buffer]
         events_before = self._more_events
-        items = await self._store.claim(want, full)
+        items = await self._store.claim(want, full, max_pages=self._max_pages)
         if len(items) < want and self._more_events == events_before:
             self._may_have_more = False  # nothing since the claim began could have added more
         for item in items:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from scraper.models import PageRecord, SinkRecord
-from scraper.storage.sqlite.store import Store
+from scraper.storage import CrawlStore
 
 log = logging.getLogger(__name__)
 events = logging.getLogger("scraper.events")  # one record per stored page and per failure
@@ -57,7 +57,7 @@ class Sink:
 
     def __init__(
         self,
-        store: Store,
+        store: CrawlStore,
         *,
         batch_size: int,
         flush_interval_s: float,

@@ -20,8 +20,7 @@ from pathlib import Path
 from types import CoroutineType, FrameType, GeneratorType
 from typing import Any
 
-from scraper.storage.sqlite.readstore import ReadStore
-from scraper.storage.sqlite.store import Store
+from scraper.storage import crawl_running, open_read_store
 
 RATE_WINDOW_S = 60.0
 RATE_COUNTERS = frozenset({"fetched", "stored", "failed", "blocked", "retried", "discovered"})
@@ -207,9 +206,9 @@ class StatusReport:
 
 
 async def read_status(db: Path) -> StatusReport:
-    """Probe the crawl lock (before opening: see Store.crawl_running), then read the snapshot."""
-    running = Store.crawl_running(db)
-    async with ReadStore(db) as store:
+    """Probe the crawl lock (before opening the database), then read the snapshot."""
+    running = crawl_running(db)
+    async with open_read_store(db) as store:
         text = await store.meta("status")
     return StatusReport(str(db), running, Snapshot.from_json(text) if text else None)
 

@@ -35,9 +35,14 @@ from scraper.models import (
     ParsedPage,
     SinkRecord,
 )
-from scraper.parse.html import STOP_SIGNALS, parse_many, stop_signals_blocked
-from scraper.parse.sitemap import looks_like_sitemap, parse_sitemap
-from scraper.storage.sqlite.store import Store
+from scraper.parse import (
+    STOP_SIGNALS,
+    looks_like_sitemap,
+    parse_many,
+    parse_sitemap,
+    stop_signals_blocked,
+)
+from scraper.storage import CrawlStore
 from scraper.urls import try_normalize, url_host
 
 log = logging.getLogger(__name__)
@@ -70,7 +75,7 @@ class Workers:
         self,
         settings: Settings,
         *,
-        store: Store,
+        store: CrawlStore,
         frontier: Scheduler,
         slots: HostSlots,
         gate: RobotsGate,

@@ -1,0 +1,21 @@
+"""Parsing: pure functions of picklable values, no asyncio and no storage, so they run in the
+parse pool's processes. HTML (``html``), extraction rules (``extract``), sitemaps
+(``sitemap``), robots.txt (``robots``), and the pool itself (``pool``)."""
+
+from scraper.parse.extract import check_rules
+from scraper.parse.html import parse_many, reparse_batch
+from scraper.parse.pool import STOP_SIGNALS, parse_pool, stop_signals_blocked
+from scraper.parse.robots import RobotsPolicy
+from scraper.parse.sitemap import looks_like_sitemap, parse_sitemap
+
+__all__ = [
+    "STOP_SIGNALS",
+    "RobotsPolicy",
+    "check_rules",
+    "looks_like_sitemap",
+    "parse_many",
+    "parse_pool",
+    "parse_sitemap",
+    "reparse_batch",
+    "stop_signals_blocked",
+]

@@ -8,18 +8,11 @@ empty) page.
 """
 
 import codecs
-import contextlib
 import functools
 import json
 import logging
-import multiprocessing
-import multiprocessing.connection
-import os
 import re
-import signal
-import threading
 import zlib
-from collections.abc import Iterator
 
 import charset_normalizer
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -156,52 +149,6 @@ def _sniff_codec(body: bytes) -> str:
         if best is not None:
             return _codec(best.encoding) or "utf-8"
     return "utf-8"
-
-
-# The signals a terminal sends to its whole process group (Ctrl-C) or a service manager to a
-# service's: the crawler handles them (finish in-flight pages, report); a parse process must not.
-STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
-
-
-@contextlib.contextmanager
-def stop_signals_blocked() -> Iterator[None]:
-    """Block SIGINT and SIGTERM in this thread for the block: wrap a parse pool's ``submit``,
-    which may start a worker process.
-
-    A worker started inside inherits the blocked mask through spawn's exec, so a Ctrl-C in the
-    instant before its initializer (:func:`exit_with_parent`) ignores them cannot reach it. The
-    crawler loses nothing: a signal that arrives meanwhile is delivered to another thread, or to
-    this one when the block ends.
-    """
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-
-
-def exit_with_parent() -> None:
-    """Parse-pool worker initializer: this process lives exactly as long as the crawler needs it.
-
-    - It ignores SIGINT and SIGTERM (then unblocks them: see :func:`stop_signals_blocked`).
-      Ctrl-C in a terminal signals the whole process group; a worker that died of it would
-      break the pool under the crawler, which is stopping gracefully and still parsing. The
-      crawler stops its workers itself (the pool's shutdown).
-    - It ends when the crawler dies (kill -9 too): a pool's workers otherwise outlive a killed
-      parent, blocked on their task queue.
-    """
-    parent = multiprocessing.parent_process()
-    if parent is None:  # not a pool's worker
-        return
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-
-    def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def decode_html(body: bytes, charset: str | None) -> str:

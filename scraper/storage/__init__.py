@@ -1,0 +1,41 @@
+"""All SQL lives here. The engine talks to a crawl's database through :class:`CrawlStore`
+(``base.py``), the read commands through :class:`ReadStore`; the backend is chosen from the
+database's address (a file path: SQLite, the embedded default, in ``sqlite/``)."""
+
+import contextlib
+from pathlib import Path
+
+from scraper.storage.base import CrawlStore, NewUrl, Tally
+from scraper.storage.sqlite import lock
+from scraper.storage.sqlite.readstore import CrawlCounts, ReadStore, Row, Rows
+from scraper.storage.sqlite.store import Store as SqliteStore
+
+__all__ = [
+    "CrawlCounts",
+    "CrawlStore",
+    "NewUrl",
+    "ReadStore",
+    "Row",
+    "Rows",
+    "SqliteStore",
+    "Tally",
+    "crawl_running",
+    "open_crawl_store",
+    "open_read_store",
+]
+
+
+def open_crawl_store(db: str | Path) -> contextlib.AbstractAsyncContextManager[CrawlStore]:
+    """The crawl's store for ``db``, for ``async with``: opening it joins the crawl as a worker
+    (SQLite: takes the crawl lock; StoreError if another crawl holds it)."""
+    return SqliteStore(Path(db))
+
+
+def open_read_store(db: str | Path) -> ReadStore:
+    """The crawl database ``db`` opened read-only, for ``async with``."""
+    return ReadStore(Path(db))
+
+
+def crawl_running(db: str | Path) -> bool:
+    """Does a worker hold the crawl in ``db`` right now? (SQLite: a probe of the crawl lock.)"""
+    return lock.crawl_running(Path(db))

@@ -24,7 +24,7 @@ from typing import Self, cast
 import aiosqlite
 
 from scraper.errors import ScraperError, StoreError, UsageError
-from scraper.storage.sqlite.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from scraper.storage.sqlite.setup import scalar, schema_version
 
 BUSY_TIMEOUT_S = 10.0
 CHUNK_ROWS = 500  # rows fetched per round trip to the connection's thread
@@ -199,18 +199,7 @@ class ReadStore:
 
     async def _check(self) -> None:
         """Refuse a file that is not a crawl database of a version this scraper reads."""
-        if await self._scalar("PRAGMA application_id") != APPLICATION_ID:
-            raise StoreError(f"{self.path} is not a crawl database")
-        value = await self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
-        try:
-            self.schema_version = int(str(value))
-        except ValueError:
-            self.schema_version = -1
-        if not min(MIGRATIONS) <= self.schema_version <= SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {self.schema_version}; this scraper reads "
-                f"versions up to {SCHEMA_VERSION}"
-            )
+        self.schema_version = await schema_version(self.db, self.path)
 
     # -- the authorizer -----------------------------------------------------------------------
 
@@ -240,9 +229,7 @@ class ReadStore:
     # -- reading ------------------------------------------------------------------------------
 
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> object:
-        async with self.db.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return None if row is None else row[0]
+        return await scalar(self.db, sql, params)
 
     @contextlib.asynccontextmanager
     async def rows(self, sql: str, params: Sequence[object] = ()) -> AsyncIterator[Rows]:

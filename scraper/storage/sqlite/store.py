@@ -8,9 +8,9 @@ written twice (a re-fetch after a crash) stays one row.
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
+import socket
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
@@ -30,89 +30,30 @@ from scraper.models import (
     SinkRecord,
     StoredBody,
 )
-from scraper.storage.sqlite.schema import APPLICATION_ID, BODIES, MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from scraper.storage.sqlite.lock import take_crawl_lock
+from scraper.storage.sqlite.schema import BODIES
+from scraper.storage.sqlite.setup import prepare_for_crawl, scalar
+from scraper.storage.sqlite.statements import (
+    BODIES_PAGE,
+    CLAIM,
+    CLAIM_HOSTS,
+    CLAIM_IN_ORDER,
+    CLAIM_SCAN,
+    CLAIM_SCANNED,
+    CLAIMED,
+    FINISH,
+    HOST_PENDING,
+    INSERT_NEW_URLS,
+    PARSED_PAGE,
+    PENDING_HOSTS,
+    REDIRECT_TARGETS_DONE,
+    TALLY,
+    UNFINISHED,
+    UPSERT_PAGE,
+)
 from scraper.urls import url_host
 
 log = logging.getLogger(__name__)
-
-# A sink batch is written with one statement per table, its rows passed as one JSON array and
-# unpacked by json_each: SQLite then inserts them all in one call that runs without the GIL.
-# (executemany binds each row in Python, taking the GIL back once per row: with the event loop
-# busy in the main thread, that cost 3x the SQL itself.)
-_PAGE_COLUMNS = (
-    "url, final_url, status, content_type, title, description, text, depth, fetched_at, "
-    "elapsed_ms, size_bytes, data, links, host"
-)
-_UPSERT_PAGE = f"""
-INSERT INTO pages ({_PAGE_COLUMNS})
-SELECT {", ".join(f"json_extract(value, '$[{i}]')" for i in range(14))}
-FROM json_each(?) WHERE true
-ON CONFLICT (url) DO UPDATE SET
-    final_url = excluded.final_url, status = excluded.status,
-    content_type = excluded.content_type, title = excluded.title,
-    description = excluded.description, text = excluded.text, depth = excluded.depth,
-    fetched_at = excluded.fetched_at, elapsed_ms = excluded.elapsed_ms,
-    size_bytes = excluded.size_bytes, data = excluded.data, links = excluded.links
-"""
-# [[depth, [[url, host], ...]], ...]: the new URLs of a batch's pages, or seeds (add_urls)
-_INSERT_NEW_URLS = """
-INSERT OR IGNORE INTO frontier (url, host, depth)
-SELECT json_extract(url.value, '$[0]'), json_extract(url.value, '$[1]'),
-       json_extract(page.value, '$[0]')
-FROM json_each(?) AS page, json_each(page.value, '$[1]') AS url
-"""
-# [[url, host, depth], ...]: where followed redirects ended, content stored under the first URL;
-# done, so a link to one later is not fetched again (pending ones are not claimed yet).
-_REDIRECT_TARGETS_DONE = """
-INSERT INTO frontier (url, host, depth, state)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), 'done'
-FROM json_each(?) WHERE true
-ON CONFLICT (url) DO UPDATE SET state = 'done' WHERE state = 'pending'
-"""
-# [[id, state, attempts, last_error], ...]
-_FINISH = """
-UPDATE frontier SET state = json_extract(row.value, '$[1]'),
-    attempts = json_extract(row.value, '$[2]'), last_error = json_extract(row.value, '$[3]')
-FROM json_each(?) AS row WHERE frontier.id = json_extract(row.value, '$[0]')
-"""
-# -- claims: UPDATE ... WHERE id IN (<ids>) RETURNING the claimed rows ----------------------
-_CLAIM = "UPDATE frontier SET state = 'in_progress' WHERE id IN ("
-_CLAIMED = ") RETURNING id, url, host, depth, attempts"
-_CLAIM_IN_ORDER = (
-    f"{_CLAIM}SELECT id FROM frontier WHERE state = 'pending' ORDER BY depth, id LIMIT ?{_CLAIMED}"
-)
-# The first pending URLs in order (at most CLAIM_SCAN), less those of full hosts; {not_in}: (?, ...)
-_CLAIM_SCANNED = (
-    _CLAIM + "SELECT id FROM (SELECT id, host, depth FROM frontier WHERE state = 'pending' "
-    "ORDER BY depth, id LIMIT ?) WHERE host NOT IN {not_in} ORDER BY depth, id LIMIT ?" + _CLAIMED
-)
-CLAIM_SCAN = 4096  # ~0.4 ms of SQLite
-# One host's shallowest pending URLs (params: host, limit): an arm of a claim's UNION ALL.
-_HOST_PENDING = (
-    "SELECT * FROM (SELECT id FROM frontier WHERE state = 'pending' AND host = ? "
-    "ORDER BY depth, id LIMIT ?)"
-)
-# Distinct hosts with pending URLs, each found by one seek past the previous one (a loose index
-# scan of frontier_pending_host): cost ~ hosts returned x log(pending), whatever their URLs.
-_PENDING_HOSTS = """
-WITH RECURSIVE hosts (host) AS (
-    SELECT min(host) FROM frontier WHERE state = 'pending'
-    UNION ALL
-    SELECT (SELECT min(host) FROM frontier WHERE state = 'pending' AND host > hosts.host)
-    FROM hosts WHERE hosts.host IS NOT NULL
-    LIMIT ?
-)
-SELECT host FROM hosts WHERE host IS NOT NULL
-"""
-CLAIM_HOSTS = 64  # hosts a claim that leaves some out draws from (SQLite allows 500 arms)
-
-_PARSED_PAGE = (
-    "p.content_type IN ('text/html', 'application/xhtml+xml') AND p.status BETWEEN 200 AND 299"
-)
-_BODIES_PAGE = (
-    "SELECT p.id, p.url, p.final_url, b.charset, b.body FROM pages p JOIN bodies b USING (url) "
-    f"WHERE p.id > ? AND {_PARSED_PAGE} ORDER BY p.id LIMIT ?"
-)
 
 
 class Store:
@@ -130,13 +71,22 @@ class Store:
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._lock_fd: int | None = None
+        self._worker = f"{socket.gethostname()}:{os.getpid()}"
+        # This worker's claims not yet finished, and the pages stored (counted on first use).
+        # Exact here: the crawl lock makes this worker the database's only writer.
+        self._claimed = 0
+        self._pages: int | None = None
+
+    @property
+    def worker(self) -> str:
+        return self._worker
 
     async def __aenter__(self) -> Self:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._take_crawl_lock()
+            self._lock_fd = take_crawl_lock(self.path)
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._prepare()
+            await prepare_for_crawl(self.db, self.path)
         except BaseException as exc:  # Ctrl-C too: an open connection's thread would hang exit
             await self.close()
             if isinstance(exc, sqlite3.Error):
@@ -159,76 +109,11 @@ class Store:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    @staticmethod
-    def crawl_running(path: Path) -> bool:
-        """Does a crawl hold this database's lock right now? (A probe: the lock is not kept.)"""
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)  # closing releases the probe's shared lock
-        return False
-
-    def _take_crawl_lock(self) -> None:
-        """flock the database file itself; a second crawl on it is refused at once."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreError(f"another crawl is running on {self.path}") from None
-        self._lock_fd = fd
-
     @property
     def db(self) -> aiosqlite.Connection:
         if self._db is None:
             raise RuntimeError("store is not open")
         return self._db
-
-    async def _prepare(self) -> None:
-        """Check the file is ours (or empty) before writing anything, then set it up.
-
-        A crawl migrates an older crawl database; a database from a newer version is refused.
-        """
-        app_id = await self._scalar("PRAGMA application_id")
-        tables = await self._scalar("SELECT count(*) FROM sqlite_master")
-        if app_id != APPLICATION_ID and tables:
-            raise StoreError(f"{self.path} is not a crawl database")
-        await self.db.execute("PRAGMA busy_timeout = 10000")
-        version = SCHEMA_VERSION
-        if app_id == APPLICATION_ID:
-            version = _version(
-                await self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
-            )
-            if not min(MIGRATIONS) <= version <= SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {version}; this scraper reads versions up "
-                    f"to {SCHEMA_VERSION}"
-                )
-        await self.db.execute("PRAGMA journal_mode = WAL")
-        await self.db.execute("PRAGMA synchronous = NORMAL")
-        if app_id != APPLICATION_ID:
-            await self.db.executescript(
-                f"BEGIN; {SCHEMA}"
-                f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
-                f"PRAGMA application_id = {APPLICATION_ID}; COMMIT;"
-            )
-        elif version < SCHEMA_VERSION:
-            await self._migrate(version)
-
-    async def _migrate(self, version: int) -> None:
-        """Bring a database from ``version`` to the current schema, in one transaction."""
-        script = "".join(MIGRATIONS[v] for v in range(version, SCHEMA_VERSION))
-        log.warning("upgrading %s from schema version %d to %d", self.path, version, SCHEMA_VERSION)
-        await self.db.executescript(
-            f"BEGIN; {script}"
-            f"UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'; COMMIT;"
-        )
 
     async def save_settings(self, settings_json: str) -> None:
         """Remember the crawl's settings (seeds, scope, limits, politeness) for ``resume``."""
@@ -239,8 +124,9 @@ class Store:
         value = await self._scalar("SELECT value FROM meta WHERE key = 'settings'")
         return value if isinstance(value, str) else None
 
-    async def save_status(self, snapshot_json: str) -> None:
-        """Publish the running crawl's status snapshot for ``scraper status``."""
+    async def publish_status(self, snapshot_json: str) -> None:
+        """Publish this worker's status snapshot for ``scraper status`` (``meta.status``: one
+        worker at a time writes an SQLite crawl)."""
         await self._put_meta("status", snapshot_json)
 
     async def _put_meta(self, key: str, value: str) -> None:
@@ -252,9 +138,7 @@ class Store:
             )
 
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> object:
-        async with self.db.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return None if row is None else row[0]
+        return await scalar(self.db, sql, params)
 
     # -- frontier -----------------------------------------------------------------------------
 
@@ -278,11 +162,14 @@ class Store:
         async with self._transaction() as db:
             before = db.total_changes
             rows = [(depth, [(url, host)]) for url, host, depth in urls]
-            await db.execute(_INSERT_NEW_URLS, (_json(rows),))
+            await db.execute(INSERT_NEW_URLS, (_json(rows),))
             return db.total_changes - before
 
-    async def claim(self, limit: int, exclude_hosts: Iterable[str] = ()) -> list[FrontierItem]:
-        """Mark up to ``limit`` pending URLs in_progress and return them, shallowest first.
+    async def claim(
+        self, limit: int, exclude_hosts: Iterable[str] = (), *, max_pages: int = 0
+    ) -> list[FrontierItem]:
+        """Mark up to ``limit`` pending URLs in_progress and return them, shallowest first;
+        with ``max_pages``, no more than pages stored plus URLs claimed may reach.
 
         Hosts in ``exclude_hosts`` are skipped (their in-memory queue is full). Such a claim
         looks at the first ``CLAIM_SCAN`` pending URLs in order only; if those are mostly the
@@ -291,16 +178,21 @@ class Store:
         whatever the left-out hosts have pending (a ``host NOT IN (...)`` filter over the whole
         order read it all: 91 ms a claim beside a million pending URLs of one host).
         """
+        if max_pages:
+            limit = min(limit, max_pages - await self._page_total() - self._claimed)
+        if limit <= 0:
+            return []
         excluded = list(dict.fromkeys(exclude_hosts))
         async with self._lock:
             if not excluded:
-                rows = await self.db.execute_fetchall(_CLAIM_IN_ORDER, (limit,))
+                rows = list(await self.db.execute_fetchall(CLAIM_IN_ORDER, (limit,)))
             else:
                 not_in = f"({','.join('?' * len(excluded))})"
-                sql = _CLAIM_SCANNED.format(not_in=not_in)
+                sql = CLAIM_SCANNED.format(not_in=not_in)
                 rows = list(await self.db.execute_fetchall(sql, [CLAIM_SCAN, *excluded, limit]))
                 if len(rows) < limit:
                     rows += await self._claim_by_host(set(excluded), limit - len(rows))
+        self._claimed += len(rows)
         return sorted((FrontierItem(*row) for row in rows), key=lambda i: (i.depth, i.id))
 
     async def _claim_by_host(self, excluded: set[str], limit: int) -> list[sqlite3.Row]:
@@ -310,32 +202,57 @@ class Store:
         if not hosts:
             return []
         each = limit // len(hosts)  # >= 1; a host with fewer leaves room unused
-        sql = _CLAIM + " UNION ALL ".join([_HOST_PENDING] * len(hosts)) + _CLAIMED
+        sql = CLAIM + " UNION ALL ".join([HOST_PENDING] * len(hosts)) + CLAIMED
         return list(
             await self.db.execute_fetchall(sql, [v for host in hosts for v in (host, each)])
         )
 
     async def _pending_hosts(self, excluded: set[str], count: int) -> list[str]:
         """Up to ``count`` hosts with pending URLs, none in ``excluded`` (in host order)."""
-        rows = await self.db.execute_fetchall(_PENDING_HOSTS, (count + len(excluded),))
+        rows = await self.db.execute_fetchall(PENDING_HOSTS, (count + len(excluded),))
         return [host for (host,) in rows if host not in excluded][:count]
 
     async def release(self, ids: Sequence[int]) -> None:
         """Return claimed but unfetched URLs to pending (at shutdown)."""
         if ids:
             async with self._transaction() as db:
+                before = db.total_changes
                 await db.executemany(
                     "UPDATE frontier SET state = 'pending' WHERE id = ? AND state = 'in_progress'",
                     [(i,) for i in ids],
                 )
+                self._claimed = max(0, self._claimed - (db.total_changes - before))
 
-    async def reset_in_progress(self) -> int:
-        """After a crash, URLs left in_progress were never recorded: make them pending again."""
+    async def release_claims(self) -> int:
+        """Every URL this worker holds goes back to pending (the crawl lock: all claims)."""
+        return await self._unclaim_all()
+
+    async def recover_abandoned(self) -> int:
+        """URLs left claimed by a worker that died go back to pending. Under the crawl lock no
+        other worker is alive, so every claim found is abandoned (call it right after opening)."""
+        return await self._unclaim_all()
+
+    async def _unclaim_all(self) -> int:
         async with self._lock:
             cur = await self.db.execute(
                 "UPDATE frontier SET state = 'pending' WHERE state = 'in_progress'"
             )
+            self._claimed = 0
             return cur.rowcount
+
+    async def crawl_finished(self, max_pages: int = 0) -> bool:
+        """Nothing pending and nothing claimed, or ``max_pages`` pages stored."""
+        if max_pages and await self._page_total() >= max_pages:
+            return True
+        return await self._scalar(UNFINISHED) is None
+
+    async def pages_left(self, max_pages: int) -> int | None:
+        return max(0, max_pages - await self._page_total()) if max_pages else None
+
+    async def _page_total(self) -> int:
+        if self._pages is None:
+            self._pages = await self.page_count()
+        return self._pages
 
     async def is_known(self, url: str) -> bool:
         """Is ``url`` in the frontier already (in any state)?"""
@@ -354,6 +271,9 @@ class Store:
         failures = [r for r in records if isinstance(r, FailureRecord)]
         async with self._transaction():
             await self._write(pages, failures)
+        self._claimed = max(0, self._claimed - len(records))
+        if self._pages is not None:
+            self._pages += len(pages)
 
     async def _write(self, pages: list[PageRecord], failures: list[FailureRecord]) -> None:
         db = self.db
@@ -363,7 +283,7 @@ class Store:
              url_host(p.url))
             for p in pages
         ]  # fmt: skip
-        await db.execute(_UPSERT_PAGE, (_json(rows),))
+        await db.execute(UPSERT_PAGE, (_json(rows),))
         bodies = [(p.url, p.charset, p.body) for p in pages if p.body is not None]
         if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
             await db.execute(BODIES)  # the table exists only once a body is stored
@@ -372,15 +292,15 @@ class Store:
             )
         targets = [(*p.redirected_to, p.depth) for p in pages if p.redirected_to]
         if targets:  # before the new URLs: a target also linked from this batch stays done
-            await db.execute(_REDIRECT_TARGETS_DONE, (_json(targets),))
+            await db.execute(REDIRECT_TARGETS_DONE, (_json(targets),))
         found = [(p.depth + 1, p.new_urls) for p in pages if p.new_urls]
         if found:
-            await db.execute(_INSERT_NEW_URLS, (_json(found),))
+            await db.execute(INSERT_NEW_URLS, (_json(found),))
         done = FrontierState.DONE.value
         finished: list[tuple[int, str, int, str | None]]
         finished = [(p.frontier_id, done, p.attempts, None) for p in pages]
         finished += [(f.frontier_id, f.state.value, f.attempts, f.reason) for f in failures]
-        await db.execute(_FINISH, (_json(finished),))
+        await db.execute(FINISH, (_json(finished),))
 
     # -- reparse ------------------------------------------------------------------------------
 
@@ -388,7 +308,7 @@ class Store:
         """HTML pages with a stored body, in batches (keyset pagination: memory stays flat)."""
         last_id = 0
         while await self._has_bodies():
-            async with self.db.execute(_BODIES_PAGE, (last_id, batch_size)) as cur:
+            async with self.db.execute(BODIES_PAGE, (last_id, batch_size)) as cur:
                 rows = list(await cur.fetchall())
             if not rows:
                 return
@@ -396,7 +316,7 @@ class Store:
             yield [StoredBody(*row[1:]) for row in rows]
 
     async def html_pages_without_body(self) -> int:
-        sql = "SELECT count(*) FROM pages p WHERE " + _PARSED_PAGE
+        sql = "SELECT count(*) FROM pages p WHERE " + PARSED_PAGE
         if await self._has_bodies():
             sql += " AND NOT EXISTS (SELECT 1 FROM bodies b WHERE b.url = p.url)"
         count = await self._scalar(sql)
@@ -432,7 +352,7 @@ class Store:
 
     async def frontier_tally(self) -> tuple[dict[FrontierState, int], list[tuple[str, int]]]:
         """URLs by state, and failed URLs by ``last_error`` (most first), in one scan."""
-        async with self.db.execute(_TALLY) as cur:
+        async with self.db.execute(TALLY) as cur:
             rows = await cur.fetchall()
         counts = dict.fromkeys(FrontierState, 0)
         failures: dict[str, int] = {}
@@ -450,19 +370,6 @@ class Store:
         return counts
 
 
-_TALLY = """
-SELECT state, CASE state WHEN 'failed' THEN coalesce(last_error, 'unknown') END, count(*)
-FROM frontier GROUP BY 1, 2
-"""
-
-
 def _json(rows: object) -> str:
     """A batch's rows as JSON text for json_each (orjson: 20x the stdlib encoder on a batch)."""
     return orjson.dumps(rows).decode()
-
-
-def _version(value: object) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return -1

@@ -1,0 +1,119 @@
+"""The storage boundary: what the engine asks of a crawl's database, whatever the backend.
+
+The crawl's shared state is decided here, by the store, never by one process's counters: which
+URLs a worker may fetch (claims), what goes back to the pool when a worker died (recovery),
+whether the crawl is over for everyone (nothing pending, nothing claimed by anyone), how many
+pages may still be stored under ``--max-pages`` (the budget, reserved by claims), and each
+worker's published status. The SQLite backend (``storage/sqlite``) implements it for one worker
+at a time, proven by the crawl lock; a shared backend implements the same methods for several,
+and the storage contract tests (``tests/storage/test_contract.py``) hold both to them.
+"""
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Protocol
+
+from scraper.models import FrontierItem, FrontierState, Reparsed, SinkRecord, StoredBody
+
+# (url, host, depth) rows for the frontier
+NewUrl = tuple[str, str, int]
+# (state counts, failures as (reason, count), most frequent first)
+Tally = tuple[dict[FrontierState, int], list[tuple[str, int]]]
+
+
+class CrawlStore(Protocol):
+    """A crawl's database, opened by one worker of the crawl (``async with`` opens and closes).
+
+    Opening takes the worker's place in the crawl: SQLite's store takes an exclusive lock on the
+    file (a second crawl is refused); a shared backend registers the worker. Every write is one
+    transaction and idempotent: a page written twice (a re-fetch after a crash) stays one row.
+    """
+
+    @property
+    def worker(self) -> str:
+        """This worker's name in the crawl (status snapshots and claims are keyed by it)."""
+        ...
+
+    # -- the crawl's settings and status --------------------------------------------------------
+
+    async def load_settings(self) -> str | None:
+        """The crawl's stored settings (JSON), None for a new crawl."""
+        ...
+
+    async def save_settings(self, settings_json: str) -> None:
+        """Store the crawl's settings, for ``resume`` and for workers that join."""
+        ...
+
+    async def publish_status(self, snapshot_json: str) -> None:
+        """Publish this worker's status snapshot for ``scraper status``."""
+        ...
+
+    # -- the frontier ---------------------------------------------------------------------------
+
+    async def add_urls(self, urls: Iterable[NewUrl]) -> int:
+        """Insert URLs as pending; known ones (any state) are left alone. Returns how many were
+        new."""
+        ...
+
+    async def is_known(self, url: str) -> bool:
+        """Is ``url`` in the frontier already (in any state)?"""
+        ...
+
+    async def claim(
+        self, limit: int, exclude_hosts: Iterable[str] = (), *, max_pages: int = 0
+    ) -> list[FrontierItem]:
+        """Claim up to ``limit`` pending URLs for this worker, shallowest first, none of the
+        hosts in ``exclude_hosts``. With ``max_pages``, the claim is cut so that pages stored
+        plus URLs claimed by anyone never exceed it: the budget is reserved by claims, so it
+        stays exact with several writers. Fewer than ``limit`` (without a new URL added since)
+        means nothing more is pending for this worker now."""
+        ...
+
+    async def release(self, ids: Sequence[int]) -> None:
+        """Give back claimed URLs that were not fetched (they become pending again)."""
+        ...
+
+    async def release_claims(self) -> int:
+        """Give back every URL this worker still holds (the end of its run). Returns how many."""
+        ...
+
+    async def recover_abandoned(self) -> int:
+        """Return to pending the URLs claimed by workers that are gone (killed, crashed, cut
+        off). Returns how many. SQLite: the crawl lock proves no other worker is alive, so every
+        claim found when it opens is abandoned."""
+        ...
+
+    async def crawl_finished(self, max_pages: int = 0) -> bool:
+        """Is the crawl over for every worker: nothing pending and nothing claimed by anyone,
+        or ``max_pages`` pages stored?"""
+        ...
+
+    async def pages_left(self, max_pages: int) -> int | None:
+        """Pages that may still be stored under ``max_pages`` (None: no limit)."""
+        ...
+
+    async def has_pending(self) -> bool: ...
+
+    async def page_count(self) -> int: ...
+
+    async def frontier_tally(self) -> Tally:
+        """URLs by state, and the failures by reason, over the whole crawl."""
+        ...
+
+    # -- the sink -------------------------------------------------------------------------------
+
+    async def write_batch(self, records: Sequence[SinkRecord]) -> None:
+        """Write pages, links, new URLs and frontier states of a batch in one transaction: a URL
+        is done exactly when its page row exists."""
+        ...
+
+    # -- reparse --------------------------------------------------------------------------------
+
+    def stored_bodies(self, batch_size: int) -> AsyncIterator[list[StoredBody]]:
+        """HTML pages with a stored raw body, in batches (flat memory)."""
+        ...
+
+    async def html_pages_without_body(self) -> int: ...
+
+    async def update_parsed(self, pages: Sequence[Reparsed]) -> None:
+        """New title, description, text, data and links for pages parsed again."""
+        ...

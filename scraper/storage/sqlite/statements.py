@@ -1,0 +1,92 @@
+"""The SQL text of the crawl's writes and claims (SQLite's dialect), used by :mod:`.store`.
+
+Batches pass their rows as one JSON array unpacked by ``json_each``: one statement per table per
+batch, whatever its size.
+"""
+
+# A sink batch is written with one statement per table, its rows passed as one JSON array and
+# unpacked by json_each: SQLite then inserts them all in one call that runs without the GIL.
+# (executemany binds each row in Python, taking the GIL back once per row: with the event loop
+# busy in the main thread, that cost 3x the SQL itself.)
+PAGE_COLUMNS = (
+    "url, final_url, status, content_type, title, description, text, depth, fetched_at, "
+    "elapsed_ms, size_bytes, data, links, host"
+)
+UPSERT_PAGE = f"""
+INSERT INTO pages ({PAGE_COLUMNS})
+SELECT {", ".join(f"json_extract(value, '$[{i}]')" for i in range(14))}
+FROM json_each(?) WHERE true
+ON CONFLICT (url) DO UPDATE SET
+    final_url = excluded.final_url, status = excluded.status,
+    content_type = excluded.content_type, title = excluded.title,
+    description = excluded.description, text = excluded.text, depth = excluded.depth,
+    fetched_at = excluded.fetched_at, elapsed_ms = excluded.elapsed_ms,
+    size_bytes = excluded.size_bytes, data = excluded.data, links = excluded.links
+"""
+# [[depth, [[url, host], ...]], ...]: the new URLs of a batch's pages, or seeds (add_urls)
+INSERT_NEW_URLS = """
+INSERT OR IGNORE INTO frontier (url, host, depth)
+SELECT json_extract(url.value, '$[0]'), json_extract(url.value, '$[1]'),
+       json_extract(page.value, '$[0]')
+FROM json_each(?) AS page, json_each(page.value, '$[1]') AS url
+"""
+# [[url, host, depth], ...]: where followed redirects ended, content stored under the first URL;
+# done, so a link to one later is not fetched again (pending ones are not claimed yet).
+REDIRECT_TARGETS_DONE = """
+INSERT INTO frontier (url, host, depth, state)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), 'done'
+FROM json_each(?) WHERE true
+ON CONFLICT (url) DO UPDATE SET state = 'done' WHERE state = 'pending'
+"""
+# [[id, state, attempts, last_error], ...]
+FINISH = """
+UPDATE frontier SET state = json_extract(row.value, '$[1]'),
+    attempts = json_extract(row.value, '$[2]'), last_error = json_extract(row.value, '$[3]')
+FROM json_each(?) AS row WHERE frontier.id = json_extract(row.value, '$[0]')
+"""
+# -- claims: UPDATE ... WHERE id IN (<ids>) RETURNING the claimed rows ----------------------
+CLAIM = "UPDATE frontier SET state = 'in_progress' WHERE id IN ("
+CLAIMED = ") RETURNING id, url, host, depth, attempts"
+CLAIM_IN_ORDER = (
+    f"{CLAIM}SELECT id FROM frontier WHERE state = 'pending' ORDER BY depth, id LIMIT ?{CLAIMED}"
+)
+# The first pending URLs in order (at most CLAIM_SCAN), less those of full hosts; {not_in}: (?, ...)
+CLAIM_SCANNED = (
+    CLAIM + "SELECT id FROM (SELECT id, host, depth FROM frontier WHERE state = 'pending' "
+    "ORDER BY depth, id LIMIT ?) WHERE host NOT IN {not_in} ORDER BY depth, id LIMIT ?" + CLAIMED
+)
+CLAIM_SCAN = 4096  # ~0.4 ms of SQLite
+# One host's shallowest pending URLs (params: host, limit): an arm of a claim's UNION ALL.
+HOST_PENDING = (
+    "SELECT * FROM (SELECT id FROM frontier WHERE state = 'pending' AND host = ? "
+    "ORDER BY depth, id LIMIT ?)"
+)
+# Distinct hosts with pending URLs, each found by one seek past the previous one (a loose index
+# scan of frontier_pending_host): cost ~ hosts returned x log(pending), whatever their URLs.
+PENDING_HOSTS = """
+WITH RECURSIVE hosts (host) AS (
+    SELECT min(host) FROM frontier WHERE state = 'pending'
+    UNION ALL
+    SELECT (SELECT min(host) FROM frontier WHERE state = 'pending' AND host > hosts.host)
+    FROM hosts WHERE hosts.host IS NOT NULL
+    LIMIT ?
+)
+SELECT host FROM hosts WHERE host IS NOT NULL
+"""
+CLAIM_HOSTS = 64  # hosts a claim that leaves some out draws from (SQLite allows 500 arms)
+
+PARSED_PAGE = (
+    "p.content_type IN ('text/html', 'application/xhtml+xml') AND p.status BETWEEN 200 AND 299"
+)
+BODIES_PAGE = (
+    "SELECT p.id, p.url, p.final_url, b.charset, b.body FROM pages p JOIN bodies b USING (url) "
+    f"WHERE p.id > ? AND {PARSED_PAGE} ORDER BY p.id LIMIT ?"
+)
+
+TALLY = """
+SELECT state, CASE state WHEN 'failed' THEN coalesce(last_error, 'unknown') END, count(*)
+FROM frontier GROUP BY 1, 2
+"""
+
+# Is any URL left to fetch or being fetched? (scans the frontier when none is: at the end only)
+UNFINISHED = "SELECT 1 FROM frontier WHERE state IN ('pending', 'in_progress') LIMIT 1"
