@@ -209,7 +209,8 @@ async def read_status(db: Path) -> StatusReport:
     """Probe the crawl lock (before opening the database), then read the snapshot."""
     running = crawl_running(db)
     async with open_read_store(db) as store:
-        text = await store.meta("status")
+        statuses = await store.worker_statuses()
+    text = statuses[0] if statuses else None
     return StatusReport(str(db), running, Snapshot.from_json(text) if text else None)
 
 

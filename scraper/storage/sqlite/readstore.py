@@ -267,6 +267,12 @@ class ReadStore:
         value = await self._scalar("SELECT value FROM meta WHERE key = ?", (key,))
         return value if isinstance(value, str) else None
 
+    async def worker_statuses(self) -> list[str]:
+        """The status snapshot (JSON) each worker of the crawl published last: one at most on
+        SQLite, where one worker at a time writes a crawl."""
+        status = await self.meta("status")
+        return [] if status is None else [status]
+
     def pages(self) -> contextlib.AbstractAsyncContextManager[Rows]:
         """Every stored page with all its columns, in the order they were first stored."""
         return self.rows("SELECT * FROM pages ORDER BY id")
