@@ -13,7 +13,6 @@ import os
 import shlex
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -22,35 +21,18 @@ from scraper import __version__, logs
 from scraper.cli import read as cliread
 from scraper.cli.options import (
     HELP_OPTIONS,
-    NOT_FLAGS,
-    AllowOpt,
-    AllowPrivateOpt,
-    ConcurrencyOpt,
     ConfigOpt,
-    DebugOpt,
-    DelayOpt,
-    DenyOpt,
-    LogFileOpt,
-    LogFormatOpt,
-    MaxDepthOpt,
-    MaxPagesOpt,
-    PerHostOpt,
-    RetriesOpt,
-    RobotsOpt,
-    ScopeOpt,
-    StoreHtmlOpt,
-    TimeoutOpt,
-    UserAgentOpt,
-    flag_overrides,
+    DbOpt,
+    RunOptions,
     resume_settings,
     run_settings,
+    with_run_options,
 )
-from scraper.cli.read import DbOpt, warn
+from scraper.cli.read import warn
 from scraper.config import Settings
 from scraper.crawl.engine import Crawl, CrawlStats, CrawlSummary
 from scraper.crawl.reparse import reparse_bodies
 from scraper.errors import InvalidURL, ScraperError, UsageError
-from scraper.logs import LogFormat
 from scraper.output import ProgressLine
 from scraper.urls import normalize_url
 
@@ -190,16 +172,9 @@ def progress_plain(stats: CrawlStats) -> str:
 PROGRESS_EVERY_S = 5.0  # without a terminal, a plain progress line this often
 
 
-def run_crawl(
-    settings: Settings,
-    *,
-    save_settings: bool = True,
-    debug: bool = False,
-    log_file: Path | None = None,
-    log_format: LogFormat = LogFormat.TEXT,
-) -> None:
+def run_crawl(settings: Settings, run: RunOptions, *, save_settings: bool = True) -> None:
     """Run a crawl with a progress display; print its summary; exit 130/143 after a signal."""
-    logs.configure(debug=debug, log_file=log_file, log_format=log_format)
+    logs.configure(debug=run.debug, log_file=run.log_file, log_format=run.log_format)
     with ProgressLine(settings.max_pages or None) as progress:
         shown_at = 0.0
 
@@ -212,7 +187,7 @@ def run_crawl(
                 typer.echo(progress_plain(stats), err=True)
 
         crawl = Crawl(settings, on_progress, save_settings=save_settings)
-        summary = asyncio.run(crawl.run(), debug=debug)
+        summary = asyncio.run(crawl.run(), debug=run.debug)
     note = limit_note(summary)
     if summary.nothing_to_do:
         typer.echo(f"nothing to do: {note or no_pending(summary)}")
@@ -234,31 +209,15 @@ def no_pending(summary: CrawlSummary) -> str:
 
 
 @app.command()
+@with_run_options
 def crawl(
     urls: Annotated[list[str] | None, typer.Argument(help="Seed URLs.", show_default=False)] = None,
     input_file: Annotated[
         str | None,
         typer.Option("--input", "-i", help="File of seed URLs, one per line ('-' for stdin)."),
     ] = None,
-    db: DbOpt = None,
-    config: ConfigOpt = None,
-    concurrency: ConcurrencyOpt = None,
-    per_host: PerHostOpt = None,
-    delay: DelayOpt = None,
-    max_pages: MaxPagesOpt = None,
-    max_depth: MaxDepthOpt = None,
-    scope: ScopeOpt = None,
-    allow: AllowOpt = None,
-    deny: DenyOpt = None,
-    user_agent: UserAgentOpt = None,
-    timeout: TimeoutOpt = None,
-    retries: RetriesOpt = None,
-    robots: RobotsOpt = None,
-    allow_private: AllowPrivateOpt = None,
-    store_html: StoreHtmlOpt = None,
-    debug: DebugOpt = False,
-    log_file: LogFileOpt = None,
-    log_format: LogFormatOpt = LogFormat.TEXT,
+    *,
+    run: RunOptions,
 ) -> None:
     """Crawl from seed URLs into an SQLite database.
 
@@ -266,39 +225,18 @@ def crawl(
     on with its stored settings; flags and --config then apply to this run only (as for
     `resume`)."""
     seeds = collect_seeds(urls or [], input_file)
-    flags = flag_overrides(**{k: v for k, v in locals().items() if k not in NOT_FLAGS})
-    settings, new = run_settings(config, db, flags, seeds)
-    run_crawl(settings, save_settings=new, debug=debug, log_file=log_file, log_format=log_format)
+    settings, new = run_settings(run.config, run.db, run.overrides, seeds)
+    run_crawl(settings, run, save_settings=new)
 
 
 @app.command()
-def resume(
-    db: DbOpt = None,
-    config: ConfigOpt = None,
-    concurrency: ConcurrencyOpt = None,
-    per_host: PerHostOpt = None,
-    delay: DelayOpt = None,
-    max_pages: MaxPagesOpt = None,
-    max_depth: MaxDepthOpt = None,
-    scope: ScopeOpt = None,
-    allow: AllowOpt = None,
-    deny: DenyOpt = None,
-    user_agent: UserAgentOpt = None,
-    timeout: TimeoutOpt = None,
-    retries: RetriesOpt = None,
-    robots: RobotsOpt = None,
-    allow_private: AllowPrivateOpt = None,
-    store_html: StoreHtmlOpt = None,
-    debug: DebugOpt = False,
-    log_file: LogFileOpt = None,
-    log_format: LogFormatOpt = LogFormat.TEXT,
-) -> None:
+@with_run_options
+def resume(*, run: RunOptions) -> None:
     """Continue the crawl stored in a database, with its stored settings.
 
     Flags and --config override them for this run only: the stored settings are kept."""
-    flags = flag_overrides(**{k: v for k, v in locals().items() if k not in NOT_FLAGS})
-    settings = resume_settings(config, db, flags)
-    run_crawl(settings, save_settings=False, debug=debug, log_file=log_file, log_format=log_format)
+    settings = resume_settings(run.config, run.db, run.overrides)
+    run_crawl(settings, run, save_settings=False)
 
 
 @app.command()

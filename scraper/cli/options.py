@@ -7,8 +7,12 @@ seeds to them).
 """
 
 import asyncio
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.models import OptionInfo
@@ -37,6 +41,10 @@ def _setting(flag: str, text: str, default: object) -> OptionInfo:
     return option
 
 
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="SQLite database." + shown_default(Settings().db)),
+]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -147,6 +155,59 @@ def resume_settings(config: Path | None, db: str | None, flags: dict[str, object
     return settings
 
 
-NOT_FLAGS = frozenset(
-    {"urls", "input_file", "db", "config", "seeds", "flags", "debug", "log_file", "log_format"}
-)
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What the options shared by ``crawl`` and ``resume`` say about one run."""
+
+    db: str | None
+    config: Path | None
+    overrides: dict[str, object]  # flags given, under their Settings names (None: not given)
+    debug: bool
+    log_file: Path | None
+    log_format: LogFormat
+
+
+def _run_options(
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    per_host: PerHostOpt = None,
+    delay: DelayOpt = None,
+    max_pages: MaxPagesOpt = None,
+    max_depth: MaxDepthOpt = None,
+    scope: ScopeOpt = None,
+    allow: AllowOpt = None,
+    deny: DenyOpt = None,
+    user_agent: UserAgentOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = None,
+    robots: RobotsOpt = None,
+    allow_private: AllowPrivateOpt = None,
+    store_html: StoreHtmlOpt = None,
+    debug: DebugOpt = False,
+    log_file: LogFileOpt = None,
+    log_format: LogFormatOpt = LogFormat.TEXT,
+) -> RunOptions:
+    """The one declaration of the shared options (typer reads this signature)."""
+    flags = {k: v for k, v in locals().items() if k not in _NOT_FLAGS}
+    return RunOptions(db, config, flag_overrides(**flags), debug, log_file, log_format)
+
+
+_NOT_FLAGS = frozenset({"db", "config", "debug", "log_file", "log_format"})
+_SHARED = inspect.signature(_run_options).parameters
+
+
+def with_run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the shared options: typer sees them after the command's own parameters,
+    and the command receives them as one ``run: RunOptions`` argument."""
+    own = [p for p in inspect.signature(command).parameters.values() if p.name != "run"]
+
+    @functools.wraps(command)
+    def wrapper(**values: Any) -> None:
+        shared = {name: values.pop(name) for name in _SHARED}
+        command(**values, run=_run_options(**shared))
+
+    params = [*own, *_SHARED.values()]
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper

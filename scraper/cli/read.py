@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from scraper.cli.options import HELP_OPTIONS, shown_default
+from scraper.cli.options import HELP_OPTIONS, DbOpt, shown_default
 from scraper.config import Settings
 from scraper.crawl.status import read_status, render_text
 from scraper.output import HIGHLIGHT, clear_screen, print_table
@@ -38,11 +38,6 @@ from scraper.query import (
 from scraper.storage import Rows
 
 app = typer.Typer(context_settings=HELP_OPTIONS)
-
-DbOpt = Annotated[
-    str | None,
-    typer.Option("--db", help="SQLite database." + shown_default(Settings().db)),
-]
 
 
 def warn(message: str) -> None:
