@@ -34,8 +34,7 @@ from pathlib import Path
 from scraper.bench.scrapy_peer import ScrapyRun, run_scrapy, scrapy_version
 from scraper.bench.site import SERVER_STOP_S, Site, generate_site, serve
 from scraper.config import Settings
-from scraper.crawl.engine import Crawl
-from scraper.crawl.workers import interrupted_by_signals
+from scraper.crawl import Crawl, interrupted_by_signals
 from scraper.errors import FetchError, Interrupted, ScraperError
 from scraper.fetch.client import Fetcher, FetchHooks
 from scraper.query import read_counts

@@ -10,7 +10,6 @@ import functools
 import importlib.metadata
 import logging
 import os
-import shlex
 import sys
 from collections.abc import Iterable
 from typing import Annotated, NoReturn
@@ -30,8 +29,7 @@ from scraper.cli.options import (
 )
 from scraper.cli.read import warn
 from scraper.config import Settings
-from scraper.crawl.engine import Crawl, CrawlStats, CrawlSummary
-from scraper.crawl.reparse import reparse_bodies
+from scraper.crawl import Crawl, CrawlStats, CrawlSummary, reparse_bodies, resume_command
 from scraper.errors import InvalidURL, ScraperError, UsageError
 from scraper.output import ProgressLine
 from scraper.urls import normalize_url
@@ -156,7 +154,7 @@ def limit_note(summary: CrawlSummary) -> str | None:
     return (
         f"the page limit is reached ({summary.pages} pages stored, --max-pages "
         f"{summary.max_pages}) and {summary.pending} URLs are pending; to go on, run: "
-        f"scraper resume --db {shlex.quote(str(summary.db))} --max-pages {more} (0: no limit)"
+        f"{resume_command(summary.db)} --max-pages {more} (0: no limit)"
     )
 
 
@@ -198,7 +196,7 @@ def run_crawl(settings: Settings, run: RunOptions, *, save_settings: bool = True
     if summary.interrupted_by is not None:
         typer.echo(
             f"interrupted by {summary.interrupted_by}; to continue, run: "
-            f"scraper resume --db {shlex.quote(str(summary.db))}",
+            f"{resume_command(summary.db)}",
             err=True,
         )
         raise typer.Exit(EXIT_FOR_SIGNAL.get(summary.interrupted_by, 1))

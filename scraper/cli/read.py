@@ -19,7 +19,7 @@ import typer
 
 from scraper.cli.options import HELP_OPTIONS, DbOpt, shown_default
 from scraper.config import Settings
-from scraper.crawl.status import read_status, render_text
+from scraper.crawl import read_status, render_text
 from scraper.output import HIGHLIGHT, clear_screen, print_table
 from scraper.query import (
     SNIPPET_MARKERS,

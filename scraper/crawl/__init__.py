@@ -1,0 +1,22 @@
+"""The engine: one crawl coroutine (``engine``) running named stages in one TaskGroup. The
+scheduler (``scheduler``: claims from the store, hands URLs out per host), host slots
+(``slots``: per-host concurrency, delays, throttling), link admission (``links``), the robots
+gate (``robots``), the fetch and parse workers (``workers``), the sink (``sink``: batches
+committed through the store) and status snapshots (``status``); ``reparse`` re-runs parsing
+over stored bodies."""
+
+from scraper.crawl.engine import Crawl, CrawlStats, CrawlSummary
+from scraper.crawl.reparse import reparse_bodies
+from scraper.crawl.status import read_status, render_text, resume_command
+from scraper.crawl.workers import interrupted_by_signals
+
+__all__ = [
+    "Crawl",
+    "CrawlStats",
+    "CrawlSummary",
+    "interrupted_by_signals",
+    "read_status",
+    "render_text",
+    "reparse_bodies",
+    "resume_command",
+]
