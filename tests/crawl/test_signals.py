@@ -2,8 +2,9 @@
 included. The crawler alone handles it; crawl, reparse and bench stop cleanly and leave no
 process behind.
 
-Each command runs in a session of its own (``tests.test_resume.scraper``), so its process group
-id is its pid and ``os.killpg`` reaches it and everything it started, as a terminal's Ctrl-C does.
+Each command runs in a session of its own (``tests.crawl.test_resume.scraper``), so its process
+group id is its pid and ``os.killpg`` reaches it and everything it started, as a terminal's Ctrl-C
+does.
 """
 
 import contextlib
@@ -15,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from scraper.testing.site import CONFIG
-from tests.test_resume import (
+from tests.crawl.test_resume import (
     FAST,
     Child,
     assert_consistent,

@@ -15,7 +15,7 @@ from scraper.models import ParsedPage
 from scraper.parse.html import collapse_whitespace, decode_html, parse_html
 from scraper.urls import join_url
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 BOOKS_URL = "http://books.toscrape.com/catalogue/page-2.html"
 QUOTES_URL = "http://quotes.toscrape.com/"

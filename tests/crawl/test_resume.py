@@ -32,7 +32,7 @@ BATCH = 16  # tests/fixtures/small_batches.toml
 WINDOW = CONCURRENCY + 2 * BATCH
 FAST = ["--concurrency", str(CONCURRENCY), "--per-host", str(CONCURRENCY)]
 FAST += ["--delay", "0", "--retries", "0"]
-FAST += ["--config", str(Path(__file__).parent / "fixtures" / "small_batches.toml")]
+FAST += ["--config", str(Path(__file__).parent.parent / "fixtures" / "small_batches.toml")]
 BOTH_COUNTS = (
     "SELECT (SELECT count(*) FROM frontier WHERE state = 'done'), (SELECT count(*) FROM pages)"
 )
