@@ -16,11 +16,7 @@ from scraper.parse.extract import check_rules
 from scraper.parse.html import parse_html
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.storage.sqlite.store import Store
-from tests.cli.test_cli import run_cli
-from tests.conftest import CrawlFn, traffic
-
-FIXTURES = Path(__file__).parent.parent / "fixtures"
-DEFAULT_TOML = Path(__file__).parents[2] / "config" / "default.toml"
+from tests.conftest import DEFAULT_TOML, FIXTURES, CrawlFn, run_cli, traffic
 
 
 def test_default_rules_extract_quotes_from_a_quotes_page():
