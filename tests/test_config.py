@@ -15,8 +15,7 @@ from scraper.config import (
 )
 from scraper.errors import UsageError
 from scraper.models import Scope
-
-DEFAULT_TOML = Path(__file__).parent.parent / "config" / "default.toml"
+from tests.conftest import DEFAULT_TOML
 
 
 def test_default_toml_matches_the_code_defaults():

@@ -26,8 +26,7 @@ from scraper.query import fts_query
 from scraper.storage.sqlite.readstore import ReadStore
 from scraper.storage.sqlite.schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
 from scraper.testing.site import CONFIG
-from tests.conftest import CrawlFn, CrawlResult
-from tests.test_cli import assert_one_error_line, run_cli
+from tests.conftest import CrawlFn, CrawlResult, assert_one_error_line, run_cli
 
 COMMANDS = [["query", "SELECT 1"], ["search", "home"], ["export", "-f", "jsonl"], ["stats"]]
 

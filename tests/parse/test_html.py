@@ -5,7 +5,6 @@ import multiprocessing
 import pickle
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import pytest
 from hypothesis import example, given
@@ -14,8 +13,7 @@ from hypothesis import strategies as st
 from scraper.models import ParsedPage
 from scraper.parse.html import collapse_whitespace, decode_html, parse_html
 from scraper.urls import join_url
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.conftest import FIXTURES
 
 BOOKS_URL = "http://books.toscrape.com/catalogue/page-2.html"
 QUOTES_URL = "http://quotes.toscrape.com/"

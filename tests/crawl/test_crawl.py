@@ -2,11 +2,14 @@
 
 import asyncio
 import itertools
+import json
 import time
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
 
+from scraper.config import load_settings
 from tests.conftest import CrawlFn, traffic
 
 
@@ -236,3 +239,33 @@ async def test_crawl_never_blocks_the_event_loop_for_long(site: TestServer, craw
         ticker.cancel()
     assert gaps
     assert max(gaps) < 0.5
+
+
+RULES_TOML = """
+[extract.heading]
+selector = "h1"
+
+[extract.hub_links]
+selector = "a"
+attr = "href"
+all = true
+url = "/hub"
+"""
+
+
+async def test_crawl_stores_extracted_fields_as_json(
+    site: TestServer, tmp_path: Path, crawl: CrawlFn
+):
+    """Fields land in pages.data and are queryable with json_extract."""
+    config = tmp_path / "rules.toml"
+    config.write_text(RULES_TOML)
+    rules = load_settings(config).extract
+    result = await crawl(site.make_url("/hub?u=/a&u=/c"), max_depth=1, extract=rules)
+    rows = dict(
+        result.rows("SELECT url, json_extract(data, '$.heading') FROM pages WHERE data IS NOT NULL")
+    )
+    assert sorted(rows.values()) == ["Hub", "Page A", "Page C"]
+    [(links,)] = result.rows(
+        "SELECT json_extract(data, '$.hub_links') FROM pages WHERE url LIKE '%hub%'"
+    )
+    assert json.loads(links) == [str(site.make_url("/a")), str(site.make_url("/c"))]

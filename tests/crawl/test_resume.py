@@ -7,16 +7,13 @@ another child process while it runs.
 
 import asyncio
 import contextlib
-import os
 import signal
 import sqlite3
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -24,123 +21,24 @@ from aiohttp.test_utils import TestServer
 from scraper.storage.sqlite.readstore import ReadStore
 from scraper.storage.sqlite.store import Store
 from scraper.testing.site import CONFIG
-from tests.conftest import traffic
+from tests.conftest import (
+    BATCH,
+    BOTH_COUNTS,
+    CONCURRENCY,
+    FAST,
+    assert_consistent,
+    assert_gen_site_stored,
+    gen_urls,
+    poll,
+    rows,
+    run,
+    scraper,
+    traffic,
+    wait_for_requests,
+)
 
-CONCURRENCY = 8
-BATCH = 16  # tests/fixtures/small_batches.toml
 # What a kill -9 may cost: URLs in flight, plus the batch the sink collects and the one it writes.
 WINDOW = CONCURRENCY + 2 * BATCH
-FAST = ["--concurrency", str(CONCURRENCY), "--per-host", str(CONCURRENCY)]
-FAST += ["--delay", "0", "--retries", "0"]
-FAST += ["--config", str(Path(__file__).parent / "fixtures" / "small_batches.toml")]
-BOTH_COUNTS = (
-    "SELECT (SELECT count(*) FROM frontier WHERE state = 'done'), (SELECT count(*) FROM pages)"
-)
-EXIT_TIMEOUT_S = 30.0
-
-
-@dataclass
-class Child:
-    """A running ``python -m scraper`` whose output goes to files (no pipe can fill up)."""
-
-    proc: asyncio.subprocess.Process
-    out_path: Path
-    err_path: Path
-
-    @property
-    def running(self) -> bool:
-        return self.proc.returncode is None
-
-    async def finish(self, timeout_s: float = EXIT_TIMEOUT_S) -> tuple[int, str, str]:
-        """Wait for the exit; return (exit code, stdout, stderr)."""
-        code = await asyncio.wait_for(self.proc.wait(), timeout_s)
-        return code, self.out_path.read_text(), self.err_path.read_text()
-
-    def diagnostics(self) -> str:
-        return f"stdout: {self.out_path.read_text()!r}\nstderr: {self.err_path.read_text()!r}"
-
-
-@contextlib.asynccontextmanager
-async def scraper(tmp_path: Path, *args: str, cwd: Path | None = None) -> AsyncIterator[Child]:
-    """Start ``python -m scraper ARGS`` without blocking the loop, in a session of its own (its
-    process group id is its pid, as a terminal's job); kill it if still running."""
-    env = {**os.environ, "SCRAPER_DEBUG": "0", "COLUMNS": "200"}
-    name = f"{args[0]}-{time.monotonic_ns()}"
-    out_path, err_path = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "scraper",
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-        )
-    child = Child(proc, out_path, err_path)
-    try:
-        yield child
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await asyncio.wait_for(proc.wait(), 10)
-
-
-async def run(tmp_path: Path, *args: str, cwd: Path | None = None) -> tuple[int, str, str]:
-    """Run ``python -m scraper ARGS`` to the end."""
-    async with scraper(tmp_path, *args, cwd=cwd) as child:
-        return await child.finish()
-
-
-async def poll(condition: Callable[[], bool], timeout_s: float) -> None:
-    """Wait until ``condition()`` holds, checking every 2 ms, for at most ``timeout_s``."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110 -- the server's counters have no event to await
-            await asyncio.sleep(0.002)
-
-
-async def wait_for_requests(site: TestServer, child: Child, count: int) -> None:
-    """Poll the server until it has seen ``count`` requests; the crawl must still be running."""
-    starts = traffic(site).starts
-    await poll(lambda: len(starts) >= count or not child.running, 20)
-    assert child.running, f"crawl ended before {count} requests\n{child.diagnostics()}"
-
-
-def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def assert_consistent(db: Path) -> dict[str, int]:
-    """Integrity ok, every 'done' URL has its page and vice versa; return counts by state."""
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        done_without_page = conn.execute(
-            "SELECT url FROM frontier f WHERE state = 'done'"
-            " AND NOT EXISTS (SELECT 1 FROM pages p WHERE p.url = f.url)"
-        ).fetchall()
-        assert done_without_page == []
-        done, pages = conn.execute(BOTH_COUNTS).fetchone()
-        assert done == pages
-        states = conn.execute("SELECT state, count(*) FROM frontier GROUP BY state").fetchall()
-    return dict(states)
-
-
-def gen_urls(site: TestServer, count: int) -> set[str]:
-    return {str(site.make_url(f"/gen/{n}")) for n in range(count)}
-
-
-def assert_gen_site_stored(db: Path, site: TestServer, count: int) -> None:
-    """The database holds each of the ``count`` generated pages once and nothing is left to do."""
-    assert assert_consistent(db) == {"done": count}
-    urls = [url for (url,) in rows(db, "SELECT url FROM pages")]
-    assert len(urls) == len(set(urls))
-    assert set(urls) == gen_urls(site, count)
-    fetched = {path for path in traffic(site).hits if path.startswith("/gen/")}
-    assert fetched == {f"/gen/{n}" for n in range(count)}
 
 
 def refetches(site: TestServer) -> dict[str, int]:
@@ -157,14 +55,6 @@ def assert_one_error_line(err: str, *texts: str) -> str:
     for text in texts:
         assert text in lines[0].lower()
     return lines[0]
-
-
-@pytest.fixture
-def gen(site: TestServer) -> str:
-    """The seed of the generated site: 1000 pages answering after 2 ms each."""
-    site.app[CONFIG].gen_pages = 1000
-    site.app[CONFIG].gen_latency_ms = 2
-    return str(site.make_url("/gen/0"))
 
 
 @pytest.mark.slow

@@ -2,8 +2,8 @@
 included. The crawler alone handles it; crawl, reparse and bench stop cleanly and leave no
 process behind.
 
-Each command runs in a session of its own (``tests.test_resume.scraper``), so its process group
-id is its pid and ``os.killpg`` reaches it and everything it started, as a terminal's Ctrl-C does.
+Each command runs in a session of its own (``tests.conftest.scraper``), so its process group id is
+its pid and ``os.killpg`` reaches it and everything it started, as a terminal's Ctrl-C does.
 """
 
 import contextlib
@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from scraper.testing.site import CONFIG
-from tests.test_resume import (
+from tests.conftest import (
     FAST,
     Child,
     assert_consistent,
@@ -65,14 +65,6 @@ def assert_one_error_line(err: str) -> str:
     errors = [line for line in lines if line.startswith("error:")]
     assert errors == lines[-1:], err
     return errors[0]
-
-
-@pytest.fixture
-def gen(site: TestServer) -> str:
-    """The seed of the generated site: 1000 pages answering after 2 ms each."""
-    site.app[CONFIG].gen_pages = 1000
-    site.app[CONFIG].gen_latency_ms = 2
-    return str(site.make_url("/gen/0"))
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scraper.storage.sqlite.store import Store
-from tests.test_resume import run
+from tests.conftest import run
 
 COMMANDS = {
     "query": ["query", "SELECT 1"],

@@ -11,8 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import traffic
-from tests.test_cli import run_cli
+from tests.conftest import run_cli, traffic
 
 FAST = ["--delay", "0", "--retries", "0"]
 

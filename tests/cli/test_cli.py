@@ -1,47 +1,18 @@
 """The real CLI in a subprocess: exit codes, one-line errors, warnings and a crawl end to end."""
 
-import asyncio
 import json
-import os
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import traffic
-
-
-async def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None):
-    """Run ``python -m scraper`` without blocking the loop the test server runs on."""
-    env = {**os.environ, "SCRAPER_DEBUG": "0", "COLUMNS": "200"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "scraper",
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=50)
-    return proc.returncode, out.decode(), err.decode()
+from tests.conftest import assert_one_error_line, run_cli, traffic
 
 
 def fast(db: Path) -> list[str]:
     return ["--db", str(db), "--delay", "0", "--retries", "0"]
-
-
-def assert_one_error_line(err: str, text: str) -> None:
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ")
-    assert text in lines[0]
 
 
 async def test_missing_seed_file_exits_2_with_one_line(tmp_path: Path):

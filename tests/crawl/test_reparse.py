@@ -1,0 +1,42 @@
+"""`scraper reparse`: stored bodies parsed again with new extraction rules, no request made."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import CrawlFn, run_cli, traffic
+
+
+async def test_reparse_applies_new_rules_without_fetching(site: TestServer, tmp_path: Path):
+    """After --store-html, reparse with changed rules updates data and no request is made."""
+    db = tmp_path / "c.db"
+    first = tmp_path / "first.toml"
+    first.write_text('[extract.heading]\nselector = "h1"\n')
+    code, _, err = await run_cli(
+        "crawl", str(site.make_url("/")), "--db", str(db), "--config", str(first),
+        "--store-html", "--delay", "0", "--retries", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    hits_after_crawl = sum(traffic(site).hits.values())
+    second = tmp_path / "second.toml"
+    second.write_text('[extract.first_link]\nselector = "a"\nattr = "href"\n')
+    code, out, err = await run_cli("reparse", "--db", str(db), "--config", str(second))
+    assert code == 0, err
+    assert out.strip() == "reparsed 8 pages"  # 2xx HTML pages (/flaky/1 failed: no retries)
+    assert sum(traffic(site).hits.values()) == hits_after_crawl
+    with sqlite3.connect(db) as conn:
+        data = dict(conn.execute("SELECT url, data FROM pages WHERE data IS NOT NULL"))
+        bodies = conn.execute("SELECT count(*) FROM bodies").fetchone()[0]
+    home = json.loads(data[str(site.make_url("/"))])
+    assert home == {"first_link": str(site.make_url("/a"))}  # href="a", resolved
+    assert bodies == 9  # the 8 parsed pages and the 404's body; not the PDF's
+
+
+async def test_reparse_without_stored_bodies_says_so(site: TestServer, crawl: CrawlFn):
+    """A crawl without --store-html has nothing to reparse, and the command says why."""
+    result = await crawl(site.make_url("/"), max_depth=1)
+    code, out, err = await run_cli("reparse", "--db", str(result.db))
+    assert code == 0, err
+    assert "reparsed 0 pages: 5 pages have no stored body (crawl with --store-html" in out

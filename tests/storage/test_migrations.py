@@ -1,0 +1,134 @@
+"""Schema migrations of an existing crawl database: from versions 1 and 4, all or nothing, and
+the bodies table created only when needed."""
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+from datasette.utils import detect_fts  # type: ignore[import-untyped]
+
+from scraper.errors import StoreError
+from scraper.storage.sqlite.schema import SCHEMA_VERSION
+from scraper.storage.sqlite.store import Store
+from tests.conftest import CrawlFn
+
+
+async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn):
+    """A schema-1 database gets pages.data, bodies, a full-text index and its links table turned
+    into pages.links (the links view shows the same rows) on the next crawl."""
+    result = await crawl(site.make_url("/"), max_depth=0)
+    links_sql = "SELECT from_url, to_url FROM links ORDER BY 1, 2"
+    with sqlite3.connect(result.db) as conn:
+        links_before = conn.execute(links_sql).fetchall()
+        conn.executescript(
+            VERSION_4 + "DROP TRIGGER pages_fts_insert; DROP TRIGGER pages_fts_delete;"
+            "DROP TRIGGER pages_fts_update; DROP TABLE pages_fts; DROP TABLE bodies;"
+            "ALTER TABLE pages DROP COLUMN data;"
+            "CREATE TABLE old_links (from_url TEXT NOT NULL, to_url TEXT NOT NULL,"
+            " PRIMARY KEY (from_url, to_url)) WITHOUT ROWID;"
+            "INSERT INTO old_links SELECT from_url, to_url FROM links;"
+            "DROP VIEW links; ALTER TABLE old_links RENAME TO links;"
+            "ALTER TABLE pages DROP COLUMN links; DROP INDEX frontier_pending_host;"
+            "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
+        )
+    await crawl(site.make_url("/a"), max_depth=0)
+    with sqlite3.connect(result.db) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        found = conn.execute(
+            "SELECT p.title FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid "
+            "WHERE pages_fts MATCH 'welcome'"
+        ).fetchall()
+        home = str(site.make_url("/"))
+        links_after = conn.execute(links_sql).fetchall()
+    assert version == (str(SCHEMA_VERSION),)
+    assert found == [("Home",)]  # indexed by the migration's rebuild, not by a new write
+    assert len(links_before) > 3
+    assert [row for row in links_after if row[0] == home] == links_before
+
+
+# What version 4 had: the FTS table declared with content = 'pages' (which datasette does not
+# recognise), no pages.host, and an empty bodies table in every database.
+VERSION_4 = """
+DROP INDEX pages_host; ALTER TABLE pages DROP COLUMN host;
+DROP TRIGGER pages_fts_insert; DROP TRIGGER pages_fts_delete; DROP TRIGGER pages_fts_update;
+DROP TABLE pages_fts;
+CREATE VIRTUAL TABLE pages_fts USING fts5(
+    title, text, content = 'pages', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT INTO pages_fts (pages_fts) VALUES ('rebuild');
+CREATE TRIGGER pages_fts_insert AFTER INSERT ON pages BEGIN
+    INSERT INTO pages_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+CREATE TRIGGER pages_fts_delete AFTER DELETE ON pages BEGIN
+    INSERT INTO pages_fts (pages_fts, rowid, title, text)
+    VALUES ('delete', old.id, old.title, old.text);
+END;
+CREATE TRIGGER pages_fts_update AFTER UPDATE OF title, text ON pages BEGIN
+    INSERT INTO pages_fts (pages_fts, rowid, title, text)
+    VALUES ('delete', old.id, old.title, old.text);
+    INSERT INTO pages_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+CREATE TABLE IF NOT EXISTS bodies (url TEXT PRIMARY KEY, charset TEXT, body BLOB NOT NULL);
+UPDATE meta SET value = '4' WHERE key = 'schema_version';
+"""
+
+
+async def test_a_version_4_database_is_migrated(tmp_path: Path, site: TestServer, crawl: CrawlFn):
+    """A schema-4 database gets a full-text index datasette detects (rebuilt: old pages are
+    found, and new ones), and pages.host filled for its pages and written for new ones."""
+    result = await crawl(site.make_url("/"), max_depth=0)
+    with closing(sqlite3.connect(result.db)) as conn, conn:
+        conn.executescript(VERSION_4)
+        assert detect_fts(conn, "pages") is None
+    await crawl(site.make_url("/a"), max_depth=0)
+    with closing(sqlite3.connect(result.db)) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        fts = detect_fts(conn, "pages")
+        found = conn.execute(
+            "SELECT p.title FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid "
+            "WHERE pages_fts MATCH 'welcome OR page' ORDER BY p.id"
+        ).fetchall()
+        hosts = conn.execute(
+            "SELECT p.host, f.host FROM pages AS p JOIN frontier AS f USING (url)"
+        ).fetchall()
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT host, count(*) FROM pages GROUP BY host"
+        ).fetchall()
+        check = conn.execute("PRAGMA integrity_check").fetchall()
+    assert version == (str(SCHEMA_VERSION),)
+    assert fts == "pages_fts"
+    assert found == [("Home",), ("Page A",)]
+    assert len(hosts) == 2
+    assert all(page == frontier == f"{site.host}:{site.port}" for page, frontier in hosts)
+    assert "pages_host" in str(plan)
+    assert check == [("ok",)]
+
+
+async def test_the_version_5_migration_is_all_or_nothing(tmp_path: Path, crawl: CrawlFn, site):
+    """A migration that fails half-way (a pages_host index already there) leaves version 4
+    exactly as it was: the old declaration, no host column."""
+    result = await crawl(site.make_url("/"), max_depth=0)
+    with closing(sqlite3.connect(result.db)) as conn, conn:
+        conn.executescript(VERSION_4 + "CREATE INDEX pages_host ON pages (url);")
+        before = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+    with pytest.raises(StoreError, match="pages_host already exists"):
+        async with Store(result.db):
+            pass
+    with closing(sqlite3.connect(result.db)) as conn:
+        after = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert after == before
+    assert version == ("4",)
+
+
+async def test_the_bodies_table_exists_only_once_a_body_is_stored(site: TestServer, crawl: CrawlFn):
+    """A crawl without --store-html leaves no bodies table; one with it creates the table."""
+    result = await crawl(site.make_url("/"), max_depth=0)
+    tables_sql = "SELECT name FROM sqlite_master WHERE name = 'bodies'"
+    assert result.rows(tables_sql) == []
+    await crawl(site.make_url("/a"), max_depth=0, store_html=True)
+    assert result.rows(tables_sql) == [("bodies",)]
+    assert result.rows("SELECT url FROM bodies") == [(str(site.make_url("/a")),)]
