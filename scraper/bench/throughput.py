@@ -37,7 +37,7 @@ from scraper.config import Settings
 from scraper.crawl.engine import Crawl
 from scraper.crawl.workers import interrupted_by_signals
 from scraper.errors import FetchError, Interrupted, ScraperError
-from scraper.fetch.client import Fetcher, FetchHooks
+from scraper.fetch import Fetcher, FetchHooks
 from scraper.query import read_counts
 
 RSS_SAMPLE_S = 0.2

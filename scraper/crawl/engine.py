@@ -41,7 +41,7 @@ from scraper.crawl.status import (
 )
 from scraper.crawl.workers import Workers
 from scraper.errors import ScraperError
-from scraper.fetch.client import Fetcher
+from scraper.fetch import Fetcher
 from scraper.models import FrontierState
 from scraper.parse.extract import check_rules
 from scraper.parse.html import exit_with_parent
