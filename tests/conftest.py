@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings
 from scraper.crawl.engine import Crawl, CrawlSummary
-from scraper.testing.site import TRAFFIC, Traffic, make_app
+from scraper.testing import TRAFFIC, Traffic, make_app
 
 # Fast, deterministic defaults for tests: no politeness delay, no retry waits, inline parsing.
 TEST_SETTINGS = {
