@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 import brotli  # type: ignore[import-untyped]
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from scraper.testing.traffic import FLAKY, TRAFFIC, html
 
@@ -291,21 +292,26 @@ async def undeclared_charset(request: web.Request) -> web.Response:
     return web.Response(body=doc.encode(codec), headers={"Content-Type": "text/html"})
 
 
+_ROUTES: tuple[tuple[str, Handler], ...] = (
+    ("/redirect/{n:\\d+}", redirect_chain),
+    *((path, fixed_redirect) for path in FIXED_REDIRECTS),
+    ("/goto", goto),
+    ("/to-loopback", to_loopback),
+    ("/huge/{mb:\\d+}", huge),
+    ("/bomb/{coding:gzip|br}", bomb),
+    ("/encoded/{coding:gzip|deflate|raw-deflate|br}", encoded),
+    ("/bad-encoding", bad_encoding),
+    ("/trickle", trickle),
+    ("/reset", cut),
+    ("/truncated", cut),
+    ("/hangup", hangup),
+    ("/bad-chunked", bad_chunked),
+    ("/charset/{codec}", undeclared_charset),
+    ("/retry-after/{kind:seconds|date}", retry_after),
+)
+
+
 def add_hostile_routes(router: web.UrlDispatcher) -> None:
     """Add the routes of the module docstring to the test site's ``router``."""
-    router.add_get("/redirect/{n:\\d+}", redirect_chain)
-    for path in FIXED_REDIRECTS:
-        router.add_get(path, fixed_redirect)
-    router.add_get("/goto", goto)
-    router.add_get("/to-loopback", to_loopback)
-    router.add_get("/huge/{mb:\\d+}", huge)
-    router.add_get("/bomb/{coding:gzip|br}", bomb)
-    router.add_get("/encoded/{coding:gzip|deflate|raw-deflate|br}", encoded)
-    router.add_get("/bad-encoding", bad_encoding)
-    router.add_get("/trickle", trickle)
-    router.add_get("/reset", cut)
-    router.add_get("/truncated", cut)
-    router.add_get("/hangup", hangup)
-    router.add_get("/bad-chunked", bad_chunked)
-    router.add_get("/charset/{codec}", undeclared_charset)
-    router.add_get("/retry-after/{kind:seconds|date}", retry_after)
+    for path, handler in _ROUTES:
+        router.add_get(path, handler)

@@ -1,4 +1,4 @@
-r"""What the test site records and what a test may change while it runs, under ``web.AppKey``\s.
+"""What the test site records and what a test may change while it runs, under app keys.
 
 :class:`Traffic` (``TRAFFIC``), kept by the :func:`record` middleware: hits, start times, requests
 in flight, headers, bytes streamed. :class:`SiteConfig` (``CONFIG``): robots.txt and the
