@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings
 from scraper.crawl.engine import Crawl, CrawlSummary
-from scraper.testing.site import CONFIG, TRAFFIC, Traffic, make_app
+from scraper.testing import CONFIG, TRAFFIC, Traffic, make_app
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEFAULT_TOML = Path(__file__).parent.parent / "config" / "default.toml"

@@ -1,8 +1,8 @@
 """``scraper bench --frontier``: does the crawler's memory stay flat as the frontier grows?
 
 Issue 7 asks for peak RSS "growing by no more than 50 MB between a 20,000-URL and a
-1,000,000-URL frontier". Two crawls fetch the same number of pages of sitegen's ``/wide/`` site,
-whose every page links to ``fan`` others (:func:`scraper.testing.site.wide_links`):
+1,000,000-URL frontier". Two crawls fetch the same number of pages of the test site's ``/wide/``
+site, whose every page links to ``fan`` others (:func:`scraper.testing.wide_links`):
 
 - small: the site is folded onto ``small`` pages, so the frontier ends at ``small`` URLs;
 - large: the site is an unbounded tree (no two pages share a link), so the frontier ends at
@@ -11,9 +11,9 @@ whose every page links to ``fan`` others (:func:`scraper.testing.site.wide_links
 
 Each page is the same in both crawls (same links, same parse, same link rows written); only how
 many of its links are new URLs differs. The site is served by a separate process
-(``python -m scraper.testing.site``) on 127.0.0.1, and each crawl is a child process
+(``python -m scraper.testing``) on 127.0.0.1, and each crawl is a child process
 (``scraper crawl``, politeness off) whose peak RSS is the crawler process's own high-water mark
-(``VmHWM``, written at its exit: :func:`scraper.bench.site.peak_rss_prelude`).
+(``VmHWM``, written at its exit: :func:`scraper.testing.peak_rss_prelude`).
 """
 
 import asyncio
@@ -27,9 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from scraper.bench.site import cli_peak_rss_code, read_peak_rss_kb, reap_within, stop_process
 from scraper.errors import ScraperError, UsageError
 from scraper.query import read_counts
+from scraper.testing import cli_peak_rss_code, read_peak_rss_kb, reap_within, stop_process
 
 LIMIT_MB = 50  # issue 7: allowed growth of peak RSS from the small frontier to the large one
 SERVER_START_S = 10.0
@@ -121,11 +121,11 @@ def _root_url(proc: "subprocess.Popen[bytes]") -> str | None:
 
 @contextmanager
 def serve_site(work: Path) -> Iterator[str]:
-    """Run the sitegen site in a separate process; yields its root URL; always stops it."""
+    """Run the test site in a separate process; yields its root URL; always stops it."""
     log = work / "sitegen.log"
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "scraper.testing.site"],
+            [sys.executable, "-m", "scraper.testing"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=err,

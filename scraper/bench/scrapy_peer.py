@@ -15,7 +15,7 @@ measure it, so interpreter start-up and imports are not counted (the bench's own
 not count them either). ``elapsed_s`` is the child's whole wall time. CPU and peak RSS are the
 child's own: CPU from ``wait4`` (Scrapy starts no processes of its own), peak RSS the spider's
 ``VmHWM`` at close (``wait4``'s ``ru_maxrss`` would be this process's whenever that is higher:
-see :func:`scraper.bench.site.peak_rss_prelude`). Linux only (``pidfd_open``).
+see :func:`scraper.testing.peak_rss_prelude`). Linux only (``pidfd_open``).
 """
 
 import json
@@ -25,8 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from scraper.bench.site import reap_within
 from scraper.errors import ScraperError
+from scraper.testing import reap_within
 
 VERSION_S = 60.0  # the import check: far above Scrapy's start-up time
 ITEMS_FILE = "items.jsonl"

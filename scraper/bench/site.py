@@ -10,12 +10,8 @@ installed, else the standard library's threaded HTTP server
 import contextlib
 import functools
 import http.server
-import os
 import random
-import resource
-import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scraper.errors import ScraperError
+from scraper.testing import stop_process
 
 SEED = 7
 PAGE_BYTES = (10_000, 40_000)
 LINKS = (20, 60)
 SERVER_START_S = 10.0
-SERVER_STOP_S = 5.0
 _TEXT = (
     "crawler session frontier page link table index query market river garden station window "
     "letter morning history system network museum harbour engine volume summer council "
@@ -257,74 +253,6 @@ def _nginx_conf(work: Path, site: Path, port: int) -> Path:
         f"server {{ listen 127.0.0.1:{port}; root {site}; index index.html; }}\n}}\n"
     )
     return conf
-
-
-def stop_process(proc: "subprocess.Popen[bytes]") -> None:
-    """Terminate, then kill after SERVER_STOP_S; always reaped."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(SERVER_STOP_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def reap_within(
-    proc: "subprocess.Popen[bytes]", limit_s: float
-) -> tuple[bool, resource.struct_rusage]:
-    """Wait up to ``limit_s`` for a child to exit, kill it if it has not, reap it.
-
-    Returns (exited in time, its rusage: CPU and peak RSS, from ``os.wait4``); the exit code is
-    set on ``proc``. The child is waited on through a pidfd and reaped only after any kill, so
-    the kill can never hit a reused pid. Interrupted (Ctrl-C), it still kills and reaps. Linux.
-    """
-    exited = False
-    fd = os.pidfd_open(proc.pid)
-    try:
-        exited = bool(select.select([fd], [], [], limit_s)[0])
-    finally:
-        os.close(fd)
-        if not exited:
-            os.kill(proc.pid, signal.SIGKILL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
-    return exited, usage
-
-
-def peak_rss_prelude(rss_file: Path) -> str:
-    """Python code to put first in a child's ``python -c``: at exit, the child writes its own
-    peak RSS (``VmHWM``, KiB) to ``rss_file``; read it with :func:`read_peak_rss_kb`.
-
-    Not ``ru_maxrss`` (nor ``wait4``'s): Linux keeps the larger of it and the high-water mark of
-    the memory a process had before ``exec``, which for a child that ``subprocess`` starts with
-    vfork is its parent's, so the figure would be the parent's peak whenever that is higher.
-    """
-    return (
-        "import atexit as _atexit, re as _re\n"
-        "def _peak_rss():\n"
-        "    with open('/proc/self/status') as _status:\n"
-        "        return _re.search(r'VmHWM:\\s+(\\d+)', _status.read()).group(1)\n"
-        f"_atexit.register(lambda: open({str(rss_file)!r}, 'w').write(_peak_rss()))\n"
-    )
-
-
-def cli_peak_rss_code(rss_file: Path) -> str:
-    """``python -c`` code running the ``scraper`` command line (its arguments follow the code)
-    that writes its peak RSS to ``rss_file`` at exit (:func:`peak_rss_prelude`)."""
-    return (
-        peak_rss_prelude(rss_file)
-        + "import sys\nfrom scraper.cli.app import main\nsys.argv[0] = 'scraper'\nmain()\n"
-    )
-
-
-def read_peak_rss_kb(rss_file: Path) -> int:
-    """What :func:`peak_rss_prelude` wrote; ScraperError if the child never got to write it."""
-    try:
-        return int(rss_file.read_text())
-    except (OSError, ValueError):
-        msg = f"bench: no peak RSS recorded in {rss_file} (the child did not exit normally)"
-        raise ScraperError(msg) from None
 
 
 def _wait_listening(proc: "subprocess.Popen[bytes]", port: int) -> bool:

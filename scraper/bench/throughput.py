@@ -6,7 +6,7 @@ process:
 
 - raw: the crawler's own :class:`Fetcher` (one aiohttp session, same concurrency, same retries)
   GETs every in-site URL once from a list: no frontier, no parsing, no storage;
-- crawl: :class:`Crawl` from the root, with the real pipeline (frontier, dispatcher, parse
+- crawl: :class:`Crawl` from the root, with the real engine (scheduler, workers, parse
   process, sink, SQLite), politeness off (``delay_s=0``, no autothrottle, no robots.txt);
 - with ``--scrapy PYTHON``: Scrapy crawls the same site (:mod:`scraper.bench.scrapy_peer`).
 
@@ -32,12 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scraper.bench.scrapy_peer import ScrapyRun, run_scrapy, scrapy_version
-from scraper.bench.site import SERVER_STOP_S, Site, generate_site, serve
+from scraper.bench.site import Site, generate_site, serve
 from scraper.config import Settings
 from scraper.crawl import Crawl, interrupted_by_signals
 from scraper.errors import FetchError, Interrupted, ScraperError
-from scraper.fetch.client import Fetcher, FetchHooks
+from scraper.fetch import Fetcher, FetchHooks
 from scraper.query import read_counts
+from scraper.testing import STOP_S
 
 RSS_SAMPLE_S = 0.2
 
@@ -210,7 +211,7 @@ def _run_crawl(settings: Settings, limit_s: float) -> Phase:
     elapsed = time.perf_counter() - started
     cpu = _cpu_s(resource.RUSAGE_SELF) - cpu
     for child in multiprocessing.active_children():  # the parse process: reap it, count its CPU
-        child.join(SERVER_STOP_S)
+        child.join(STOP_S)
     child_cpu = _cpu_s(resource.RUSAGE_CHILDREN) - children
     return Phase(stored, failed, elapsed, cpu, child_cpu, peak[0])
 

@@ -39,7 +39,7 @@ from scraper.crawl.status import (
 )
 from scraper.crawl.workers import Workers
 from scraper.errors import ScraperError
-from scraper.fetch.client import Fetcher
+from scraper.fetch import Fetcher
 from scraper.models import FrontierState
 from scraper.parse import check_rules, parse_pool
 from scraper.storage import CrawlStore, open_crawl_store

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from scraper.crawl.slots import HostSlots
 from scraper.errors import PermanentFetchError, TransientFetchError
-from scraper.fetch.client import Fetcher, FetchHooks
+from scraper.fetch import Fetcher, FetchHooks
 from scraper.models import FrontierState
 from scraper.parse import RobotsPolicy
 

@@ -25,7 +25,7 @@ from scraper.crawl.scheduler import Scheduler
 from scraper.crawl.sink import Sink
 from scraper.crawl.slots import HostSlots
 from scraper.errors import FetchError, Interrupted, PermanentFetchError
-from scraper.fetch.client import Fetcher, FetchHooks
+from scraper.fetch import Fetcher, FetchHooks
 from scraper.models import (
     FailureRecord,
     FetchResult,

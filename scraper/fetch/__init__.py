@@ -1,0 +1,12 @@
+"""Fetching over HTTP: the only user of aiohttp's client and of tenacity in the product.
+
+:class:`Fetcher` gets one URL at a time through one shared session, following redirects, capping
+bodies, retrying transient failures and refusing private addresses to untrusted hosts; every
+failure leaves as a :class:`scraper.errors.FetchError` with a short ``reason``. The caller's part
+in each fetch (politeness slot, redirect admission, timing) is a :class:`FetchHooks`.
+"""
+
+from scraper.fetch.addresses import is_public_address
+from scraper.fetch.client import Fetcher, FetchHooks
+
+__all__ = ["FetchHooks", "Fetcher", "is_public_address"]

@@ -1,4 +1,4 @@
-"""HTTP fetching: one aiohttp ClientSession, retries with tenacity, aiohttp errors translated.
+"""The fetcher: one aiohttp ClientSession; redirects, body caps, retries, one result or error.
 
 A failure leaves as :class:`TransientFetchError` (retried with jittered exponential backoff,
 capped by attempts and by ``retry_backoff_max_s`` per wait, which also caps ``Retry-After``) or
@@ -12,52 +12,29 @@ body), ``connection_error``, ``http_429``, ``http_5xx``; permanent: ``invalid_ur
 
 Redirects (301 302 303 307 308) are followed here hop by hop, as GETs, each target resolved and
 normalized; the chain is one attempt. Any other status not retried, 3xx included, is a result.
-SSRF guard: an untrusted host (not a seed's) is reached on public addresses only, unless
-``allow_private``: names are checked on what they resolve to, by the connector's resolver, and
-IP literals before the request (aiohttp resolves no literal). Every hop is checked.
+Every hop passes the address guard (:mod:`scraper.fetch.guard`); retries follow
+:mod:`scraper.fetch.retries`, and aiohttp's errors are translated by :mod:`scraper.fetch.errors`.
 """
 
 import asyncio
-import errno
-import ipaddress
-import logging
-import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.http_exceptions import HttpProcessingError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from aiohttp.abc import AbstractResolver
 
 from scraper.config import Settings
-from scraper.errors import (
-    FetchError,
-    InvalidURL,
-    PermanentFetchError,
-    TransientFetchError,
-)
-from scraper.fetch.addresses import (
-    IPAddress,
-    host_key,
-    is_public_address,
-    parse_resolve,
-    parse_retry_after,
-)
+from scraper.errors import FetchError, InvalidURL, PermanentFetchError, TransientFetchError
+from scraper.fetch.addresses import host_key, parse_resolve, parse_retry_after
+from scraper.fetch.errors import EXPECTED, translate
+from scraper.fetch.guard import AddressPolicy, GuardedResolver
+from scraper.fetch.retries import RetryPolicy
 from scraper.models import HTML_TYPES, FetchResult
-from scraper.urls import join_url, normalize_url, url_host
-
-events = logging.getLogger("scraper.events")  # one record per page, retry, failure
+from scraper.urls import join_url, normalize_url
 
 _CHUNK = 64 * 1024
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
@@ -83,120 +60,6 @@ class FetchHooks:
     before_attempt: Callable[[int], Awaitable[None]]
     allow_redirect: Callable[[str], Awaitable[bool]]
     on_response: Callable[[str, int, float, float | None], None]
-
-
-class _PrivateAddressError(OSError):
-    """Raised inside aiohttp's connector when an untrusted name has no public address."""
-
-
-@dataclass(frozen=True, slots=True)
-class _AddressPolicy:
-    trusted: frozenset[str]
-    allow_private: bool
-    pinned: Mapping[str, IPAddress]
-
-    def trusts(self, host: str) -> bool:
-        return self.allow_private or host_key(host) in self.trusted
-
-    def check_literal(self, url: str) -> None:
-        """Refuse an IP-literal URL whose address is not public (names go to the resolver)."""
-        host = url_host(url)
-        host = host[1 : host.find("]")] if host.startswith("[") else host.partition(":")[0]
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            return
-        if not self.trusts(host) and not is_public_address(ip):
-            raise PermanentFetchError("private_address", f"{ip} is not a public address")
-
-
-class _GuardedResolver(AbstractResolver):
-    """aiohttp's default resolver behind ``resolve`` pins and the address policy.
-
-    For an untrusted host, non-public addresses are dropped; if none is left the lookup fails
-    with :class:`_PrivateAddressError`, so the connector never dials a private address even
-    when a name (or a DNS rebinding) points there.
-    """
-
-    def __init__(self, policy: _AddressPolicy) -> None:
-        self._policy = policy
-        self._inner: AbstractResolver = aiohttp.DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        pinned = self._policy.pinned.get(host_key(host))
-        if pinned is None:
-            found = await self._inner.resolve(host, port, family)
-        else:
-            af = socket.AF_INET6 if pinned.version == 6 else socket.AF_INET
-            flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
-            found = [
-                ResolveResult(
-                    hostname=host, host=str(pinned), port=port, family=af, proto=0, flags=flags
-                )
-            ]
-        if self._policy.trusts(host):
-            return found
-        public = [r for r in found if is_public_address(ipaddress.ip_address(r["host"]))]
-        if not public:
-            addresses = ", ".join(result["host"] for result in found)
-            raise _PrivateAddressError(f"{host} resolves to no public address ({addresses})")
-        return public
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-# --- error translation --------------------------------------------------------------------
-
-
-_BAD_BODY = (aiohttp.ClientPayloadError, aiohttp.ClientResponseError, HttpProcessingError)
-_NETWORK = (OSError, aiohttp.ClientError, HttpProcessingError)  # TimeoutError is an OSError
-_EXPECTED = (*_NETWORK, ValueError)
-_REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
-    (TimeoutError, "timeout"),  # aiohttp's ServerTimeoutError is one too
-    (aiohttp.ClientConnectorDNSError, "dns_error"),
-    ((aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch), "tls_error"),
-    (aiohttp.ClientConnectorError, "connect_error"),
-    (aiohttp.ServerDisconnectedError, "server_disconnected"),
-    (ConnectionResetError, "connection_reset"),
-    (_BAD_BODY, "payload_error"),
-    ((aiohttp.ClientError, OSError), "connection_error"),
-)
-
-
-def _parse_reason(exc: BaseException, default: str) -> str:
-    """What went wrong in a response aiohttp could not parse; it says so only in words."""
-    text = f"{type(exc).__name__} {exc} {exc.__cause__!r}".lower()
-    if "connectionreseterror" in text:  # a reset mid-body, wrapped in a ClientPayloadError
-        return "connection_reset"
-    if "content-encoding" in text:
-        return "bad_encoding"
-    if ("chunk" in text or "transferencodingerror" in text) and "not enough data" not in text:
-        return "bad_chunked"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return "bad_response"  # status line, headers, data after the body...
-    return default
-
-
-def _translate(exc: BaseException) -> FetchError:
-    """Map an aiohttp or asyncio error to our tree with a short, stable reason."""
-    detail = str(exc) or ("timeout_s reached" if isinstance(exc, TimeoutError) else repr(exc))
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        if isinstance(exc.os_error, _PrivateAddressError):
-            return PermanentFetchError("private_address", str(exc.os_error))
-    elif isinstance(exc, aiohttp.InvalidUrlClientError) or not isinstance(exc, _NETWORK):
-        return PermanentFetchError("invalid_request", detail)  # ValueError and friends from yarl
-    if isinstance(exc, OSError) and exc.errno == errno.ECONNRESET:
-        return TransientFetchError("connection_reset", detail)
-    reason = next(reason for kind, reason in _REASONS if isinstance(exc, kind))
-    if reason == "payload_error":
-        reason = _parse_reason(exc, reason)
-    return TransientFetchError(reason, detail)
-
-
-# --- fetching -----------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -238,23 +101,19 @@ class Fetcher:
 
     def __init__(self, settings: Settings, trusted_hosts: Iterable[str] = ()) -> None:
         self._settings = settings
-        self._policy = _AddressPolicy(
+        self._policy = AddressPolicy(
             trusted=frozenset(host_key(host) for host in trusted_hosts),
             allow_private=settings.allow_private,
             pinned=parse_resolve(settings.resolve),
         )
         self._session: aiohttp.ClientSession | None = None
         self._resolver: AbstractResolver | None = None
-        self._backoff = wait_exponential_jitter(
-            multiplier=settings.retry_backoff_s,
-            max=settings.retry_backoff_max_s,
-            jitter=settings.retry_backoff_s,
-        )
+        self._retries = RetryPolicy(settings)
         self.retried = 0
 
     async def __aenter__(self) -> Self:
         s = self._settings
-        self._resolver = _GuardedResolver(self._policy)
+        self._resolver = GuardedResolver(self._policy)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 limit=s.concurrency, ttl_dns_cache=300, resolver=self._resolver
@@ -277,43 +136,14 @@ class Fetcher:
         if self._resolver is not None:
             await self._resolver.close()
 
-    def _wait(self, state: RetryCallState) -> float:
-        """Jittered exponential backoff, or the server's Retry-After if longer (both capped)."""
-        backoff: float = self._backoff(state)
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, TransientFetchError) and exc.retry_after_s is not None:
-            backoff = max(backoff, min(exc.retry_after_s, self._settings.retry_backoff_max_s))
-        return backoff
-
     async def fetch(self, url: str, hooks: FetchHooks) -> FetchResult:
         """Fetch ``url`` (following redirects), retrying transient failures.
 
         Raises FetchError (with ``attempts`` set) when the URL cannot be fetched.
         """
-
-        def log_retry(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            reason = exc.reason if isinstance(exc, FetchError) else type(exc).__name__
-            wait_s = state.next_action.sleep if state.next_action else 0.0
-            fields = {"url": url, "attempt": state.attempt_number, "reason": reason}
-            events.info(
-                "retry %s after attempt %d: %s",
-                url,
-                state.attempt_number,
-                reason,
-                extra={"event": "retry", "fields": {**fields, "wait_s": round(wait_s, 3)}},
-            )
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._settings.retries + 1),
-            wait=self._wait,
-            retry=retry_if_exception_type(TransientFetchError),
-            before_sleep=log_retry,
-            reraise=True,
-        )
         attempt_no = 0
         try:
-            async for attempt in retrying:
+            async for attempt in self._retries.attempts(url):
                 with attempt:
                     attempt_no = attempt.retry_state.attempt_number
                     if attempt_no > 1:
@@ -388,8 +218,8 @@ class Fetcher:
                 return await self._receive(resp)
         except FetchError:
             raise
-        except _EXPECTED as exc:
-            raise _translate(exc) from exc
+        except EXPECTED as exc:
+            raise translate(exc) from exc
 
     async def _receive(self, resp: aiohttp.ClientResponse) -> _Page:
         status = resp.status

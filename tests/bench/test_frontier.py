@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from scraper.bench.frontier import fan_for, report_lines, run_frontier_bench, run_measured
-from scraper.bench.site import peak_rss_prelude
 from scraper.errors import ScraperError, UsageError
-from scraper.testing.site import wide_links
+from scraper.testing import peak_rss_prelude, wide_links
 
 
 def test_wide_site_is_a_tree_or_folds_onto_its_pages():

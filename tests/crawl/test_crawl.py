@@ -144,7 +144,7 @@ async def test_delay_spaces_request_starts(site: TestServer, crawl: CrawlFn):
 
 async def test_busy_host_does_not_hold_the_pool(aiohttp_server, crawl: CrawlFn):
     """Two hosts with per-host 1 are crawled side by side, not one after the other."""
-    from scraper.testing.site import make_app
+    from scraper.testing import make_app
 
     one, two = await aiohttp_server(make_app()), await aiohttp_server(make_app())
     started = time.monotonic()
@@ -191,7 +191,7 @@ async def test_allow_and_deny_filter_followed_links(site, crawl: CrawlFn, option
 
 async def test_scope_any_follows_other_hosts(aiohttp_server, crawl: CrawlFn):
     """Scope `host` stays on the seed's host; scope `any` follows a link to another host."""
-    from scraper.testing.site import make_app
+    from scraper.testing import make_app
 
     one, two = await aiohttp_server(make_app()), await aiohttp_server(make_app())
     seed = one.make_url("/hub").with_query(u=str(two.make_url("/dir/leaf")))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from scraper.bench.site import cli_peak_rss_code
+from scraper.testing import cli_peak_rss_code
 from tests.conftest import CrawlFn, CrawlResult, traffic
 
 
@@ -114,7 +114,7 @@ async def test_trickling_server_is_cut_off(site: TestServer, crawl: CrawlFn):
 @pytest.mark.parametrize("codec", ["cp1251", "cp1252", "shift_jis"])
 async def test_undeclared_encodings_are_detected(site: TestServer, crawl: CrawlFn, codec: str):
     """A page in a legacy encoding declared nowhere still gets its real title."""
-    from scraper.testing.site import UNDECLARED_TEXT
+    from scraper.testing import UNDECLARED_TEXT
 
     result = await crawl(site.make_url(f"/charset/{codec}"))
     [(title,)] = result.rows("SELECT title FROM pages")

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from scraper.storage.sqlite.readstore import ReadStore
 from scraper.storage.sqlite.store import Store
-from scraper.testing.site import CONFIG
+from scraper.testing import CONFIG
 from tests.conftest import (
     BATCH,
     BOTH_COUNTS,

@@ -5,7 +5,7 @@ import time
 
 from aiohttp.test_utils import TestServer
 
-from scraper.testing.site import CONFIG
+from scraper.testing import CONFIG
 from tests.conftest import CrawlFn, traffic
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from scraper.testing.site import CONFIG
+from scraper.testing import CONFIG
 from tests.conftest import (
     FAST,
     Child,

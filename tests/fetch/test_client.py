@@ -14,10 +14,9 @@ from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings
 from scraper.errors import FetchError, PermanentFetchError, TransientFetchError, UsageError
-from scraper.fetch.addresses import is_public_address
-from scraper.fetch.client import Fetcher, FetchHooks
+from scraper.fetch import Fetcher, FetchHooks, is_public_address
 from scraper.models import FetchResult
-from scraper.testing.site import ENCODED_TITLE, brotli_bomb, make_app
+from scraper.testing import ENCODED_TITLE, brotli_bomb, make_app
 from tests.conftest import traffic
 
 MIB = 1 << 20

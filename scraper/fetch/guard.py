@@ -1,0 +1,84 @@
+"""The address guard (against SSRF): which hosts a fetch may reach on non-public addresses.
+
+An untrusted host (not a seed's) is reached on public addresses only, unless ``allow_private``:
+names are checked on what they resolve to, by the connector's resolver, and IP literals before
+the request (aiohttp resolves no literal). ``resolve`` pins a name to an address, like curl's
+``--resolve``.
+"""
+
+import ipaddress
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from scraper.errors import PermanentFetchError
+from scraper.fetch.addresses import IPAddress, host_key, is_public_address
+from scraper.urls import url_host
+
+
+class PrivateAddressError(OSError):
+    """Raised inside aiohttp's connector when an untrusted name has no public address."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """Trusted hosts, ``allow_private`` and the ``resolve`` pins of one fetcher."""
+
+    trusted: frozenset[str]
+    allow_private: bool
+    pinned: Mapping[str, IPAddress]
+
+    def trusts(self, host: str) -> bool:
+        return self.allow_private or host_key(host) in self.trusted
+
+    def check_literal(self, url: str) -> None:
+        """Refuse an IP-literal URL whose address is not public (names go to the resolver)."""
+        host = url_host(url)
+        host = host[1 : host.find("]")] if host.startswith("[") else host.partition(":")[0]
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return
+        if not self.trusts(host) and not is_public_address(ip):
+            raise PermanentFetchError("private_address", f"{ip} is not a public address")
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's default resolver behind ``resolve`` pins and the address policy.
+
+    For an untrusted host, non-public addresses are dropped; if none is left the lookup fails
+    with :class:`PrivateAddressError`, so the connector never dials a private address even
+    when a name (or a DNS rebinding) points there.
+    """
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self._policy = policy
+        self._inner: AbstractResolver = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        pinned = self._policy.pinned.get(host_key(host))
+        if pinned is None:
+            found = await self._inner.resolve(host, port, family)
+        else:
+            af = socket.AF_INET6 if pinned.version == 6 else socket.AF_INET
+            flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+            found = [
+                ResolveResult(
+                    hostname=host, host=str(pinned), port=port, family=af, proto=0, flags=flags
+                )
+            ]
+        if self._policy.trusts(host):
+            return found
+        public = [r for r in found if is_public_address(ipaddress.ip_address(r["host"]))]
+        if not public:
+            addresses = ", ".join(result["host"] for result in found)
+            raise PrivateAddressError(f"{host} resolves to no public address ({addresses})")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
