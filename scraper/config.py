@@ -23,7 +23,7 @@ DEFAULT_USER_AGENT = f"scraper/{__version__} (polite crawler; respects robots.tx
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything a crawl needs to know; the orchestrator builds every part from this."""
+    """Everything a crawl needs to know; the crawl engine builds every part from this."""
 
     # [crawl]
     concurrency: int = 16

@@ -122,7 +122,7 @@ def _root_url(proc: "subprocess.Popen[bytes]") -> str | None:
 @contextmanager
 def serve_site(work: Path) -> Iterator[str]:
     """Run the test site in a separate process; yields its root URL; always stops it."""
-    log = work / "sitegen.log"
+    log = work / "testsite.log"
     with log.open("wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "scraper.testing"],

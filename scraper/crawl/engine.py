@@ -1,4 +1,4 @@
-"""The orchestrator: one coroutine that builds every stage from ``Settings`` and runs the crawl.
+"""The crawl engine: one coroutine that builds every stage from ``Settings`` and runs the crawl.
 
 Shape (each arrow a bounded queue, each box a named task in one ``asyncio.TaskGroup``)::
 

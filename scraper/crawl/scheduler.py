@@ -1,14 +1,15 @@
-"""The frontier stage: claims URLs from the database and hands them to idle fetch workers.
+"""The scheduler (the ``dispatcher`` task): claims URLs through the store and hands them to idle
+fetch workers.
 
-The frontier itself lives in SQLite (``frontier`` table); only a bounded buffer of claimed URLs is
-in memory, grouped by host. The dispatcher hands a URL to a worker only when a worker is idle and
-the URL's host has a free slot whose delay has passed, round-robin across hosts, so a slow or
-rate-limited host never holds workers that other hosts could use. Breadth-first: claims come
-shallowest first.
+The frontier lives in the database; only a bounded buffer of claimed URLs is in memory, grouped
+by host. A URL is handed to a worker only when a worker is idle and the URL's host has a free
+slot whose delay has passed, round-robin across hosts, so a slow or rate-limited host never holds
+workers that other hosts could use. Breadth-first: claims come shallowest first.
 
-The crawl is over when nothing is buffered, nothing is outstanding (handed out but not yet
-committed by the sink) and the database has no pending URL left, or when ``max_pages`` pages are
-stored. URLs still buffered at the end go back to pending.
+This worker is done when nothing is buffered, nothing is outstanding (handed out but not yet
+committed by the sink) and its last claim found nothing more; the crawl is over when the store
+says so (nothing pending and nothing claimed by any worker, or ``max_pages`` stored). URLs still
+buffered at the end go back to pending.
 """
 
 import asyncio

@@ -1,6 +1,6 @@
 """What a running crawl is doing, as a snapshot another process can read.
 
-The orchestrator's ``status`` task builds a :class:`Snapshot` about once a second and stores it
+The engine's ``status`` task builds a :class:`Snapshot` about once a second and stores it
 in the database (``meta`` key ``status``) as JSON: counters, rates over the last minute, the
 URLs in flight with their age and attempt, the busiest hosts' queues and next allowed start,
 and every asyncio task with what it is waiting on. ``scraper status`` reads it back.
@@ -34,7 +34,7 @@ class TaskInfo:
     name: str
     state: str  # "running", "waiting", "done"
     waiting_on: (
-        str  # innermost frame and what it awaits: "Scheduler.next_item (frontier.py:1) on Future"
+        str  # innermost frame and what it awaits: "Scheduler.next_item (scheduler.py:1) on Future"
     )
 
 
