@@ -161,7 +161,7 @@ class Crawl:
                 store,
                 slots,
                 buffer_size=max(256, s.concurrency * 8),
-                host_buffer=max(64, s.per_host * 16),
+                host_buffer=host_quota(s),
                 window=s.concurrency + 2 * s.batch_size,
                 max_pages=s.max_pages,
                 pages_stored=await store.page_count(),
@@ -408,3 +408,10 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 def _normalize_seeds(seeds: tuple[str, ...]) -> list[str]:
     """Normalize seeds, dropping duplicates; the CLI has already reported bad ones."""
     return list(dict.fromkeys(url for url in map(try_normalize, seeds) if url is not None))
+
+
+def host_quota(s: Settings) -> int:
+    """URLs of one host kept claimed in memory. Without a delay, plenty (a big site keeps every
+    worker busy); with one, a host can start only ``per_host`` requests per delay, so a few:
+    the buffer then holds URLs of as many hosts as possible and none waits behind another's."""
+    return max(64, s.per_host * 16) if s.delay_s == 0 else max(1, s.per_host)

@@ -153,7 +153,7 @@ class RobotsGate:
         async def follow(target: str) -> bool:
             return True  # RFC 9309 2.3.1.2: follow at least five redirects, to any host
 
-        robots_hooks = FetchHooks(hooks.before_attempt, follow, hooks.on_response)
+        robots_hooks = FetchHooks(hooks.before_attempt, follow, hooks.on_response, hooks.on_sent)
         try:
             result = await self._fetcher.fetch(robots_url, robots_hooks)
         except TransientFetchError as exc:

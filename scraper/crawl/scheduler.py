@@ -13,7 +13,10 @@ buffered at the end go back to pending.
 """
 
 import asyncio
+import heapq
+import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -65,6 +68,10 @@ class Scheduler:
         self._window = window
         self._max_pages = max_pages
         self._buffer: dict[str, deque[FrontierItem]] = {}
+        # Hosts with buffered URLs by the time they may start next: (due, order, host).
+        self._ready: list[tuple[float, int, str]] = []
+        self._scheduled: set[str] = set()
+        self._order = itertools.count()
         self._buffered = 0
         self._outstanding = 0
         self._idle = 0
@@ -107,6 +114,8 @@ class Scheduler:
     def release(self, host: str) -> None:
         """A worker is done fetching from ``host`` (whatever the outcome)."""
         self._slots.release(host)
+        if host in self._buffer:
+            self._schedule(host, 0.0)  # it may have been at capacity, out of the ready heap
         self._wake.set()
 
     def requeue(self, item: FrontierItem) -> None:
@@ -117,6 +126,7 @@ class Scheduler:
         self._buffer.setdefault(item.host, deque()).appendleft(item)
         self._buffered += 1
         self._outstanding -= 1
+        self._schedule(item.host, 0.0)
         self._wake.set()
 
     async def add_discovered(self, rows: Iterable[tuple[str, str]], depth: int) -> None:
@@ -191,6 +201,8 @@ class Scheduler:
                 self._claim_wanted.set()
         await self._store.release([item.id for q in self._buffer.values() for item in q])
         self._buffer.clear()
+        self._ready.clear()
+        self._scheduled.clear()
         self._buffered = 0
         for _ in range(workers):
             self._handoff.put_nowait(None)
@@ -237,7 +249,7 @@ class Scheduler:
     def _budget(self) -> int:
         """How many more URLs may be handed out without overshooting ``max_pages``."""
         if not self._max_pages:
-            return self._buffer_size
+            return self._capacity()
         return self._max_pages - self._pages - self._outstanding
 
     def _finished(self) -> bool:
@@ -251,12 +263,17 @@ class Scheduler:
         return (
             self._may_have_more
             and not self._claiming
-            and self._buffered <= self._buffer_size // 2
+            and self._buffered <= self._capacity() // 2
             and self._claim_size() > 0
         )
 
+    def _capacity(self) -> int:
+        """URLs to keep claimed: ``buffer_size``, or a host's quota for every host crawled now,
+        if more (each host must have its next URL at hand when its delay ends)."""
+        return max(self._buffer_size, self._host_buffer * self._slots.active())
+
     def _claim_size(self) -> int:
-        return min(self._buffer_size - self._buffered, self._budget() - self._buffered)
+        return min(self._capacity() - self._buffered, self._budget() - self._buffered)
 
     async def _refill(self) -> None:
         want = self._claim_size()
@@ -264,47 +281,67 @@ class Scheduler:
             return
         full = [host for host, q in self._buffer.items() if len(q) >= self._host_buffer]
         events_before = self._more_events
-        items = await self._store.claim(want, full, max_pages=self._max_pages)
+        items = await self._store.claim(
+            want, full, max_pages=self._max_pages, per_host=self._host_buffer
+        )
         if len(items) < want and self._more_events == events_before:
             self._may_have_more = False  # nothing since the claim began could have added more
         for item in items:
-            self._buffer.setdefault(item.host, deque()).append(item)
+            queue = self._buffer.get(item.host)
+            if queue is None:
+                queue = self._buffer[item.host] = deque()
+                self._schedule(item.host, 0.0)
+            queue.append(item)
         self._buffered += len(items)
 
     def _hand_out(self) -> float | None:
-        """Give ready URLs to idle workers; return seconds until a busy host frees up, if any."""
+        """Give ready URLs to idle workers; return seconds until the next host is due, if any.
+
+        Hosts with buffered URLs wait in a heap by the time they may start next, so a hand-out
+        looks only at hosts that are due, however many are buffered. The heap is a hint: a
+        host's slot has the last word (its delay may have grown, it may be at capacity).
+        """
         free = min(
             self._idle - self._handoff.qsize(),
             self._budget(),
             self._window - self._outstanding,
         )
-        soonest: float | None = None
-        progress = True
-        while free > 0 and progress:
-            progress = False
-            for host in list(self._buffer):
-                if free == 0:
-                    break
-                wait_s = self._slots.wait_s(host)
-                if wait_s is None:
-                    continue
-                if wait_s > 0:
-                    soonest = wait_s if soonest is None else min(soonest, wait_s)
-                    continue
-                self._give(host)
-                free -= 1
-                progress = True
-        return soonest
+        now = time.monotonic()
+        ready = self._ready
+        while free > 0 and ready and ready[0][0] <= now:
+            _, _, host = heapq.heappop(ready)
+            self._scheduled.discard(host)
+            if host not in self._buffer:
+                continue
+            wait_s = self._slots.wait_s(host)
+            if wait_s is None:
+                continue  # at capacity: release() brings it back
+            if wait_s > 0:
+                self._schedule(host, now + wait_s)
+                continue
+            self._give(host)
+            free -= 1
+        return max(0.0, ready[0][0] - now) if ready else None
+
+    def _schedule(self, host: str, at: float) -> None:
+        """Put ``host`` in the ready heap, due at ``at`` (monotonic seconds), once."""
+        if host not in self._scheduled:
+            self._scheduled.add(host)
+            heapq.heappush(self._ready, (at, next(self._order), host))
 
     def _give(self, host: str) -> None:
-        queue = self._buffer.pop(host)
+        queue = self._buffer[host]
         item = queue.popleft()
-        if queue:
-            self._buffer[host] = queue  # to the back of the line: round-robin across hosts
+        if not queue:
+            del self._buffer[host]
         if len(queue) == self._host_buffer - 1:
             self._maybe_more()  # the host was full, so left out of claims: it has room again
         self._slots.acquire(host)
         self._slots.reserve(host)
+        if queue:
+            wait_s = self._slots.wait_s(host)
+            if wait_s is not None:  # else at capacity: release() brings it back
+                self._schedule(host, time.monotonic() + wait_s)
         self._buffered -= 1
         self._outstanding += 1
         self._dispatched += 1

@@ -119,6 +119,15 @@ class HostSlots:
         slot.next_start = start + slot.delay_s
         return start - now
 
+    def sent(self, host: str, at: float) -> None:
+        """A request to ``host`` went out at ``at`` (its headers were written): the next may
+        not start before ``at`` + the host's delay, whatever was booked. Counting the delay from
+        here, not from the hand-out, keeps the spacing the server sees whatever the event loop's
+        lag between handing a URL out and sending its request."""
+        slot = self._slots.get(host)
+        if slot is not None:
+            slot.next_start = max(slot.next_start, at + slot.delay_s)
+
     def defer(self, host: str, seconds: float) -> None:
         """No request to ``host`` starts in the next ``seconds`` (Retry-After, robots retry)."""
         slot = self._slot(host)
@@ -143,6 +152,10 @@ class HostSlots:
             if (status == 0 or status >= 400) and new < slot.delay_s:
                 return  # errors never speed a host up
         slot.delay_s = min(max(new, slot.floor_s), max(self.max_delay_s, slot.floor_s))
+
+    def active(self) -> int:
+        """Hosts with a slot: those crawled in the last ``forget_s`` or so."""
+        return len(self._slots)
 
     def delay_of(self, host: str) -> float:
         slot = self._slots.get(host)

@@ -181,7 +181,11 @@ class Workers:
             if retry_after is not None:  # no request to this host before then (capped)
                 self._slots.defer(item.host, min(retry_after, self._settings.retry_backoff_max_s))
 
-        return FetchHooks(before_attempt, allow_redirect, on_response)
+        def on_sent(url: str, at: float) -> None:
+            if url == item.url or url_host(url) == item.host:  # another host: not its slot
+                self._slots.sent(item.host, at)
+
+        return FetchHooks(before_attempt, allow_redirect, on_response, on_sent)
 
     # -- parsers --------------------------------------------------------------------------------
 

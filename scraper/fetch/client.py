@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
+from types import SimpleNamespace, TracebackType
 from typing import Self
 
 import aiohttp
@@ -55,11 +55,15 @@ class FetchHooks:
     ``"ok"`` or the error's reason, the last response's status (0 if none), seconds from the
     start of the attempt's last request to its response headers (or to the failure, if none
     came), and the server's ``Retry-After`` in seconds when a 429/5xx carried one.
+    ``on_sent(url, at)`` is called when a request's headers have been written to the socket
+    (``at``: ``time.monotonic()``), from aiohttp's request tracing: the moment the politeness
+    delay to the next request to that host is counted from.
     """
 
     before_attempt: Callable[[int], Awaitable[None]]
     allow_redirect: Callable[[str], Awaitable[bool]]
     on_response: Callable[[str, int, float, float | None], None]
+    on_sent: Callable[[str, float], None] | None = None
 
 
 @dataclass(slots=True)
@@ -125,6 +129,7 @@ class Fetcher:
             headers={"User-Agent": s.user_agent, "Accept": _ACCEPT},
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
+            trace_configs=[_sent_trace()],
         )
         return self
 
@@ -178,7 +183,7 @@ class Fetcher:
         visited = {current}
         hops = 0
         while True:
-            page = await self._request(current, clock)
+            page = await self._request(current, clock, hooks.on_sent)
             if page.status not in _REDIRECTS:
                 break
             target = _redirect_target(current, page.location, visited)
@@ -203,7 +208,9 @@ class Fetcher:
             fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
 
-    async def _request(self, url: str, clock: _Clock) -> _Page:
+    async def _request(
+        self, url: str, clock: _Clock, on_sent: Callable[[str, float], None] | None = None
+    ) -> _Page:
         """GET ``url`` without following redirects; the body is read whole unless it is a 3xx."""
         if self._session is None:
             raise RuntimeError("fetcher is not open")
@@ -212,7 +219,9 @@ class Fetcher:
         try:
             async with (
                 asyncio.timeout(self._settings.timeout_s),
-                self._session.get(url, allow_redirects=False) as resp,
+                self._session.get(
+                    url, allow_redirects=False, trace_request_ctx=_SentContext(url, on_sent)
+                ) as resp,
             ):
                 clock.headers(resp.status)
                 return await self._receive(resp)
@@ -296,3 +305,28 @@ def _redirect_target(current: str, location: str | None, visited: set[str]) -> s
     if target in visited:
         raise PermanentFetchError("redirect_loop", f"{target} again, from {current}")
     return target
+
+
+@dataclass(frozen=True, slots=True)
+class _SentContext:
+    """Per request, for the trace: who wants to know when the request went out."""
+
+    url: str
+    on_sent: Callable[[str, float], None] | None
+
+
+def _sent_trace() -> aiohttp.TraceConfig:
+    """Report the moment each request's headers are written (``FetchHooks.on_sent``)."""
+
+    async def headers_sent(
+        _session: aiohttp.ClientSession,
+        ctx: SimpleNamespace,
+        _params: aiohttp.TraceRequestHeadersSentParams,
+    ) -> None:
+        sent = ctx.trace_request_ctx
+        if isinstance(sent, _SentContext) and sent.on_sent is not None:
+            sent.on_sent(sent.url, time.monotonic())
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(headers_sent)
+    return trace

@@ -59,13 +59,20 @@ class CrawlStore(Protocol):
         ...
 
     async def claim(
-        self, limit: int, exclude_hosts: Iterable[str] = (), *, max_pages: int = 0
+        self,
+        limit: int,
+        exclude_hosts: Iterable[str] = (),
+        *,
+        max_pages: int = 0,
+        per_host: int = 0,
     ) -> list[FrontierItem]:
         """Claim up to ``limit`` pending URLs for this worker, shallowest first, none of the
         hosts in ``exclude_hosts``. With ``max_pages``, the claim is cut so that pages stored
         plus URLs claimed by anyone never exceed it: the budget is reserved by claims, so it
-        stays exact with several writers. Fewer than ``limit`` (without a new URL added since)
-        means nothing more is pending for this worker now."""
+        stays exact with several writers. With ``per_host``, at most that many URLs of one host
+        (shallowest first within a host), so a claim spreads over the hosts that can be asked
+        now instead of filling up with one host's URLs. Fewer than ``limit`` (without a new URL
+        added since) means nothing more is pending for this worker now."""
         ...
 
     async def release(self, ids: Sequence[int]) -> None:

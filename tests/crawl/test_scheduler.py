@@ -2,12 +2,16 @@
 SQLite file."""
 
 import asyncio
+import collections
+import itertools
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from scraper.crawl.links import LinkFilter, RecentUrls
 from scraper.crawl.scheduler import Scheduler
 from scraper.crawl.slots import HostSlots
-from scraper.models import FailureRecord, FrontierState, Scope
+from scraper.models import FailureRecord, FrontierItem, FrontierState, Scope
 from scraper.storage.sqlite.store import Store
 
 
@@ -144,3 +148,115 @@ async def test_a_claim_leaving_out_a_full_host_still_takes_the_shallowest_urls(t
         await store.add_urls((f"http://zz.example/{i}", "zz.example", 1) for i in range(5))
         items = await store.claim(5, ["full.example"])
         assert [(item.host, item.depth) for item in items] == [("zz.example", 1)] * 5
+
+
+async def run_dispatch(
+    store: Store, slots: HostSlots, on_item: Callable[[FrontierItem], Awaitable[None]], **kw: int
+) -> None:
+    """Run a scheduler over ``store`` with one worker that calls ``on_item`` for each URL and
+    records it failed; bounded in time."""
+    frontier = Scheduler(
+        store,
+        slots,
+        buffer_size=kw.get("buffer_size", 64),
+        host_buffer=kw.get("host_buffer", 1),
+        window=100,
+        max_pages=0,
+        pages_stored=0,
+    )
+
+    done: list[FailureRecord] = []
+    flush = asyncio.Event()
+    closing = False
+
+    async def worker() -> None:
+        while (item := await frontier.next_item()) is not None:
+            await on_item(item)
+            frontier.release(item.host)
+            done.append(FailureRecord(item.id, item.url, 1, "test"))
+            flush.set()
+
+    async def sink() -> None:  # one transaction per batch, as the crawl's sink writes
+        while True:
+            await flush.wait()
+            flush.clear()
+            batch = done[:]
+            del done[:]
+            if not batch:
+                if closing:
+                    return
+                continue
+            await store.write_batch(batch)
+            frontier.committed(batch)
+
+    async with asyncio.timeout(20):
+        async with asyncio.TaskGroup() as tg:
+            sink_task = tg.create_task(sink(), name="sink")
+            async with asyncio.TaskGroup() as stages:
+                stages.create_task(frontier.run(kw.get("workers", 1)), name="dispatcher")
+                for n in range(kw.get("workers", 1)):
+                    stages.create_task(worker(), name=f"worker-{n}")
+            closing = True
+            flush.set()  # nothing left: the sink ends
+        assert sink_task.done()
+
+
+async def test_the_delay_counts_from_when_the_request_went_out(tmp_path: Path):
+    """A request sent 0.15 s after its hand-out (a busy event loop) pushes the host's next start
+    to 0.2 s after the send: the next request, sent at once, still comes 0.2 s later."""
+    async with Store(tmp_path / "crawl.db") as store:
+        await store.add_urls((f"http://one.example/{i}", "one.example", 0) for i in range(6))
+        slots = HostSlots(1, 0.2)
+        sent_at: list[float] = []
+
+        async def send(item: FrontierItem) -> None:
+            if len(sent_at) % 2 == 0:
+                await asyncio.sleep(0.15)  # every other request goes out late
+            sent_at.append(time.monotonic())
+            slots.sent(item.host, sent_at[-1])
+
+        await run_dispatch(store, slots, send)
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+    assert len(gaps) == 5
+    assert all(0.2 <= gap < 0.5 for gap in gaps), gaps
+
+
+async def test_a_claim_spreads_over_hosts_when_each_takes_few(tmp_path: Path):
+    """With a per-host cap, one claim takes the shallowest URLs of many hosts, not one host's
+    many URLs that would wait out its delay while other hosts' URLs stay in the database."""
+    async with Store(tmp_path / "crawl.db") as store:
+        rows = [(f"http://h{h:02}.example/{i}", f"h{h:02}.example", 1) for h in range(20)
+                for i in range(10)]  # fmt: skip
+        await store.add_urls(rows)
+        items = await store.claim(40, per_host=2)
+        per_host = collections.Counter(item.host for item in items)
+        assert len(items) == 40
+        assert max(per_host.values()) == 2
+        assert len(per_host) == 20
+        ordered = await store.claim(10)  # no cap: the order of the frontier alone
+        assert len({item.host for item in ordered}) < 10
+
+
+async def test_many_waiting_hosts_never_hold_up_a_ready_one(tmp_path: Path):
+    """100 hosts, a 0.5 s delay, a seed and three pages each, a buffer of 64 URLs: claims take
+    one URL of each host at a time, so the crawl ends near its floor (1.5 s), every gap at a
+    host at least the delay."""
+    async with Store(tmp_path / "crawl.db") as store:
+        hosts = [f"h{h:03}.example" for h in range(100)]
+        await store.add_urls((f"http://{h}/", h, 0) for h in hosts)
+        await store.add_urls((f"http://{h}/{i}", h, 1) for h in hosts for i in range(3))
+        slots = HostSlots(1, 0.5)
+        started: dict[str, list[float]] = collections.defaultdict(list)
+
+        async def fetch(item: FrontierItem) -> None:
+            started[item.host].append(time.monotonic())
+            slots.sent(item.host, started[item.host][-1])
+            await asyncio.sleep(0.01)
+
+        begin = time.monotonic()
+        await run_dispatch(store, slots, fetch, buffer_size=64, workers=16)
+        took = time.monotonic() - begin
+    assert all(len(times) == 4 for times in started.values())
+    gaps = [b - a for times in started.values() for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.5
+    assert 1.5 <= took < 2.5, took  # the floor is three delays

@@ -56,6 +56,15 @@ CLAIM_SCANNED = (
     "ORDER BY depth, id LIMIT ?) WHERE host NOT IN {not_in} ORDER BY depth, id LIMIT ?" + CLAIMED
 )
 CLAIM_SCAN = 4096  # ~0.4 ms of SQLite
+# The same scan, at most {per host} URLs of each host (shallowest first within a host), so a
+# claim spreads over hosts when each can take only a few (a politeness delay); params: scan
+# size, the full hosts, the cap per host, the limit.
+CLAIM_CAPPED = (
+    CLAIM + "SELECT id FROM (SELECT id, depth, "
+    "row_number() OVER (PARTITION BY host ORDER BY depth, id) AS n FROM ("
+    "SELECT id, host, depth FROM frontier WHERE state = 'pending' ORDER BY depth, id LIMIT ?"
+    ") WHERE host NOT IN {not_in}) WHERE n <= ? ORDER BY depth, id LIMIT ?" + CLAIMED
+)
 # One host's shallowest pending URLs (params: host, limit): an arm of a claim's UNION ALL.
 HOST_PENDING = (
     "SELECT * FROM (SELECT id FROM frontier WHERE state = 'pending' AND host = ? "

@@ -36,6 +36,7 @@ from scraper.storage.sqlite.setup import prepare_for_crawl, scalar
 from scraper.storage.sqlite.statements import (
     BODIES_PAGE,
     CLAIM,
+    CLAIM_CAPPED,
     CLAIM_HOSTS,
     CLAIM_IN_ORDER,
     CLAIM_SCAN,
@@ -166,10 +167,16 @@ class Store:
             return db.total_changes - before
 
     async def claim(
-        self, limit: int, exclude_hosts: Iterable[str] = (), *, max_pages: int = 0
+        self,
+        limit: int,
+        exclude_hosts: Iterable[str] = (),
+        *,
+        max_pages: int = 0,
+        per_host: int = 0,
     ) -> list[FrontierItem]:
         """Mark up to ``limit`` pending URLs in_progress and return them, shallowest first;
-        with ``max_pages``, no more than pages stored plus URLs claimed may reach.
+        with ``max_pages``, no more than pages stored plus URLs claimed may reach; with
+        ``per_host``, at most that many of one host.
 
         Hosts in ``exclude_hosts`` are skipped (their in-memory queue is full). Such a claim
         looks at the first ``CLAIM_SCAN`` pending URLs in order only; if those are mostly the
@@ -183,25 +190,37 @@ class Store:
         if limit <= 0:
             return []
         excluded = list(dict.fromkeys(exclude_hosts))
+        capped = 0 < per_host < limit
         async with self._lock:
-            if not excluded:
+            if not excluded and not capped:
                 rows = list(await self.db.execute_fetchall(CLAIM_IN_ORDER, (limit,)))
             else:
-                not_in = f"({','.join('?' * len(excluded))})"
-                sql = CLAIM_SCANNED.format(not_in=not_in)
-                rows = list(await self.db.execute_fetchall(sql, [CLAIM_SCAN, *excluded, limit]))
+                rows = await self._claim_scanned(excluded, limit, per_host if capped else 0)
                 if len(rows) < limit:
-                    rows += await self._claim_by_host(set(excluded), limit - len(rows))
+                    skip = {*excluded, *(row[2] for row in rows)}
+                    rows += await self._claim_by_host(skip, limit - len(rows), per_host)
         self._claimed += len(rows)
         return sorted((FrontierItem(*row) for row in rows), key=lambda i: (i.depth, i.id))
 
-    async def _claim_by_host(self, excluded: set[str], limit: int) -> list[sqlite3.Row]:
+    async def _claim_scanned(self, excluded: list[str], limit: int, cap: int) -> list[sqlite3.Row]:
+        not_in = f"({','.join('?' * len(excluded))})"
+        if cap:
+            sql, params = CLAIM_CAPPED.format(not_in=not_in), [CLAIM_SCAN, *excluded, cap, limit]
+        else:
+            sql, params = CLAIM_SCANNED.format(not_in=not_in), [CLAIM_SCAN, *excluded, limit]
+        return list(await self.db.execute_fetchall(sql, params))
+
+    async def _claim_by_host(
+        self, excluded: set[str], limit: int, per_host: int = 0
+    ) -> list[sqlite3.Row]:
         """Claim up to ``limit`` URLs, the shallowest of each of up to ``CLAIM_HOSTS`` hosts
-        (in host order) with pending URLs and not in ``excluded``."""
+        (in host order) with pending URLs and not in ``excluded`` (at most ``per_host`` each)."""
         hosts = await self._pending_hosts(excluded, min(CLAIM_HOSTS, limit))
         if not hosts:
             return []
         each = limit // len(hosts)  # >= 1; a host with fewer leaves room unused
+        if per_host:
+            each = min(each, per_host)
         sql = CLAIM + " UNION ALL ".join([HOST_PENDING] * len(hosts)) + CLAIMED
         return list(
             await self.db.execute_fetchall(sql, [v for host in hosts for v in (host, each)])
