@@ -40,6 +40,7 @@ class Hooks:
     redirects: list[str] = field(default_factory=list)
     responses: list[tuple[str, int, float]] = field(default_factory=list)
     retry_afters: list[float | None] = field(default_factory=list)
+    sent: list[tuple[str, float]] = field(default_factory=list)
 
     async def before_attempt(self, n: int) -> None:
         self.attempts.append(n)
@@ -54,8 +55,11 @@ class Hooks:
         self.responses.append((reason, status, seconds))
         self.retry_afters.append(retry_after_s)
 
+    def on_sent(self, url: str, at: float) -> None:
+        self.sent.append((url, at))
+
     def hooks(self) -> FetchHooks:
-        return FetchHooks(self.before_attempt, self.allow_redirect, self.on_response)
+        return FetchHooks(self.before_attempt, self.allow_redirect, self.on_response, self.on_sent)
 
 
 async def fetch(
@@ -447,3 +451,16 @@ def test_bad_resolve_entry_is_a_usage_error(entry: str):
     """A resolve entry that is not HOST:IP is refused when the Fetcher is built."""
     with pytest.raises(UsageError, match="resolve"):
         Fetcher(Settings(resolve=(entry,)))
+
+
+async def test_each_request_reports_when_it_went_out(site: TestServer):
+    """on_sent gets every request of a redirect chain, once each, at a time between the call and
+    the server's receipt of that request."""
+    hooks = Hooks()
+    before = time.monotonic()
+    await fetch(site.make_url("/redirect/2"), hooks)
+    arrivals = [at for at, _ in traffic(site).starts]
+    assert hooks.sent[0][0].endswith("/redirect/2")
+    assert len(hooks.sent) == len(traffic(site).starts) == 3  # /redirect/2, /redirect/1, target
+    for (_, sent), arrived in zip(hooks.sent, arrivals, strict=True):
+        assert before <= sent <= arrived + 0.001
