@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from scraper.config import Settings, settings_from_json, settings_to_json
 from scraper.crawl.links import LinkFilter
 from scraper.crawl.robots import RobotsGate
-from scraper.crawl.scheduler import Scheduler, SchedulerStats
+from scraper.crawl.scheduler import Scheduler, SchedulerStats, host_quota
 from scraper.crawl.sink import Sink, SinkStats
 from scraper.crawl.slots import HostSlots
 from scraper.crawl.status import (
@@ -408,10 +408,3 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 def _normalize_seeds(seeds: tuple[str, ...]) -> list[str]:
     """Normalize seeds, dropping duplicates; the CLI has already reported bad ones."""
     return list(dict.fromkeys(url for url in map(try_normalize, seeds) if url is not None))
-
-
-def host_quota(s: Settings) -> int:
-    """URLs of one host kept claimed in memory. Without a delay, plenty (a big site keeps every
-    worker busy); with one, a host can start only ``per_host`` requests per delay, so a few:
-    the buffer then holds URLs of as many hosts as possible and none waits behind another's."""
-    return max(64, s.per_host * 16) if s.delay_s == 0 else max(1, s.per_host)

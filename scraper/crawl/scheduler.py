@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from scraper.config import Settings
 from scraper.crawl.slots import HostSlots
 from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, SinkRecord
 from scraper.storage import CrawlStore
@@ -346,3 +347,10 @@ class Scheduler:
         self._outstanding += 1
         self._dispatched += 1
         self._handoff.put_nowait(item)
+
+
+def host_quota(s: Settings) -> int:
+    """URLs of one host kept claimed in memory. Without a delay, plenty (a big site keeps every
+    worker busy); with one, a host can start only ``per_host`` requests per delay, so a few:
+    the buffer then holds URLs of as many hosts as possible and none waits behind another's."""
+    return max(64, s.per_host * 16) if s.delay_s == 0 else max(1, s.per_host)
