@@ -320,9 +320,11 @@ class Scheduler:
             if wait_s > 0:
                 self._schedule(host, now + wait_s)
                 continue
-            self._give(host)
+            self._give(host, now)
             free -= 1
-        return max(0.0, ready[0][0] - now) if ready else None
+        if not ready or ready[0][0] <= now:
+            return None  # nothing due, or no worker free: a worker or a commit wakes us
+        return ready[0][0] - now
 
     def _schedule(self, host: str, at: float) -> None:
         """Put ``host`` in the ready heap, due at ``at`` (monotonic seconds), once."""
@@ -330,7 +332,7 @@ class Scheduler:
             self._scheduled.add(host)
             heapq.heappush(self._ready, (at, next(self._order), host))
 
-    def _give(self, host: str) -> None:
+    def _give(self, host: str, now: float) -> None:
         queue = self._buffer[host]
         item = queue.popleft()
         if not queue:
@@ -342,7 +344,7 @@ class Scheduler:
         if queue:
             wait_s = self._slots.wait_s(host)
             if wait_s is not None:  # else at capacity: release() brings it back
-                self._schedule(host, time.monotonic() + wait_s)
+                self._schedule(host, now + wait_s)  # now: due again in this same hand-out
         self._buffered -= 1
         self._outstanding += 1
         self._dispatched += 1
