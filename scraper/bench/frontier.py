@@ -100,7 +100,7 @@ def _check_sizes(pages: int, small: int, large: int) -> None:
 # -- child processes ---------------------------------------------------------------------------
 
 
-def _tail(log: Path) -> str:
+def log_tail(log: Path) -> str:
     """The end of a child's log, for an error message."""
     try:
         data = log.read_bytes()[-LOG_TAIL_BYTES:]
@@ -133,7 +133,7 @@ def serve_site(work: Path) -> Iterator[str]:
     try:
         root = _root_url(proc)
         if root is None:
-            raise ScraperError(f"bench --frontier: the site did not start: {_tail(log)}")
+            raise ScraperError(f"bench --frontier: the site did not start: {log_tail(log)}")
         yield root
     finally:
         stop_process(proc)
@@ -141,22 +141,43 @@ def serve_site(work: Path) -> Iterator[str]:
             proc.stdout.close()
 
 
-def run_measured(
-    argv: list[str], log: Path, limit_s: float, rss_file: Path
-) -> tuple[int, int, float]:
-    """Run ``argv`` to its end; (exit code, peak RSS in KiB, seconds).
+@dataclass(frozen=True, slots=True)
+class ChildRun:
+    """A measured child process: exit code, its own peak RSS, wall time, CPU."""
+
+    exit_code: int
+    peak_rss_kb: int
+    elapsed_s: float
+    cpu_s: float  # user + system: the child's and its reaped children's (the parse process)
+
+
+def run_child(
+    argv: list[str], log: Path, limit_s: float, rss_file: Path, what: str = "bench --frontier"
+) -> ChildRun:
+    """Run ``argv`` to its end, its output to ``log``.
 
     ``argv`` is a ``python -c`` whose code starts with ``peak_rss_prelude(rss_file)``. The child
-    is killed after ``limit_s`` (ScraperError) or when this process is interrupted.
+    is killed after ``limit_s`` (ScraperError, prefixed ``what``) or when this process is
+    interrupted.
     """
     started = time.monotonic()
     rss_file.unlink(missing_ok=True)
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    exited, _ = reap_within(proc, limit_s)
+    exited, usage = reap_within(proc, limit_s)
+    elapsed_s = time.monotonic() - started
     if not exited:
-        raise ScraperError(f"bench --frontier: a crawl took more than {limit_s:.0f} s")
-    return proc.returncode, read_peak_rss_kb(rss_file), time.monotonic() - started
+        raise ScraperError(f"{what}: a crawl took more than {limit_s:.0f} s")
+    cpu_s = usage.ru_utime + usage.ru_stime
+    return ChildRun(proc.returncode, read_peak_rss_kb(rss_file), elapsed_s, cpu_s)
+
+
+def run_measured(
+    argv: list[str], log: Path, limit_s: float, rss_file: Path
+) -> tuple[int, int, float]:
+    """:func:`run_child`'s (exit code, peak RSS in KiB, seconds)."""
+    run = run_child(argv, log, limit_s, rss_file)
+    return run.exit_code, run.peak_rss_kb, run.elapsed_s
 
 
 # -- the crawls --------------------------------------------------------------------------------
@@ -187,7 +208,9 @@ def crawl_wide(
     log = work / f"{name}.log"
     code, rss_kb, elapsed_s = run_measured(argv, log, 60 + pages * 0.05, rss_file)
     if code != 0:
-        raise ScraperError(f"bench --frontier: the {name} crawl exited with {code}: {_tail(log)}")
+        raise ScraperError(
+            f"bench --frontier: the {name} crawl exited with {code}: {log_tail(log)}"
+        )
     counts = asyncio.run(read_counts(db))
     states = dict(counts.frontier)
     return FrontierRun(

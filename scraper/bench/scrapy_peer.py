@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,13 +42,20 @@ INSTALL_HINT = (
 )
 
 SPIDER_SOURCE = '''\
-"""The bench spider: every in-site page from -a root=URL, the fields scraper.parse.html extracts."""
+"""The bench spider: every in-site page from -a root=URL (or every URL of -a seeds_file=FILE),
+the fields scraper.parse.html extracts, links followed within -a domains=A,B (default 127.0.0.1).
+
+PinnedResolver (TWISTED_DNS_RESOLVER=spider.PinnedResolver) answers 127.0.0.1 for every name
+under .bench.test, like the crawler's `resolve` setting; other names go to Scrapy's resolver.
+"""
 
 import json
 import re
 from datetime import datetime
 
 import scrapy
+from scrapy.resolver import CachingThreadedResolver
+from twisted.internet import defer
 
 TEXT = (
     "//body//text()[not(ancestor::script) and not(ancestor::style)"
@@ -59,9 +67,15 @@ def collapse(text):
     return " ".join(text.split())
 
 
+class PinnedResolver(CachingThreadedResolver):
+    def getHostByName(self, name, timeout=()):
+        if name.endswith(".bench.test"):
+            return defer.succeed("127.0.0.1")
+        return super().getHostByName(name, timeout)
+
+
 class BenchSpider(scrapy.Spider):
     name = "bench"
-    allowed_domains = ["127.0.0.1"]  # links to external.invalid are dropped as offsite
     handle_httpstatus_list = [404]  # 404s are responses (the crawler stores them too)
     custom_settings = {
         "ROBOTSTXT_OBEY": False,
@@ -75,9 +89,13 @@ class BenchSpider(scrapy.Spider):
         "LOG_LEVEL": "WARNING",
     }
 
-    def __init__(self, root, stats_file, *args, **kwargs):
+    def __init__(self, root, stats_file, seeds_file="", domains="127.0.0.1", *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.root = root
+        self.roots = [root]
+        if seeds_file:
+            with open(seeds_file) as seeds:
+                self.roots = seeds.read().split()
+        self.allowed_domains = domains.split(",")  # external.invalid is dropped as offsite
         self.stats_file = stats_file
 
     async def start(self):  # Scrapy >= 2.13
@@ -85,7 +103,8 @@ class BenchSpider(scrapy.Spider):
             yield request
 
     def start_requests(self):  # not start_urls: their requests skip the dupefilter, so the
-        yield scrapy.Request(self.root, callback=self.parse)  # root would be fetched twice
+        for root in self.roots:  # roots would be fetched twice
+            yield scrapy.Request(root, callback=self.parse)
 
     def parse(self, response):
         hrefs = response.xpath("//a/@href | //area/@href").getall()
@@ -150,17 +169,20 @@ def scrapy_version(python: str) -> str:
     return done.stdout.strip()
 
 
-def _argv(python: str, root: str, concurrency: int) -> list[str]:
-    sets = [
-        f"CONCURRENT_REQUESTS={concurrency}",
-        f"CONCURRENT_REQUESTS_PER_DOMAIN={concurrency}",
-        "LOG_LEVEL=WARNING",  # in the spider too, but only the command line covers start-up
-    ]
+def _argv(
+    python: str, concurrency: int, settings: Mapping[str, str], spider_args: Mapping[str, str]
+) -> list[str]:
+    sets = {
+        "CONCURRENT_REQUESTS": str(concurrency),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": str(concurrency),
+        "LOG_LEVEL": "WARNING",  # in the spider too, but only the command line covers start-up
+        **settings,
+    }
     return [
         *(python, "-m", "scrapy", "runspider", SPIDER_FILE),
-        *("-a", f"root={root}", "-a", f"stats_file={STATS_FILE}"),
+        *(arg for key, value in spider_args.items() for arg in ("-a", f"{key}={value}")),
         *("-O", f"{ITEMS_FILE}:jsonlines"),
-        *(arg for setting in sets for arg in ("-s", setting)),
+        *(arg for key, value in sets.items() for arg in ("-s", f"{key}={value}")),
     ]
 
 
@@ -190,8 +212,20 @@ def _int_stat(stats: object, key: str) -> int:
     return value if isinstance(value, int) else 0
 
 
-def run_scrapy(python: str, root: str, work: Path, concurrency: int, limit_s: float) -> ScrapyRun:
+def run_scrapy(
+    python: str,
+    root: str,
+    work: Path,
+    concurrency: int,
+    limit_s: float,
+    *,
+    settings: Mapping[str, str] | None = None,
+    spider_args: Mapping[str, str] | None = None,
+) -> ScrapyRun:
     """Crawl ``root`` with Scrapy under ``python``, in ``work`` (spider, feed, stats, log).
+
+    ``settings`` are Scrapy settings given on its command line (they win over the spider's and
+    the concurrency's); ``spider_args`` more ``-a`` arguments (``seeds_file``, ``domains``).
 
     Blocks until the crawl ends. Raises ScraperError (one line) if ``python`` cannot import
     scrapy, if the crawl outlives ``limit_s`` (the child is killed), if it exits without
@@ -206,7 +240,12 @@ def run_scrapy(python: str, root: str, work: Path, concurrency: int, limit_s: fl
     started = time.perf_counter()
     with (work / LOG_FILE).open("wb") as log:
         proc = subprocess.Popen(
-            _argv(python, root, concurrency),
+            _argv(
+                python,
+                concurrency,
+                settings or {},
+                {"root": root, "stats_file": STATS_FILE, **(spider_args or {})},
+            ),
             cwd=work,
             env=env,
             stdin=subprocess.DEVNULL,

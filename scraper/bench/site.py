@@ -15,10 +15,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, TextIO
 
 from scraper.errors import ScraperError
 from scraper.testing import stop_process
@@ -27,6 +29,8 @@ SEED = 7
 PAGE_BYTES = (10_000, 40_000)
 LINKS = (20, 60)
 SERVER_START_S = 10.0
+NGINX_FILES = 20_000  # nginx's open files: one idle keep-alive connection per host crawled
+LOG_FORMAT = "$host $msec $request_time $status"  # nginx variables; one access-log line each
 _TEXT = (
     "crawler session frontier page link table index query market river garden station window "
     "letter morning history system network museum harbour engine volume summer council "
@@ -57,11 +61,11 @@ def page_path(i: int) -> str:
     return "/" if i == 0 else f"/p/{i}.html"
 
 
-def _page_file(i: int) -> str:
+def page_file(i: int) -> str:
     return "index.html" if i == 0 else f"p/{i}.html"
 
 
-def _paragraphs(rng: random.Random, count: int) -> list[str]:
+def paragraphs(rng: random.Random, count: int) -> list[str]:
     return [" ".join(rng.choices(WORDS, k=rng.randint(40, 90))).capitalize() for _ in range(count)]
 
 
@@ -154,7 +158,17 @@ def render_page(i: int, pages: int, rng: random.Random, pool: list[str], missing
     a grid of cards, footer, inline scripts and a JSON state blob (markup the parser must walk
     but that is not text), like the pages of a real site.
     """
-    links = [f'<a href="{href}">{text}</a>' for href, text in _links(i, pages, rng, missing)]
+    links = _links(i, pages, rng, missing)
+    target = rng.randint(PAGE_BYTES[0] + 500, PAGE_BYTES[1] - 2_000)
+    return render_html(i, links, target, rng, pool)
+
+
+def render_html(
+    i: int, hrefs: list[tuple[str, str]], target: int, rng: random.Random, pool: list[str]
+) -> str:
+    """Page ``i`` of about ``target`` bytes linking to ``hrefs`` ((href, text) pairs): the first
+    five in the nav, the rest spread through the article's text."""
+    links = [f'<a href="{href}">{text}</a>' for href, text in hrefs]
     nav = "".join(f'<li class="nav__item">{a.replace("<a ", "<a class=nav__link ")}</li>'
                   for a in links[:5])  # fmt: skip
     inline = links[5:]
@@ -172,7 +186,6 @@ def render_page(i: int, pages: int, rng: random.Random, pool: list[str], missing
         f'<p class=article__meta><time datetime="2026-01-{1 + i % 28:02d}">January</time></p>'
         f"<div class=article__body itemprop=articleBody>"
     )
-    target = rng.randint(PAGE_BYTES[0] + 500, PAGE_BYTES[1] - 2_000)
     body: list[str] = []
     text = 0
     while text < target * TEXT_SHARE:
@@ -200,13 +213,13 @@ def render_page(i: int, pages: int, rng: random.Random, pool: list[str], missing
 def generate_site(directory: Path, pages: int, seed: int = SEED) -> Site:
     """Write a site of ``pages`` pages under ``directory``: the same files for the same seed."""
     rng = random.Random(seed)
-    pool = _paragraphs(rng, 500)
+    pool = paragraphs(rng, 500)
     missing: set[str] = set()
     (directory / "p").mkdir(parents=True, exist_ok=True)
     total = 0
     for i in range(pages):
         data = render_page(i, pages, rng, pool, missing).encode()
-        (directory / _page_file(i)).write_bytes(data)
+        (directory / page_file(i)).write_bytes(data)
         total += len(data)
     return Site(directory, pages, tuple(sorted(missing)), total)
 
@@ -221,13 +234,38 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _LoggingHandler(_QuietHandler):
+    """Writes one access-log line per GET in :data:`LOG_FORMAT`'s fields, as nginx does."""
+
+    log: ClassVar[TextIO]
+    lock: ClassVar[threading.Lock] = threading.Lock()
+    status: object = "-"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.status = int(code) if isinstance(code, int) else code  # an HTTPStatus is an int
+
+    def do_GET(self) -> None:
+        started = time.time()
+        super().do_GET()
+        ended = time.time()
+        host = (self.headers.get("Host") or "-").split(":")[0].lower()
+        with self.lock:
+            self.log.write(f"{host} {ended:.3f} {ended - started:.3f} {self.status}\n")
+            self.log.flush()
+
+
 class _Server(http.server.ThreadingHTTPServer):
     request_queue_size = 1024  # a burst of connects must not overflow the listen backlog
 
 
-def serve_directory(directory: str, port: int) -> None:
-    """The fallback server, run in its own process: static files of ``directory``, forever."""
-    handler = functools.partial(_QuietHandler, directory=directory)
+def serve_directory(directory: str, port: int, access_log: str | None = None) -> None:
+    """The fallback server, run in its own process: static files of ``directory``, forever;
+    with ``access_log``, one line per GET written there (:data:`LOG_FORMAT`)."""
+    handler_class: type[_QuietHandler] = _QuietHandler
+    if access_log is not None:
+        _LoggingHandler.log = open(access_log, "a")  # noqa: SIM115 - open for the process's life
+        handler_class = _LoggingHandler
+    handler = functools.partial(handler_class, directory=directory)
     with _Server(("127.0.0.1", port), handler) as server:
         server.serve_forever()
 
@@ -239,16 +277,17 @@ def _free_port() -> int:
         return port
 
 
-def _nginx_conf(work: Path, site: Path, port: int) -> Path:
+def _nginx_conf(work: Path, site: Path, port: int, access_log: Path | None) -> Path:
     temps = "".join(
         f"{kind}_temp_path {work}/nginx-{kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     conf = work / "nginx.conf"
     conf.write_text(
-        f"daemon off;\nworker_processes 1;\npid {work}/nginx.pid;\n"
-        f"error_log {work}/nginx-error.log warn;\nevents {{ worker_connections 4096; }}\n"
-        f"http {{\naccess_log off;\ntypes {{ text/html html; }}\ndefault_type text/plain;\n"
+        f"daemon off;\nworker_processes 1;\nworker_rlimit_nofile {NGINX_FILES};\n"
+        f"pid {work}/nginx.pid;\nerror_log {work}/nginx-error.log warn;\n"
+        f"events {{ worker_connections {NGINX_FILES - 1000}; }}\n"
+        f"http {{\n{_access_log(access_log)}types {{ text/html html; }}\ndefault_type text/plain;\n"
         f"sendfile on;\nkeepalive_requests 1000000;\n{temps}"
         f"server {{ listen 127.0.0.1:{port}; root {site}; index index.html; }}\n}}\n"
     )
@@ -275,21 +314,34 @@ def _process(argv: list[str], port: int, log: Path) -> Iterator[bool]:
         stop_process(proc)
 
 
+def _access_log(path: Path | None) -> str:
+    if path is None:
+        return "access_log off;\n"
+    return f"log_format bench '{LOG_FORMAT}';\naccess_log {path} bench;\n"
+
+
 @contextlib.contextmanager
-def serve(site: Path, work: Path) -> Iterator[tuple[str, str]]:
-    """Serve ``site`` from a separate process; yields (root URL, server name)."""
+def serve(site: Path, work: Path, access_log: Path | None = None) -> Iterator[tuple[str, str]]:
+    """Serve ``site`` from a separate process; yields (root URL, server name).
+
+    With ``access_log``, the server writes a line per request there, unbuffered: the fields of
+    :data:`LOG_FORMAT` (host, end time and duration in seconds with milliseconds, status).
+    """
     nginx = shutil.which("nginx")
     if nginx is not None:
         port = _free_port()
         argv = [nginx, "-p", str(work), "-e", str(work / "nginx-error.log")]
         with _process(
-            [*argv, "-c", str(_nginx_conf(work, site, port))], port, work / "nginx.log"
+            [*argv, "-c", str(_nginx_conf(work, site, port, access_log))],
+            port,
+            work / "nginx.log",
         ) as up:
             if up:
                 yield f"http://127.0.0.1:{port}/", "nginx"
                 return
     port = _free_port()
     argv = [sys.executable, "-m", "scraper.bench.site", "serve", str(site), str(port)]
+    argv += [str(access_log)] if access_log is not None else []
     with _process(argv, port, work / "server.log") as up:
         if not up:
             raise ScraperError(f"bench: the server did not start (see {work / 'server.log'})")
@@ -297,7 +349,7 @@ def serve(site: Path, work: Path) -> Iterator[tuple[str, str]]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] != ["serve"] or len(sys.argv) != 4:
-        sys.exit("usage: python -m scraper.bench.site serve DIR PORT")
+    if sys.argv[1:2] != ["serve"] or len(sys.argv) not in (4, 5):
+        sys.exit("usage: python -m scraper.bench.site serve DIR PORT [ACCESS_LOG]")
     with contextlib.suppress(KeyboardInterrupt):
-        serve_directory(sys.argv[2], int(sys.argv[3]))
+        serve_directory(sys.argv[2], int(sys.argv[3]), next(iter(sys.argv[4:]), None))

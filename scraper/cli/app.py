@@ -288,10 +288,36 @@ def bench(
             "pages, their frontiers ending at --pages URLs and at this many.",
         ),
     ] = None,
+    hosts: Annotated[
+        int | None,
+        typer.Option(
+            "--hosts",
+            min=1,
+            max=99_999,
+            help="Instead: a polite crawl of this many local hosts, "
+            "timed against (--pages-per-host - 1) x --delay, with the gaps the site saw.",
+        ),
+    ] = None,
+    pages_per_host: Annotated[
+        int, typer.Option("--pages-per-host", min=1, help="With --hosts: pages of each host.")
+    ] = 10,
+    delay: Annotated[
+        float,
+        typer.Option("--delay", min=0, help="With --hosts: seconds between a host's requests."),
+    ] = 1.0,
+    per_host: Annotated[
+        int, typer.Option("--per-host", min=1, help="With --hosts: requests in flight per host.")
+    ] = 1,
 ) -> None:
     """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
     note = functools.partial(typer.echo, err=True)
-    if frontier_urls is not None:
+    if hosts is not None:
+        from scraper.bench.wide import WideSpec, run_wide_bench
+        from scraper.bench.wide import report_lines as wide_report
+
+        spec = WideSpec(hosts, pages_per_host, delay, concurrency, per_host)
+        lines = wide_report(run_wide_bench(spec, note, scrapy_python=scrapy))
+    elif frontier_urls is not None:
         from scraper.bench.frontier import report_lines as frontier_report
         from scraper.bench.frontier import run_frontier_bench
 
