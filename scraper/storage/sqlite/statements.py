@@ -56,15 +56,6 @@ CLAIM_SCANNED = (
     "ORDER BY depth, id LIMIT ?) WHERE host NOT IN {not_in} ORDER BY depth, id LIMIT ?" + CLAIMED
 )
 CLAIM_SCAN = 4096  # ~0.4 ms of SQLite
-# The same scan, at most {per host} URLs of each host (shallowest first within a host), so a
-# claim spreads over hosts when each can take only a few (a politeness delay); params: scan
-# size, the full hosts, the cap per host, the limit.
-CLAIM_CAPPED = (
-    CLAIM + "SELECT id FROM (SELECT id, depth, "
-    "row_number() OVER (PARTITION BY host ORDER BY depth, id) AS n FROM ("
-    "SELECT id, host, depth FROM frontier WHERE state = 'pending' ORDER BY depth, id LIMIT ?"
-    ") WHERE host NOT IN {not_in}) WHERE n <= ? ORDER BY depth, id LIMIT ?" + CLAIMED
-)
 # One host's shallowest pending URLs (params: host, limit): an arm of a claim's UNION ALL.
 HOST_PENDING = (
     "SELECT * FROM (SELECT id FROM frontier WHERE state = 'pending' AND host = ? "
@@ -83,6 +74,19 @@ WITH RECURSIVE hosts (host) AS (
 SELECT host FROM hosts WHERE host IS NOT NULL
 """
 CLAIM_HOSTS = 64  # hosts a claim that leaves some out draws from (SQLite allows 500 arms)
+# The same walk from just after a host (params: host, limit): claims with a cap per host take
+# hosts in turn from where the previous claim stopped, so every host gets its turn.
+PENDING_HOSTS_AFTER = """
+WITH RECURSIVE hosts (host) AS (
+    SELECT (SELECT min(host) FROM frontier WHERE state = 'pending' AND host > ?)
+    UNION ALL
+    SELECT (SELECT min(host) FROM frontier WHERE state = 'pending' AND host > hosts.host)
+    FROM hosts WHERE hosts.host IS NOT NULL
+    LIMIT ?
+)
+SELECT host FROM hosts WHERE host IS NOT NULL
+"""
+HOST_WALK = 256  # hosts read per step of that walk
 
 PARSED_PAGE = (
     "p.content_type IN ('text/html', 'application/xhtml+xml') AND p.status BETWEEN 200 AND 299"

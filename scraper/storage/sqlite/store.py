@@ -30,23 +30,16 @@ from scraper.models import (
     SinkRecord,
     StoredBody,
 )
+from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
 from scraper.storage.sqlite.schema import BODIES
 from scraper.storage.sqlite.setup import prepare_for_crawl, scalar
 from scraper.storage.sqlite.statements import (
     BODIES_PAGE,
-    CLAIM,
-    CLAIM_CAPPED,
-    CLAIM_HOSTS,
     CLAIM_IN_ORDER,
-    CLAIM_SCAN,
-    CLAIM_SCANNED,
-    CLAIMED,
     FINISH,
-    HOST_PENDING,
     INSERT_NEW_URLS,
     PARSED_PAGE,
-    PENDING_HOSTS,
     REDIRECT_TARGETS_DONE,
     TALLY,
     UNFINISHED,
@@ -87,6 +80,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock_fd = take_crawl_lock(self.path)
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            self._claims = Claims(self._db)
             await prepare_for_crawl(self.db, self.path)
         except BaseException as exc:  # Ctrl-C too: an open connection's thread would hang exit
             await self.close()
@@ -194,42 +188,15 @@ class Store:
         async with self._lock:
             if not excluded and not capped:
                 rows = list(await self.db.execute_fetchall(CLAIM_IN_ORDER, (limit,)))
+            elif capped:
+                rows = await self._claims.in_turn(set(excluded), limit, per_host)
             else:
-                rows = await self._claim_scanned(excluded, limit, per_host if capped else 0)
+                rows = await self._claims.scanned(excluded, limit)
                 if len(rows) < limit:
                     skip = {*excluded, *(row[2] for row in rows)}
-                    rows += await self._claim_by_host(skip, limit - len(rows), per_host)
+                    rows += await self._claims.by_host(skip, limit - len(rows))
         self._claimed += len(rows)
         return sorted((FrontierItem(*row) for row in rows), key=lambda i: (i.depth, i.id))
-
-    async def _claim_scanned(self, excluded: list[str], limit: int, cap: int) -> list[sqlite3.Row]:
-        not_in = f"({','.join('?' * len(excluded))})"
-        if cap:
-            sql, params = CLAIM_CAPPED.format(not_in=not_in), [CLAIM_SCAN, *excluded, cap, limit]
-        else:
-            sql, params = CLAIM_SCANNED.format(not_in=not_in), [CLAIM_SCAN, *excluded, limit]
-        return list(await self.db.execute_fetchall(sql, params))
-
-    async def _claim_by_host(
-        self, excluded: set[str], limit: int, per_host: int = 0
-    ) -> list[sqlite3.Row]:
-        """Claim up to ``limit`` URLs, the shallowest of each of up to ``CLAIM_HOSTS`` hosts
-        (in host order) with pending URLs and not in ``excluded`` (at most ``per_host`` each)."""
-        hosts = await self._pending_hosts(excluded, min(CLAIM_HOSTS, limit))
-        if not hosts:
-            return []
-        each = limit // len(hosts)  # >= 1; a host with fewer leaves room unused
-        if per_host:
-            each = min(each, per_host)
-        sql = CLAIM + " UNION ALL ".join([HOST_PENDING] * len(hosts)) + CLAIMED
-        return list(
-            await self.db.execute_fetchall(sql, [v for host in hosts for v in (host, each)])
-        )
-
-    async def _pending_hosts(self, excluded: set[str], count: int) -> list[str]:
-        """Up to ``count`` hosts with pending URLs, none in ``excluded`` (in host order)."""
-        rows = await self.db.execute_fetchall(PENDING_HOSTS, (count + len(excluded),))
-        return [host for (host,) in rows if host not in excluded][:count]
 
     async def release(self, ids: Sequence[int]) -> None:
         """Return claimed but unfetched URLs to pending (at shutdown)."""
