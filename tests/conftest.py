@@ -103,6 +103,12 @@ async def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = Non
     return proc.returncode, out.decode(), err.decode()
 
 
+def path_without_nginx() -> str:
+    """$PATH without the directories that hold nginx: the bench then uses its fallback server."""
+    dirs = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(d for d in dirs if not (Path(d) / "nginx").exists())
+
+
 def assert_one_error_line(err: str, text: str) -> None:
     assert "Traceback" not in err
     lines = err.strip().splitlines()

@@ -10,6 +10,7 @@ import pytest
 
 from scraper.bench.site import generate_site
 from scraper.parse.html import parse_html
+from tests.conftest import path_without_nginx
 
 LINK = re.compile(rb'<a [^>]*?href="([^"]*)"')
 
@@ -63,11 +64,6 @@ def test_pages_are_mostly_markup_like_real_pages(tmp_path: Path):
     text = sum(len(parse_html(data, "http://127.0.0.1/", "utf-8").text) for data in files.values())
     share = text / sum(len(data) for data in files.values())
     assert 0.20 <= share <= 0.35, share
-
-
-def path_without_nginx() -> str:
-    dirs = os.environ.get("PATH", "").split(os.pathsep)
-    return os.pathsep.join(d for d in dirs if not (Path(d) / "nginx").exists())
 
 
 @pytest.mark.slow

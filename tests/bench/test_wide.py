@@ -11,7 +11,7 @@ from scraper.bench.access_log import Request, analyze, most_in_flight, parse_lin
 from scraper.bench.wide import WideSpec, generate_wide_site, report_lines, run_wide_bench
 from scraper.errors import ScraperError, UsageError
 from scraper.parse.html import parse_html
-from tests.bench.test_bench import path_without_nginx, run_bench_cli
+from tests.conftest import path_without_nginx, run_cli
 
 LOG = """\
 a.bench.test 1000.100 0.100 200
@@ -123,7 +123,7 @@ def test_scraper_crawls_every_host_and_keeps_the_delay(server: str, monkeypatch)
 async def test_the_bench_command_prints_the_floor_and_the_sites_view():
     """`scraper bench --hosts 3 --pages-per-host 3 --delay 0.2` exits 0 with both reports."""
     argv = ["--hosts", "3", "--pages-per-host", "3", "--delay", "0.2", "--concurrency", "4"]
-    code, out, err = await run_bench_cli(*argv)
+    code, out, err = await run_cli("bench", *argv)
     assert code == 0, err
     assert re.search(
         r"^politeness: delay 0\.2 s, 1 per host, concurrency 4;.* = 0\.40 s$", out, re.M
