@@ -79,7 +79,7 @@ async def test_every_url_of_one_busy_host_is_handed_out(tmp_path: Path):
             for n in range(2):
                 tg.create_task(worker(), name=f"worker-{n}")
         assert sorted(handed) == sorted(urls)
-        counts = await store.frontier_counts()
+        counts, _ = await store.frontier_tally()
         assert (counts[FrontierState.FAILED], counts[FrontierState.PENDING]) == (60, 0)
 
 
@@ -116,7 +116,7 @@ async def test_a_claim_leaving_out_a_full_host_does_not_read_its_urls(tmp_path: 
             assert len(hosts) == 4
             assert set(hosts) == {"b.example", "c.example"}
             costs.append(steps)
-            counts = await store.frontier_counts()
+            counts, _ = await store.frontier_tally()
             assert counts[FrontierState.IN_PROGRESS] == 4  # nothing claimed that was not returned
             everyone = ["big.example", "b.example", "c.example"]
             assert (await _claim_steps(store, 4, everyone))[0] == []
@@ -133,7 +133,7 @@ async def test_a_claim_leaving_out_hosts_never_claims_more_than_asked(tmp_path: 
         items = await store.claim(7, ["h0.example"])
         assert len(items) == 7
         assert "h0.example" not in {item.host for item in items}
-        counts = await store.frontier_counts()
+        counts, _ = await store.frontier_tally()
         assert counts[FrontierState.IN_PROGRESS] == 7
         more = await store.claim(100, ["h0.example"])
         assert len(more) == 45 - 7  # all the others' URLs, in claims of one host at a time or more

@@ -30,6 +30,7 @@ from scraper.models import (
     SinkRecord,
     StoredBody,
 )
+from scraper.storage.base import NewUrl, Tally
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
 from scraper.storage.sqlite.schema import BODIES
@@ -149,7 +150,7 @@ class Store:
                 raise
             await self.db.execute("COMMIT")
 
-    async def add_urls(self, urls: Iterable[tuple[str, str, int]]) -> int:
+    async def add_urls(self, urls: Iterable[NewUrl]) -> int:
         """Insert (url, host, depth) rows as pending; URLs already known are left alone.
 
         Returns how many were new.
@@ -231,9 +232,6 @@ class Store:
         if max_pages and await self._page_total() >= max_pages:
             return True
         return await self._scalar(UNFINISHED) is None
-
-    async def pages_left(self, max_pages: int) -> int | None:
-        return max(0, max_pages - await self._page_total()) if max_pages else None
 
     async def _page_total(self) -> int:
         if self._pages is None:
@@ -328,15 +326,11 @@ class Store:
 
     # -- counts ---------------------------------------------------------------------------------
 
-    async def has_pending(self) -> bool:
-        found = await self._scalar("SELECT 1 FROM frontier WHERE state = 'pending' LIMIT 1")
-        return found is not None
-
     async def page_count(self) -> int:
         count = await self._scalar("SELECT count(*) FROM pages")
         return count if isinstance(count, int) else 0
 
-    async def frontier_tally(self) -> tuple[dict[FrontierState, int], list[tuple[str, int]]]:
+    async def frontier_tally(self) -> Tally:
         """URLs by state, and failed URLs by ``last_error`` (most first), in one scan."""
         async with self.db.execute(TALLY) as cur:
             rows = await cur.fetchall()
@@ -347,13 +341,6 @@ class Store:
             if reason is not None:
                 failures[reason] = n
         return counts, sorted(failures.items(), key=lambda item: (-item[1], item[0]))
-
-    async def frontier_counts(self) -> dict[FrontierState, int]:
-        async with self.db.execute("SELECT state, count(*) FROM frontier GROUP BY state") as cur:
-            rows = await cur.fetchall()
-        counts = dict.fromkeys(FrontierState, 0)
-        counts.update({FrontierState(state): n for state, n in rows})
-        return counts
 
 
 def _json(rows: object) -> str:
