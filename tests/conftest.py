@@ -12,7 +12,8 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings
 from scraper.crawl.engine import Crawl, CrawlSummary
-from scraper.testing import CONFIG, TRAFFIC, Traffic, make_app
+from scraper.testing import CONFIG, TRAFFIC, PostgresServer, Traffic, make_app
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEFAULT_TOML = Path(__file__).parent.parent / "config" / "default.toml"
@@ -242,3 +243,30 @@ def gen(site: TestServer) -> str:
     site.app[CONFIG].gen_pages = 1000
     site.app[CONFIG].gen_latency_ms = 2
     return str(site.make_url("/gen/0"))
+
+
+# -- PostgreSQL: one private server per test session, one database per test ------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test session (initdb into a temporary directory as the
+    ``postgres`` user, a private port, fsync off). A test that needs it fails if it cannot start:
+    ``.ci/run`` installs the ``postgresql`` package."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new empty database on the session's server, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = pg_server.create_database(name)
+    try:
+        yield url
+    finally:
+        pg_server.drop_database(name)

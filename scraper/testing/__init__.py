@@ -4,10 +4,12 @@ Like ``trio.testing``, part of the package but not of the product: nothing the p
 imports it. :func:`make_app` builds the aiohttp site (:mod:`scraper.testing.site`, its hostile
 routes in :mod:`scraper.testing.hostile`), whose app keeps a :class:`Traffic` log under
 ``TRAFFIC`` and a :class:`SiteConfig` under ``CONFIG``; ``python -m scraper.testing`` serves it.
-:mod:`scraper.testing.processes` stops and reaps child processes and reads their peak RSS.
+:mod:`scraper.testing.processes` stops and reaps child processes and reads their peak RSS;
+:class:`PostgresServer` is a private PostgreSQL server.
 """
 
 from scraper.testing.hostile import ENCODED_TITLE, UNDECLARED_TEXT, brotli_bomb
+from scraper.testing.postgres import PostgresServer
 from scraper.testing.processes import (
     STOP_S,
     cli_peak_rss_code,
@@ -26,6 +28,7 @@ __all__ = [
     "STOP_S",
     "TRAFFIC",
     "UNDECLARED_TEXT",
+    "PostgresServer",
     "SiteConfig",
     "Traffic",
     "brotli_bomb",
