@@ -5,7 +5,7 @@ database's address (a file path: SQLite, the embedded default, in ``sqlite/``)."
 import contextlib
 from pathlib import Path
 
-from scraper.storage.base import CrawlStore, NewUrl, Tally
+from scraper.storage.base import CrawlStore, HostTiming, NewUrl, Tally
 from scraper.storage.sqlite import lock
 from scraper.storage.sqlite.readstore import CrawlCounts, ReadStore, Row, Rows
 from scraper.storage.sqlite.store import Store as SqliteStore
@@ -13,6 +13,7 @@ from scraper.storage.sqlite.store import Store as SqliteStore
 __all__ = [
     "CrawlCounts",
     "CrawlStore",
+    "HostTiming",
     "NewUrl",
     "ReadStore",
     "Row",

@@ -9,7 +9,7 @@ at a time, proven by the crawl lock; a shared backend implements the same method
 and the storage contract tests (``tests/storage/test_contract.py``) hold both to them.
 """
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from scraper.models import FrontierItem, FrontierState, Reparsed, SinkRecord, StoredBody
@@ -18,6 +18,9 @@ from scraper.models import FrontierItem, FrontierState, Reparsed, SinkRecord, St
 NewUrl = tuple[str, str, int]
 # (state counts, failures as (reason, count), most frequent first)
 Tally = tuple[dict[FrontierState, int], list[tuple[str, int]]]
+# A host's timing as its worker applies it now: (seconds until its next request may start,
+# its spacing between request starts)
+HostTiming = tuple[float, float]
 
 
 class CrawlStore(Protocol):
@@ -65,14 +68,47 @@ class CrawlStore(Protocol):
         *,
         max_pages: int = 0,
         per_host: int = 0,
+        new_hosts: int | None = None,
     ) -> list[FrontierItem]:
         """Claim up to ``limit`` pending URLs for this worker, shallowest first, none of the
-        hosts in ``exclude_hosts``. With ``max_pages``, the claim is cut so that pages stored
+        hosts in ``exclude_hosts``. On a shared backend a worker fetches only hosts it holds a
+        lease on: the claim takes URLs of the hosts it holds and of at most ``new_hosts`` hosts
+        it leases now (None: as many as the claim needs); see :meth:`take_new_hosts`. SQLite's
+        one worker holds every host. With ``max_pages``, the claim is cut so that pages stored
         plus URLs claimed by anyone never exceed it: the budget is reserved by claims, so it
         stays exact with several writers. With ``per_host``, at most that many URLs of one host
         (shallowest first within a host), so a claim spreads over the hosts that can be asked
         now instead of filling up with one host's URLs. Fewer than ``limit`` (without a new URL
         added since) means nothing more is pending for this worker now."""
+        ...
+
+    # -- host leases (a shared backend; SQLite's one worker holds every host) ------------------
+
+    def take_new_hosts(self) -> dict[str, float]:
+        """The hosts leased by claims since the last call, each with the seconds to wait before
+        its first request: the spacing its previous owner applied (a dead worker's included)
+        goes on across workers. SQLite: always empty."""
+        ...
+
+    def take_lost_hosts(self) -> set[str]:
+        """The hosts whose lease this worker lost since the last call (not renewed in time and
+        taken over): their claimed URLs are not this worker's any more; drop them, do not
+        release them. SQLite: always empty."""
+        ...
+
+    def may_start(self, host: str) -> bool:
+        """May a request to ``host`` start now? Only while this worker's lease on it has more
+        than its safety margin left (on this worker's clock, counted from when the renewal was
+        sent), so a new owner, or this worker cut off from the database, never breaks the
+        spacing. SQLite: always True."""
+        ...
+
+    async def renew_leases(self, timings: Mapping[str, HostTiming], keep: Collection[str]) -> None:
+        """The heartbeat (about once a second): extend the leases of the hosts in ``keep``
+        (those with URLs buffered or in flight) and release every other host this worker holds,
+        recording each one's next start and spacing from ``timings`` (hosts missing there: no
+        wait), so whoever fetches it next keeps its spacing. Transient database errors are
+        retried. SQLite: nothing to do."""
         ...
 
     async def release(self, ids: Sequence[int]) -> None:

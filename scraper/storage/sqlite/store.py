@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -30,7 +30,7 @@ from scraper.models import (
     SinkRecord,
     StoredBody,
 )
-from scraper.storage.base import NewUrl, Tally
+from scraper.storage.base import HostTiming, NewUrl, Tally
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
 from scraper.storage.sqlite.schema import BODIES
@@ -168,6 +168,7 @@ class Store:
         *,
         max_pages: int = 0,
         per_host: int = 0,
+        new_hosts: int | None = None,
     ) -> list[FrontierItem]:
         """Mark up to ``limit`` pending URLs in_progress and return them, shallowest first;
         with ``max_pages``, no more than pages stored plus URLs claimed may reach; with
@@ -198,6 +199,20 @@ class Store:
                     rows += await self._claims.by_host(skip, limit - len(rows))
         self._claimed += len(rows)
         return sorted((FrontierItem(*row) for row in rows), key=lambda i: (i.depth, i.id))
+
+    # -- host leases: the crawl lock makes this worker the holder of every host -----------------
+
+    def take_new_hosts(self) -> dict[str, float]:
+        return {}
+
+    def take_lost_hosts(self) -> set[str]:
+        return set()
+
+    def may_start(self, host: str) -> bool:
+        return True
+
+    async def renew_leases(self, timings: Mapping[str, HostTiming], keep: Collection[str]) -> None:
+        return None
 
     async def release(self, ids: Sequence[int]) -> None:
         """Return claimed but unfetched URLs to pending (at shutdown)."""

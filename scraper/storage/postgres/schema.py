@@ -1,0 +1,85 @@
+"""The schema of a crawl database on PostgreSQL (the same tables and columns as SQLite's, in
+PostgreSQL's types), and the tables only a shared crawl needs: ``hosts`` (leases) and
+``workers`` (registrations and status).
+
+Differences from the SQLite schema, for people writing SQL against both:
+- ``pages.fetched_at`` is ``timestamptz``; ``pages.data`` and ``pages.links`` are ``jsonb``
+  (``data->>'price'``, ``jsonb_array_elements_text(links)``), ``links`` a view as on SQLite.
+- Full-text search is a stored ``tsvector`` column, ``pages.search`` (title weighted A, text B,
+  the ``simple`` configuration: no stemming, any language), with a GIN index; SQLite has the
+  FTS5 table ``pages_fts`` instead.
+- ``meta`` holds ``schema_version`` and ``settings``; each worker's status is a row of
+  ``workers`` (SQLite has one ``meta.status``).
+"""
+
+SCHEMA_VERSION = 5  # the SQLite schema's version this one matches (columns of pages, frontier)
+
+SCHEMA = """
+CREATE TABLE meta (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+CREATE TABLE frontier (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    url        text NOT NULL UNIQUE,
+    host       text NOT NULL,
+    depth      integer NOT NULL,
+    state      text NOT NULL DEFAULT 'pending'
+               CHECK (state IN ('pending', 'in_progress', 'done', 'failed', 'blocked')),
+    attempts   integer NOT NULL DEFAULT 0,
+    last_error text,
+    claimed_by text  -- the worker holding an in_progress URL
+);
+-- A host's pending URLs shallowest first (claims), and the hosts with work left (leasing).
+CREATE INDEX frontier_pending_host ON frontier (host, depth, id) WHERE state = 'pending';
+CREATE INDEX frontier_claimed ON frontier (claimed_by, host) WHERE state = 'in_progress';
+-- One row per host ever added. A worker fetches only from hosts it holds a lease on:
+-- owner/lease_until (the database's clock). next_at: no request to the host may start before
+-- it (recorded at every renewal and at release); gap_s: the host's spacing between request
+-- starts as its last owner applied it (delay, Crawl-delay, autothrottle), so that a worker
+-- taking the host over from a dead one keeps it.
+CREATE TABLE hosts (
+    host        text PRIMARY KEY,
+    owner       text,
+    lease_until timestamptz,
+    next_at     timestamptz NOT NULL DEFAULT '-infinity',
+    gap_s       double precision NOT NULL DEFAULT 0
+);
+CREATE INDEX hosts_owner ON hosts (owner) WHERE owner IS NOT NULL;
+CREATE TABLE workers (
+    name         text PRIMARY KEY,  -- hostname:pid
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at timestamptz NOT NULL DEFAULT now(),
+    status       text  -- the worker's last status snapshot (JSON)
+);
+CREATE TABLE pages (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    url          text NOT NULL UNIQUE,
+    final_url    text NOT NULL,
+    status       integer NOT NULL,
+    content_type text NOT NULL,
+    title        text,
+    description  text,
+    text         text,
+    depth        integer NOT NULL,
+    fetched_at   timestamptz NOT NULL,
+    elapsed_ms   integer NOT NULL,
+    size_bytes   integer NOT NULL,
+    data         jsonb,  -- the [extract] fields, NULL when none matched
+    links        jsonb,  -- array of the page's links (absolute, normalized) or NULL
+    host         text,
+    search       tsvector GENERATED ALWAYS AS (
+        setweight(to_tsvector('simple', coalesce(title, '')), 'A')
+        || setweight(to_tsvector('simple', coalesce(text, '')), 'B')
+    ) STORED
+);
+CREATE INDEX pages_host ON pages (host);
+CREATE INDEX pages_search ON pages USING gin (search);
+CREATE VIEW links (from_url, to_url) AS
+SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(value);
+CREATE TABLE bodies (
+    url     text PRIMARY KEY,
+    charset text,
+    body    bytea NOT NULL
+);
+"""
