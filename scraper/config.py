@@ -60,6 +60,7 @@ class Settings:
     batch_size: int = 200
     flush_interval_s: float = 0.5
     store_html: bool = False
+    lease_s: float = 30.0
     # [extract.NAME] tables
     extract: tuple[ExtractRule, ...] = ()
     # not settable from TOML: seeds come from the command line or a file
@@ -95,7 +96,7 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "resolve",
     ),
     "parse": ("max_links_per_page", "parse_workers"),
-    "storage": ("db", "batch_size", "flush_interval_s", "store_html"),
+    "storage": ("db", "batch_size", "flush_interval_s", "store_html", "lease_s"),
 }
 
 _MINIMUM: Mapping[str, float] = {
@@ -118,6 +119,7 @@ _MINIMUM: Mapping[str, float] = {
     "parse_workers": 0,
     "batch_size": 1,
     "flush_interval_s": 0.001,
+    "lease_s": 0.5,
 }
 
 

@@ -10,6 +10,14 @@ This worker is done when nothing is buffered, nothing is outstanding (handed out
 committed by the sink) and its last claim found nothing more; the crawl is over when the store
 says so (nothing pending and nothing claimed by any worker, or ``max_pages`` stored). URLs still
 buffered at the end go back to pending.
+
+On a shared store (several workers, ``store.leases``) a worker fetches only hosts it holds a
+lease on: claims lease new hosts only for fetch workers that would otherwise idle; the engine's
+``host-leases`` task (:meth:`Scheduler.renew_leases`) renews the leases of hosts with URLs
+buffered or in flight about once a second and gives back the others, with their spacing; a
+host's first request waits out the spacing its previous owner applied, and no request starts
+unless the lease has time left (``store.may_start``). URLs of a host whose lease was lost are
+dropped: its new owner has them.
 """
 
 import asyncio
@@ -31,6 +39,9 @@ log = logging.getLogger(__name__)
 
 _BLOCKED = FrontierState.BLOCKED
 RECHECK_FINISHED_S = 1.0  # this worker is done but the crawl is not: look again this often
+RENEW_S = 1.0  # a shared store's host leases are renewed this often
+LEASE_RETRY_S = 0.25  # a host whose lease has too little time left is looked at again after this
+IDLE_CLAIM_S = 0.5  # idle fetch workers ask for new hosts at most this often when none was free
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,9 @@ class Scheduler:
         # pending" from what it missed.
         self._more_events = 0
         self._claiming = False
+        self._idle_claim_at = 0.0  # no claim for idle workers' new hosts before (monotonic)
+        self._store_lock = asyncio.Lock()  # a claim and a lease renewal never overlap
+        self._workers = 1
         self._stopping = False
         self._wake = asyncio.Event()
         self._claim_wanted = asyncio.Event()
@@ -193,6 +207,7 @@ class Scheduler:
         Claims run in their own task, so handing out buffered URLs never waits for the database
         (where a claim may queue behind the sink's batch).
         """
+        self._workers = workers
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._claim_loop(), name="frontier-claims")
             try:
@@ -211,9 +226,9 @@ class Scheduler:
     async def _dispatch(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            if self._wants_claim():
-                self._claim_wanted.set()
             next_wake_s = self._hand_out()
+            if self._wants_claim():  # after the hand-out: idle workers it served need no host
+                self._claim_wanted.set()
             if self._finished():
                 if await self._store.crawl_finished(self._max_pages):
                     return
@@ -238,6 +253,26 @@ class Scheduler:
                 self._claim_wanted.clear()
                 self._wake.set()
 
+    async def renew_leases(self) -> None:
+        """One renewal: keep the hosts with URLs buffered or in flight, give back the others
+        with their spacing, drop what this worker lost."""
+        timings = self._slots.timings()
+        keep = set(self._buffer) | self._slots.busy()
+        async with self._store_lock:
+            await self._store.renew_leases(timings, keep)
+        self._drop(self._store.take_lost_hosts())
+
+    def _drop(self, hosts: set[str]) -> None:
+        """Forget the buffered URLs of ``hosts``: their leases went to another worker, which
+        fetches them (they are not this worker's to give back)."""
+        for host in hosts:
+            queue = self._buffer.pop(host, None)
+            if queue:
+                log.warning("lost the lease on %s: %d URLs left to its new owner", host, len(queue))
+                self._buffered -= len(queue)
+        if hosts:
+            self._wake.set()
+
     def _maybe_more(self) -> None:
         self._more_events += 1
         self._may_have_more = True
@@ -261,12 +296,27 @@ class Scheduler:
         return self._buffered == 0 and not self._may_have_more
 
     def _wants_claim(self) -> bool:
+        if self._claiming or self._claim_size() <= 0:
+            return False
+        if self._may_have_more:
+            return self._buffered <= self._capacity() // 2
+        # A shared store: workers idle while other hosts may be free to lease
         return (
-            self._may_have_more
-            and not self._claiming
-            and self._buffered <= self._capacity() // 2
-            and self._claim_size() > 0
+            self._store.leases and self._unserved() > 0 and time.monotonic() >= self._idle_claim_at
         )
+
+    def _unserved(self) -> int:
+        """Idle fetch workers that no buffered host can serve now."""
+        if self._ready and self._ready[0][0] <= time.monotonic():
+            return 0
+        return max(0, self._idle - self._handoff.qsize())
+
+    def _new_hosts(self) -> int:
+        """Hosts a claim may lease now: enough to give every fetch worker a host, and one for
+        each idle worker that no held host can serve."""
+        held = len(self._buffer.keys() | self._slots.busy())
+        wanted = -(-self._workers // self._slots.per_host) - held
+        return max(wanted, self._unserved())
 
     def _capacity(self) -> int:
         """URLs to keep claimed: ``buffer_size``, or a host's quota for every host crawled now,
@@ -282,11 +332,20 @@ class Scheduler:
             return
         full = [host for host, q in self._buffer.items() if len(q) >= self._host_buffer]
         events_before = self._more_events
-        items = await self._store.claim(
-            want, full, max_pages=self._max_pages, per_host=self._host_buffer
-        )
-        if len(items) < want and self._more_events == events_before:
+        new_hosts = self._new_hosts() if self._store.leases else None
+        async with self._store_lock:
+            items = await self._store.claim(
+                want, full, max_pages=self._max_pages, per_host=self._host_buffer,
+                new_hosts=new_hosts,
+            )  # fmt: skip
+            leased = self._store.take_new_hosts()
+        for host, wait_s in leased.items():
+            self._slots.defer(host, wait_s)  # the spacing its last owner kept goes on
+        short = len(items) < want and self._more_events == events_before
+        if short and (new_hosts is None or len(leased) < max(1, new_hosts)):
             self._may_have_more = False  # nothing since the claim began could have added more
+        if self._store.leases and not leased:
+            self._idle_claim_at = time.monotonic() + IDLE_CLAIM_S
         for item in items:
             queue = self._buffer.get(item.host)
             if queue is None:
@@ -317,6 +376,8 @@ class Scheduler:
             wait_s = self._slots.wait_s(host)
             if wait_s is None:
                 continue  # at capacity: release() brings it back
+            if wait_s == 0 and not self._store.may_start(host):
+                wait_s = LEASE_RETRY_S  # its lease is running out: a renewal may extend it
             if wait_s > 0:
                 self._schedule(host, now + wait_s)
                 continue

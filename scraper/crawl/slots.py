@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from scraper.storage import HostTiming
+
 _OVERLOADED = frozenset({429, 503})
 FORGET_S = 60.0
 
@@ -152,6 +154,16 @@ class HostSlots:
             if (status == 0 or status >= 400) and new < slot.delay_s:
                 return  # errors never speed a host up
         slot.delay_s = min(max(new, slot.floor_s), max(self.max_delay_s, slot.floor_s))
+
+    def timings(self) -> dict[str, HostTiming]:
+        """(seconds until the next start, spacing) of every host with a slot: what a shared
+        store records with a host's lease, so its next owner keeps the spacing."""
+        now = self._clock()
+        return {h: (max(0.0, s.next_start - now), s.delay_s) for h, s in self._slots.items()}
+
+    def busy(self) -> set[str]:
+        """Hosts with requests in flight."""
+        return {host for host, slot in self._slots.items() if slot.in_flight}
 
     def active(self) -> int:
         """Hosts with a slot: those crawled in the last ``forget_s`` or so."""

@@ -68,6 +68,10 @@ PARSE_BATCH = 64
 _BLOCKING_REASONS = frozenset({"private_address"})
 
 
+class _LeaseEnding(Exception):
+    """This worker's lease on the host has too little time left to start a request."""
+
+
 class Workers:
     """Fetch workers and parsers, sharing the crawl's stages."""
 
@@ -148,6 +152,9 @@ class Workers:
             if not decision.allowed:
                 return FailureRecord(item.id, item.url, 0, decision.reason, decision.state)
             return await self._fetcher.fetch(item.url, hooks)
+        except _LeaseEnding:
+            self._frontier.requeue(item)  # handed out again once renewed; dropped if lost
+            return None
         except FetchError as exc:
             log.info("failed %s after %d attempts: %s", item.url, exc.attempts, exc)
             blocked = isinstance(exc, PermanentFetchError) and exc.reason in _BLOCKING_REASONS
@@ -163,11 +170,13 @@ class Workers:
 
         async def before_attempt(attempt: int) -> None:
             nonlocal booked
-            flight.attempt += 1
             if booked:
                 booked = False
             else:
                 await asyncio.sleep(self._frontier.reserve(item.host))
+            if not self._store.may_start(item.host):  # a shared store's lease is running out
+                raise _LeaseEnding(item.host)
+            flight.attempt += 1
 
         async def allow_redirect(target: str) -> bool:
             if self._links.host_if_allowed(target) is None:

@@ -26,9 +26,12 @@ __all__ = [
 ]
 
 
-def open_crawl_store(db: str | Path) -> contextlib.AbstractAsyncContextManager[CrawlStore]:
+def open_crawl_store(
+    db: str | Path, *, lease_s: float = 30.0
+) -> contextlib.AbstractAsyncContextManager[CrawlStore]:
     """The crawl's store for ``db``, for ``async with``: opening it joins the crawl as a worker
-    (SQLite: takes the crawl lock; StoreError if another crawl holds it)."""
+    (SQLite: takes the crawl lock; StoreError if another crawl holds it). ``lease_s``: how long
+    a shared backend's host leases last between renewals."""
     return SqliteStore(Path(db))
 
 

@@ -84,6 +84,12 @@ class CrawlStore(Protocol):
 
     # -- host leases (a shared backend; SQLite's one worker holds every host) ------------------
 
+    @property
+    def leases(self) -> bool:
+        """Does this worker fetch only the hosts it leases (a shared backend)? False: it holds
+        every host (SQLite), and the lease methods below have nothing to do."""
+        ...
+
     def take_new_hosts(self) -> dict[str, float]:
         """The hosts leased by claims since the last call, each with the seconds to wait before
         its first request: the spacing its previous owner applied (a dead worker's included)

@@ -202,6 +202,10 @@ class Store:
 
     # -- host leases: the crawl lock makes this worker the holder of every host -----------------
 
+    @property
+    def leases(self) -> bool:
+        return False
+
     def take_new_hosts(self) -> dict[str, float]:
         return {}
 
