@@ -13,7 +13,7 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,14 +155,18 @@ class Child:
 
 
 @contextlib.asynccontextmanager
-async def scraper(tmp_path: Path, *args: str, cwd: Path | None = None) -> AsyncIterator[Child]:
+async def scraper(
+    tmp_path: Path, *args: str, cwd: Path | None = None, prefix: Sequence[str] = ()
+) -> AsyncIterator[Child]:
     """Start ``python -m scraper ARGS`` without blocking the loop, in a session of its own (its
-    process group id is its pid, as a terminal's job); kill it if still running."""
+    process group id is its pid, as a terminal's job); kill it if still running. ``prefix``
+    runs it through another program that execs it (``ip netns exec NAME``: the same pid)."""
     env = {**os.environ, "SCRAPER_DEBUG": "0", "COLUMNS": "200"}
     name = f"{args[0]}-{time.monotonic_ns()}"
     out_path, err_path = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         proc = await asyncio.create_subprocess_exec(
+            *prefix,
             sys.executable,
             "-m",
             "scraper",
@@ -253,7 +257,7 @@ def pg_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test session (initdb into a temporary directory as the
     ``postgres`` user, a private port, fsync off). A test that needs it fails if it cannot start:
     ``.ci/run`` installs the ``postgresql`` package."""
-    server = PostgresServer()
+    server = PostgresServer(listen="*")  # network namespaces reach it over veth pairs
     try:
         server.start()
         yield server

@@ -21,7 +21,7 @@ from scraper.config import FLAG_NAMES, Settings, load_settings, settings_from_js
 from scraper.errors import UsageError
 from scraper.logs import LogFormat
 from scraper.models import Scope
-from scraper.storage import open_read_store
+from scraper.storage import display_db, is_postgres, open_read_store
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # context_settings of every typer app
 
@@ -120,7 +120,7 @@ def flag_overrides(**flags: object) -> dict[str, object]:
     return values
 
 
-async def stored_settings(db: Path) -> Settings | None:
+async def stored_settings(db: str | Path) -> Settings | None:
     """The settings a crawl stored in ``db`` (None if none yet); StoreError if ``db`` is not a
     crawl database."""
     async with open_read_store(db) as store:
@@ -136,10 +136,15 @@ def run_settings(
     Over an existing crawl, its stored settings, then ``config``, then the flags, all for this
     run only; the crawl keeps its stored settings, ``seeds`` are added to its own. Otherwise
     the defaults, then ``config``, then the flags. The database is --db, else the config's."""
-    path = Path(load_settings(config, db=db).db)
-    new_file = not path.is_file() or path.stat().st_size == 0  # a crawl creates it
-    stored = None if new_file else asyncio.run(stored_settings(path))
-    settings = load_settings(config, base=stored, seeds=seeds or None, db=str(path), **flags)
+    address = load_settings(config, db=db).db
+    if is_postgres(address):  # a new crawl's database exists, empty: the crawl fills it
+        stored = asyncio.run(stored_settings(address))
+    else:
+        path = Path(address)
+        address = str(path)
+        new_file = not path.is_file() or path.stat().st_size == 0  # a crawl creates it
+        stored = None if new_file else asyncio.run(stored_settings(path))
+    settings = load_settings(config, base=stored, seeds=seeds or None, db=address, **flags)
     return settings, stored is None
 
 
@@ -148,10 +153,9 @@ def resume_settings(config: Path | None, db: str | None, flags: dict[str, object
     if there is none."""
     settings, new = run_settings(config, db, flags)
     if new:
-        path = Path(settings.db)
-        if not path.is_file():
-            raise UsageError(f"no crawl database at {path}")
-        raise UsageError(f"{path} holds no crawl settings to resume")
+        if not is_postgres(settings.db) and not Path(settings.db).is_file():
+            raise UsageError(f"no crawl database at {settings.db}")
+        raise UsageError(f"{display_db(settings.db)} holds no crawl settings to resume")
     return settings
 
 

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from scraper.config import Settings, settings_from_json, settings_to_json
@@ -42,7 +41,7 @@ from scraper.errors import ScraperError
 from scraper.fetch import Fetcher
 from scraper.models import FrontierState
 from scraper.parse import check_rules, parse_pool
-from scraper.storage import CrawlStore, open_crawl_store
+from scraper.storage import CrawlStore, display_db, open_crawl_store
 from scraper.urls import try_normalize, url_host
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,7 @@ class CrawlSummary:
     """Counts of the whole crawl, from the database; after a second signal (no time to count),
     ``pending`` is None, ``failures`` empty and ``failed``/``blocked`` are this run's."""
 
-    db: Path
+    db: str  # as messages name it (a PostgreSQL URL without its password)
     pages: int  # in the database
     new_pages: int  # stored by this run
     failed: int
@@ -176,20 +175,22 @@ class Crawl:
             else:
                 self._nothing_to_do = True
             counts, failures = await store.frontier_tally()
-        return self._summary(counts, tuple(failures))
+            pages = await store.page_count()  # every worker's, on a shared crawl
+        return self._summary(counts, tuple(failures), pages)
 
     def _summary(
         self,
         counts: dict[FrontierState, int] | None = None,
         failures: tuple[tuple[str, int], ...] = (),
+        pages: int | None = None,
     ) -> CrawlSummary:
         stats = self._frontier.stats() if self._frontier else None
         failed, blocked = (stats.failed, stats.blocked) if stats else (0, 0)
         if counts is not None:
             failed, blocked = counts[FrontierState.FAILED], counts[FrontierState.BLOCKED]
         return CrawlSummary(
-            db=Path(self._settings.db),
-            pages=stats.pages if stats else 0,
+            db=display_db(self._settings.db),
+            pages=pages if pages is not None else stats.pages if stats else 0,
             new_pages=stats.new_pages if stats else 0,
             failed=failed,
             blocked=blocked,

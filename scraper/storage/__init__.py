@@ -4,6 +4,7 @@ database's address (a file path: SQLite, the embedded default, in ``sqlite/``)."
 
 import contextlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scraper.storage.base import CrawlStore, HostTiming, NewUrl, Tally
 from scraper.storage.sqlite import lock
@@ -21,6 +22,8 @@ __all__ = [
     "SqliteStore",
     "Tally",
     "crawl_running",
+    "display_db",
+    "is_postgres",
     "open_crawl_store",
     "open_read_store",
 ]
@@ -43,3 +46,18 @@ def open_read_store(db: str | Path) -> ReadStore:
 def crawl_running(db: str | Path) -> bool:
     """Does a worker hold the crawl in ``db`` right now? (SQLite: a probe of the crawl lock.)"""
     return lock.crawl_running(Path(db))
+
+
+def is_postgres(db: str | Path) -> bool:
+    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
+
+
+def display_db(db: str | Path) -> str:
+    """``db`` as messages name it: a PostgreSQL URL without its password."""
+    if not is_postgres(db):
+        return str(db)
+    parts = urlsplit(str(db))
+    if parts.password is None:
+        return str(db)
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

@@ -1,0 +1,251 @@
+"""Several workers share one crawl through PostgreSQL, each on a machine of its own.
+
+Each worker is the real CLI in a network namespace (:class:`scraper.testing.netns.Machines`),
+reaching the session's PostgreSQL server and the many-host site over veth pairs; a partition is
+a link set down. What the site saw (its access log: per-host gaps between request starts,
+requests in flight) and what the database holds are the outcomes asserted on.
+"""
+
+import asyncio
+import contextlib
+import io
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from scraper.bench.access_log import Request, analyze, parse_line
+from scraper.testing import PostgresServer
+from scraper.testing.hosts import HostsSpec, listen_any, make_hosts_app
+from scraper.testing.netns import Machines
+from tests.conftest import Child, scraper
+
+HOSTS = 9
+PAGES = 8
+LATENCY_S = 0.1
+DELAY_S = 0.3
+LEASE_S = 3.0
+WORKER_FLAGS = ["--concurrency", "2", "--per-host", "1", "--delay", str(DELAY_S)]
+WORKER_FLAGS += ["--no-robots", "--retries", "0"]
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Site:
+    """The many-host site, served here on every interface, and its access log."""
+
+    def __init__(self, port: int, log: io.StringIO) -> None:
+        self.port = port
+        self._log = log
+
+    def requests(self) -> list[Request]:
+        return [parse_line(line) for line in self._log.getvalue().splitlines() if line]
+
+    def urls(self) -> set[str]:
+        return {f"http://h{h}.test:{self.port}/{n}" for h in range(HOSTS) for n in range(PAGES)}
+
+    def seeds(self) -> list[str]:
+        return [f"http://h{h}.test:{self.port}/0" for h in range(HOSTS)]
+
+
+@contextlib.asynccontextmanager
+async def hosts_site() -> AsyncIterator[Site]:
+    log = io.StringIO()
+    runner = web.AppRunner(make_hosts_app(HostsSpec(PAGES, LATENCY_S), log))
+    await runner.setup()
+    sock = listen_any()
+    try:
+        await web.SockSite(runner, sock).start()
+        yield Site(sock.getsockname()[1], log)
+    finally:
+        await runner.cleanup()
+        sock.close()
+
+
+@pytest.fixture
+def machines() -> Iterator[Machines]:
+    with Machines(3) as m:
+        yield m
+
+
+class Crawl:
+    """A shared crawl: the database, the site, and how worker K is started."""
+
+    def __init__(
+        self, tmp_path: Path, pg: PostgresServer, url: str, m: Machines, site: Site
+    ) -> None:
+        self.tmp_path, self.pg, self.url, self.m, self.site = tmp_path, pg, url, m, site
+        self.database = url.rsplit("/", 1)[1]
+        self.seeds = tmp_path / "seeds.txt"
+        self.seeds.write_text("\n".join(site.seeds()) + "\n")
+
+    def config(self, k: int) -> Path:
+        gateway = self.m.gateway(k, "site")
+        resolve = ", ".join(f'"h{h}.test:{gateway}"' for h in range(HOSTS))
+        path = self.tmp_path / f"worker{k}.toml"
+        path.write_text(
+            f"[fetch]\nresolve = [{resolve}]\n"
+            f"[storage]\nlease_s = {LEASE_S}\nbatch_size = 8\nflush_interval_s = 0.1\n"
+        )
+        return path
+
+    def db(self, k: int) -> str:
+        return self.url.replace("127.0.0.1", self.m.gateway(k, "db"))
+
+    def worker(
+        self, k: int, command: str = "resume", *extra: str
+    ) -> contextlib.AbstractAsyncContextManager[Child]:
+        args = [command, "--db", self.db(k), "--config", str(self.config(k)), *WORKER_FLAGS]
+        if command == "crawl":
+            args += ["-i", str(self.seeds)]
+        return scraper(self.tmp_path, *args, *extra, prefix=self.m.prefix(k))
+
+    def sql(self, query: str) -> str:
+        return self.pg.psql(query, database=self.database)
+
+    def pages(self) -> int:
+        return int(self.sql("SELECT count(*) FROM pages") or 0)
+
+    def stored_urls(self) -> Counter[str]:
+        return Counter(self.sql("SELECT url FROM pages").splitlines())
+
+
+@contextlib.asynccontextmanager
+async def shared_crawl(
+    tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
+) -> AsyncIterator[Crawl]:
+    async with hosts_site() as site:
+        yield Crawl(tmp_path, pg_server, pg_url, machines, site)
+
+
+async def until_pages(crawl: Crawl, count: int, *children: Child) -> None:
+    """Wait until ``count`` pages are stored; every child must still be running."""
+
+    def reached() -> bool:
+        return crawl.pages() >= count or not all(c.running for c in children)
+
+    async with asyncio.timeout(60):
+        while not reached():  # noqa: ASYNC110 -- the database has no event to await
+            await asyncio.sleep(0.2)
+    for child in children:
+        assert child.running, f"a worker ended early\n{child.diagnostics()}"
+
+
+async def finish_all(*children: Child) -> None:
+    """Every worker exits 0 (they end the crawl together)."""
+    for child in children:
+        code, _, err = await child.finish(90)
+        assert code == 0, err
+
+
+def assert_polite(site: Site) -> None:
+    view = analyze(site.requests(), DELAY_S)
+    assert view.short_gaps == 0, f"shortest gap {view.shortest_gap_s} s for a {DELAY_S} s delay"
+    assert view.max_in_flight == 1
+
+
+def assert_complete(crawl: Crawl) -> None:
+    stored = crawl.stored_urls()
+    assert set(stored) == crawl.site.urls()
+    assert max(stored.values()) == 1  # nothing stored twice
+    pending = crawl.sql("SELECT count(*) FROM frontier WHERE state <> 'done'")
+    assert pending == "0"
+
+
+async def test_three_workers_crawl_every_page_once_and_keep_each_hosts_spacing(
+    tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
+):
+    async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
+        async with crawl.worker(0, "crawl") as first:
+            await until_pages(crawl, 1, first)
+            async with crawl.worker(1) as second, crawl.worker(2) as third:
+                await finish_all(first, second, third)
+        fetched = Counter(f"{r.host}" for r in crawl.site.requests())
+        assert sum(fetched.values()) == HOSTS * PAGES  # no page fetched twice
+        assert_complete(crawl)
+        assert_polite(crawl.site)
+        workers = crawl.sql("SELECT count(*) FROM workers")
+        assert workers == "3"
+
+
+async def test_a_killed_worker_loses_nothing_and_its_hosts_go_on_politely(
+    tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
+):
+    """kill -9 of the worker that created the crawl: the others finish it, within the lease."""
+    async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
+        async with crawl.worker(0, "crawl") as first:
+            await until_pages(crawl, 1, first)
+            async with crawl.worker(1) as second, crawl.worker(2) as third:
+                await until_pages(crawl, HOSTS * PAGES // 3, first, second, third)
+                first.proc.kill()
+                await first.proc.wait()
+                await finish_all(second, third)
+        assert_complete(crawl)
+        assert_polite(crawl.site)
+        refetched = len(crawl.site.requests()) - HOSTS * PAGES
+        assert refetched <= 2  # at most the killed worker's in-flight requests
+
+
+async def test_a_worker_cut_off_from_the_database_stops_before_its_leases_end(
+    tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
+):
+    """Partitioned from the database but not from the sites, a worker starts no request once its
+    leases may have passed to another worker; healed, it drops what it lost and goes on."""
+    async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
+        async with crawl.worker(0, "crawl") as first:
+            await until_pages(crawl, 1, first)
+            async with crawl.worker(1) as second:
+                await until_pages(crawl, HOSTS * PAGES // 4, first, second)
+                machines.partition(1)
+                await asyncio.sleep(LEASE_S * 2)
+                machines.heal(1)
+                await finish_all(first, second)
+        assert_complete(crawl)
+        assert_polite(crawl.site)
+
+
+async def test_a_database_restart_mid_crawl_loses_no_committed_page(
+    tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
+):
+    async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
+        async with crawl.worker(0, "crawl") as first:
+            await until_pages(crawl, 1, first)
+            async with crawl.worker(1) as second:
+                await until_pages(crawl, HOSTS * PAGES // 3, first, second)
+                await asyncio.to_thread(pg_server.restart)
+                await finish_all(first, second)
+        assert_complete(crawl)
+        assert_polite(crawl.site)
+
+
+async def test_max_pages_is_exact_across_workers(
+    tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
+):
+    async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
+        limit = ["--max-pages", "20"]
+        async with crawl.worker(0, "crawl", *limit) as first:
+            await until_pages(crawl, 1, first)
+            second = crawl.worker(1, "resume", *limit)
+            async with second as two, crawl.worker(2, "resume", *limit) as three:
+                await finish_all(first, two, three)
+        assert crawl.pages() == 20
+
+
+async def test_export_runs_while_workers_write(
+    tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
+):
+    async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
+        async with crawl.worker(0, "crawl") as first, crawl.worker(1) as second:
+            await until_pages(crawl, 10, first, second)
+            async with scraper(tmp_path, "export", "--db", pg_url, "-f", "jsonl") as export:
+                code, out, err = await export.finish(30)
+            running = first.running, second.running
+            await finish_all(first, second)
+        assert running == (True, True)
+        assert code == 0, err
+        exported = [line for line in out.splitlines() if line]
+        assert len(exported) >= 10
+        assert len({line.split('"url"')[1] for line in exported}) == len(exported)
+        assert_complete(crawl)
