@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from aiohttp import web
 
@@ -113,6 +114,19 @@ class Crawl:
 
 
 @contextlib.asynccontextmanager
+async def workers(crawl: Crawl, count: int, *extra: str) -> AsyncIterator[list[Child]]:
+    """``count`` workers: the first creates the crawl, the others join it once it has a page."""
+    async with contextlib.AsyncExitStack() as stack:
+        first = await stack.enter_async_context(crawl.worker(0, "crawl", *extra))
+        await until_pages(crawl, 1, first)
+        others = [
+            await stack.enter_async_context(crawl.worker(k, "resume", *extra))
+            for k in range(1, count)
+        ]
+        yield [first, *others]
+
+
+@contextlib.asynccontextmanager
 async def shared_crawl(
     tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
 ) -> AsyncIterator[Crawl]:
@@ -158,16 +172,12 @@ async def test_three_workers_crawl_every_page_once_and_keep_each_hosts_spacing(
     tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
 ):
     async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
-        async with crawl.worker(0, "crawl") as first:
-            await until_pages(crawl, 1, first)
-            async with crawl.worker(1) as second, crawl.worker(2) as third:
-                await finish_all(first, second, third)
-        fetched = Counter(f"{r.host}" for r in crawl.site.requests())
-        assert sum(fetched.values()) == HOSTS * PAGES  # no page fetched twice
+        async with workers(crawl, 3) as children:
+            await finish_all(*children)
+        assert len(crawl.site.requests()) == HOSTS * PAGES  # no page fetched twice
         assert_complete(crawl)
         assert_polite(crawl.site)
-        workers = crawl.sql("SELECT count(*) FROM workers")
-        assert workers == "3"
+        assert crawl.sql("SELECT count(*) FROM workers") == "3"
 
 
 async def test_a_killed_worker_loses_nothing_and_its_hosts_go_on_politely(
@@ -175,13 +185,11 @@ async def test_a_killed_worker_loses_nothing_and_its_hosts_go_on_politely(
 ):
     """kill -9 of the worker that created the crawl: the others finish it, within the lease."""
     async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
-        async with crawl.worker(0, "crawl") as first:
-            await until_pages(crawl, 1, first)
-            async with crawl.worker(1) as second, crawl.worker(2) as third:
-                await until_pages(crawl, HOSTS * PAGES // 3, first, second, third)
-                first.proc.kill()
-                await first.proc.wait()
-                await finish_all(second, third)
+        async with workers(crawl, 3) as (first, *others):
+            await until_pages(crawl, HOSTS * PAGES // 3, first, *others)
+            first.proc.kill()
+            await first.proc.wait()
+            await finish_all(*others)
         assert_complete(crawl)
         assert_polite(crawl.site)
         refetched = len(crawl.site.requests()) - HOSTS * PAGES
@@ -194,14 +202,12 @@ async def test_a_worker_cut_off_from_the_database_stops_before_its_leases_end(
     """Partitioned from the database but not from the sites, a worker starts no request once its
     leases may have passed to another worker; healed, it drops what it lost and goes on."""
     async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
-        async with crawl.worker(0, "crawl") as first:
-            await until_pages(crawl, 1, first)
-            async with crawl.worker(1) as second:
-                await until_pages(crawl, HOSTS * PAGES // 4, first, second)
-                machines.partition(1)
-                await asyncio.sleep(LEASE_S * 2)
-                machines.heal(1)
-                await finish_all(first, second)
+        async with workers(crawl, 2) as children:
+            await until_pages(crawl, HOSTS * PAGES // 4, *children)
+            machines.partition(1)
+            await asyncio.sleep(LEASE_S * 2)
+            machines.heal(1)
+            await finish_all(*children)
         assert_complete(crawl)
         assert_polite(crawl.site)
 
@@ -210,12 +216,10 @@ async def test_a_database_restart_mid_crawl_loses_no_committed_page(
     tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
 ):
     async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
-        async with crawl.worker(0, "crawl") as first:
-            await until_pages(crawl, 1, first)
-            async with crawl.worker(1) as second:
-                await until_pages(crawl, HOSTS * PAGES // 3, first, second)
-                await asyncio.to_thread(pg_server.restart)
-                await finish_all(first, second)
+        async with workers(crawl, 2) as children:
+            await until_pages(crawl, HOSTS * PAGES // 3, *children)
+            await asyncio.to_thread(pg_server.restart)
+            await finish_all(*children)
         assert_complete(crawl)
         assert_polite(crawl.site)
 
@@ -224,12 +228,8 @@ async def test_max_pages_is_exact_across_workers(
     tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
 ):
     async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
-        limit = ["--max-pages", "20"]
-        async with crawl.worker(0, "crawl", *limit) as first:
-            await until_pages(crawl, 1, first)
-            second = crawl.worker(1, "resume", *limit)
-            async with second as two, crawl.worker(2, "resume", *limit) as three:
-                await finish_all(first, two, three)
+        async with workers(crawl, 3, "--max-pages", "20") as children:
+            await finish_all(*children)
         assert crawl.pages() == 20
 
 
@@ -237,15 +237,15 @@ async def test_export_runs_while_workers_write(
     tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
 ):
     async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
-        async with crawl.worker(0, "crawl") as first, crawl.worker(1) as second:
-            await until_pages(crawl, 10, first, second)
+        async with workers(crawl, 2) as children:
+            await until_pages(crawl, 10, *children)
             async with scraper(tmp_path, "export", "--db", pg_url, "-f", "jsonl") as export:
                 code, out, err = await export.finish(30)
-            running = first.running, second.running
-            await finish_all(first, second)
-        assert running == (True, True)
+            running = [child.running for child in children]
+            await finish_all(*children)
+        assert running == [True, True]
         assert code == 0, err
-        exported = [line for line in out.splitlines() if line]
+        exported = [orjson.loads(line)["url"] for line in out.splitlines() if line]
         assert len(exported) >= 10
-        assert len({line.split('"url"')[1] for line in exported}) == len(exported)
+        assert len(set(exported)) == len(exported)
         assert_complete(crawl)
