@@ -308,10 +308,26 @@ def bench(
     per_host: Annotated[
         int, typer.Option("--per-host", min=1, help="With --hosts: requests in flight per host.")
     ] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Instead: a latency-bound site of --hosts hosts (default 200) crawled by 1 worker"
+            " on SQLite, then 1, 2, 4 ... this many on a private PostgreSQL, --concurrency each.",
+        ),
+    ] = None,
 ) -> None:
     """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
     note = functools.partial(typer.echo, err=True)
-    if hosts is not None:
+    if workers is not None:
+        from scraper.bench.workers import WorkersSpec, run_workers_bench
+        from scraper.bench.workers import report_lines as workers_report
+
+        shared = WorkersSpec(workers, hosts or 200, pages_per_host, concurrency=concurrency)
+        lines = workers_report(shared, run_workers_bench(shared, note))
+    elif hosts is not None:
         from scraper.bench.wide import WideSpec, run_wide_bench
         from scraper.bench.wide import report_lines as wide_report
 
