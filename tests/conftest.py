@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -270,3 +271,10 @@ def pg_url(pg_server: PostgresServer) -> Iterator[str]:
         yield url
     finally:
         pg_server.drop_database(name)
+
+
+async def pg_rows(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` on the PostgreSQL database at ``url`` (one connection, committed)."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cur = await conn.execute(sql, params or None)
+        return await cur.fetchall() if cur.description else []

@@ -1,7 +1,8 @@
 """The storage contract: what the engine may rely on from any backend behind ``CrawlStore``.
 
-Every test runs once per backend (the ``backend`` fixture); a second backend is proven by the
-same tests. Only SQLite exists today.
+Every test runs once per backend (the ``backend`` fixture): SQLite (a file in ``tmp_path``) and
+PostgreSQL (a new database on the session's server). What only a shared backend does (leases,
+several workers) is in ``test_postgres_leases.py``.
 """
 
 import contextlib
@@ -12,16 +13,19 @@ import pytest
 
 from scraper.errors import StoreError
 from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, SinkRecord
-from scraper.storage import CrawlStore, open_crawl_store, open_read_store
+from scraper.storage import CrawlStore, is_postgres, open_crawl_store, open_read_store
+from tests.conftest import pg_rows
 
 DONE, FAILED, PENDING = FrontierState.DONE, FrontierState.FAILED, FrontierState.PENDING
 OpenStore = Callable[[], contextlib.AbstractAsyncContextManager[CrawlStore]]
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The address of an empty crawl database of each backend."""
-    assert request.param == "sqlite"
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_url")
+        return url
     return str(tmp_path / "crawl.db")
 
 
@@ -37,6 +41,15 @@ async def seeded(open_store: OpenStore, n: int = 6) -> AsyncIterator[CrawlStore]
         rows = [(f"http://h{i % 2}.test/{i}", f"h{i % 2}.test", i % 3) for i in range(n)]
         assert await store.add_urls(rows) == n
         yield store
+
+
+async def stored(backend: str, sql: str) -> list[tuple[object, ...]]:
+    """The rows of ``sql`` read from the crawl database (PostgreSQL: with psycopg, the read
+    store of that backend being written elsewhere)."""
+    if is_postgres(backend):
+        return await pg_rows(backend, sql)
+    async with open_read_store(backend) as reader, reader.rows(sql) as rows:
+        return list(await rows.fetch())
 
 
 def page(item: FrontierItem, *, new_urls: tuple[tuple[str, str], ...] = ()) -> PageRecord:
@@ -89,8 +102,7 @@ async def test_a_batch_is_done_exactly_when_its_pages_exist(open_store: OpenStor
         assert (counts[DONE], counts[FAILED], counts[PENDING]) == (1, 1, 1)
         assert failures == [("timeout", 1)]
         assert await store.page_count() == 1
-    async with open_read_store(backend) as reader, reader.rows("SELECT url FROM pages") as rows:
-        assert await rows.fetch() == [(a.url,)]
+    assert await stored(backend, "SELECT url FROM pages") == [(a.url,)]
 
 
 async def test_claims_reserve_the_page_budget(open_store: OpenStore):
@@ -152,8 +164,12 @@ async def test_settings_and_status_are_kept_for_other_processes(
         assert store.worker
     async with open_store() as store:
         assert await store.load_settings() == '{"seeds": ["http://a.test/"]}'
-    async with open_read_store(backend) as reader:
-        assert await reader.worker_statuses() == ['{"state": "running"}']
+    if is_postgres(backend):
+        statuses = await pg_rows(backend, "SELECT status FROM workers")
+        assert statuses == [('{"state": "running"}',)]
+    else:
+        async with open_read_store(backend) as reader:
+            assert await reader.worker_statuses() == ['{"state": "running"}']
 
 
 async def test_sqlite_allows_one_crawl_at_a_time(open_store: OpenStore, backend: str):
