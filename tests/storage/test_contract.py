@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from scraper.errors import StoreError
-from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, SinkRecord
+from scraper.models import FrontierState, Reparsed, SinkRecord, StoredBody
 from scraper.storage import CrawlStore, is_postgres, open_crawl_store, open_read_store
+from tests.conftest import failure_record as failure
+from tests.conftest import page_record as page
 from tests.conftest import pg_rows
 
 DONE, FAILED, PENDING = FrontierState.DONE, FrontierState.FAILED, FrontierState.PENDING
@@ -50,19 +52,6 @@ async def stored(backend: str, sql: str) -> list[tuple[object, ...]]:
         return await pg_rows(backend, sql)
     async with open_read_store(backend) as reader, reader.rows(sql) as rows:
         return list(await rows.fetch())
-
-
-def page(item: FrontierItem, *, new_urls: tuple[tuple[str, str], ...] = ()) -> PageRecord:
-    return PageRecord(
-        frontier_id=item.id, url=item.url, final_url=item.url, status=200,
-        content_type="text/html", title=f"t {item.url}", description=None, text="x",
-        depth=item.depth, fetched_at="2026-12-06T00:00:00Z", elapsed_ms=1, size_bytes=1,
-        attempts=1, new_urls=new_urls,
-    )  # fmt: skip
-
-
-def failure(item: FrontierItem) -> FailureRecord:
-    return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
 
 
 async def test_add_urls_counts_only_new_urls(open_store: OpenStore):
@@ -180,3 +169,39 @@ async def test_sqlite_allows_one_crawl_at_a_time(open_store: OpenStore, backend:
         with pytest.raises(StoreError, match="another crawl is running"):
             async with open_store():
                 pass
+
+
+async def test_a_lone_worker_may_fetch_every_host_it_claimed(open_store: OpenStore):
+    """A worker alone holds the hosts of its claims: it may start requests to them, renewing
+    keeps them, and it loses none."""
+    async with seeded(open_store) as store:
+        items = await store.claim(6)
+        hosts = {i.host for i in items}
+        assert set(store.take_new_hosts()) <= hosts
+        await store.renew_leases(dict.fromkeys(hosts, (0.0, 0.1)), keep=hosts)
+        assert all(store.may_start(host) for host in hosts)
+        assert store.take_lost_hosts() == set()
+
+
+async def test_redirect_targets_and_bodies_are_stored_for_reparse(
+    open_store: OpenStore, backend: str
+):
+    """A redirect's target enters the frontier done; a stored body comes back for reparse,
+    and the page takes what parsing it again found."""
+    async with seeded(open_store, 2) as store:
+        a, b = await store.claim(2)
+        target = ("http://h9.test/moved", "h9.test")
+        await store.write_batch([
+            page(a, body=b"zlib", charset="utf-8", redirected_to=target, links=("http://x.test/",)),
+            page(b, new_urls=(target,)),  # linked too: stays done
+        ])  # fmt: skip
+        assert await store.is_known(target[0])
+        counts, _ = await store.frontier_tally()
+        assert (counts[DONE], counts[PENDING]) == (3, 0)
+        assert await store.html_pages_without_body() == 1
+        batches = [batch async for batch in store.stored_bodies(10)]
+        assert batches == [[StoredBody(a.url, a.url, "utf-8", b"zlib")]]
+        new = Reparsed(a.url, "again", None, "text", '{"k": "v"}', ("http://y.test/",))
+        await store.update_parsed([new])
+        rows = await stored(backend, "SELECT title, text FROM pages ORDER BY id")
+        assert rows[0] == ("again", "text")

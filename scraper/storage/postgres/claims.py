@@ -67,8 +67,8 @@ async def claim(conn: Conn, req: Request) -> Claimed:
 
 
 async def _lease_and_claim(conn: Conn, req: Request, rows: list[TupleRow], need: int) -> Claimed:
-    """Lease free hosts for ``need`` more URLs (at most ``new_hosts`` hosts), free the URLs a
-    dead owner of theirs left claimed, and claim theirs."""
+    """Lease free hosts for ``need`` more URLs (at most ``new_hosts`` hosts), free the URLs
+    other workers left claimed on them, and claim theirs."""
     scan = need if req.new_hosts is None else min(req.new_hosts, need)
     params = {
         "me": req.worker, "excluded": req.excluded, "scan": scan,
@@ -79,8 +79,7 @@ async def _lease_and_claim(conn: Conn, req: Request, rows: list[TupleRow], need:
     if not leased:
         return Claimed(rows)
     hosts = sorted(host for host, _, _ in leased)
-    if any(owner is not None for _, owner, _ in leased):
-        await conn.execute(RESET_TAKEN, {"hosts": hosts, "me": req.worker})
+    await conn.execute(RESET_TAKEN, {"hosts": hosts, "me": req.worker})
     more = {"me": req.worker, "hosts": hosts, "each": req.per_host or need, "limit": need}
     rows += await (await conn.execute(CLAIM_HOSTS, more)).fetchall()
     return Claimed(rows, {host: wait_s for host, _, wait_s in leased}, sent_at)

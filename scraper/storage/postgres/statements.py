@@ -81,8 +81,9 @@ WITH held AS (
 )""" + _CLAIM_FROM.format(hosts="held")
 CLAIM_HOSTS = _CLAIM_FROM.format(hosts="unnest(%(hosts)s::text[])")
 # Lease up to %(scan)s free hosts (never leased, released, or another worker's expired lease)
-# with pending URLs, those due first, as many as the claim needs: hosts whose pending URLs
-# (counted up to %(cap)s each) before them in that order fall short of %(need)s.
+# with pending URLs, or URLs another worker claimed and left; those due first, and as many as
+# the claim needs: hosts whose pending URLs (counted up to %(cap)s each) before them in that
+# order fall short of %(need)s.
 # Returns each host, its previous owner, and the seconds to wait before its first request: its
 # recorded next start, and after an expired lease its end plus the spacing (the owner may have
 # started a request just before it ended).
@@ -91,7 +92,9 @@ WITH candidates AS (
     SELECT host, owner, lease_until, next_at, gap_s FROM hosts
     WHERE (owner IS NULL OR (lease_until < statement_timestamp() AND owner <> %(me)s))
       AND host <> ALL(%(excluded)s::text[])
-      AND EXISTS (SELECT 1 FROM frontier f WHERE f.host = hosts.host AND f.state = 'pending')
+      AND (EXISTS (SELECT 1 FROM frontier f WHERE f.host = hosts.host AND f.state = 'pending')
+           OR host IN (SELECT host FROM frontier WHERE state = 'in_progress'
+                       AND claimed_by IS DISTINCT FROM %(me)s))
     ORDER BY next_at, host LIMIT %(scan)s
     FOR UPDATE SKIP LOCKED
 ), counted AS (
@@ -114,7 +117,8 @@ RETURNING h.host, c.owner, greatest(
     END
 )::float8
 """
-# URLs of hosts just taken over from an expired lease: their old owner's claims are abandoned.
+# URLs of hosts just leased that another worker claims: it held the host and is gone (its
+# lease ran out) or gave the host up, so its claims are abandoned.
 RESET_TAKEN = """
 UPDATE frontier SET state = 'pending', claimed_by = NULL
 WHERE state = 'in_progress' AND host = ANY(%(hosts)s::text[])
