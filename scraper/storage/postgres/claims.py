@@ -58,7 +58,10 @@ async def claim(conn: Conn, req: Request) -> Claimed:
         if limit <= 0:
             return Claimed([])
         each = req.per_host or limit
-        held = {"me": req.worker, "excluded": req.excluded, "each": each, "limit": limit}
+        held = {
+            "me": req.worker, "excluded": req.excluded, "each": each, "limit": limit,
+            "margin_s": req.lease_s / 3,
+        }  # fmt: skip
         rows = await (await conn.execute(CLAIM_HELD, held)).fetchall()
         need = limit - len(rows)
         if need <= 0 or req.new_hosts == 0:

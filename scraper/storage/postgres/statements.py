@@ -57,7 +57,7 @@ SELECT (SELECT count(*) FROM pages)
 """
 # The shallowest pending URLs of some hosts, at most %(each)s of one host, %(limit)s in all,
 # claimed by %(me)s. Each host is a seek into frontier_pending_host. No row lock: a host's URLs
-# are claimed only by the worker holding its lease (the hosts row, locked by the claim).
+# are claimed only by the worker holding its lease.
 _CLAIM_FROM = """
 UPDATE frontier f SET state = 'in_progress', claimed_by = %(me)s
 FROM (
@@ -72,12 +72,14 @@ FROM (
 WHERE f.id = picked.id AND f.state = 'pending'
 RETURNING f.id, f.url, f.host, f.depth, f.attempts
 """
-# The hosts this worker holds (not left out), locked until the claim commits: a host whose
-# lease ran out cannot be taken over in the middle of a claim of its URLs.
+# The hosts this worker holds (not left out) with more than %(margin_s)s of lease left: no
+# other worker can take one over while this claim runs (no lock needed), and a host with less
+# left may not start requests until renewed anyway.
 CLAIM_HELD = """
 WITH held AS (
-    SELECT host FROM hosts WHERE owner = %(me)s AND host <> ALL(%(excluded)s::text[])
-    ORDER BY host FOR UPDATE
+    SELECT host FROM hosts
+    WHERE owner = %(me)s AND host NOT IN (SELECT unnest(%(excluded)s::text[]))
+      AND lease_until > statement_timestamp() + make_interval(secs => %(margin_s)s)
 )""" + _CLAIM_FROM.format(hosts="held")
 CLAIM_HOSTS = _CLAIM_FROM.format(hosts="unnest(%(hosts)s::text[])")
 # Lease up to %(scan)s free hosts (never leased, released, or another worker's expired lease)
@@ -91,8 +93,9 @@ LEASE_HOSTS = """
 WITH candidates AS (
     SELECT host, owner, lease_until, next_at, gap_s FROM hosts
     WHERE (owner IS NULL OR (lease_until < statement_timestamp() AND owner <> %(me)s))
-      AND host <> ALL(%(excluded)s::text[])
-      AND (EXISTS (SELECT 1 FROM frontier f WHERE f.host = hosts.host AND f.state = 'pending')
+      AND host NOT IN (SELECT unnest(%(excluded)s::text[]))
+      AND ((SELECT true FROM frontier f WHERE f.host = hosts.host AND f.state = 'pending'
+            LIMIT 1)  -- a probe of frontier_pending_host per host (EXISTS here: a hashed scan)
            OR host IN (SELECT host FROM frontier WHERE state = 'in_progress'
                        AND claimed_by IS DISTINCT FROM %(me)s))
     ORDER BY next_at, host LIMIT %(scan)s
