@@ -205,3 +205,14 @@ async def test_redirect_targets_and_bodies_are_stored_for_reparse(
         await store.update_parsed([new])
         rows = await stored(backend, "SELECT title, text FROM pages ORDER BY id")
         assert rows[0] == ("again", "text")
+
+
+async def test_a_page_with_nul_characters_is_stored(open_store: OpenStore, backend: str):
+    """NUL characters in a page's text and extracted data do not stop its batch (PostgreSQL
+    drops them: its text and jsonb refuse them)."""
+    async with seeded(open_store, 1) as store:
+        (item,) = await store.claim(1)
+        await store.write_batch([page(item, title="a\x00b", text="\x00", data='{"k": "v\\u0000"}')])
+        assert await store.page_count() == 1
+        (title,) = (await stored(backend, "SELECT title FROM pages"))[0]
+        assert str(title).startswith("a")  # SQLite's reader stops at the NUL

@@ -32,6 +32,23 @@ def clean(text: str | None) -> str | None:
     return text.replace("\x00", "") if text and "\x00" in text else text
 
 
+def clean_json(text: str | None) -> str | None:
+    """JSON text for jsonb, which refuses ``\\u0000`` in strings: NULs dropped from them."""
+    if text is None or "\\u0000" not in text:
+        return text
+    return orjson.dumps(_without_nul(orjson.loads(text))).decode()
+
+
+def _without_nul(value: object) -> object:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
 async def write(conn: Conn, records: Sequence[SinkRecord]) -> None:
     """Pages upserted by URL (a page written twice stays one row), bodies, redirect targets
     done, new URLs pending with their hosts, and each record's URL finished (done, failed or
@@ -68,7 +85,7 @@ def _columns(rows: Sequence[Sequence[object]], width: int) -> list[list[object]]
 def _page_columns(pages: Sequence[PageRecord]) -> list[list[object]]:
     rows = [
         (p.url, p.final_url, p.status, p.content_type, clean(p.title), clean(p.description),
-         clean(p.text), p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes, p.data,
+         clean(p.text), p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes, clean_json(p.data),
          json_array(p.links), url_host(p.url))
         for p in pages
     ]  # fmt: skip

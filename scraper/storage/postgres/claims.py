@@ -26,6 +26,7 @@ class Request:
 
     worker: str
     lease_s: float
+    margin_s: float  # claim from held hosts with more lease than this left
     limit: int
     excluded: list[str]
     max_pages: int
@@ -60,7 +61,7 @@ async def claim(conn: Conn, req: Request) -> Claimed:
         each = req.per_host or limit
         held = {
             "me": req.worker, "excluded": req.excluded, "each": each, "limit": limit,
-            "margin_s": req.lease_s / 3,
+            "margin_s": req.margin_s,
         }  # fmt: skip
         rows = await (await conn.execute(CLAIM_HELD, held)).fetchall()
         need = limit - len(rows)

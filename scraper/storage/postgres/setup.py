@@ -11,7 +11,7 @@ from psycopg.rows import TupleRow
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_delay,
     wait_exponential_jitter,
 )
@@ -80,7 +80,7 @@ def retrying(retry_s: float, url: str) -> AsyncRetrying:
         wait=wait_exponential_jitter(
             multiplier=0.05, max=min(5.0, max(retry_s / 4, 0.05)), jitter=0.05
         ),
-        retry=retry_if_exception_type(psycopg.OperationalError),
+        retry=retry_if_exception(is_transient),
         before_sleep=_log_retry(url),
         reraise=True,
     )

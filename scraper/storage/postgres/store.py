@@ -33,7 +33,7 @@ from scraper.errors import StoreError
 from scraper.models import FrontierItem, Reparsed, SinkRecord, StoredBody
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.postgres import claims
-from scraper.storage.postgres.batch import clean, json_array, write
+from scraper.storage.postgres.batch import clean, clean_json, json_array, write
 from scraper.storage.postgres.leases import Leases
 from scraper.storage.postgres.setup import (
     CONNECT_TIMEOUT_S,
@@ -235,7 +235,7 @@ class PostgresStore:
         if limit <= 0:
             return []
         req = claims.Request(
-            worker=self._worker, lease_s=self._lease_s, limit=limit,
+            worker=self._worker, lease_s=self._lease_s, margin_s=self._leases.margin_s, limit=limit,
             excluded=list(dict.fromkeys(exclude_hosts)), max_pages=max_pages,
             per_host=per_host, new_hosts=new_hosts,
         )  # fmt: skip
@@ -353,7 +353,7 @@ class PostgresStore:
                 [clean(p.title) for p in pages],
                 [clean(p.description) for p in pages],
                 [clean(p.text) for p in pages],
-                [p.data for p in pages],
+                [clean_json(p.data) for p in pages],
                 [json_array(p.links) for p in pages],
             ]
             await self._execute(UPDATE_PARSED, columns)
