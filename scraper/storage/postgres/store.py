@@ -123,9 +123,11 @@ class PostgresStore:
         )
         try:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S * 2)
-        except psycopg.Error as exc:
+        except BaseException as exc:  # Ctrl-C too: the pool's tasks must end
             await pool.close()
-            raise StoreError(f"cannot open database {self._where}: {self._why(exc)}") from None
+            if isinstance(exc, psycopg.Error):
+                raise StoreError(f"cannot open database {self._where}: {self._why(exc)}") from None
+            raise
         self._pool = pool
         return self
 
