@@ -271,3 +271,15 @@ async def test_a_database_that_is_not_a_crawl_is_refused(pg_url: str, pg_server:
     with pytest.raises(StoreError, match=f"schema version 99; .* {SCHEMA_VERSION}"):
         async with PostgresStore(pg_url):
             pass
+
+
+async def test_a_claim_keeps_only_the_hosts_it_took_urls_from(pg_url: str):
+    """Hosts a claim leased but took no URL of (others had shallower ones) are given back."""
+    async with workers(pg_url, hosts=0) as (a, b):
+        await a.add_urls([("http://deep.test/", "deep.test", 5)])
+        await a.add_urls([(f"http://top.test/{i}", "top.test", 0) for i in range(4)])
+        items = await a.claim(4, per_host=4)
+        assert hosts_of(items) == {"top.test"}
+        assert set(a.take_new_hosts()) == {"top.test"}
+        assert not a.may_start("deep.test")
+        assert [i.url for i in await b.claim(4)] == ["http://deep.test/"]

@@ -17,6 +17,7 @@ from scraper.storage.postgres.statements import (
     LEASE_HOSTS,
     RESET_TAKEN,
     TAKE_LOCK,
+    UNLEASE,
 )
 
 
@@ -85,5 +86,9 @@ async def _lease_and_claim(conn: Conn, req: Request, rows: list[TupleRow], need:
     hosts = sorted(host for host, _, _ in leased)
     await conn.execute(RESET_TAKEN, {"hosts": hosts, "me": req.worker})
     more = {"me": req.worker, "hosts": hosts, "each": req.per_host or need, "limit": need}
-    rows += await (await conn.execute(CLAIM_HOSTS, more)).fetchall()
-    return Claimed(rows, {host: wait_s for host, _, wait_s in leased}, sent_at)
+    taken = await (await conn.execute(CLAIM_HOSTS, more)).fetchall()
+    waits = {host: wait_s for host, _, wait_s in leased}
+    unused = waits.keys() - {row[2] for row in taken}
+    if unused:
+        await conn.execute(UNLEASE, (sorted(unused), [waits.pop(h) for h in sorted(unused)]))
+    return Claimed(rows + taken, waits, sent_at)

@@ -120,6 +120,14 @@ RETURNING h.host, c.owner, greatest(
     END
 )::float8
 """
+# (hosts, waits): hosts leased by a claim that took none of their URLs (others were shallower)
+# given back at once, their next start kept.
+UNLEASE = """
+UPDATE hosts h SET owner = NULL, lease_until = NULL,
+    next_at = statement_timestamp() + make_interval(secs => t.wait_s)
+FROM unnest(%s::text[], %s::float8[]) AS t(host, wait_s)
+WHERE h.host = t.host
+"""
 # URLs of hosts just leased that another worker claims: it held the host and is gone (its
 # lease ran out) or gave the host up, so its claims are abandoned.
 RESET_TAKEN = """
