@@ -283,3 +283,17 @@ async def test_a_claim_keeps_only_the_hosts_it_took_urls_from(pg_url: str):
         assert set(a.take_new_hosts()) == {"top.test"}
         assert not a.may_start("deep.test")
         assert [i.url for i in await b.claim(4)] == ["http://deep.test/"]
+
+
+async def test_recovery_takes_back_only_claims_of_hosts_without_a_live_lease(pg_url: str):
+    """recover_abandoned leaves a live worker's claims alone, and frees them once its lease
+    ran out (the worker stopped renewing: killed, or cut off)."""
+    async with workers(pg_url, hosts=1, per_host=3) as (a, b):
+        assert len(await a.claim(3)) == 3
+        assert await b.recover_abandoned() == 0
+        await asyncio.sleep(LEASE_S + 0.1)
+        assert await b.recover_abandoned() == 3
+        assert set((await states(pg_url)).values()) == {("pending", None)}
+        assert await pg_rows(pg_url, "SELECT owner, lease_until FROM hosts") == [(None, None)]
+        await a.renew_leases({}, keep={"h0.test"})
+        assert a.take_lost_hosts() == {"h0.test"}
