@@ -17,11 +17,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings
 from scraper.crawl.engine import Crawl, CrawlSummary
+from scraper.models import FailureRecord, FrontierItem, PageRecord
 from scraper.testing import CONFIG, TRAFFIC, PostgresServer, Traffic, make_app
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -274,3 +276,28 @@ def pg_url(pg_server: PostgresServer) -> Iterator[str]:
         yield url
     finally:
         pg_server.drop_database(name)
+
+
+async def pg_rows(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` on the PostgreSQL database at ``url`` (one connection, committed)."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cur = await conn.execute(sql, params or None)
+        return await cur.fetchall() if cur.description else []
+
+
+def page_record(
+    item: FrontierItem, *, new_urls: tuple[tuple[str, str], ...] = (), **fields: Any
+) -> PageRecord:
+    """The sink's record of a fetched HTML page for a claimed URL (``fields`` override)."""
+    values: dict[str, Any] = {
+        "frontier_id": item.id, "url": item.url, "final_url": item.url, "status": 200,
+        "content_type": "text/html", "title": f"t {item.url}", "description": None,
+        "text": "x", "depth": item.depth, "fetched_at": "2026-12-06T00:00:00Z",
+        "elapsed_ms": 1, "size_bytes": 1, "attempts": 1, "new_urls": new_urls,
+    }  # fmt: skip
+    return PageRecord(**{**values, **fields})
+
+
+def failure_record(item: FrontierItem) -> FailureRecord:
+    """The sink's record of a claimed URL that failed (timeouts, after three attempts)."""
+    return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")

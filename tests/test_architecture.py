@@ -40,8 +40,10 @@ LAZY_ALLOWED = {("cli", "bench")}
 # Third-party libraries and the one unit allowed to import each (testing: the test site's server).
 OWNERS = {
     "aiohttp": {"fetch", "testing"},
-    "tenacity": {"fetch"},
+    "tenacity": {"fetch", "storage"},  # retries: of fetches, of transactions (PostgreSQL)
     "aiosqlite": {"storage"},
+    "psycopg": {"storage"},
+    "psycopg_pool": {"storage"},
     "orjson": {"storage"},
     "selectolax": {"parse"},
     "charset_normalizer": {"parse"},

@@ -1,12 +1,14 @@
 """All SQL lives here. The engine talks to a crawl's database through :class:`CrawlStore`
 (``base.py``), the read commands through :class:`ReadStore`; the backend is chosen from the
-database's address (a file path: SQLite, the embedded default, in ``sqlite/``)."""
+database's address (a file path: SQLite, the embedded default, in ``sqlite/``; a
+``postgresql://`` URL: PostgreSQL, for a crawl shared by several workers, in ``postgres/``)."""
 
 import contextlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from scraper.storage.base import CrawlStore, HostTiming, NewUrl, Tally
+from scraper.storage.postgres.store import PostgresStore
 from scraper.storage.sqlite import lock
 from scraper.storage.sqlite.readstore import CrawlCounts, ReadStore, Row, Rows
 from scraper.storage.sqlite.store import Store as SqliteStore
@@ -16,6 +18,7 @@ __all__ = [
     "CrawlStore",
     "HostTiming",
     "NewUrl",
+    "PostgresStore",
     "ReadStore",
     "Row",
     "Rows",
@@ -33,8 +36,10 @@ def open_crawl_store(
     db: str | Path, *, lease_s: float = 30.0
 ) -> contextlib.AbstractAsyncContextManager[CrawlStore]:
     """The crawl's store for ``db``, for ``async with``: opening it joins the crawl as a worker
-    (SQLite: takes the crawl lock; StoreError if another crawl holds it). ``lease_s``: how long
-    a shared backend's host leases last between renewals."""
+    (SQLite: takes the crawl lock, StoreError if another crawl holds it; PostgreSQL: registers
+    the worker, whose host leases last ``lease_s`` unless renewed)."""
+    if is_postgres(db):
+        return PostgresStore(str(db), lease_s=lease_s)
     return SqliteStore(Path(db))
 
 
@@ -49,6 +54,7 @@ def crawl_running(db: str | Path) -> bool:
 
 
 def is_postgres(db: str | Path) -> bool:
+    """Is ``db`` a PostgreSQL database's URL (``postgresql://`` or ``postgres://``)?"""
     return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
 
 

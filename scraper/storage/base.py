@@ -23,6 +23,19 @@ Tally = tuple[dict[FrontierState, int], list[tuple[str, int]]]
 HostTiming = tuple[float, float]
 
 
+def tally(rows: Iterable[Sequence[object]]) -> Tally:
+    """A :data:`Tally` from (state, failure reason or None, count) rows, as both backends'
+    ``TALLY`` statements return them."""
+    counts = dict.fromkeys(FrontierState, 0)
+    failures: dict[str, int] = {}
+    for state, reason, n in rows:
+        assert isinstance(n, int)
+        counts[FrontierState(str(state))] += n
+        if reason is not None:
+            failures[str(reason)] = n
+    return counts, sorted(failures.items(), key=lambda item: (-item[1], item[0]))
+
+
 class CrawlStore(Protocol):
     """A crawl's database, opened by one worker of the crawl (``async with`` opens and closes).
 

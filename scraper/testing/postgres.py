@@ -58,6 +58,7 @@ class PostgresServer:
         self.log = self.root / "server.log"
         self._as_postgres = os.geteuid() == 0
         self._started = False
+        self._options = ""
 
     def url(self, database: str = "postgres", user: str = "postgres") -> str:
         return f"postgresql://{user}@{self.host}:{self.port}/{database}"
@@ -84,14 +85,14 @@ class PostgresServer:
         if self.listen != "127.0.0.1":  # clients in network namespaces, over veth pairs
             with (self.data / "pg_hba.conf").open("a") as hba:
                 hba.write("host all all 10.0.0.0/8 trust\n")
-        options = (
+        self._options = (
             f"-p {self.port} -k {self.root} -c listen_addresses='{self.listen}' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=200 -c shared_buffers=64MB"
         )
         started = self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
-            "-w", "-t", str(int(START_S)), "start",
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
+            "-o", self._options, "-w", "-t", str(int(START_S)), "start",
         )  # fmt: skip
         self._started = True
         if started.returncode != 0:
@@ -105,8 +106,16 @@ class PostgresServer:
 
     def restart(self, mode: str = "fast") -> None:
         """Stop (``fast``: connections cut, committed data kept) and start again, same port."""
+        self.shut_down(mode)
+        self.start_again()
+
+    def shut_down(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (``start_again`` brings it back)."""
         self.pg_ctl("stop", "-m", mode)
-        self.pg_ctl("start", "-l", str(self.log))
+
+    def start_again(self) -> None:
+        """Start the stopped server with its first options (port, socket, fsync off)."""
+        self.pg_ctl("start", "-l", str(self.log), "-o", self._options)
 
     def pg_ctl(self, *args: str) -> None:
         done = self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", *args)

@@ -107,7 +107,10 @@ class Crawl:
         return self.pg.psql(query, database=self.database)
 
     def pages(self) -> int:
-        return int(self.sql("SELECT count(*) FROM pages") or 0)
+        """Pages stored; 0 until the first worker has made the schema."""
+        if self.sql("SELECT to_regclass('pages') IS NULL") == "t":
+            return 0
+        return int(self.sql("SELECT count(*) FROM pages"))
 
     def stored_urls(self) -> Counter[str]:
         return Counter(self.sql("SELECT url FROM pages").splitlines())

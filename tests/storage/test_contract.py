@@ -1,7 +1,8 @@
 """The storage contract: what the engine may rely on from any backend behind ``CrawlStore``.
 
-Every test runs once per backend (the ``backend`` fixture); a second backend is proven by the
-same tests. Only SQLite exists today.
+Every test runs once per backend (the ``backend`` fixture): SQLite (a file in ``tmp_path``) and
+PostgreSQL (a new database on the session's server). What only a shared backend does (leases,
+several workers) is in ``test_postgres_leases.py``.
 """
 
 import contextlib
@@ -11,17 +12,22 @@ from pathlib import Path
 import pytest
 
 from scraper.errors import StoreError
-from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, SinkRecord
-from scraper.storage import CrawlStore, open_crawl_store, open_read_store
+from scraper.models import FrontierState, Reparsed, SinkRecord, StoredBody
+from scraper.storage import CrawlStore, is_postgres, open_crawl_store, open_read_store
+from tests.conftest import failure_record as failure
+from tests.conftest import page_record as page
+from tests.conftest import pg_rows
 
 DONE, FAILED, PENDING = FrontierState.DONE, FrontierState.FAILED, FrontierState.PENDING
 OpenStore = Callable[[], contextlib.AbstractAsyncContextManager[CrawlStore]]
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The address of an empty crawl database of each backend."""
-    assert request.param == "sqlite"
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_url")
+        return url
     return str(tmp_path / "crawl.db")
 
 
@@ -39,17 +45,13 @@ async def seeded(open_store: OpenStore, n: int = 6) -> AsyncIterator[CrawlStore]
         yield store
 
 
-def page(item: FrontierItem, *, new_urls: tuple[tuple[str, str], ...] = ()) -> PageRecord:
-    return PageRecord(
-        frontier_id=item.id, url=item.url, final_url=item.url, status=200,
-        content_type="text/html", title=f"t {item.url}", description=None, text="x",
-        depth=item.depth, fetched_at="2026-12-06T00:00:00Z", elapsed_ms=1, size_bytes=1,
-        attempts=1, new_urls=new_urls,
-    )  # fmt: skip
-
-
-def failure(item: FrontierItem) -> FailureRecord:
-    return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
+async def stored(backend: str, sql: str) -> list[tuple[object, ...]]:
+    """The rows of ``sql`` read from the crawl database (PostgreSQL: with psycopg, the read
+    store of that backend being written elsewhere)."""
+    if is_postgres(backend):
+        return await pg_rows(backend, sql)
+    async with open_read_store(backend) as reader, reader.rows(sql) as rows:
+        return list(await rows.fetch())
 
 
 async def test_add_urls_counts_only_new_urls(open_store: OpenStore):
@@ -89,8 +91,7 @@ async def test_a_batch_is_done_exactly_when_its_pages_exist(open_store: OpenStor
         assert (counts[DONE], counts[FAILED], counts[PENDING]) == (1, 1, 1)
         assert failures == [("timeout", 1)]
         assert await store.page_count() == 1
-    async with open_read_store(backend) as reader, reader.rows("SELECT url FROM pages") as rows:
-        assert await rows.fetch() == [(a.url,)]
+    assert await stored(backend, "SELECT url FROM pages") == [(a.url,)]
 
 
 async def test_claims_reserve_the_page_budget(open_store: OpenStore):
@@ -152,8 +153,12 @@ async def test_settings_and_status_are_kept_for_other_processes(
         assert store.worker
     async with open_store() as store:
         assert await store.load_settings() == '{"seeds": ["http://a.test/"]}'
-    async with open_read_store(backend) as reader:
-        assert await reader.worker_statuses() == ['{"state": "running"}']
+    if is_postgres(backend):
+        statuses = await pg_rows(backend, "SELECT status FROM workers")
+        assert statuses == [('{"state": "running"}',)]
+    else:
+        async with open_read_store(backend) as reader:
+            assert await reader.worker_statuses() == ['{"state": "running"}']
 
 
 async def test_sqlite_allows_one_crawl_at_a_time(open_store: OpenStore, backend: str):
@@ -164,3 +169,50 @@ async def test_sqlite_allows_one_crawl_at_a_time(open_store: OpenStore, backend:
         with pytest.raises(StoreError, match="another crawl is running"):
             async with open_store():
                 pass
+
+
+async def test_a_lone_worker_may_fetch_every_host_it_claimed(open_store: OpenStore):
+    """A worker alone holds the hosts of its claims: it may start requests to them, renewing
+    keeps them, and it loses none."""
+    async with seeded(open_store) as store:
+        items = await store.claim(6)
+        hosts = {i.host for i in items}
+        assert set(store.take_new_hosts()) <= hosts
+        await store.renew_leases(dict.fromkeys(hosts, (0.0, 0.1)), keep=hosts)
+        assert all(store.may_start(host) for host in hosts)
+        assert store.take_lost_hosts() == set()
+
+
+async def test_redirect_targets_and_bodies_are_stored_for_reparse(
+    open_store: OpenStore, backend: str
+):
+    """A redirect's target enters the frontier done; a stored body comes back for reparse,
+    and the page takes what parsing it again found."""
+    async with seeded(open_store, 2) as store:
+        a, b = await store.claim(2)
+        target = ("http://h9.test/moved", "h9.test")
+        await store.write_batch([
+            page(a, body=b"zlib", charset="utf-8", redirected_to=target, links=("http://x.test/",)),
+            page(b, new_urls=(target,)),  # linked too: stays done
+        ])  # fmt: skip
+        assert await store.is_known(target[0])
+        counts, _ = await store.frontier_tally()
+        assert (counts[DONE], counts[PENDING]) == (3, 0)
+        assert await store.html_pages_without_body() == 1
+        batches = [batch async for batch in store.stored_bodies(10)]
+        assert batches == [[StoredBody(a.url, a.url, "utf-8", b"zlib")]]
+        new = Reparsed(a.url, "again", None, "text", '{"k": "v"}', ("http://y.test/",))
+        await store.update_parsed([new])
+        rows = await stored(backend, "SELECT title, text FROM pages ORDER BY id")
+        assert rows[0] == ("again", "text")
+
+
+async def test_a_page_with_nul_characters_is_stored(open_store: OpenStore, backend: str):
+    """NUL characters in a page's text and extracted data do not stop its batch (PostgreSQL
+    drops them: its text and jsonb refuse them)."""
+    async with seeded(open_store, 1) as store:
+        (item,) = await store.claim(1)
+        await store.write_batch([page(item, title="a\x00b", text="\x00", data='{"k": "v\\u0000"}')])
+        assert await store.page_count() == 1
+        (title,) = (await stored(backend, "SELECT title FROM pages"))[0]
+        assert str(title).startswith("a")  # SQLite's reader stops at the NUL

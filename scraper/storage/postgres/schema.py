@@ -46,6 +46,9 @@ CREATE TABLE hosts (
     gap_s       double precision NOT NULL DEFAULT 0
 );
 CREATE INDEX hosts_owner ON hosts (owner) WHERE owner IS NOT NULL;
+-- Hosts in the order claims lease them (due first): a claim reads the first free ones with
+-- pending URLs, not every host.
+CREATE INDEX hosts_next ON hosts (next_at, host);
 CREATE TABLE workers (
     name         text PRIMARY KEY,  -- hostname:pid
     started_at   timestamptz NOT NULL DEFAULT now(),

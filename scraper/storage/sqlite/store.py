@@ -30,7 +30,7 @@ from scraper.models import (
     SinkRecord,
     StoredBody,
 )
-from scraper.storage.base import HostTiming, NewUrl, Tally
+from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
 from scraper.storage.sqlite.schema import BODIES
@@ -352,14 +352,7 @@ class Store:
     async def frontier_tally(self) -> Tally:
         """URLs by state, and failed URLs by ``last_error`` (most first), in one scan."""
         async with self.db.execute(TALLY) as cur:
-            rows = await cur.fetchall()
-        counts = dict.fromkeys(FrontierState, 0)
-        failures: dict[str, int] = {}
-        for state, reason, n in rows:
-            counts[FrontierState(state)] += n
-            if reason is not None:
-                failures[reason] = n
-        return counts, sorted(failures.items(), key=lambda item: (-item[1], item[0]))
+            return tally(await cur.fetchall())
 
 
 def _json(rows: object) -> str:

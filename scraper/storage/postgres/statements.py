@@ -1,0 +1,255 @@
+"""The SQL text of the PostgreSQL store (used by :mod:`.store`, :mod:`.claims`, :mod:`.setup`).
+
+A batch passes each column as one array, unpacked by ``unnest``: one statement per table per
+batch, whatever its size. Leases are timed by ``statement_timestamp()``, not ``now()`` (the
+transaction's start): a worker counts its lease from before it sent the statement, so the
+database's end of the lease is never earlier than the worker's.
+"""
+
+# Advisory lock keys ("SCRP" and a number): creating the schema, and reserving the page budget.
+SETUP_KEY = 0x5343_5250_0001
+BUDGET_KEY = 0x5343_5250_0002
+TAKE_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+
+# -- opening ------------------------------------------------------------------------------------
+TABLE_COUNT = "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+HAS_META = "SELECT to_regclass('meta') IS NOT NULL"
+VERSION = "SELECT value FROM meta WHERE key = 'schema_version'"
+SET_VERSION = "INSERT INTO meta VALUES ('schema_version', %s)"
+REGISTER = """
+INSERT INTO workers (name) VALUES (%s)
+ON CONFLICT (name) DO UPDATE SET started_at = now(), heartbeat_at = now()
+"""
+# A worker's leases given up (leaving the crawl, or a previous process of the same name found at
+# opening): the next start waits for the spacing, counted from now or from the lease's end.
+RELEASE_HOSTS = """
+UPDATE hosts SET owner = NULL, lease_until = NULL,
+    next_at = greatest(next_at, statement_timestamp() + make_interval(secs => gap_s))
+WHERE owner = %s
+"""
+HEARTBEAT = "UPDATE workers SET heartbeat_at = now() WHERE name = %s"
+PUBLISH = "UPDATE workers SET status = %s, heartbeat_at = now() WHERE name = %s"
+PUT_META = """
+INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value
+"""
+GET_META = "SELECT value FROM meta WHERE key = %s"
+
+# -- the frontier -------------------------------------------------------------------------------
+# (urls, hosts, depths): new URLs pending, each new host a row of hosts; returns how many new
+ADD_URLS = """
+WITH new AS (
+    INSERT INTO frontier (url, host, depth)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::int[])
+    ON CONFLICT DO NOTHING
+    RETURNING host
+), new_hosts AS (
+    INSERT INTO hosts (host) SELECT DISTINCT host FROM new ORDER BY host
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*) FROM new
+"""
+IS_KNOWN = "SELECT EXISTS (SELECT 1 FROM frontier WHERE url = %s)"
+
+# Pages stored plus URLs claimed by anyone: what --max-pages counts (under BUDGET_KEY).
+BUDGET_USED = """
+SELECT (SELECT count(*) FROM pages)
+     + (SELECT count(*) FROM frontier WHERE state = 'in_progress')
+"""
+# The shallowest pending URLs of some hosts, at most %(each)s of one host, %(limit)s in all,
+# claimed by %(me)s. Each host is a seek into frontier_pending_host. No row lock: a host's URLs
+# are claimed only by the worker holding its lease.
+_CLAIM_FROM = """
+UPDATE frontier f SET state = 'in_progress', claimed_by = %(me)s
+FROM (
+    SELECT c.id FROM {hosts} AS h(host)
+    CROSS JOIN LATERAL (
+        SELECT id, depth FROM frontier
+        WHERE host = h.host AND state = 'pending'
+        ORDER BY depth, id LIMIT %(each)s
+    ) AS c
+    ORDER BY c.depth, c.id LIMIT %(limit)s
+) AS picked
+WHERE f.id = picked.id AND f.state = 'pending'
+RETURNING f.id, f.url, f.host, f.depth, f.attempts
+"""
+# The hosts this worker holds (not left out) with more than %(margin_s)s of lease left: no
+# other worker can take one over while this claim runs (no lock needed), and a host with less
+# left may not start requests until renewed anyway.
+CLAIM_HELD = """
+WITH held AS (
+    SELECT host FROM hosts
+    WHERE owner = %(me)s AND host NOT IN (SELECT unnest(%(excluded)s::text[]))
+      AND lease_until > statement_timestamp() + make_interval(secs => %(margin_s)s)
+)""" + _CLAIM_FROM.format(hosts="held")
+CLAIM_HOSTS = _CLAIM_FROM.format(hosts="unnest(%(hosts)s::text[])")
+# Lease up to %(scan)s free hosts (never leased, released, or another worker's expired lease)
+# with pending URLs, or URLs another worker claimed and left; those due first, and as many as
+# the claim needs: hosts whose pending URLs (counted up to %(cap)s each) before them in that
+# order fall short of %(need)s.
+# Returns each host, its previous owner, and the seconds to wait before its first request: its
+# recorded next start, and after an expired lease its end plus the spacing (the owner may have
+# started a request just before it ended).
+LEASE_HOSTS = """
+WITH candidates AS (
+    SELECT host, owner, lease_until, next_at, gap_s FROM hosts
+    WHERE (owner IS NULL OR (lease_until < statement_timestamp() AND owner <> %(me)s))
+      AND host NOT IN (SELECT unnest(%(excluded)s::text[]))
+      AND ((SELECT true FROM frontier f WHERE f.host = hosts.host AND f.state = 'pending'
+            LIMIT 1)  -- a probe of frontier_pending_host per host (EXISTS here: a hashed scan)
+           OR host IN (SELECT host FROM frontier WHERE state = 'in_progress'
+                       AND claimed_by IS DISTINCT FROM %(me)s))
+    ORDER BY next_at, host LIMIT %(scan)s
+    FOR UPDATE SKIP LOCKED
+), counted AS (
+    SELECT c.*, sum(n.pending) OVER (ORDER BY c.next_at, c.host) - n.pending AS before
+    FROM candidates AS c CROSS JOIN LATERAL (
+        SELECT count(*) AS pending FROM (
+            SELECT 1 FROM frontier f WHERE f.host = c.host AND f.state = 'pending' LIMIT %(cap)s
+        ) AS p
+    ) AS n
+)
+UPDATE hosts h SET owner = %(me)s,
+    lease_until = statement_timestamp() + make_interval(secs => %(lease_s)s)
+FROM counted AS c
+WHERE h.host = c.host AND c.before < %(need)s
+RETURNING h.host, c.owner, greatest(
+    0.0,
+    extract(epoch FROM greatest(c.next_at, statement_timestamp()) - statement_timestamp()),
+    CASE WHEN c.owner IS NOT NULL THEN
+        extract(epoch FROM c.lease_until + make_interval(secs => c.gap_s) - statement_timestamp())
+    END
+)::float8
+"""
+# (hosts, waits): hosts leased by a claim that took none of their URLs (others were shallower)
+# given back at once, their next start kept.
+UNLEASE = """
+UPDATE hosts h SET owner = NULL, lease_until = NULL,
+    next_at = statement_timestamp() + make_interval(secs => t.wait_s)
+FROM unnest(%s::text[], %s::float8[]) AS t(host, wait_s)
+WHERE h.host = t.host
+"""
+# URLs of hosts just leased that another worker claims: it held the host and is gone (its
+# lease ran out) or gave the host up, so its claims are abandoned.
+RESET_TAKEN = """
+UPDATE frontier SET state = 'pending', claimed_by = NULL
+WHERE state = 'in_progress' AND host = ANY(%(hosts)s::text[])
+  AND claimed_by IS DISTINCT FROM %(me)s
+"""
+
+# -- leases -------------------------------------------------------------------------------------
+# Every host this worker holds: those in %(keep)s extended, the others released; each one's
+# next start and spacing recorded from (hosts, waits, gaps) (missing: no wait, spacing kept).
+# Returns the hosts it held and whether each is kept. (ORDER BY host ... FOR UPDATE: the rows
+# are locked in one order, as claims lock them.)
+RENEW = """
+WITH held AS (
+    SELECT host FROM hosts WHERE owner = %(me)s ORDER BY host FOR UPDATE
+), timing AS (
+    SELECT * FROM unnest(%(hosts)s::text[], %(waits)s::float8[], %(gaps)s::float8[])
+        AS t(host, wait_s, gap_s)
+)
+UPDATE hosts h SET
+    owner = CASE WHEN kept THEN h.owner END,
+    lease_until = CASE WHEN kept
+        THEN statement_timestamp() + make_interval(secs => %(lease_s)s) END,
+    next_at = statement_timestamp() + make_interval(secs => coalesce(t.wait_s, 0.0)),
+    gap_s = coalesce(t.gap_s, h.gap_s)
+FROM held LEFT JOIN timing AS t USING (host),
+    LATERAL (SELECT held.host = ANY(%(keep)s::text[]) AS kept) AS k
+WHERE h.host = held.host
+RETURNING h.host, k.kept
+"""
+RELEASE_IDS = """
+UPDATE frontier SET state = 'pending', claimed_by = NULL
+WHERE id = ANY(%s::bigint[]) AND claimed_by = %s AND state = 'in_progress'
+"""
+RELEASE_MINE = """
+UPDATE frontier SET state = 'pending', claimed_by = NULL
+WHERE claimed_by = %s AND state = 'in_progress'
+"""
+# Hosts with claimed URLs and no live lease (their worker is gone), locked for the recovery.
+ABANDONED_HOSTS = """
+SELECT host FROM hosts
+WHERE (owner IS NULL OR lease_until < statement_timestamp())
+  AND host IN (SELECT host FROM frontier WHERE state = 'in_progress')
+ORDER BY host FOR UPDATE SKIP LOCKED
+"""
+CLEAR_EXPIRED = """
+UPDATE hosts SET owner = NULL, lease_until = NULL,
+    next_at = greatest(next_at, lease_until + make_interval(secs => gap_s))
+WHERE host = ANY(%s::text[]) AND owner IS NOT NULL
+"""
+RECOVER = """
+UPDATE frontier SET state = 'pending', claimed_by = NULL
+WHERE state = 'in_progress' AND host = ANY(%s::text[])
+"""
+# Is any URL left to fetch or being fetched? (two partial indexes: no scan of the frontier)
+UNFINISHED = """
+SELECT EXISTS (SELECT 1 FROM frontier WHERE state = 'pending')
+    OR EXISTS (SELECT 1 FROM frontier WHERE state = 'in_progress')
+"""
+PAGE_COUNT = "SELECT count(*) FROM pages"
+TALLY = """
+SELECT state, CASE state WHEN 'failed' THEN coalesce(last_error, 'unknown') END, count(*)
+FROM frontier GROUP BY 1, 2
+"""
+
+# -- the sink -----------------------------------------------------------------------------------
+PAGE_COLUMNS = (
+    "url, final_url, status, content_type, title, description, text, depth, fetched_at, "
+    "elapsed_ms, size_bytes, data, links, host"
+)
+# each column's type, in PAGE_COLUMNS's order
+_PAGE_TYPES = [
+    "text", "text", "int", "text", "text", "text", "text",
+    "int", "text", "int", "int", "text", "text", "text",
+]  # fmt: skip
+# a page fetched again replaces every column but its URL and host
+_UPDATED = ", ".join(f"{c} = excluded.{c}" for c in PAGE_COLUMNS.split(", ")[1:-1])
+UPSERT_PAGES = f"""
+INSERT INTO pages ({PAGE_COLUMNS})
+SELECT url, final_url, status, content_type, title, description, text, depth,
+    fetched_at::timestamptz, elapsed_ms, size_bytes, data::jsonb, links::jsonb, host
+FROM unnest({", ".join(f"%s::{t}[]" for t in _PAGE_TYPES)}) AS t({PAGE_COLUMNS})
+ON CONFLICT (url) DO UPDATE SET {_UPDATED}
+"""
+UPSERT_BODIES = """
+INSERT INTO bodies (url, charset, body)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[])
+ON CONFLICT (url) DO UPDATE SET charset = excluded.charset, body = excluded.body
+"""
+# (urls, hosts, depths): where followed redirects ended, content stored under the first URL;
+# done, so a link to one later is not fetched again (pending ones are not claimed yet).
+REDIRECT_TARGETS_DONE = """
+INSERT INTO frontier (url, host, depth, state)
+SELECT url, host, depth, 'done' FROM unnest(%s::text[], %s::text[], %s::int[])
+    AS t(url, host, depth)
+ON CONFLICT (url) DO UPDATE SET state = 'done' WHERE frontier.state = 'pending'
+"""
+# (ids, states, attempts, errors): the batch's URLs finished, whoever holds them now
+FINISH = """
+UPDATE frontier f SET state = t.state, attempts = t.attempts, last_error = t.last_error,
+    claimed_by = NULL
+FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::text[]) AS t(id, state, attempts, last_error)
+WHERE f.id = t.id
+"""
+
+# -- reparse ------------------------------------------------------------------------------------
+PARSED_PAGE = (
+    "p.content_type IN ('text/html', 'application/xhtml+xml') AND p.status BETWEEN 200 AND 299"
+)
+BODIES_PAGE = (
+    "SELECT p.id, p.url, p.final_url, b.charset, b.body FROM pages p JOIN bodies b USING (url) "
+    f"WHERE p.id > %s AND {PARSED_PAGE} ORDER BY p.id LIMIT %s"
+)
+WITHOUT_BODY = (
+    f"SELECT count(*) FROM pages p WHERE {PARSED_PAGE} "
+    "AND NOT EXISTS (SELECT 1 FROM bodies b WHERE b.url = p.url)"
+)
+UPDATE_PARSED = """
+UPDATE pages p SET title = t.title, description = t.description, text = t.text,
+    data = t.data::jsonb, links = t.links::jsonb
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+    AS t(url, title, description, text, data, links)
+WHERE p.url = t.url
+"""
