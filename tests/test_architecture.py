@@ -43,6 +43,8 @@ OWNERS = {
     "tenacity": {"fetch"},
     "aiosqlite": {"storage"},
     "orjson": {"storage"},
+    "psycopg": {"storage"},
+    "psycopg_pool": {"storage"},
     "selectolax": {"parse"},
     "charset_normalizer": {"parse"},
     "protego": {"parse"},
