@@ -64,7 +64,8 @@ def translate(url: str, exc: psycopg.Error) -> ScraperError:
     exit 1 for the database (connection lost, server shut down, a statement timeout)."""
     state = exc.sqlstate or ""
     message = first_line(exc)
-    if state == "25006" or state == "42501":  # read_only_sql_transaction, insufficient_privilege
+    # invalid_transaction_state (read-only transaction, read-write mode), insufficient_privilege
+    if state.startswith("25") or state == "42501":
         return UsageError(f"refused: the database is opened read-only ({message})")
     if "cannot insert multiple commands" in message:
         return UsageError("give one SQL statement at a time (found more after a ';')")

@@ -13,8 +13,9 @@ PostgreSQL itself enforces that a reader writes nothing, whoever the URL's user 
 - a user statement is first run as a cursor (``DECLARE ... CURSOR FOR``), which PostgreSQL
   accepts only for a query (SELECT, VALUES, TABLE, WITH without data-modifying parts). What it
   refuses is sent again only if it starts with EXPLAIN or SHOW or with a write PostgreSQL
-  refuses in a read-only transaction (INSERT, DELETE, CREATE...); anything else (DO, CALL,
-  COPY, SET, LOAD, transaction control...) is refused without being sent;
+  refuses in a read-only transaction (INSERT, DELETE, CREATE...); other commands (DO, CALL,
+  COPY, SET, LOAD, transaction control...) are refused without being sent, and an unknown
+  first word is the syntax error PostgreSQL found in the cursor;
 - under ``SET LOCAL ROLE scraper_reader`` when the reader may take that role: a role with no
   login that is only a member of ``pg_read_all_data``. A superuser reader creates it the first
   time (the only change a reader makes, cluster-wide, once); an administrator can create it
@@ -35,9 +36,9 @@ superuser's URL can do that with psql anyway; give readers a non-superuser role.
 import contextlib
 import json
 import re
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
+import orjson
 import psycopg
 from psycopg import errors, postgres
 from psycopg.adapt import Buffer, Loader
@@ -60,6 +61,16 @@ _SENT_AGAIN = frozenset(
         "CLUSTER", "REFRESH", "LOCK", "SECURITY", "IMPORT",
     }
 )  # fmt: skip
+# Commands that never reach the server from a reader (they run code, touch files or sessions,
+# or control the transaction): refused as they are named.
+_NOT_SENT = frozenset(
+    {
+        "DO", "CALL", "COPY", "SET", "RESET", "LOAD", "BEGIN", "START", "COMMIT", "END",
+        "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE", "EXECUTE", "DEALLOCATE",
+        "DISCARD", "LISTEN", "UNLISTEN", "NOTIFY", "CHECKPOINT", "VACUUM", "ANALYZE", "ANALYSE",
+        "DECLARE", "FETCH", "MOVE", "CLOSE", "REASSIGN",
+    }
+)  # fmt: skip
 _FIRST_WORD = re.compile(r"(?:\s|\(|--[^\n]*|/\*(?:[^*]|\*(?!/))*(?:\*/|\Z))*([A-Za-z_]*)")
 
 
@@ -72,6 +83,11 @@ def first_keyword(sql: str) -> str:
 def may_send_again(sql: str) -> bool:
     """May a statement PostgreSQL refused as a cursor be sent as it is (see the module doc)?"""
     return first_keyword(sql) in _SENT_AGAIN
+
+
+def never_sent(sql: str) -> bool:
+    """Is the statement a command no reader sends (see the module doc)?"""
+    return first_keyword(sql) in _NOT_SENT
 
 
 async def reader_role(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> str:
@@ -114,10 +130,20 @@ class _IsoTimestamptz(TimestamptzLoader):
 
 
 class _Text(Loader):
-    """A value as PostgreSQL writes it (json and jsonb: their JSON text, as SQLite keeps it)."""
+    """A value as PostgreSQL writes it."""
 
     def load(self, data: Buffer) -> str:
         return bytes(data).decode()
+
+
+class _JsonText(Loader):
+    """JSON as the SQLite store keeps it: objects (``data``) as PostgreSQL writes them, which
+    is Python's ``json.dumps`` spacing; arrays (``links``) compact, as orjson writes them. Only
+    key order can differ: jsonb keeps an object's keys shortest first."""
+
+    def load(self, data: Buffer) -> str:
+        text = bytes(data).decode()
+        return orjson.dumps(orjson.loads(text)).decode() if text.startswith("[") else text
 
 
 class _Number(Loader):
@@ -130,9 +156,10 @@ class _Number(Loader):
 
 def use_sqlite_values(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
     """Load timestamptz as ISO text, json/jsonb as JSON text and numeric as int or float."""
+    conn.adapters.register_loader("interval", _Text)
     conn.adapters.register_loader("timestamptz", _IsoTimestamptz)
-    conn.adapters.register_loader("json", _Text)
-    conn.adapters.register_loader("jsonb", _Text)
+    conn.adapters.register_loader("json", _JsonText)
+    conn.adapters.register_loader("jsonb", _JsonText)
     conn.adapters.register_loader("numeric", _Number)
 
 
@@ -141,7 +168,6 @@ _PLAIN_TYPES = (
     "name", "char", "bytea", "bool", "json", "jsonb", "timestamptz", "unknown",
 )  # fmt: skip
 PLAIN_OIDS = frozenset(info.oid for name in _PLAIN_TYPES if (info := postgres.types.get(name)))
-Converter = Callable[[object], object]
 
 
 def plain(value: object) -> object:

@@ -12,9 +12,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from types import TracebackType
 from typing import Self, cast
 
-import orjson
 import psycopg
-from psycopg import errors
+from psycopg import Column, errors
 from psycopg.rows import TupleRow
 
 from scraper.errors import StoreError
@@ -25,7 +24,6 @@ from scraper.storage.postgres.connect import (
     redact,
     translate,
 )
-from scraper.storage.postgres.readonly import Converter
 from scraper.storage.postgres.schema import SCHEMA_VERSION
 from scraper.storage.reading import (
     HEARTBEAT_DEAD_S,
@@ -61,18 +59,22 @@ FROM workers ORDER BY started_at, name
 
 
 class PgRows:
-    """A result read a chunk at a time; ``converters`` turn PostgreSQL's values into SQLite's."""
+    """A result read a chunk at a time; values of types SQLite lacks are turned into text (the
+    loaders of ``readonly`` already give timestamps, JSON and numeric as SQLite's)."""
 
     def __init__(
         self,
-        columns: tuple[str, ...],
+        description: Sequence[Column] | None,
         next_chunk: Callable[[], Awaitable[list[TupleRow]]],
-        converters: Sequence[Converter | None],
         store: "PostgresReadStore",
     ) -> None:
-        self.columns = columns
+        self.columns = tuple(d.name for d in description or ())
         self._next_chunk = next_chunk
-        self._converters = [(i, c) for i, c in enumerate(converters) if c is not None]
+        self._converters = [
+            (i, readonly.plain)
+            for i, d in enumerate(description or ())
+            if d.type_code not in readonly.PLAIN_OIDS
+        ]
         self._store = store
 
     async def fetch(self) -> list[Row]:
@@ -192,11 +194,15 @@ class PostgresReadStore:
         more than one statement, and for one that is neither a query nor a report.
         """
         async with self._reading() as conn:
+            cursor = conn.cursor(name="scraper_rows")
             try:
                 async with conn.transaction():  # a savepoint: a refused DECLARE is undone
-                    cursor = conn.cursor(name="scraper_rows")
                     await cursor.execute(sql)
-            except (errors.SyntaxError, errors.FeatureNotSupported) as exc:
+            except BaseException as exc:
+                with contextlib.suppress(psycopg.Error):
+                    await cursor.close()
+                if not isinstance(exc, errors.SyntaxError | errors.FeatureNotSupported):
+                    raise
                 if not readonly.may_send_again(sql):
                     raise self._refusal(sql, exc) from None
                 async with self._stream(conn, sql) as rows:
@@ -206,25 +212,18 @@ class PostgresReadStore:
                 yield rows
 
     def _refusal(self, sql: str, exc: psycopg.Error) -> Exception:
-        if "cannot insert multiple commands" in str(exc):
-            return translate(self.url, exc)
-        return translate(self.url, errors.ReadOnlySqlTransaction(readonly.first_keyword(sql)))
+        """Why a statement that is not a query was not sent on."""
+        if readonly.never_sent(sql):
+            refused = errors.ReadOnlySqlTransaction(readonly.first_keyword(sql))
+            return translate(self.url, refused)
+        return translate(self.url, exc)  # an unknown word: the cursor's syntax error
 
     @contextlib.asynccontextmanager
     async def _cursor_rows(
-        self,
-        cursor: psycopg.AsyncServerCursor[TupleRow],
-        convert: dict[str, Converter] | None = None,
+        self, cursor: psycopg.AsyncServerCursor[TupleRow]
     ) -> AsyncIterator[PgRows]:
         try:
-            description = cursor.description or []
-            columns = tuple(d.name for d in description)
-            converters = [
-                (convert or {}).get(d.name)
-                or (None if d.type_code in readonly.PLAIN_OIDS else readonly.plain)
-                for d in description
-            ]
-            yield PgRows(columns, lambda: cursor.fetchmany(CHUNK_ROWS), converters, self)
+            yield PgRows(cursor.description, lambda: cursor.fetchmany(CHUNK_ROWS), self)
         finally:
             with contextlib.suppress(psycopg.Error):
                 await cursor.close()
@@ -243,7 +242,6 @@ class PostgresReadStore:
                 raise
             # psycopg's own: the statement returned no rows (it is not a report)
             raise translate(self.url, errors.ReadOnlySqlTransaction("not a query")) from None
-        description = cursor.description or []
         pending = [first]
 
         async def next_chunk() -> list[TupleRow]:
@@ -251,11 +249,8 @@ class PostgresReadStore:
                 return pending.pop()
             return [row async for row in _take(stream, CHUNK_ROWS)]
 
-        converters = [
-            None if d.type_code in readonly.PLAIN_OIDS else readonly.plain for d in description
-        ]
         try:
-            yield PgRows(tuple(d.name for d in description), next_chunk, converters, self)
+            yield PgRows(cursor.description, next_chunk, self)
         finally:
             await stream.aclose()
 
@@ -282,21 +277,19 @@ class PostgresReadStore:
         return self._query(_SEARCH.format(tsquery=tsquery), params)
 
     @contextlib.asynccontextmanager
-    async def _query(
-        self, sql: str, params: object = None, convert: dict[str, Converter] | None = None
-    ) -> AsyncIterator[PgRows]:
+    async def _query(self, sql: str, params: object = None) -> AsyncIterator[PgRows]:
         """Our own query, through a server-side cursor."""
         async with self._reading() as conn:
             cursor = conn.cursor(name="scraper_read")
             await cursor.execute(sql, cast(dict[str, object] | None, params))
-            async with self._cursor_rows(cursor, convert) as rows:
+            async with self._cursor_rows(cursor) as rows:
                 yield rows
 
     def pages(self) -> contextlib.AbstractAsyncContextManager[PgRows]:
         """Every stored page with the columns of SQLite's ``pages`` (not ``search``), first
-        stored first; ``links`` as compact JSON text, as SQLite stores it."""
+        stored first."""
         sql = f"SELECT {PAGE_COLUMNS} FROM pages ORDER BY id"
-        return self._query(sql, convert={"links": _compact_json})
+        return self._query(sql)
 
     async def meta(self, key: str) -> str | None:
         """A value of the ``meta`` table (``settings``), None if there is none."""
@@ -333,10 +326,6 @@ async def _take(stream: AsyncGenerator[TupleRow, None], n: int) -> AsyncIterator
             yield await anext(stream)
         except StopAsyncIteration:
             return
-
-
-def _compact_json(value: object) -> object:
-    return orjson.dumps(orjson.loads(value)).decode() if isinstance(value, str) else value
 
 
 def _tsquery(terms: Sequence[str]) -> str:
