@@ -1,7 +1,8 @@
 """Reading what was scraped: SQL, search, export and stats, rendered as JSON, JSON Lines or CSV.
 
-The stage between the command line and ``readstore``: it opens the database read-only, turns
-the user's words into an FTS5 query, and turns rows into bytes a chunk at a time, so a result
+The stage between the command line and the storage layer's readers (SQLite or PostgreSQL, by
+the database's address; each builds its own search query from the user's words): it opens the
+database read-only and turns rows into bytes a chunk at a time, so a result
 of any size streams through in bounded memory. It writes only to the stream or file it is
 given (``cli`` decides which, and ``output`` draws terminal tables).
 
@@ -28,7 +29,7 @@ from typing import Any, BinaryIO
 
 from scraper.errors import ScraperError, UsageError
 from scraper.models import FrontierState
-from scraper.storage import CrawlCounts, Row, Rows, open_read_store
+from scraper.storage import CrawlCounts, Row, Rows, is_postgres, open_read_store
 
 SNIPPET_MARKERS = ("[", "]")  # around matched words in search snippets (json, jsonl, csv)
 TOP_HOSTS = 20  # hosts listed by the human `stats` output (--json lists all)
@@ -54,9 +55,9 @@ class ExportFormat(StrEnum):
 
 
 @contextlib.asynccontextmanager
-async def select_rows(db: Path, sql: str) -> AsyncIterator[Rows]:
-    """The rows of one read-only SQL statement (UsageError if SQLite refuses it, or if ``sql``
-    holds no statement at all: SQLite would run nothing and print nothing)."""
+async def select_rows(db: str | Path, sql: str) -> AsyncIterator[Rows]:
+    """The rows of one read-only SQL statement (UsageError if the database refuses it, or if
+    ``sql`` holds no statement at all: SQLite would run nothing and print nothing)."""
     if _NO_STATEMENT.fullmatch(sql):
         raise UsageError("no SQL statement given")
     async with open_read_store(db) as store, store.rows(sql) as rows:
@@ -65,42 +66,27 @@ async def select_rows(db: Path, sql: str) -> AsyncIterator[Rows]:
 
 @contextlib.asynccontextmanager
 async def search_pages(
-    db: Path,
+    db: str | Path,
     terms: Sequence[str],
     *,
     limit: int,
     raw: bool = False,
     markers: tuple[str, str] = SNIPPET_MARKERS,
 ) -> AsyncIterator[Rows]:
-    """Pages matching ``terms`` (plain words, or FTS5 syntax if ``raw``), best first."""
-    match = " ".join(terms) if raw else fts_query(terms)
-    async with open_read_store(db) as store, store.search(match, limit, markers) as rows:
+    """Pages matching ``terms`` (plain words, or the backend's query syntax if ``raw``: FTS5 on
+    SQLite, websearch_to_tsquery's on PostgreSQL), best first."""
+    async with (
+        open_read_store(db) as store,
+        store.search(terms, raw=raw, limit=limit, markers=markers) as rows,
+    ):
         yield rows
 
 
 @contextlib.asynccontextmanager
-async def export_pages(db: Path) -> AsyncIterator[Rows]:
+async def export_pages(db: str | Path) -> AsyncIterator[Rows]:
     """Every stored page, all columns, oldest first."""
     async with open_read_store(db) as store, store.pages() as rows:
         yield rows
-
-
-def fts_query(terms: Sequence[str]) -> str:
-    """An FTS5 query matching pages that contain every word of ``terms``.
-
-    Each word is quoted as an FTS5 string, so quotes, ``-``, ``:``, ``AND`` or parentheses
-    in it are plain text, never syntax; a trailing ``*`` asks for a prefix (``crawl*``).
-    Words without a letter or digit (which the tokenizer would drop) are left out.
-    """
-    parts = []
-    for word in (w for term in terms for w in term.split()):
-        core = word.rstrip("*")
-        if any(ch.isalnum() for ch in core):
-            quoted = '"' + core.replace('"', '""') + '"'
-            parts.append(quoted + "*" if core != word else quoted)
-    if not parts:
-        raise UsageError("nothing to search for: give at least one word")
-    return " ".join(parts)
 
 
 async def first_rows(rows: Rows, limit: int) -> tuple[list[Row], bool]:
@@ -207,7 +193,9 @@ async def write_rows(
     out.flush()
 
 
-async def export_file(db: Path, fmt: ExportFormat, output: Path | None, stdout: BinaryIO) -> None:
+async def export_file(
+    db: str | Path, fmt: ExportFormat, output: Path | None, stdout: BinaryIO
+) -> None:
     """Write every page to ``output``, created once the database is known good, or ``stdout``.
 
     The ``data`` column (extracted fields) is written as a JSON object in JSON Lines, ``links``
@@ -217,7 +205,7 @@ async def export_file(db: Path, fmt: ExportFormat, output: Path | None, stdout: 
         if output is None:
             await write_rows(rows, fmt, stdout, json_columns=("data", "links"))
             return
-        if await asyncio.to_thread(_same_file, output, db):
+        if not is_postgres(db) and await asyncio.to_thread(_same_file, output, Path(db)):
             raise UsageError(f"{output} is the database itself; choose another file")
         try:
             out = await asyncio.to_thread(output.open, "wb")
@@ -246,7 +234,7 @@ class Section:
     rows: tuple[Row, ...]
 
 
-async def read_counts(db: Path) -> CrawlCounts:
+async def read_counts(db: str | Path) -> CrawlCounts:
     async with open_read_store(db) as store:
         return await store.counts()
 

@@ -21,7 +21,7 @@ from scraper.config import FLAG_NAMES, Settings, load_settings, settings_from_js
 from scraper.errors import UsageError
 from scraper.logs import LogFormat
 from scraper.models import Scope
-from scraper.storage import display_db, is_postgres, open_read_store
+from scraper.storage import crawl_exists, db_label, is_postgres, open_read_store
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # context_settings of every typer app
 
@@ -43,7 +43,11 @@ def _setting(flag: str, text: str, default: object) -> OptionInfo:
 
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="SQLite database." + shown_default(Settings().db)),
+    typer.Option(
+        "--db",
+        help="SQLite database file, or a PostgreSQL URL (postgresql://user@host/crawl)."
+        + shown_default(Settings().db),
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None,
@@ -125,7 +129,7 @@ async def stored_settings(db: str | Path) -> Settings | None:
     crawl database."""
     async with open_read_store(db) as store:
         stored = await store.meta("settings")
-    return None if stored is None else settings_from_json(stored, str(db))
+    return None if stored is None else settings_from_json(stored, db_label(db))
 
 
 def run_settings(
@@ -137,13 +141,8 @@ def run_settings(
     run only; the crawl keeps its stored settings, ``seeds`` are added to its own. Otherwise
     the defaults, then ``config``, then the flags. The database is --db, else the config's."""
     address = load_settings(config, db=db).db
-    if is_postgres(address):  # a new crawl's database exists, empty: the crawl fills it
-        stored = asyncio.run(stored_settings(address))
-    else:
-        path = Path(address)
-        address = str(path)
-        new_file = not path.is_file() or path.stat().st_size == 0  # a crawl creates it
-        stored = None if new_file else asyncio.run(stored_settings(path))
+    new = not crawl_exists(address)  # a crawl creates it (its file, or its tables)
+    stored = None if new else asyncio.run(stored_settings(address))
     settings = load_settings(config, base=stored, seeds=seeds or None, db=address, **flags)
     return settings, stored is None
 
@@ -155,7 +154,7 @@ def resume_settings(config: Path | None, db: str | None, flags: dict[str, object
     if new:
         if not is_postgres(settings.db) and not Path(settings.db).is_file():
             raise UsageError(f"no crawl database at {settings.db}")
-        raise UsageError(f"{display_db(settings.db)} holds no crawl settings to resume")
+        raise UsageError(f"{db_label(settings.db)} holds no crawl settings to resume")
     return settings
 
 

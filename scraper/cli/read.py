@@ -35,7 +35,7 @@ from scraper.query import (
     stats_sections,
     write_rows,
 )
-from scraper.storage import Rows
+from scraper.storage import Rows, is_postgres
 
 app = typer.Typer(context_settings=HELP_OPTIONS)
 
@@ -56,8 +56,10 @@ FormatOpt = Annotated[
 ]
 
 
-def db_path(db: str | None) -> Path:
-    return Path(db or Settings().db)
+def db_address(db: str | None) -> str | Path:
+    """--db (else the default): a PostgreSQL URL as given, else an SQLite file's path."""
+    address = db or Settings().db
+    return address if is_postgres(address) else Path(address)
 
 
 def chosen_format(fmt: OutputFormat | None) -> OutputFormat:
@@ -98,7 +100,7 @@ def query(
 ) -> None:
     """Run one SQL statement on the database, read-only (writes are refused)."""
     with quiet_broken_pipe():
-        asyncio.run(show_rows(select_rows(db_path(db), sql), chosen_format(fmt)))
+        asyncio.run(show_rows(select_rows(db_address(db), sql), chosen_format(fmt)))
 
 
 @app.command()
@@ -109,14 +111,19 @@ def search(
         int, typer.Option("--limit", "-n", min=0, help="At most this many pages (0: all).")
     ] = 20,
     raw: Annotated[
-        bool, typer.Option("--raw", help="TERMS are FTS5 query syntax (OR, NOT, title:...).")
+        bool,
+        typer.Option(
+            "--raw",
+            help="TERMS are the database's query syntax: FTS5 on SQLite (OR, NOT, title:...), "
+            'websearch_to_tsquery on PostgreSQL ("a phrase", or, -word).',
+        ),
     ] = False,
     fmt: FormatOpt = None,
 ) -> None:
     """Full-text search of titles and text: pages with all the words, best match first."""
     fmt = chosen_format(fmt)
     markers = HIGHLIGHT if fmt == OutputFormat.TABLE else SNIPPET_MARKERS
-    found = search_pages(db_path(db), terms, limit=limit, raw=raw, markers=markers)
+    found = search_pages(db_address(db), terms, limit=limit, raw=raw, markers=markers)
     with quiet_broken_pipe():
         asyncio.run(show_rows(found, fmt, markers))
 
@@ -134,7 +141,7 @@ def export(
     """Write every stored page, all columns, as JSON Lines or CSV (streamed)."""
     target = None if output == "-" else Path(output)
     with quiet_broken_pipe():
-        asyncio.run(export_file(db_path(db), fmt, target, sys.stdout.buffer))
+        asyncio.run(export_file(db_address(db), fmt, target, sys.stdout.buffer))
 
 
 @app.command()
@@ -143,7 +150,7 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """The crawl in numbers: pages by status, host and type; frontier; failures; speed."""
-    counts = asyncio.run(read_counts(db_path(db)))
+    counts = asyncio.run(read_counts(db_address(db)))
     if as_json:
         typer.echo(json.dumps(stats_json(counts), indent=2))
     elif sys.stdout.isatty():
@@ -163,9 +170,9 @@ def status(
     ] = False,
 ) -> None:
     """Is a crawl running on the database, and what is it doing (from any other process)."""
-    path = db_path(db)
+    address = db_address(db)
     while True:
-        report = asyncio.run(read_status(path))
+        report = asyncio.run(read_status(address))
         text = report.to_json() if as_json else render_text(report, tasks=tasks)
         if watch and not as_json:
             clear_screen()

@@ -41,7 +41,7 @@ from scraper.errors import ScraperError
 from scraper.fetch import Fetcher
 from scraper.models import FrontierState
 from scraper.parse import check_rules, parse_pool
-from scraper.storage import CrawlStore, display_db, open_crawl_store
+from scraper.storage import CrawlStore, db_label, open_crawl_store
 from scraper.urls import try_normalize, url_host
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ class Crawl:
         if counts is not None:
             failed, blocked = counts[FrontierState.FAILED], counts[FrontierState.BLOCKED]
         return CrawlSummary(
-            db=display_db(self._settings.db),
+            db=db_label(self._settings.db),
             pages=pages if pages is not None else stats.pages if stats else 0,
             new_pages=stats.new_pages if stats else 0,
             failed=failed,

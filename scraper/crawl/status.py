@@ -20,7 +20,7 @@ from pathlib import Path
 from types import CoroutineType, FrameType, GeneratorType
 from typing import Any
 
-from scraper.storage import crawl_running, open_read_store
+from scraper.storage import WorkerStatus, crawl_running, db_label, open_read_store
 
 RATE_WINDOW_S = 60.0
 RATE_COUNTERS = frozenset({"fetched", "stored", "failed", "blocked", "retried", "discovered"})
@@ -185,12 +185,24 @@ def build_snapshot(
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerReport:
+    """One worker of a shared crawl (PostgreSQL): its name, heartbeat and last snapshot."""
+
+    name: str
+    alive: bool
+    heartbeat_age_s: float
+    snapshot: Snapshot | None
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
-    """What ``scraper status`` knows: is a crawl running, and its last snapshot."""
+    """What ``scraper status`` knows: is a crawl running, and its last snapshot; on a shared
+    crawl (PostgreSQL), every worker's (``snapshot`` is then the first live worker's)."""
 
     db: str
     running: bool
     snapshot: Snapshot | None
+    workers: tuple[WorkerReport, ...] = ()
 
     @property
     def stale(self) -> bool:
@@ -202,35 +214,77 @@ class StatusReport:
         snap = asdict(self.snapshot) if self.snapshot else None
         age = round(self.snapshot.age_s(), 1) if self.snapshot else None
         report = {"db": self.db, "running": self.running, "stale": self.stale}
-        return json.dumps({**report, "age_s": age, "snapshot": snap}, ensure_ascii=False)
+        workers = {"workers": [asdict(w) for w in self.workers]} if self.workers else {}
+        return json.dumps({**report, "age_s": age, "snapshot": snap, **workers}, ensure_ascii=False)
 
 
-async def read_status(db: Path) -> StatusReport:
-    """Probe the crawl lock (before opening the database), then read the snapshot."""
+async def read_status(db: str | Path) -> StatusReport:
+    """Probe the crawl lock (before opening the database), then read the snapshots."""
     running = crawl_running(db)
     async with open_read_store(db) as store:
-        statuses = await store.worker_statuses()
-    text = statuses[0] if statuses else None
-    return StatusReport(str(db), running, Snapshot.from_json(text) if text else None)
+        workers = await store.workers()
+    if any(w.name for w in workers):
+        return _shared_report(db_label(db), workers)
+    text = workers[0].status if workers else None
+    return StatusReport(db_label(db), running, Snapshot.from_json(text) if text else None)
+
+
+def _shared_report(db: str, workers: list[WorkerStatus]) -> StatusReport:
+    reports = tuple(
+        WorkerReport(
+            w.name, bool(w.alive), round(w.heartbeat_age_s or 0.0, 1),
+            Snapshot.from_json(w.status) if w.status else None,
+        )
+        for w in workers
+    )  # fmt: skip
+    live = [w for w in reports if w.alive] or list(reports)
+    return StatusReport(db, any(w.alive for w in reports), live[0].snapshot, reports)
 
 
 def render_text(report: StatusReport, *, tasks: bool = False) -> str:
     """The report as plain text, for a terminal or a pipe: a short summary, with the in-flight
-    URLs and busiest hosts while a crawl runs, and every task's stack position with ``tasks``."""
+    URLs and busiest hosts while a crawl runs, and every task's stack position with ``tasks``;
+    on a shared crawl, that for each worker, a dead one (no heartbeat) said so."""
+    if report.workers:
+        return _workers_text(report, tasks=tasks)
     snap = report.snapshot
     if snap is None:
         state = "running (no snapshot yet)" if report.running else "not running"
         return f"{report.db}: {state}; no crawl status recorded yet"
-    lines = [_headline(report, snap)]
+    return "\n".join([_headline(report, snap), *_snapshot_lines(snap, report.running, tasks)])
+
+
+def _snapshot_lines(snap: Snapshot, running: bool, tasks: bool) -> list[str]:
     counters = "  ".join(f"{k} {v}" for k, v in snap.counters.items())
-    lines.append(f"elapsed {snap.elapsed_s:.0f}s  {counters}")
-    if report.running:
+    lines = [f"elapsed {snap.elapsed_s:.0f}s  {counters}"]
+    if running:
         rates = "  ".join(f"{k} {v:g}/min" for k, v in snap.rates_per_min.items() if v)
         lines.append(f"last minute: {rates or '-'}")
         lines += _live_lines(snap)
     if tasks and snap.tasks:
         lines.append("tasks:")
         lines += [f"  {t.name:<18} {t.state:<8} {t.waiting_on}" for t in snap.tasks]
+    return lines
+
+
+def _workers_text(report: StatusReport, *, tasks: bool) -> str:
+    alive = sum(w.alive for w in report.workers)
+    state = "running" if report.running else "not running"
+    lines = [f"{report.db}: {state}; {len(report.workers)} workers, {alive} alive"]
+    for worker in report.workers:
+        snap = worker.snapshot
+        said = f" (pid {snap.pid}, {snap.state})" if snap else " (no snapshot yet)"
+        if worker.alive:
+            lines.append(f"worker {worker.name}{said}, heartbeat {worker.heartbeat_age_s:.1f}s ago")
+        else:
+            lines.append(
+                f"worker {worker.name}{said}: dead, no heartbeat for {worker.heartbeat_age_s:.1f}s"
+                "; its URLs go back to the pool when another worker recovers them"
+            )
+        if snap is not None:
+            lines += ["  " + line for line in _snapshot_lines(snap, worker.alive, tasks)]
+    if not report.running and report.stale:
+        lines.append(f"to continue the crawl, run: {resume_command(report.db)}")
     return "\n".join(lines)
 
 

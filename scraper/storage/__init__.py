@@ -1,20 +1,24 @@
 """All SQL lives here. The engine talks to a crawl's database through :class:`CrawlStore`
-(``base.py``), the read commands through :class:`ReadStore`; the backend is chosen from the
-database's address (a file path: SQLite, the embedded default, in ``sqlite/``; a
-``postgresql://`` URL: PostgreSQL, for a crawl shared by several workers, in ``postgres/``)."""
+(``base.py``), the read commands through :class:`CrawlReader` (``reading.py``); the backend is
+chosen from the database's address: a ``postgresql://`` (or ``postgres://``) URL is PostgreSQL
+(``postgres/``), anything else a file path, SQLite, the embedded default (``sqlite/``)."""
 
 import contextlib
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from scraper.storage.base import CrawlStore, HostTiming, NewUrl, Tally
+from scraper.storage.postgres import probe
+from scraper.storage.postgres.connect import redact
+from scraper.storage.postgres.readstore import PostgresReadStore
 from scraper.storage.postgres.store import PostgresStore
+from scraper.storage.reading import CrawlCounts, CrawlReader, Row, Rows, WorkerStatus
 from scraper.storage.sqlite import lock
-from scraper.storage.sqlite.readstore import CrawlCounts, ReadStore, Row, Rows
+from scraper.storage.sqlite.readstore import ReadStore
 from scraper.storage.sqlite.store import Store as SqliteStore
 
 __all__ = [
     "CrawlCounts",
+    "CrawlReader",
     "CrawlStore",
     "HostTiming",
     "NewUrl",
@@ -24,12 +28,24 @@ __all__ = [
     "Rows",
     "SqliteStore",
     "Tally",
+    "WorkerStatus",
+    "crawl_exists",
     "crawl_running",
-    "display_db",
+    "db_label",
     "is_postgres",
     "open_crawl_store",
     "open_read_store",
 ]
+
+
+def is_postgres(db: str | Path) -> bool:
+    """Is ``db`` the URL of a PostgreSQL database (else an SQLite file's path)?"""
+    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
+
+
+def db_label(db: str | Path) -> str:
+    """``db`` as it may be shown: a URL without its password."""
+    return redact(str(db)) if is_postgres(db) else str(db)
 
 
 def open_crawl_store(
@@ -43,27 +59,25 @@ def open_crawl_store(
     return SqliteStore(Path(db))
 
 
-def open_read_store(db: str | Path) -> ReadStore:
+def open_read_store(db: str | Path) -> CrawlReader:
     """The crawl database ``db`` opened read-only, for ``async with``."""
+    if is_postgres(db):
+        return PostgresReadStore(str(db))
     return ReadStore(Path(db))
 
 
+def crawl_exists(db: str | Path) -> bool:
+    """Does ``db`` hold a crawl already (SQLite: a non-empty file; PostgreSQL: the crawl's
+    tables)? False where a new crawl would create it."""
+    if is_postgres(db):
+        return probe.crawl_exists(str(db))
+    path = Path(db)
+    return path.is_file() and path.stat().st_size > 0
+
+
 def crawl_running(db: str | Path) -> bool:
-    """Does a worker hold the crawl in ``db`` right now? (SQLite: a probe of the crawl lock.)"""
+    """Does a worker hold the crawl in ``db`` right now? (SQLite: a probe of the crawl lock;
+    PostgreSQL: a worker's heartbeat younger than HEARTBEAT_DEAD_S by the database's clock.)"""
+    if is_postgres(db):
+        return probe.crawl_running(str(db))
     return lock.crawl_running(Path(db))
-
-
-def is_postgres(db: str | Path) -> bool:
-    """Is ``db`` a PostgreSQL database's URL (``postgresql://`` or ``postgres://``)?"""
-    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
-
-
-def display_db(db: str | Path) -> str:
-    """``db`` as messages name it: a PostgreSQL URL without its password."""
-    if not is_postgres(db):
-        return str(db)
-    parts = urlsplit(str(db))
-    if parts.password is None:
-        return str(db)
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()

@@ -21,8 +21,7 @@ from aiohttp.test_utils import TestServer
 from datasette.utils import detect_fts  # type: ignore[import-untyped]
 
 from scraper.errors import UsageError
-from scraper.query import fts_query
-from scraper.storage.sqlite.readstore import ReadStore
+from scraper.storage.sqlite.readstore import ReadStore, fts_query
 from scraper.storage.sqlite.schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
 from scraper.testing import CONFIG, cli_peak_rss_code
 from tests.conftest import CrawlFn, CrawlResult, assert_one_error_line, run_cli

@@ -16,7 +16,6 @@ while the writer goes on. A busy timeout covers the brief moments WAL needs a lo
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self, cast
@@ -24,12 +23,18 @@ from typing import Self, cast
 import aiosqlite
 
 from scraper.errors import ScraperError, StoreError, UsageError
+from scraper.storage.reading import (
+    BY_HOST,
+    CrawlCounts,
+    Row,
+    WorkerStatus,
+    read_counts,
+    search_words,
+)
 from scraper.storage.sqlite.setup import scalar, schema_version
 
 BUSY_TIMEOUT_S = 10.0
 CHUNK_ROWS = 500  # rows fetched per round trip to the connection's thread
-
-Row = tuple[object, ...]
 
 _ALLOWED_ACTIONS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
@@ -80,37 +85,14 @@ WHERE pages_fts MATCH ?
 ORDER BY bm25(pages_fts, 10.0, 1.0), p.id
 LIMIT ?
 """
-_BY_STATUS = "SELECT status, count(*) FROM pages GROUP BY status ORDER BY status"
-_BY_TYPE = "SELECT content_type, count(*) FROM pages GROUP BY 1 ORDER BY 2 DESC, 1"
-_BY_HOST = "SELECT host, count(*) FROM pages GROUP BY host ORDER BY 2 DESC, 1"
 # Before schema version 5, pages had no host column (a reader never migrates).
 _BY_HOST_V4 = """
 SELECT f.host, count(*) FROM pages AS p JOIN frontier AS f ON f.url = p.url
 GROUP BY f.host ORDER BY 2 DESC, 1
 """
-_FRONTIER = "SELECT state, count(*) FROM frontier GROUP BY state ORDER BY 2 DESC, 1"
-_FAILURES = """
-SELECT state, coalesce(last_error, 'unknown'), count(*) FROM frontier
-WHERE state IN ('failed', 'blocked') GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
-"""
 
 
-@dataclass(frozen=True, slots=True)
-class CrawlCounts:
-    """What ``scraper stats`` reports, read in one snapshot. Groups are (key..., count)."""
-
-    pages: int
-    links: int
-    by_status: tuple[tuple[int, int], ...]
-    by_host: tuple[tuple[str, int], ...]
-    by_content_type: tuple[tuple[str, int], ...]
-    frontier: tuple[tuple[str, int], ...]
-    failures: tuple[tuple[str, str, int], ...]  # state, last_error, URLs
-    first_fetched_at: str | None
-    last_fetched_at: str | None
-
-
-class Rows:
+class SqliteRows:
     """The result of one statement: its column names, then its rows a chunk at a time."""
 
     def __init__(
@@ -232,7 +214,7 @@ class ReadStore:
         return await scalar(self.db, sql, params)
 
     @contextlib.asynccontextmanager
-    async def rows(self, sql: str, params: Sequence[object] = ()) -> AsyncIterator[Rows]:
+    async def rows(self, sql: str, params: Sequence[object] = ()) -> AsyncIterator[SqliteRows]:
         """Run one statement; its rows are read as they are consumed (bounded memory).
 
         UsageError for a statement SQLite refuses (syntax, unknown table, any write).
@@ -244,14 +226,15 @@ class ReadStore:
             raise self.translate(exc) from None
         try:
             columns = tuple(d[0] for d in cursor.description or ())
-            yield Rows(columns, cursor, self)
+            yield SqliteRows(columns, cursor, self)
         finally:
             await cursor.close()
 
     def search(
-        self, match: str, limit: int, markers: tuple[str, str]
-    ) -> contextlib.AbstractAsyncContextManager[Rows]:
-        """Pages matching an FTS5 query, best first (bm25, a title match weighs 10x the text).
+        self, terms: Sequence[str], *, raw: bool, limit: int, markers: tuple[str, str]
+    ) -> contextlib.AbstractAsyncContextManager[SqliteRows]:
+        """Pages matching ``terms`` (plain words, or FTS5 syntax if ``raw``), best first (bm25,
+        a title match weighs 10x the text).
 
         Columns: url, title, snippet (of the text, matched words between ``markers``), score.
         """
@@ -260,6 +243,7 @@ class ReadStore:
                 f"{self.path} has no full-text index yet (schema version {self.schema_version}); "
                 "`scraper resume` upgrades it"
             )
+        match = " ".join(terms) if raw else fts_query(terms)
         return self.rows(_SEARCH, (*markers, match, limit if limit > 0 else -1))
 
     async def meta(self, key: str) -> str | None:
@@ -273,7 +257,11 @@ class ReadStore:
         status = await self.meta("status")
         return [] if status is None else [status]
 
-    def pages(self) -> contextlib.AbstractAsyncContextManager[Rows]:
+    async def workers(self) -> list[WorkerStatus]:
+        """The one worker's last status, if it published one (its liveness: the crawl lock)."""
+        return [WorkerStatus("", status, None, None) for status in await self.worker_statuses()]
+
+    def pages(self) -> contextlib.AbstractAsyncContextManager[SqliteRows]:
         """Every stored page with all its columns, in the order they were first stored."""
         return self.rows("SELECT * FROM pages ORDER BY id")
 
@@ -301,24 +289,23 @@ class ReadStore:
             return [tuple(row) for row in await cur.fetchall()]
 
     async def _counts(self) -> CrawlCounts:
-        [(pages, first, last)] = await self._all(
-            "SELECT count(*), min(fetched_at), max(fetched_at) FROM pages"
-        )
-        [(links,)] = await self._all("SELECT coalesce(sum(json_array_length(links)), 0) FROM pages")
-        return CrawlCounts(
-            pages=int(str(pages)),
-            links=int(str(links)),
-            by_status=tuple((int(k), n) for k, n in _pairs(await self._all(_BY_STATUS))),
-            by_host=_pairs(await self._all(_BY_HOST if self.schema_version >= 5 else _BY_HOST_V4)),
-            by_content_type=_pairs(await self._all(_BY_TYPE)),
-            frontier=_pairs(await self._all(_FRONTIER)),
-            failures=tuple(
-                (str(state), str(reason), int(str(n)))
-                for state, reason, n in await self._all(_FAILURES)
-            ),
-            first_fetched_at=None if first is None else str(first),
-            last_fetched_at=None if last is None else str(last),
-        )
+        by_host = BY_HOST if self.schema_version >= 5 else _BY_HOST_V4
+        links = "SELECT coalesce(sum(json_array_length(links)), 0) FROM pages"
+        return await read_counts(self._all, links, by_host)
+
+
+def fts_query(terms: Sequence[str]) -> str:
+    """An FTS5 query matching pages that contain every word of ``terms``.
+
+    Each word is quoted as an FTS5 string, so quotes, ``-``, ``:``, ``AND`` or parentheses
+    in it are plain text, never syntax; a trailing ``*`` asks for a prefix (``crawl*``).
+    Words without a letter or digit (which the tokenizer would drop) are left out.
+    """
+    quoted = (
+        '"' + word.replace('"', '""') + '"' + ("*" if prefix else "")
+        for word, prefix in search_words(terms)
+    )
+    return " ".join(quoted)
 
 
 def _is_read(action: int, arg1: str | None, arg2: str | None) -> bool:
@@ -340,7 +327,3 @@ def _describe(action: int, arg1: str | None, arg2: str | None) -> str:
         arg1 = arg2
     what = " ".join(filter(None, [_ACTION_NAMES.get(action, f"action {action}"), arg1]))
     return f"{what} = {arg2}" if action == sqlite3.SQLITE_PRAGMA and arg2 else what
-
-
-def _pairs(rows: list[Row]) -> tuple[tuple[str, int], ...]:
-    return tuple((str(key), int(str(n))) for key, n in rows)

@@ -1,0 +1,157 @@
+"""The reading boundary: what the read commands (query, search, export, stats, status) ask of a
+crawl database, whatever the backend (``sqlite/readstore.py``, ``postgres/readstore.py``).
+
+Rows come out the same from both backends: Python ints, floats, str, bytes and None, with
+timestamps as the ISO-8601 text SQLite stores (``2026-12-06T00:00:00.000+00:00``) and JSON
+columns as JSON text, so every output format is the same for the same crawl.
+"""
+
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+from scraper.errors import UsageError
+
+Row = tuple[object, ...]
+# A worker whose last heartbeat is older than this is dead (killed, crashed or cut off).
+HEARTBEAT_DEAD_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlCounts:
+    """What ``scraper stats`` reports, read in one snapshot. Groups are (key..., count)."""
+
+    pages: int
+    links: int
+    by_status: tuple[tuple[int, int], ...]
+    by_host: tuple[tuple[str, int], ...]
+    by_content_type: tuple[tuple[str, int], ...]
+    frontier: tuple[tuple[str, int], ...]
+    failures: tuple[tuple[str, str, int], ...]  # state, last_error, URLs
+    first_fetched_at: str | None
+    last_fetched_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    """One worker of a crawl as the database knows it.
+
+    ``name`` is empty and ``heartbeat_age_s``/``alive`` are None on SQLite, where one worker at
+    a time writes and its liveness is a probe of the crawl lock (``crawl_running``).
+    """
+
+    name: str
+    status: str | None  # its last status snapshot (JSON), None if none published yet
+    heartbeat_age_s: float | None  # seconds since its last heartbeat, by the database's clock
+    alive: bool | None  # heartbeat younger than HEARTBEAT_DEAD_S
+
+
+class Rows(Protocol):
+    """The result of one statement: its column names, then its rows a chunk at a time."""
+
+    columns: tuple[str, ...]
+
+    async def fetch(self) -> list[Row]:
+        """The next chunk of rows; an empty list at the end."""
+        ...
+
+
+class CrawlReader(Protocol):
+    """A crawl database opened read-only (``async with`` opens and closes it).
+
+    Opening raises UsageError (exit 2) for a database that does not exist where the user named
+    a file, StoreError (exit 1) for one that cannot be reached or is not a crawl database.
+    """
+
+    def rows(self, sql: str) -> contextlib.AbstractAsyncContextManager[Rows]:
+        """One statement of the user's, refused (UsageError) if it writes or if there is more
+        than one; its rows are read as they are consumed (bounded memory)."""
+        ...
+
+    def search(
+        self, terms: Sequence[str], *, raw: bool, limit: int, markers: tuple[str, str]
+    ) -> contextlib.AbstractAsyncContextManager[Rows]:
+        """Pages matching ``terms`` (plain words: every word, a trailing ``*`` a prefix; with
+        ``raw``, the backend's query syntax), best first. Columns: url, title, snippet (matched
+        words between ``markers``), score (higher is better). ``limit`` 0: all."""
+        ...
+
+    def pages(self) -> contextlib.AbstractAsyncContextManager[Rows]:
+        """Every stored page with the columns of SQLite's ``pages``, first stored first."""
+        ...
+
+    async def meta(self, key: str) -> str | None:
+        """A value of the ``meta`` table (``settings``), None if there is none."""
+        ...
+
+    async def worker_statuses(self) -> list[str]:
+        """The last status snapshot (JSON) each worker published."""
+        ...
+
+    async def workers(self) -> list[WorkerStatus]:
+        """Every worker of the crawl, oldest first, with its heartbeat's age."""
+        ...
+
+    async def counts(self) -> CrawlCounts:
+        """The crawl in numbers, all read from one snapshot."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+BY_STATUS = "SELECT status, count(*) FROM pages GROUP BY status ORDER BY status"
+BY_TYPE = "SELECT content_type, count(*) FROM pages GROUP BY 1 ORDER BY 2 DESC, 1"
+BY_HOST = "SELECT host, count(*) FROM pages GROUP BY host ORDER BY 2 DESC, 1"
+FRONTIER = "SELECT state, count(*) FROM frontier GROUP BY state ORDER BY 2 DESC, 1"
+FAILURES = """
+SELECT state, coalesce(last_error, 'unknown'), count(*) FROM frontier
+WHERE state IN ('failed', 'blocked') GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
+"""
+
+
+async def read_counts(
+    query: Callable[[str], Awaitable[list[Row]]], links_sql: str, by_host_sql: str = BY_HOST
+) -> CrawlCounts:
+    """The crawl's numbers from ``query`` (the backend's, in one snapshot): the same SQL on
+    both backends but for counting links (JSON functions differ)."""
+    [(pages, first, last)] = await query(
+        "SELECT count(*), min(fetched_at), max(fetched_at) FROM pages"
+    )
+    [(links,)] = await query(links_sql)
+    return CrawlCounts(
+        pages=int(str(pages)),
+        links=int(str(links)),
+        by_status=tuple((int(k), n) for k, n in _pairs(await query(BY_STATUS))),
+        by_host=_pairs(await query(by_host_sql)),
+        by_content_type=_pairs(await query(BY_TYPE)),
+        frontier=_pairs(await query(FRONTIER)),
+        failures=tuple(
+            (str(state), str(reason), int(str(n))) for state, reason, n in await query(FAILURES)
+        ),
+        first_fetched_at=None if first is None else str(first),
+        last_fetched_at=None if last is None else str(last),
+    )
+
+
+def _pairs(rows: list[Row]) -> tuple[tuple[str, int], ...]:
+    return tuple((str(key), int(str(n))) for key, n in rows)
+
+
+def search_words(terms: Sequence[str]) -> list[tuple[str, bool]]:
+    """The words of ``terms`` as (word, prefix?): a trailing ``*`` asks for a prefix; words
+    without a letter or digit (which tokenizers drop) are left out. UsageError if none is left.
+    """
+    words = []
+    for word in (w for term in terms for w in term.split()):
+        core = word.rstrip("*")
+        if any(ch.isalnum() for ch in core):
+            words.append((core, core != word))
+    if not words:
+        raise UsageError("nothing to search for: give at least one word")
+    return words
