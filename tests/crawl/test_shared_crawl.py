@@ -140,11 +140,12 @@ async def shared_crawl(
 async def until_pages(crawl: Crawl, count: int, *children: Child) -> None:
     """Wait until ``count`` pages are stored; every child must still be running."""
 
-    def reached() -> bool:
-        return crawl.pages() >= count or not all(c.running for c in children)
+    async def reached() -> bool:  # psql in a thread: the site shares this event loop
+        pages = await asyncio.to_thread(crawl.pages)
+        return pages >= count or not all(c.running for c in children)
 
     async with asyncio.timeout(60):
-        while not reached():  # noqa: ASYNC110 -- the database has no event to await
+        while not await reached():
             await asyncio.sleep(0.2)
     for child in children:
         assert child.running, f"a worker ended early\n{child.diagnostics()}"
@@ -153,7 +154,10 @@ async def until_pages(crawl: Crawl, count: int, *children: Child) -> None:
 async def finish_all(*children: Child) -> None:
     """Every worker exits 0 (they end the crawl together)."""
     for child in children:
-        code, _, err = await child.finish(90)
+        try:
+            code, _, err = await child.finish(90)
+        except TimeoutError:
+            raise AssertionError(f"a worker did not finish\n{child.diagnostics()}") from None
         assert code == 0, err
 
 
@@ -196,7 +200,7 @@ async def test_a_killed_worker_loses_nothing_and_its_hosts_go_on_politely(
         assert_complete(crawl)
         assert_polite(crawl.site)
         refetched = len(crawl.site.requests()) - HOSTS * PAGES
-        assert refetched <= 2  # at most the killed worker's in-flight requests
+        assert refetched <= 2 + 2 * 8  # its window: in flight (concurrency 2) and 2 batches of 8
 
 
 async def test_a_worker_cut_off_from_the_database_stops_before_its_leases_end(

@@ -155,7 +155,12 @@ UPDATE hosts h SET
     next_at = statement_timestamp() + make_interval(secs => coalesce(t.wait_s, 0.0)),
     gap_s = coalesce(t.gap_s, h.gap_s)
 FROM held LEFT JOIN timing AS t USING (host),
-    LATERAL (SELECT held.host = ANY(%(keep)s::text[]) AS kept) AS k
+    LATERAL (SELECT held.host = ANY(%(keep)s::text[]) OR EXISTS (
+        -- URLs fetched but not yet committed (in the sink's batch): the host stays this
+        -- worker's, or a new owner would take them back and fetch them again
+        SELECT 1 FROM frontier f
+        WHERE f.claimed_by = %(me)s AND f.host = held.host AND f.state = 'in_progress'
+    ) AS kept) AS k
 WHERE h.host = held.host
 RETURNING h.host, k.kept
 """
