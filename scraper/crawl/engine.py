@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 from scraper.config import Settings, settings_from_json, settings_to_json
 from scraper.crawl.links import LinkFilter
 from scraper.crawl.robots import RobotsGate
-from scraper.crawl.scheduler import RENEW_S, Scheduler, SchedulerStats, host_quota
+from scraper.crawl.scheduler import Scheduler, SchedulerStats
 from scraper.crawl.sink import Sink, SinkStats
-from scraper.crawl.slots import HostSlots
+from scraper.crawl.slots import HostSlots, host_quota
 from scraper.crawl.status import (
     FlightInfo,
     HostInfo,
@@ -279,7 +279,7 @@ class Crawl:
             tg.create_task(self._run_sink(sink), name="sink")
             tg.create_task(self._report(), name="status")
             if self._store is not None and self._store.leases:
-                tg.create_task(self._renew_leases(frontier), name="host-leases")
+                tg.create_task(frontier.keep_leases(self._done), name="host-leases")
 
     async def _run_sink(self, sink: Sink) -> None:
         try:
@@ -301,16 +301,6 @@ class Crawl:
                     await self._done.wait()
         if self._on_progress is not None:
             self._on_progress(self.stats())
-
-    async def _renew_leases(self, frontier: Scheduler) -> None:
-        """A shared store's heartbeat: renew the leases of the hosts this worker has work for,
-        about once a second, until the last page is committed (in-flight fetches included)."""
-        while not self._done.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(RENEW_S):
-                    await self._done.wait()
-            if not self._done.is_set():
-                await frontier.renew_leases()
 
     async def _publish(self, state: str) -> None:
         if self._store is not None:

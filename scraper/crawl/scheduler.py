@@ -21,6 +21,7 @@ dropped: its new owner has them.
 """
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -29,7 +30,6 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from scraper.config import Settings
 from scraper.crawl.slots import HostSlots
 from scraper.models import FailureRecord, FrontierItem, FrontierState, PageRecord, SinkRecord
 from scraper.storage import CrawlStore
@@ -253,18 +253,25 @@ class Scheduler:
                 self._claim_wanted.clear()
                 self._wake.set()
 
+    async def keep_leases(self, done: asyncio.Event) -> None:
+        """A shared store's heartbeat: renew the leases about once a second until ``done`` (the
+        last page committed, so in-flight fetches after a stop keep their hosts too)."""
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), RENEW_S)
+            if not done.is_set():
+                await self.renew_leases()
+
     async def renew_leases(self) -> None:
         """One renewal: keep the hosts with URLs buffered or in flight, give back the others
         with their spacing, drop what this worker lost."""
-        timings = self._slots.timings()
         keep = set(self._buffer) | self._slots.busy()
         async with self._store_lock:
-            await self._store.renew_leases(timings, keep)
+            await self._store.renew_leases(self._slots.timings(), keep)
         self._drop(self._store.take_lost_hosts())
 
     def _drop(self, hosts: set[str]) -> None:
-        """Forget the buffered URLs of ``hosts``: their leases went to another worker, which
-        fetches them (they are not this worker's to give back)."""
+        """Forget the buffered URLs of ``hosts``, lost to another worker (which has them)."""
         for host in hosts:
             queue = self._buffer.pop(host, None)
             if queue:
@@ -410,10 +417,3 @@ class Scheduler:
         self._outstanding += 1
         self._dispatched += 1
         self._handoff.put_nowait(item)
-
-
-def host_quota(s: Settings) -> int:
-    """URLs of one host kept claimed in memory. Without a delay, plenty (a big site keeps every
-    worker busy); with one, a host can start only ``per_host`` requests per delay, so a few:
-    the buffer then holds URLs of as many hosts as possible and none waits behind another's."""
-    return max(64, s.per_host * 16) if s.delay_s == 0 else max(1, s.per_host)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from scraper.config import Settings
 from scraper.storage import HostTiming
 
 _OVERLOADED = frozenset({429, 503})
@@ -183,3 +184,10 @@ class HostSlots:
             HostState(host, s.in_flight, s.delay_s, max(0.0, s.next_start - now))
             for host, s in self._slots.items()
         ]
+
+
+def host_quota(s: Settings) -> int:
+    """URLs of one host kept claimed in memory. Without a delay, plenty (a big site keeps every
+    worker busy); with one, a host can start only ``per_host`` requests per delay, so a few:
+    the buffer then holds URLs of as many hosts as possible and none waits behind another's."""
+    return max(64, s.per_host * 16) if s.delay_s == 0 else max(1, s.per_host)
