@@ -38,7 +38,7 @@ from scraper.urls import url_host
 log = logging.getLogger(__name__)
 
 _BLOCKED = FrontierState.BLOCKED
-RECHECK_FINISHED_S = 1.0  # this worker is done but the crawl is not: look again this often
+RECHECK_FINISHED_S = 0.5  # this worker is done but the crawl is not: look again this often
 RENEW_S = 1.0  # a shared store's host leases are renewed this often
 LEASE_RETRY_S = 0.25  # a host whose lease has too little time left is looked at again after this
 IDLE_CLAIM_S = 0.5  # idle fetch workers ask for new hosts at most this often when none was free
@@ -169,8 +169,10 @@ class Scheduler:
         self._wake.set()
 
     def wants_flush(self) -> bool:
-        """Workers are idle and nothing can be handed out until the sink commits."""
-        return self._idle > 0 and (self._buffered == 0 or self._outstanding >= self._window)
+        """Workers are idle and nothing can be handed out until the sink commits: nothing is
+        buffered, or every buffered host is at capacity (its URLs wait for its own fetches)."""
+        waiting = self._buffered == 0 or not self._ready  # no buffered host may start soon
+        return self._idle > 0 and (waiting or self._outstanding >= self._window)
 
     def budget_spent(self) -> bool:
         """``max_pages`` pages are stored already."""
