@@ -217,7 +217,7 @@ def crawl(
     *,
     run: RunOptions,
 ) -> None:
-    """Crawl from seed URLs into an SQLite database.
+    """Crawl from seed URLs into a database (an SQLite file, or a PostgreSQL URL shared by workers).
 
     Into a database that holds a crawl already, the seeds are added to that crawl, which goes
     on with its stored settings; flags and --config then apply to this run only (as for
