@@ -256,13 +256,12 @@ class Scheduler:
                 self._wake.set()
 
     async def keep_leases(self, done: asyncio.Event) -> None:
-        """A shared store's heartbeat: renew the leases about once a second until ``done`` (the
-        last page committed, so in-flight fetches after a stop keep their hosts too)."""
+        """A shared store's heartbeat: renew the leases each second until the last commit."""
         while not done.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), RENEW_S)
-            if not done.is_set():
-                await self.renew_leases()
+                continue  # done: the loop ends
+            await self.renew_leases()
 
     async def renew_leases(self) -> None:
         """One renewal: keep the hosts with URLs buffered or in flight, give back the others
