@@ -8,13 +8,13 @@ LOG, after printing the port on one line."""
 import sys
 from pathlib import Path
 
-from scraper.testing.hosts import HostsSpec, listen_any, serve_hosts
+from scraper.testing.hosts import HostsSpec, serve_hosts
 from scraper.testing.site import listen, serve
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["hosts"]:
         pages, latency, log = sys.argv[2:5]
-        sock = listen_any()
+        sock = listen(0, "0.0.0.0")
         sys.stdout.write(f"{sock.getsockname()[1]}\n")
         sys.stdout.flush()
         serve_hosts(HostsSpec(int(pages), float(latency)), sock, Path(log))

@@ -68,12 +68,3 @@ def serve_hosts(spec: HostsSpec, sock: socket.socket, log_path: Path) -> None:
     """Serve on ``sock`` until killed (SIGTERM/SIGINT: the log is flushed on the way out)."""
     with log_path.open("a", buffering=1 << 16) as log:
         web.run_app(make_hosts_app(spec, log), sock=sock, print=None, handle_signals=True)
-
-
-def listen_any(port: int = 0) -> socket.socket:
-    """A listening socket on every interface (network namespaces reach it through veth)."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("0.0.0.0", port))
-    sock.listen(1024)
-    return sock

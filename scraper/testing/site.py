@@ -215,11 +215,12 @@ def make_app() -> web.Application:
     return app
 
 
-def listen(port: int = 0) -> socket.socket:
-    """A socket listening on 127.0.0.1:``port`` (0: any free port), for :func:`serve`."""
+def listen(port: int = 0, host: str = "127.0.0.1") -> socket.socket:
+    """A socket listening on ``host``:``port`` (0: any free port), for :func:`serve`
+    (``0.0.0.0``: every interface, for network namespaces reaching it through veth pairs)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    sock.bind((host, port))
     sock.listen(1024)  # connections queue from now on, before the app runs
     return sock
 

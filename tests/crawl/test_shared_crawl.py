@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import io
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -18,8 +18,8 @@ import pytest
 from aiohttp import web
 
 from scraper.bench.access_log import Request, analyze, parse_line
-from scraper.testing import PostgresServer
-from scraper.testing.hosts import HostsSpec, listen_any, make_hosts_app
+from scraper.testing import PostgresServer, listen
+from scraper.testing.hosts import HostsSpec, make_hosts_app
 from scraper.testing.netns import Machines
 from tests.conftest import Child, scraper
 
@@ -56,7 +56,7 @@ async def hosts_site() -> AsyncIterator[Site]:
     log = io.StringIO()
     runner = web.AppRunner(make_hosts_app(HostsSpec(PAGES, LATENCY_S), log))
     await runner.setup()
-    sock = listen_any()
+    sock = listen(0, "0.0.0.0")
     try:
         await web.SockSite(runner, sock).start()
         yield Site(sock.getsockname()[1], log)
@@ -203,29 +203,32 @@ async def test_a_killed_worker_loses_nothing_and_its_hosts_go_on_politely(
         assert refetched <= 2 + 2 * 8  # its window: in flight (concurrency 2) and 2 batches of 8
 
 
-async def test_a_worker_cut_off_from_the_database_stops_before_its_leases_end(
-    tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
+async def partition_worker_1(crawl: Crawl) -> None:
+    """Worker 1 is cut off from the database (not from the sites) for twice the lease: it must
+    start no request once its leases may have passed to another worker; healed, it drops what
+    it lost and goes on."""
+    crawl.m.partition(1)
+    await asyncio.sleep(LEASE_S * 2)
+    crawl.m.heal(1)
+
+
+async def restart_database(crawl: Crawl) -> None:
+    """PostgreSQL restarts (fast shutdown: connections cut, committed data kept)."""
+    await asyncio.to_thread(crawl.pg.restart)
+
+
+@pytest.mark.parametrize("disrupt", [partition_worker_1, restart_database])
+async def test_a_disruption_mid_crawl_loses_nothing_and_breaks_no_spacing(
+    tmp_path: Path,
+    pg_server: PostgresServer,
+    pg_url: str,
+    machines: Machines,
+    disrupt: Callable[[Crawl], Awaitable[None]],
 ):
-    """Partitioned from the database but not from the sites, a worker starts no request once its
-    leases may have passed to another worker; healed, it drops what it lost and goes on."""
     async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
         async with workers(crawl, 2) as children:
             await until_pages(crawl, HOSTS * PAGES // 4, *children)
-            machines.partition(1)
-            await asyncio.sleep(LEASE_S * 2)
-            machines.heal(1)
-            await finish_all(*children)
-        assert_complete(crawl)
-        assert_polite(crawl.site)
-
-
-async def test_a_database_restart_mid_crawl_loses_no_committed_page(
-    tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
-):
-    async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
-        async with workers(crawl, 2) as children:
-            await until_pages(crawl, HOSTS * PAGES // 3, *children)
-            await asyncio.to_thread(pg_server.restart)
+            await disrupt(crawl)
             await finish_all(*children)
         assert_complete(crawl)
         assert_polite(crawl.site)
