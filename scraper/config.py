@@ -61,6 +61,9 @@ class Settings:
     flush_interval_s: float = 0.5
     store_html: bool = False
     lease_s: float = 30.0
+    # [recrawl]
+    min_revisit_s: float = 86400.0
+    max_revisit_s: float = 30 * 86400.0
     # [extract.NAME] tables
     extract: tuple[ExtractRule, ...] = ()
     # not settable from TOML: seeds come from the command line or a file
@@ -97,6 +100,7 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
     ),
     "parse": ("max_links_per_page", "parse_workers"),
     "storage": ("db", "batch_size", "flush_interval_s", "store_html", "lease_s"),
+    "recrawl": ("min_revisit_s", "max_revisit_s"),
 }
 
 _MINIMUM: Mapping[str, float] = {
@@ -120,6 +124,8 @@ _MINIMUM: Mapping[str, float] = {
     "batch_size": 1,
     "flush_interval_s": 0.001,
     "lease_s": 0.5,
+    "min_revisit_s": 1,
+    "max_revisit_s": 1,
 }
 
 
@@ -135,6 +141,11 @@ def flag_name(name: str) -> str:
 def _check_ranges(settings: Settings) -> None:
     for name in _MINIMUM:
         _check_value(name, getattr(settings, name), name)
+    if settings.max_revisit_s < settings.min_revisit_s:
+        raise UsageError(
+            f"max_revisit_s ({settings.max_revisit_s:g}) must be at least min_revisit_s "
+            f"({settings.min_revisit_s:g})"
+        )
 
 
 def _check_value(name: str, value: object, where: str) -> None:

@@ -25,15 +25,42 @@ class Scope(StrEnum):
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
+class Change(StrEnum):
+    """What a new row of ``versions`` says about its URL (values are stored in the database)."""
+
+    NEW = "new"  # the URL's first content
+    CHANGED = "changed"  # content other than the version before
+    REMOVED = "removed"  # it answers 404 or 410 now
+
+
+# Statuses that say a page is gone: a revisit answering one records the page as removed.
+GONE_STATUSES = frozenset({404, 410})
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousVisit:
+    """What the last visit of a stored page left to compare a revisit with: its validators
+    (``ETag``, ``Last-Modified``) for a conditional request, the hashes of its raw body and of
+    its content, and its revisit interval."""
+
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    content_hash: str | None
+    revisit_s: float | None
+
+
 @dataclass(frozen=True, slots=True)
 class FrontierItem:
-    """A URL claimed from the frontier for fetching."""
+    """A URL claimed from the frontier for fetching; ``previous`` when its page is stored
+    already (a revisit)."""
 
     id: int
     url: str
     host: str
     depth: int
     attempts: int
+    previous: PreviousVisit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +77,8 @@ class FetchResult:
     elapsed_ms: int
     attempts: int
     fetched_at: str
+    etag: str | None = None
+    last_modified: str | None = None
 
     @property
     def is_html(self) -> bool:
@@ -86,6 +115,20 @@ class ParsedPage:
 
 
 @dataclass(frozen=True, slots=True)
+class Visit:
+    """What a fetch of a page records about it besides its content: its validators, the
+    hashes a revisit compares, when it is due again (``revisit_s`` after it was checked)."""
+
+    checked_at: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    content_hash: str | None = None
+    revisit_s: float | None = None
+    next_visit_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PageRecord:
     """One fetched URL as the sink writes it: its ``pages`` row, its links, and new frontier URLs.
 
@@ -113,6 +156,19 @@ class PageRecord:
     body: bytes | None = None  # zlib-compressed raw body, with --store-html
     charset: str | None = None
     redirected_to: tuple[str, str] | None = None
+    visit: Visit | None = None  # None: a page written by older code (no revisit data)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedRecord:
+    """A revisited page found unchanged (a ``304``, or the same content): its ``pages`` row
+    is only marked checked (validators, schedule); no version, no index update."""
+
+    frontier_id: int
+    url: str
+    status: int
+    attempts: int
+    visit: Visit
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +182,14 @@ class FailureRecord:
     state: FrontierState = FrontierState.FAILED
 
 
-SinkRecord = PageRecord | FailureRecord
+SinkRecord = PageRecord | FailureRecord | CheckedRecord
 
 
 @dataclass(frozen=True, slots=True)
 class StoredBody:
-    """A page's raw body kept with --store-html (zlib-compressed), for reparse."""
+    """A version's raw body kept with --store-html (zlib-compressed), for reparse."""
 
+    version_id: int
     url: str
     final_url: str
     charset: str | None
@@ -141,11 +198,13 @@ class StoredBody:
 
 @dataclass(frozen=True, slots=True)
 class Reparsed:
-    """What parsing a stored body again changes in its page."""
+    """What parsing a stored body again changes in its version (and its page, if the latest)."""
 
+    version_id: int
     url: str
     title: str | None
     description: str | None
     text: str
     data: str | None
     links: tuple[str, ...]
+    content_hash: str | None = None

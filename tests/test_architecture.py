@@ -19,6 +19,8 @@ LAYERS = {
     "errors": 0,
     "models": 1,
     "urls": 1,
+    "digest": 2,  # the hashes revisits compare: stdlib only
+    "timespec": 1,  # durations and times as users write them
     "logs": 1,
     "output": 1,  # rich only: shows what it is given
     "config": 2,

@@ -163,7 +163,7 @@ class Scheduler:
         blocked = sum(isinstance(r, FailureRecord) and r.state is _BLOCKED for r in records)
         self._pages += pages
         self._blocked += blocked
-        self._failed += len(records) - pages - blocked
+        self._failed += sum(isinstance(r, FailureRecord) for r in records) - blocked
         self._outstanding -= len(records)
         self._note_new_urls(sum(len(r.new_urls) for r in records if isinstance(r, PageRecord)))
         self._wake.set()

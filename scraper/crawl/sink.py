@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from scraper.models import PageRecord, SinkRecord
+from scraper.models import CheckedRecord, PageRecord, SinkRecord
 from scraper.storage import CrawlStore
 
 log = logging.getLogger(__name__)
@@ -19,8 +19,13 @@ events = logging.getLogger("scraper.events")  # one record per stored page and p
 
 
 def _log_event(record: SinkRecord) -> None:
-    if isinstance(record, PageRecord):
-        fields: dict[str, object] = {
+    if isinstance(record, CheckedRecord):
+        fields: dict[str, object] = {"url": record.url, "status": record.status,
+                                     "attempt": record.attempts}  # fmt: skip
+        events.info("unchanged %s %d", record.url, record.status,
+                    extra={"event": "unchanged", "fields": fields})  # fmt: skip
+    elif isinstance(record, PageRecord):
+        fields = {
             "url": record.url,
             "status": record.status,
             "elapsed_ms": record.elapsed_ms,
@@ -47,6 +52,7 @@ def _log_event(record: SinkRecord) -> None:
 class SinkStats:
     pages_written: int
     failures_written: int
+    unchanged_written: int  # revisits that found their page unchanged
     batches: int
     last_batch_ms: float
     queued: int
@@ -72,6 +78,7 @@ class Sink:
         self.inbox: asyncio.Queue[SinkRecord | None] = asyncio.Queue(maxsize=batch_size * 2)
         self._pages = 0
         self._failures = 0
+        self._unchanged = 0
         self._batches = 0
         self._last_batch_ms = 0.0
 
@@ -104,8 +111,10 @@ class Sink:
         batch.clear()
         await self._store.write_batch(records)
         pages = sum(isinstance(r, PageRecord) for r in records)
+        unchanged = sum(isinstance(r, CheckedRecord) for r in records)
         self._pages += pages
-        self._failures += len(records) - pages
+        self._unchanged += unchanged
+        self._failures += len(records) - pages - unchanged
         self._batches += 1
         self._last_batch_ms = (time.perf_counter() - started) * 1000
         if events.isEnabledFor(logging.INFO):
@@ -117,6 +126,7 @@ class Sink:
         return SinkStats(
             pages_written=self._pages,
             failures_written=self._failures,
+            unchanged_written=self._unchanged,
             batches=self._batches,
             last_batch_ms=round(self._last_batch_ms, 1),
             queued=self.inbox.qsize(),

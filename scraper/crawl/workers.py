@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar, TypeVarTuple
 
 from scraper.config import Settings
+from scraper.crawl import revisit
 from scraper.crawl.links import LinkFilter
 from scraper.crawl.robots import RobotsGate
 from scraper.crawl.scheduler import Scheduler
@@ -151,7 +152,7 @@ class Workers:
                 return None
             if not decision.allowed:
                 return FailureRecord(item.id, item.url, 0, decision.reason, decision.state)
-            return await self._fetcher.fetch(item.url, hooks)
+            return await self._fetcher.fetch(item.url, hooks, item.previous)
         except _LeaseEnding:
             self._frontier.requeue(item)  # handed out again once renewed; dropped if lost
             return None
@@ -225,13 +226,14 @@ class Workers:
         return await run_in_pool(self._pool, fn, *args)
 
     async def _records(self, jobs: list[tuple[FrontierItem, Outcome]]) -> list[SinkRecord]:
-        """Sink records for ``jobs``, in order; their HTML pages parsed in one pool call."""
-        html = [isinstance(r, FetchResult) and self._parses(r) for _, r in jobs]
+        """Sink records for ``jobs``, in order; their HTML pages parsed in one pool call (not
+        revisits known unchanged already: a 304, or the same bytes)."""
         s = self._settings
+        kinds = [self._kind(item, r) for item, r in jobs]
         requests = [
             (r.body, self._base(item, r), r.charset, s.store_html)
-            for (item, r), parse in zip(jobs, html, strict=True)
-            if parse and isinstance(r, FetchResult)
+            for (item, r), kind in zip(jobs, kinds, strict=True)
+            if kind == "parse" and isinstance(r, FetchResult)
         ]
         parsed = iter(
             await self._run(parse_many, requests, s.max_links_per_page, s.extract)
@@ -239,14 +241,23 @@ class Workers:
             else []
         )
         records: list[SinkRecord] = []
-        for (item, outcome), parse in zip(jobs, html, strict=True):
+        for (item, outcome), kind in zip(jobs, kinds, strict=True):
             if isinstance(outcome, FailureRecord):
                 records.append(outcome)
-            elif parse:
+            elif kind == "checked":
+                records.append(revisit.checked(s, item, outcome))
+            elif kind == "parse":
                 records.append(self._page(item, outcome, *next(parsed)))
             else:
                 records.append(await self._unparsed(item, outcome))
         return records
+
+    def _kind(self, item: FrontierItem, r: Outcome) -> str:
+        if isinstance(r, FailureRecord):
+            return "failure"
+        if revisit.unchanged_before_parsing(self._settings, item, r):
+            return "checked"
+        return "parse" if self._parses(r) else "other"
 
     @staticmethod
     def _parses(r: FetchResult) -> bool:
@@ -256,7 +267,7 @@ class Workers:
     def _base(item: FrontierItem, r: FetchResult) -> str:
         return try_normalize(r.final_url) or item.url
 
-    async def _unparsed(self, item: FrontierItem, r: FetchResult) -> PageRecord:
+    async def _unparsed(self, item: FrontierItem, r: FetchResult) -> SinkRecord:
         """A response that is not a parsed HTML page: a sitemap (its URLs), or kept as is."""
         new_urls: tuple[tuple[str, str], ...] = ()
         if 200 <= r.status < 300 and r.body:
@@ -275,7 +286,14 @@ class Workers:
         parsed: ParsedPage | None,
         packed: bytes | None,
         new_urls: tuple[tuple[str, str], ...] | None = None,
-    ) -> PageRecord:
+    ) -> SinkRecord:
+        """The page's record; a revisit whose content hashes the same is only checked (its
+        links are not followed again: what is linked from an unchanged page is known)."""
+        data = json.dumps(parsed.data, ensure_ascii=False) if parsed and parsed.data else None
+        hashes = (revisit.raw_hash(r), revisit.page_hash(r, parsed, data))
+        previous = item.previous
+        if previous is not None and hashes[1] == previous.content_hash:
+            return revisit.checked(self._settings, item, r)
         links = parsed.links if parsed else ()
         if new_urls is None:
             new_urls = self._links.admit(links, item.depth)
@@ -295,10 +313,11 @@ class Workers:
             attempts=r.attempts,
             links=links,
             new_urls=new_urls,
-            data=json.dumps(parsed.data, ensure_ascii=False) if parsed and parsed.data else None,
+            data=data,
             body=packed,
             charset=r.charset,
             redirected_to=_redirect_target(item.url, r),
+            visit=revisit.visit(self._settings, item, r, hashes=hashes, changed=True),
         )
 
 

@@ -33,7 +33,7 @@ from scraper.fetch.addresses import host_key, parse_resolve, parse_retry_after
 from scraper.fetch.errors import EXPECTED, translate
 from scraper.fetch.guard import AddressPolicy, GuardedResolver
 from scraper.fetch.retries import RetryPolicy
-from scraper.models import HTML_TYPES, FetchResult
+from scraper.models import HTML_TYPES, FetchResult, PreviousVisit
 from scraper.urls import join_url, normalize_url
 
 _CHUNK = 64 * 1024
@@ -94,6 +94,8 @@ class _Page:
     body: bytes = b""
     size: int = 0
     location: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 class Fetcher:
@@ -141,11 +143,16 @@ class Fetcher:
         if self._resolver is not None:
             await self._resolver.close()
 
-    async def fetch(self, url: str, hooks: FetchHooks) -> FetchResult:
-        """Fetch ``url`` (following redirects), retrying transient failures.
+    async def fetch(
+        self, url: str, hooks: FetchHooks, previous: PreviousVisit | None = None
+    ) -> FetchResult:
+        """Fetch ``url`` (following redirects), retrying transient failures. With ``previous``
+        validators the first request is conditional (``If-None-Match``, ``If-Modified-Since``,
+        RFC 9110 13.1): an unchanged page answers ``304`` without a body.
 
         Raises FetchError (with ``attempts`` set) when the URL cannot be fetched.
         """
+        conditional = _conditional_headers(previous)
         attempt_no = 0
         try:
             async for attempt in self._retries.attempts(url):
@@ -154,16 +161,18 @@ class Fetcher:
                     if attempt_no > 1:
                         self.retried += 1
                     await hooks.before_attempt(attempt_no)
-                    return await self._attempt(url, attempt_no, hooks)
+                    return await self._attempt(url, attempt_no, hooks, conditional)
         except FetchError as exc:
             exc.attempts = attempt_no
             raise
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
-    async def _attempt(self, url: str, attempt_no: int, hooks: FetchHooks) -> FetchResult:
+    async def _attempt(
+        self, url: str, attempt_no: int, hooks: FetchHooks, conditional: dict[str, str]
+    ) -> FetchResult:
         clock = _Clock()
         try:
-            result = await self._follow(url, attempt_no, hooks, clock)
+            result = await self._follow(url, attempt_no, hooks, clock, conditional)
         except FetchError as exc:
             retry_after = exc.retry_after_s if isinstance(exc, TransientFetchError) else None
             hooks.on_response(exc.reason, clock.status, clock.seconds(), retry_after)
@@ -172,18 +181,26 @@ class Fetcher:
         return result
 
     async def _follow(
-        self, url: str, attempt_no: int, hooks: FetchHooks, clock: _Clock
+        self,
+        url: str,
+        attempt_no: int,
+        hooks: FetchHooks,
+        clock: _Clock,
+        conditional: dict[str, str],
     ) -> FetchResult:
-        """One attempt: the request and its redirect chain, up to ``max_redirects`` hops."""
+        """One attempt: the request and its redirect chain, up to ``max_redirects`` hops (the
+        validators go with the first request only: they belong to ``url``)."""
         started = time.perf_counter()
         try:
             current = normalize_url(url)
         except InvalidURL as exc:
             raise PermanentFetchError("invalid_url", exc.reason) from None
         visited = {current}
+        visited_first = current
         hops = 0
         while True:
-            page = await self._request(current, clock, hooks.on_sent)
+            headers = conditional if current == visited_first else None
+            page = await self._request(current, clock, hooks.on_sent, headers)
             if page.status not in _REDIRECTS:
                 break
             target = _redirect_target(current, page.location, visited)
@@ -206,10 +223,16 @@ class Fetcher:
             elapsed_ms=round((time.perf_counter() - started) * 1000),
             attempts=attempt_no,
             fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            etag=page.etag,
+            last_modified=page.last_modified,
         )
 
     async def _request(
-        self, url: str, clock: _Clock, on_sent: Callable[[str, float], None] | None = None
+        self,
+        url: str,
+        clock: _Clock,
+        on_sent: Callable[[str, float], None] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> _Page:
         """GET ``url`` without following redirects; the body is read whole unless it is a 3xx."""
         if self._session is None:
@@ -220,7 +243,10 @@ class Fetcher:
             async with (
                 asyncio.timeout(self._settings.timeout_s),
                 self._session.get(
-                    url, allow_redirects=False, trace_request_ctx=_SentContext(url, on_sent)
+                    url,
+                    allow_redirects=False,
+                    headers=headers,
+                    trace_request_ctx=_SentContext(url, on_sent),
                 ) as resp,
             ):
                 clock.headers(resp.status)
@@ -239,7 +265,8 @@ class Fetcher:
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             raise TransientFetchError(f"http_{status}", resp.reason or "", retry_after)
         body, size = await self._read(resp, keep=resp.content_type in _KEEP_TYPES)
-        return _Page(status, resp.content_type, resp.charset, body, size)
+        etag, modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
+        return _Page(status, resp.content_type, resp.charset, body, size, None, etag, modified)
 
     async def _read(self, resp: aiohttp.ClientResponse, keep: bool) -> tuple[bytes, int]:
         """Stream the body, refusing it past ``max_body_bytes`` (decompressed).
@@ -263,6 +290,16 @@ class Fetcher:
         finally:
             undo()
         return b"".join(chunks), size
+
+
+def _conditional_headers(previous: PreviousVisit | None) -> dict[str, str]:
+    """The validators of a page's last visit as request headers (none without one)."""
+    headers: dict[str, str] = {}
+    if previous is not None and previous.etag:
+        headers["If-None-Match"] = previous.etag
+    if previous is not None and previous.last_modified:
+        headers["If-Modified-Since"] = previous.last_modified
+    return headers
 
 
 def _fail_body_on_close(resp: aiohttp.ClientResponse) -> Callable[[], object]:

@@ -17,6 +17,7 @@ import zlib
 import charset_normalizer
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from scraper.digest import content_hash
 from scraper.models import ExtractRule, ParsedPage, Reparsed, StoredBody
 from scraper.parse.extract import extract_fields
 from scraper.urls import join_url, try_normalize
@@ -288,5 +289,9 @@ def reparse_batch(
         base = try_normalize(stored.final_url) or stored.url
         page = parse_html(zlib.decompress(stored.body), base, stored.charset, max_links, rules)
         data = json.dumps(page.data, ensure_ascii=False) if page.data else None
-        out.append(Reparsed(stored.url, page.title, page.description, page.text, data, page.links))
+        digest = content_hash(page.title, page.text, data)
+        out.append(
+            Reparsed(stored.version_id, stored.url, page.title, page.description, page.text,
+                     data, page.links, digest)
+        )  # fmt: skip
     return out

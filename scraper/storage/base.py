@@ -95,6 +95,13 @@ class CrawlStore(Protocol):
         added since) means nothing more is pending for this worker now."""
         ...
 
+    async def schedule_revisits(self, *, due_at: str | None, checked_before: str | None) -> int:
+        """A recrawl: stored pages back to pending (in one transaction), each claimed later
+        with its previous visit (``FrontierItem.previous``) for a conditional request. All
+        pages; or those due by ``due_at`` (``next_visit_at``; never scheduled: due); or those
+        last checked before ``checked_before``; both: pages that are both. Returns how many."""
+        ...
+
     # -- host leases (a shared backend; SQLite's one worker holds every host) ------------------
 
     @property

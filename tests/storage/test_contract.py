@@ -200,8 +200,12 @@ async def test_redirect_targets_and_bodies_are_stored_for_reparse(
         assert (counts[DONE], counts[PENDING]) == (3, 0)
         assert await store.html_pages_without_body() == 1
         batches = [batch async for batch in store.stored_bodies(10)]
-        assert batches == [[StoredBody(a.url, a.url, "utf-8", b"zlib")]]
-        new = Reparsed(a.url, "again", None, "text", '{"k": "v"}', ("http://y.test/",))
+        ((version,),) = await stored(
+            backend, "SELECT id FROM versions WHERE url = 'http://h0.test/0'"
+        )
+        assert isinstance(version, int)
+        assert batches == [[StoredBody(version, a.url, a.url, "utf-8", b"zlib")]]
+        new = Reparsed(version, a.url, "again", None, "text", '{"k": "v"}', ("http://y.test/",))
         await store.update_parsed([new])
         rows = await stored(backend, "SELECT title, text FROM pages ORDER BY id")
         assert rows[0] == ("again", "text")

@@ -48,9 +48,30 @@ async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn
     assert [row for row in links_after if row[0] == home] == links_before
 
 
+# What version 5 had: no versions, no revisit columns in pages, bodies by URL (made on demand).
+VERSION_5 = (
+    "DROP INDEX pages_next_visit; DROP INDEX pages_changed; DROP TABLE versions;"
+    + "".join(
+        f"ALTER TABLE pages DROP COLUMN {name};"
+        for name in (
+            "next_visit_at",
+            "revisit_s",
+            "changed_at",
+            "checked_at",
+            "content_hash",
+            "body_hash",
+            "last_modified",
+            "etag",
+        )
+    )
+    + "DROP TABLE IF EXISTS bodies; UPDATE meta SET value = '5' WHERE key = 'schema_version';"
+)
+
 # What version 4 had: the FTS table declared with content = 'pages' (which datasette does not
 # recognise), no pages.host, and an empty bodies table in every database.
-VERSION_4 = """
+VERSION_4 = (
+    VERSION_5
+    + """
 DROP INDEX pages_host; ALTER TABLE pages DROP COLUMN host;
 DROP TRIGGER pages_fts_insert; DROP TRIGGER pages_fts_delete; DROP TRIGGER pages_fts_update;
 DROP TABLE pages_fts;
@@ -74,6 +95,7 @@ END;
 CREATE TABLE IF NOT EXISTS bodies (url TEXT PRIMARY KEY, charset TEXT, body BLOB NOT NULL);
 UPDATE meta SET value = '4' WHERE key = 'schema_version';
 """
+)
 
 
 async def test_a_version_4_database_is_migrated(tmp_path: Path, site: TestServer, crawl: CrawlFn):

@@ -10,15 +10,18 @@ from collections.abc import Sequence
 
 import orjson
 
-from scraper.models import FailureRecord, FrontierState, PageRecord, SinkRecord
+from scraper.models import CheckedRecord, PageRecord, SinkRecord
 from scraper.storage.postgres.setup import Conn
 from scraper.storage.postgres.statements import (
     ADD_URLS,
+    CHECKED,
     FINISH,
+    INSERT_BODIES,
+    INSERT_VERSIONS,
     REDIRECT_TARGETS_DONE,
-    UPSERT_BODIES,
     UPSERT_PAGES,
 )
+from scraper.storage.revisits import checked_columns, finished_rows, visit_columns
 from scraper.urls import url_host
 
 
@@ -50,16 +53,24 @@ def _without_nul(value: object) -> object:
 
 
 async def write(conn: Conn, records: Sequence[SinkRecord]) -> None:
-    """Pages upserted by URL (a page written twice stays one row), bodies, redirect targets
-    done, new URLs pending with their hosts, and each record's URL finished (done, failed or
-    blocked; unclaimed), whichever worker claims it now."""
+    """Versions of pages whose content changed, pages upserted by URL (a page written twice
+    stays one row, one version), bodies per version, pages found unchanged marked checked,
+    redirect targets done, new URLs pending with their hosts, and each record's URL finished
+    (done, failed or blocked; unclaimed), whichever worker claims it now."""
     pages = sorted(
         {r.url: r for r in records if isinstance(r, PageRecord)}.values(), key=lambda p: p.url
     )
-    statements: list[tuple[str, list[list[object]]]] = [(UPSERT_PAGES, _page_columns(pages))]
+    columns = _page_columns(pages)
+    statements: list[tuple[str, list[list[object]]]] = [
+        (INSERT_VERSIONS, columns),  # before the pages: compared with the latest version
+        (UPSERT_PAGES, columns),
+    ]
     bodies = [(p.url, p.charset, p.body) for p in pages if p.body is not None]
     if bodies:
-        statements.append((UPSERT_BODIES, _columns(bodies, 3)))
+        statements.append((INSERT_BODIES, _columns(bodies, 3)))
+    checked = sorted(checked_columns(r) for r in records if isinstance(r, CheckedRecord))
+    if checked:
+        statements.append((CHECKED, _columns(checked, 7)))
     targets = sorted({p.redirected_to[0]: (*p.redirected_to, p.depth) for p in pages
                       if p.redirected_to}.values())  # fmt: skip
     if targets:  # before the new URLs: a target also linked from this batch stays done
@@ -67,12 +78,7 @@ async def write(conn: Conn, records: Sequence[SinkRecord]) -> None:
     found = sorted({(url, host, p.depth + 1) for p in pages for url, host in p.new_urls})
     if found:
         statements.append((ADD_URLS, _columns(found, 3)))
-    finished = sorted(
-        [(p.frontier_id, FrontierState.DONE.value, p.attempts, None) for p in pages]
-        + [(f.frontier_id, f.state.value, f.attempts, f.reason)
-           for f in records if isinstance(f, FailureRecord)]
-    )  # fmt: skip
-    statements.append((FINISH, _columns(finished, 4)))
+    statements.append((FINISH, _columns(sorted(finished_rows(records)), 4)))
     async with conn.pipeline():
         for sql, params in statements:
             await conn.execute(sql, params)
@@ -86,7 +92,7 @@ def _page_columns(pages: Sequence[PageRecord]) -> list[list[object]]:
     rows = [
         (p.url, p.final_url, p.status, p.content_type, clean(p.title), clean(p.description),
          clean(p.text), p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes, clean_json(p.data),
-         json_array(p.links), url_host(p.url))
+         json_array(p.links), url_host(p.url), *visit_columns(p))
         for p in pages
     ]  # fmt: skip
-    return _columns(rows, 14)
+    return _columns(rows, 21)

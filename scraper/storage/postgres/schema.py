@@ -12,7 +12,7 @@ Differences from the SQLite schema, for people writing SQL against both:
   ``workers`` (SQLite has one ``meta.status``).
 """
 
-SCHEMA_VERSION = 5  # the SQLite schema's version this one matches (columns of pages, frontier)
+SCHEMA_VERSION = 6  # the SQLite schema's version this one matches (columns of pages, frontier)
 
 SCHEMA = """
 CREATE TABLE meta (
@@ -71,6 +71,14 @@ CREATE TABLE pages (
     data         jsonb,  -- the [extract] fields, NULL when none matched
     links        jsonb,  -- array of the page's links (absolute, normalized) or NULL
     host         text,
+    etag          text,  -- the validators of the last answer, for conditional revisits
+    last_modified text,
+    body_hash     text,  -- of the raw body, and of the content (title, text, data)
+    content_hash  text,
+    checked_at    timestamptz,  -- when the URL was last asked
+    changed_at    timestamptz,  -- when its content last changed
+    revisit_s     double precision,  -- its revisit interval
+    next_visit_at timestamptz,  -- when it is due again
     search       tsvector GENERATED ALWAYS AS (
         setweight(to_tsvector('simple', coalesce(title, '')), 'A')
         || setweight(to_tsvector('simple', coalesce(text, '')), 'B')
@@ -78,11 +86,30 @@ CREATE TABLE pages (
 );
 CREATE INDEX pages_host ON pages (host);
 CREATE INDEX pages_search ON pages USING gin (search);
+CREATE INDEX pages_next_visit ON pages (next_visit_at);
+CREATE INDEX pages_changed ON pages (changed_at);
+-- One row per distinct content a URL ever had (the latest also in pages).
+CREATE TABLE versions (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    url          text NOT NULL,
+    fetched_at   timestamptz NOT NULL,
+    status       integer NOT NULL,
+    change       text NOT NULL CHECK (change IN ('new', 'changed', 'removed')),
+    content_hash text,
+    title        text,
+    description  text,
+    text         text,
+    data         jsonb
+);
+CREATE INDEX versions_url ON versions (url, id);
+CREATE INDEX versions_fetched ON versions (fetched_at);
 CREATE VIEW links (from_url, to_url) AS
 SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(value);
-CREATE TABLE bodies (
-    url     text PRIMARY KEY,
-    charset text,
-    body    bytea NOT NULL
+CREATE TABLE bodies (  -- one raw body per version (--store-html)
+    version_id bigint PRIMARY KEY,
+    url        text NOT NULL,
+    charset    text,
+    body       bytea NOT NULL
 );
+CREATE INDEX bodies_url ON bodies (url);
 """

@@ -202,26 +202,72 @@ FROM frontier GROUP BY 1, 2
 # -- the sink -----------------------------------------------------------------------------------
 PAGE_COLUMNS = (
     "url, final_url, status, content_type, title, description, text, depth, fetched_at, "
-    "elapsed_ms, size_bytes, data, links, host"
+    "elapsed_ms, size_bytes, data, links, host, etag, last_modified, body_hash, content_hash, "
+    "checked_at, revisit_s, next_visit_at"
 )
 # each column's type, in PAGE_COLUMNS's order
 _PAGE_TYPES = [
     "text", "text", "int", "text", "text", "text", "text",
     "int", "text", "int", "int", "text", "text", "text",
+    "text", "text", "text", "text", "text", "float8", "text",
 ]  # fmt: skip
-# a page fetched again replaces every column but its URL and host
-_UPDATED = ", ".join(f"{c} = excluded.{c}" for c in PAGE_COLUMNS.split(", ")[1:-1])
+_CASTS = {"fetched_at": "::timestamptz", "data": "::jsonb", "links": "::jsonb",
+          "checked_at": "::timestamptz", "next_visit_at": "::timestamptz"}  # fmt: skip
+_NAMES = PAGE_COLUMNS.split(", ")
+# a page fetched again replaces every column but its URL, host and content hash; changed_at
+# moves only when the content hash does (a page written twice after a crash stays unchanged)
+_UPDATED = ", ".join(f"{c} = excluded.{c}" for c in _NAMES[1:] if c not in ("host", "content_hash"))
 UPSERT_PAGES = f"""
-INSERT INTO pages ({PAGE_COLUMNS})
-SELECT url, final_url, status, content_type, title, description, text, depth,
-    fetched_at::timestamptz, elapsed_ms, size_bytes, data::jsonb, links::jsonb, host
+INSERT INTO pages ({PAGE_COLUMNS}, changed_at)
+SELECT {", ".join(c + _CASTS.get(c, "") for c in _NAMES)}, checked_at::timestamptz
 FROM unnest({", ".join(f"%s::{t}[]" for t in _PAGE_TYPES)}) AS t({PAGE_COLUMNS})
-ON CONFLICT (url) DO UPDATE SET {_UPDATED}
+ON CONFLICT (url) DO UPDATE SET {_UPDATED},
+    changed_at = CASE WHEN pages.content_hash IS NOT DISTINCT FROM excluded.content_hash
+                      THEN pages.changed_at ELSE excluded.changed_at END,
+    content_hash = excluded.content_hash
 """
-UPSERT_BODIES = """
-INSERT INTO bodies (url, charset, body)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[])
-ON CONFLICT (url) DO UPDATE SET charset = excluded.charset, body = excluded.body
+# The same page columns (before UPSERT_PAGES): a version for each page whose content differs
+# from its URL's latest version (none for a re-fetch of the same content, nor for a URL first
+# seen gone).
+INSERT_VERSIONS = f"""
+INSERT INTO versions (url, fetched_at, status, change, content_hash, title, description, text,
+    data)
+SELECT t.url, t.fetched_at::timestamptz, t.status,
+       CASE WHEN latest.id IS NULL THEN 'new' WHEN t.status IN (404, 410) THEN 'removed'
+            ELSE 'changed' END,
+       t.content_hash, t.title, t.description, t.text, t.data::jsonb
+FROM unnest({", ".join(f"%s::{t}[]" for t in _PAGE_TYPES)}) AS t({PAGE_COLUMNS})
+LEFT JOIN LATERAL (SELECT id, content_hash FROM versions v WHERE v.url = t.url
+                   ORDER BY id DESC LIMIT 1) AS latest ON true
+WHERE CASE WHEN latest.id IS NULL THEN t.status NOT IN (404, 410)
+           ELSE latest.content_hash IS DISTINCT FROM t.content_hash END
+"""
+# (urls, charsets, bodies): each body for its URL's latest version, one kept per version
+INSERT_BODIES = """
+INSERT INTO bodies (version_id, url, charset, body)
+SELECT (SELECT max(id) FROM versions v WHERE v.url = t.url), t.url, t.charset, t.body
+FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS t(url, charset, body)
+WHERE EXISTS (SELECT 1 FROM versions v WHERE v.url = t.url)
+ON CONFLICT (version_id) DO NOTHING
+"""
+# (urls, checked_at, etags, last_modified, body hashes, intervals, next visits): revisits that
+# found their page unchanged
+CHECKED = """
+UPDATE pages p SET checked_at = t.checked_at::timestamptz, etag = t.etag,
+    last_modified = t.last_modified, body_hash = coalesce(t.body_hash, p.body_hash),
+    revisit_s = t.revisit_s, next_visit_at = t.next_visit_at::timestamptz
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[],
+            %s::text[]) AS t(url, checked_at, etag, last_modified, body_hash, revisit_s,
+                             next_visit_at)
+WHERE p.url = t.url
+"""
+PREVIOUS = """
+SELECT url, etag, last_modified, body_hash, content_hash, revisit_s FROM pages
+WHERE url = ANY(%s::text[])
+"""
+SCHEDULE = """
+UPDATE frontier SET state = 'pending', attempts = 0, last_error = NULL, claimed_by = NULL
+WHERE state IN ('done', 'failed') AND url IN (SELECT url FROM pages WHERE {where})
 """
 # (urls, hosts, depths): where followed redirects ended, content stored under the first URL;
 # done, so a link to one later is not fetched again (pending ones are not claimed yet).
@@ -244,17 +290,27 @@ PARSED_PAGE = (
     "p.content_type IN ('text/html', 'application/xhtml+xml') AND p.status BETWEEN 200 AND 299"
 )
 BODIES_PAGE = (
-    "SELECT p.id, p.url, p.final_url, b.charset, b.body FROM pages p JOIN bodies b USING (url) "
-    f"WHERE p.id > %s AND {PARSED_PAGE} ORDER BY p.id LIMIT %s"
+    "SELECT b.version_id, b.url, p.final_url, b.charset, b.body FROM bodies b "
+    "JOIN pages p USING (url) JOIN versions v ON v.id = b.version_id "
+    "WHERE b.version_id > %s AND v.status BETWEEN 200 AND 299 "
+    "AND p.content_type IN ('text/html', 'application/xhtml+xml') ORDER BY b.version_id LIMIT %s"
 )
 WITHOUT_BODY = (
     f"SELECT count(*) FROM pages p WHERE {PARSED_PAGE} "
     "AND NOT EXISTS (SELECT 1 FROM bodies b WHERE b.url = p.url)"
 )
 UPDATE_PARSED = """
+UPDATE versions v SET title = t.title, description = t.description, text = t.text,
+    data = t.data::jsonb, content_hash = t.content_hash
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+    AS t(id, title, description, text, data, content_hash)
+WHERE v.id = t.id
+"""
+UPDATE_PARSED_PAGES = """
 UPDATE pages p SET title = t.title, description = t.description, text = t.text,
-    data = t.data::jsonb, links = t.links::jsonb
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-    AS t(url, title, description, text, data, links)
-WHERE p.url = t.url
+    data = t.data::jsonb, links = t.links::jsonb, content_hash = t.content_hash
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+            %s::text[], %s::text[]) AS t(id, url, title, description, text, data, content_hash,
+                                         links)
+WHERE p.url = t.url AND t.id = (SELECT max(id) FROM versions v WHERE v.url = t.url)
 """

@@ -53,6 +53,7 @@ from scraper.storage.postgres.statements import (
     HEARTBEAT,
     IS_KNOWN,
     PAGE_COUNT,
+    PREVIOUS,
     PUBLISH,
     PUT_META,
     RECOVER,
@@ -60,11 +61,14 @@ from scraper.storage.postgres.statements import (
     RELEASE_IDS,
     RELEASE_MINE,
     RENEW,
+    SCHEDULE,
     TALLY,
     UNFINISHED,
     UPDATE_PARSED,
+    UPDATE_PARSED_PAGES,
     WITHOUT_BODY,
 )
+from scraper.storage.revisits import revisit_filter, with_previous
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +254,16 @@ class PostgresStore:
         async with self._leasing:
             done = await self._run(lambda conn: claims.claim(conn, req))
             self._leases.leased(done.sent_at, done.leased)
-        return sorted((FrontierItem(*row) for row in done.rows), key=lambda i: (i.depth, i.id))
+        items = [FrontierItem(*row) for row in done.rows]
+        if items:
+            found = await self._rows(PREVIOUS, ([i.url for i in items],))
+            items = with_previous(items, found)
+        return sorted(items, key=lambda i: (i.depth, i.id))
+
+    async def schedule_revisits(self, *, due_at: str | None, checked_before: str | None) -> int:
+        """Stored pages back to pending for a revisit (see ``CrawlStore.schedule_revisits``)."""
+        where, params = revisit_filter(due_at, checked_before, "%s::timestamptz")
+        return await self._execute(SCHEDULE.format(where=where), params)
 
     # -- host leases ----------------------------------------------------------------------------
 
@@ -351,21 +364,26 @@ class PostgresStore:
         last_id = 0
         while rows := await self._rows(BODIES_PAGE, (last_id, batch_size)):
             last_id = rows[-1][0]
-            yield [StoredBody(*row[1:]) for row in rows]
+            yield [StoredBody(*row) for row in rows]
 
     async def html_pages_without_body(self) -> int:
         count = await self._value(WITHOUT_BODY)
         return count if isinstance(count, int) else 0
 
     async def update_parsed(self, pages: Sequence[Reparsed]) -> None:
-        """New title, description, text, data and links for pages parsed again."""
+        """New title, description, text, data and content hash for versions parsed again; for
+        the latest version of its URL, its page's too, and its links."""
         if pages:
-            columns = [
-                [p.url for p in pages],
+            columns: list[list[object]] = [
+                [p.version_id for p in pages],
                 [clean(p.title) for p in pages],
                 [clean(p.description) for p in pages],
                 [clean(p.text) for p in pages],
                 [clean_json(p.data) for p in pages],
-                [json_array(p.links) for p in pages],
+                [p.content_hash for p in pages],
             ]
             await self._execute(UPDATE_PARSED, columns)
+            links: list[object] = [json_array(p.links) for p in pages]
+            await self._execute(
+                UPDATE_PARSED_PAGES, [columns[0], [p.url for p in pages], *columns[1:], links]
+            )

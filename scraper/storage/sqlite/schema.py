@@ -5,7 +5,7 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -49,15 +49,54 @@ _PENDING_BY_HOST = """
 CREATE INDEX frontier_pending_host ON frontier (host, depth, id) WHERE state = 'pending';
 """
 
-# Raw bodies (--store-html), zlib-compressed, for `scraper reparse`: created by the first batch
-# that has one, so a crawl without --store-html has no such table.
+# Raw bodies (--store-html), zlib-compressed, one per version of a page, for `scraper reparse`:
+# created by the first batch that has one, so a crawl without --store-html has no such table.
 BODIES = """
 CREATE TABLE IF NOT EXISTS bodies (
-    url     TEXT PRIMARY KEY,
-    charset TEXT,
-    body    BLOB NOT NULL
+    version_id INTEGER PRIMARY KEY,  -- versions.id
+    url        TEXT NOT NULL,
+    charset    TEXT,
+    body       BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS bodies_url ON bodies (url);
 """
+
+# One row per distinct content a URL ever had (the latest is also in pages): what a page said
+# at any time is the last version fetched before it. change: new (its first content), changed,
+# removed (it answered 404 or 410; no content).
+_VERSIONS = """
+CREATE TABLE versions (
+    id           INTEGER PRIMARY KEY,
+    url          TEXT NOT NULL,
+    fetched_at   TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    change       TEXT NOT NULL CHECK (change IN ('new', 'changed', 'removed')),
+    content_hash TEXT,
+    title        TEXT,
+    description  TEXT,
+    text         TEXT,
+    data         TEXT
+);
+CREATE INDEX versions_url ON versions (url, id);
+CREATE INDEX versions_fetched ON versions (fetched_at);
+CREATE INDEX pages_next_visit ON pages (next_visit_at);
+CREATE INDEX pages_changed ON pages (changed_at);
+"""
+
+# The revisit columns of pages (schema 6): the validators of the last answer, the hashes a
+# revisit compares (raw body; title, text and data), when the URL was last asked and when its
+# content last changed, its revisit interval and when it is due again.
+_REVISIT_COLUMNS = (
+    ("etag", "TEXT"),
+    ("last_modified", "TEXT"),
+    ("body_hash", "TEXT"),
+    ("content_hash", "TEXT"),
+    ("checked_at", "TEXT"),
+    ("changed_at", "TEXT"),
+    ("revisit_s", "REAL"),
+    ("next_visit_at", "TEXT"),
+)
+
 
 # (No comma in a comment before the last column: SQLite's DROP COLUMN cuts at the last comma it
 # finds before the column, comment or not.)
@@ -107,10 +146,14 @@ CREATE TABLE pages (
     size_bytes   INTEGER NOT NULL,
     data         TEXT,  -- JSON object of the [extract] fields, NULL when none matched
     links        TEXT,  -- JSON array of the page links (absolute and normalized) or NULL
-    host         TEXT   -- host[:port] of the URL as in frontier.host
+    host         TEXT,  -- host[:port] of the URL as in frontier.host
+"""
+    + ",\n".join(f"    {name} {kind}" for name, kind in _REVISIT_COLUMNS)
+    + """
 );
 """
     + _PAGES_BY_HOST
+    + _VERSIONS
     + _LINKS_VIEW
     + _FTS
 )
@@ -134,4 +177,25 @@ DROP TABLE links;
     + _FTS_REBUILD
     + f"ALTER TABLE pages ADD COLUMN host TEXT; UPDATE pages SET host = {_HOST_OF_URL};"
     + _PAGES_BY_HOST,
+    # Revisits: the new columns of pages (hashes from the stored content, by the Python
+    # function the store registers), every page its first version, bodies one per version.
+    5: "".join(f"ALTER TABLE pages ADD COLUMN {name} {kind};" for name, kind in _REVISIT_COLUMNS)
+    + """
+UPDATE pages SET checked_at = fetched_at, changed_at = fetched_at,
+    content_hash = scraper_content_hash(status, content_type, size_bytes, title, text, data);
+"""
+    + _VERSIONS
+    + """
+INSERT INTO versions (url, fetched_at, status, change, content_hash, title, description, text, data)
+SELECT url, fetched_at, status, 'new', content_hash, title, description, text, data FROM pages
+WHERE status NOT IN (404, 410) ORDER BY id;
+CREATE TABLE IF NOT EXISTS bodies (url TEXT PRIMARY KEY, charset TEXT, body BLOB NOT NULL);
+ALTER TABLE bodies RENAME TO bodies_5;
+"""
+    + BODIES
+    + """
+INSERT INTO bodies (version_id, url, charset, body)
+SELECT v.id, b.url, b.charset, b.body FROM bodies_5 b JOIN versions v USING (url);
+DROP TABLE bodies_5;
+""",
 }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from scraper.digest import page_content_hash
 from scraper.errors import StoreError
 from scraper.storage.sqlite.schema import APPLICATION_ID, MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
@@ -53,6 +54,9 @@ async def prepare_for_crawl(db: aiosqlite.Connection, path: Path) -> None:
             f"PRAGMA application_id = {APPLICATION_ID}; COMMIT;"
         )
     elif version < SCHEMA_VERSION:
+        await db.create_function(
+            "scraper_content_hash", 6, page_content_hash, deterministic=True
+        )  # schema 6 hashes the stored pages
         script = "".join(MIGRATIONS[v] for v in range(version, SCHEMA_VERSION))
         log.warning("upgrading %s from schema version %d to %d", path, version, SCHEMA_VERSION)
         await db.executescript(

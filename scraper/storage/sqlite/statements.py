@@ -10,18 +10,70 @@ batch, whatever its size.
 # busy in the main thread, that cost 3x the SQL itself.)
 PAGE_COLUMNS = (
     "url, final_url, status, content_type, title, description, text, depth, fetched_at, "
-    "elapsed_ms, size_bytes, data, links, host"
+    "elapsed_ms, size_bytes, data, links, host, etag, last_modified, body_hash, content_hash, "
+    "checked_at, revisit_s, next_visit_at"
 )
+_PAGE_VALUES = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(21))
+# A page's content replaced (a new page, or a revisit that found it changed): changed_at moves
+# only when its content hash does (a page written twice after a crash stays unchanged).
 UPSERT_PAGE = f"""
-INSERT INTO pages ({PAGE_COLUMNS})
-SELECT {", ".join(f"json_extract(value, '$[{i}]')" for i in range(14))}
+INSERT INTO pages ({PAGE_COLUMNS}, changed_at)
+SELECT {_PAGE_VALUES}, json_extract(value, '$[18]')
 FROM json_each(?) WHERE true
 ON CONFLICT (url) DO UPDATE SET
     final_url = excluded.final_url, status = excluded.status,
     content_type = excluded.content_type, title = excluded.title,
     description = excluded.description, text = excluded.text, depth = excluded.depth,
     fetched_at = excluded.fetched_at, elapsed_ms = excluded.elapsed_ms,
-    size_bytes = excluded.size_bytes, data = excluded.data, links = excluded.links
+    size_bytes = excluded.size_bytes, data = excluded.data, links = excluded.links,
+    etag = excluded.etag, last_modified = excluded.last_modified,
+    body_hash = excluded.body_hash, checked_at = excluded.checked_at,
+    revisit_s = excluded.revisit_s, next_visit_at = excluded.next_visit_at,
+    changed_at = CASE WHEN pages.content_hash IS excluded.content_hash THEN pages.changed_at
+                      ELSE excluded.changed_at END,
+    content_hash = excluded.content_hash
+"""
+# The same page rows (before UPSERT_PAGE): a version for each whose content differs from its
+# URL's latest version (none for a re-fetch of the same content, nor for a URL first seen gone).
+INSERT_VERSIONS = """
+INSERT INTO versions (url, fetched_at, status, change, content_hash, title, description, text, data)
+SELECT p.url, p.fetched_at, p.status,
+       CASE WHEN latest.id IS NULL THEN 'new' WHEN p.status IN (404, 410) THEN 'removed'
+            ELSE 'changed' END,
+       p.content_hash, p.title, p.description, p.text, p.data
+FROM (SELECT json_extract(value, '$[0]') AS url, json_extract(value, '$[8]') AS fetched_at,
+             json_extract(value, '$[2]') AS status, json_extract(value, '$[17]') AS content_hash,
+             json_extract(value, '$[4]') AS title, json_extract(value, '$[5]') AS description,
+             json_extract(value, '$[6]') AS text, json_extract(value, '$[11]') AS data
+      FROM json_each(?)) AS p
+LEFT JOIN versions AS latest ON latest.id = (SELECT max(id) FROM versions WHERE url = p.url)
+WHERE CASE WHEN latest.id IS NULL THEN p.status NOT IN (404, 410)
+           ELSE latest.content_hash IS NOT p.content_hash END
+"""
+# A body for the latest version of its URL (params: url, charset, body, url); one kept per
+# version.
+INSERT_BODY = """
+INSERT OR IGNORE INTO bodies (version_id, url, charset, body)
+SELECT max(id), ?, ?, ? FROM versions WHERE url = ? HAVING max(id) IS NOT NULL
+"""
+# [[url, checked_at, etag, last_modified, body_hash, revisit_s, next_visit_at], ...]: revisits
+# that found their page unchanged.
+CHECKED = """
+UPDATE pages SET checked_at = json_extract(row.value, '$[1]'),
+    etag = json_extract(row.value, '$[2]'), last_modified = json_extract(row.value, '$[3]'),
+    body_hash = coalesce(json_extract(row.value, '$[4]'), body_hash),
+    revisit_s = json_extract(row.value, '$[5]'), next_visit_at = json_extract(row.value, '$[6]')
+FROM json_each(?) AS row WHERE pages.url = json_extract(row.value, '$[0]')
+"""
+# What the last visit of claimed URLs left (param: their URLs as a JSON array).
+PREVIOUS = """
+SELECT url, etag, last_modified, body_hash, content_hash, revisit_s FROM pages
+WHERE url IN (SELECT value FROM json_each(?))
+"""
+# Stored pages back to pending for a revisit ({where}: which pages), in one statement.
+SCHEDULE = """
+UPDATE frontier SET state = 'pending', attempts = 0, last_error = NULL
+WHERE state IN ('done', 'failed') AND url IN (SELECT url FROM pages WHERE {where})
 """
 # [[depth, [[url, host], ...]], ...]: the new URLs of a batch's pages, or seeds (add_urls)
 INSERT_NEW_URLS = """
@@ -92,8 +144,10 @@ PARSED_PAGE = (
     "p.content_type IN ('text/html', 'application/xhtml+xml') AND p.status BETWEEN 200 AND 299"
 )
 BODIES_PAGE = (
-    "SELECT p.id, p.url, p.final_url, b.charset, b.body FROM pages p JOIN bodies b USING (url) "
-    f"WHERE p.id > ? AND {PARSED_PAGE} ORDER BY p.id LIMIT ?"
+    "SELECT b.version_id, b.url, p.final_url, b.charset, b.body FROM bodies b "
+    "JOIN pages p USING (url) JOIN versions v ON v.id = b.version_id "
+    "WHERE b.version_id > ? AND v.status BETWEEN 200 AND 299 "
+    "AND p.content_type IN ('text/html', 'application/xhtml+xml') ORDER BY b.version_id LIMIT ?"
 )
 
 TALLY = """
@@ -103,3 +157,14 @@ FROM frontier GROUP BY 1, 2
 
 # Is any URL left to fetch or being fetched? (scans the frontier when none is: at the end only)
 UNFINISHED = "SELECT 1 FROM frontier WHERE state IN ('pending', 'in_progress') LIMIT 1"
+
+# reparse: a version parsed again (params: title, description, text, data, content_hash, id),
+# and its page when it is the URL's latest (params: ..., links, content_hash, url, version id).
+REPARSED_VERSION = (
+    "UPDATE versions SET title = ?, description = ?, text = ?, data = ?, content_hash = ? "
+    "WHERE id = ?"
+)
+REPARSED_PAGE = (
+    "UPDATE pages SET title = ?1, description = ?2, text = ?3, data = ?4, links = ?5, "
+    "content_hash = ?6 WHERE url = ?7 AND (SELECT max(id) FROM versions WHERE url = ?7) = ?8"
+)

@@ -22,26 +22,39 @@ import orjson
 
 from scraper.errors import StoreError
 from scraper.models import (
-    FailureRecord,
+    CheckedRecord,
     FrontierItem,
-    FrontierState,
     PageRecord,
     Reparsed,
     SinkRecord,
     StoredBody,
 )
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
+from scraper.storage.revisits import (
+    checked_columns,
+    finished_rows,
+    revisit_filter,
+    visit_columns,
+    with_previous,
+)
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
 from scraper.storage.sqlite.schema import BODIES
 from scraper.storage.sqlite.setup import prepare_for_crawl, scalar
 from scraper.storage.sqlite.statements import (
     BODIES_PAGE,
+    CHECKED,
     CLAIM_IN_ORDER,
     FINISH,
+    INSERT_BODY,
     INSERT_NEW_URLS,
+    INSERT_VERSIONS,
     PARSED_PAGE,
+    PREVIOUS,
     REDIRECT_TARGETS_DONE,
+    REPARSED_PAGE,
+    REPARSED_VERSION,
+    SCHEDULE,
     TALLY,
     UNFINISHED,
     UPSERT_PAGE,
@@ -198,7 +211,24 @@ class Store:
                     skip = {*excluded, *(row[2] for row in rows)}
                     rows += await self._claims.by_host(skip, limit - len(rows))
         self._claimed += len(rows)
-        return sorted((FrontierItem(*row) for row in rows), key=lambda i: (i.depth, i.id))
+        items = [FrontierItem(*row) for row in rows]
+        return sorted(await self._with_previous(items), key=lambda i: (i.depth, i.id))
+
+    async def _with_previous(self, items: list[FrontierItem]) -> list[FrontierItem]:
+        """The claimed URLs, those with a stored page (revisits) with what it left."""
+        if not items:
+            return items
+        async with self._lock:
+            rows = await self.db.execute_fetchall(PREVIOUS, (_json([i.url for i in items]),))
+        return with_previous(items, rows)
+
+    async def schedule_revisits(self, *, due_at: str | None, checked_before: str | None) -> int:
+        """Stored pages back to pending for a revisit: all, or those due by ``due_at``, or
+        those last checked before ``checked_before`` (both: both). One transaction."""
+        where, params = revisit_filter(due_at, checked_before, "?")
+        async with self._transaction() as db:
+            cur = await db.execute(SCHEDULE.format(where=where), params)
+            return cur.rowcount
 
     # -- host leases: the crawl lock makes this worker the holder of every host -----------------
 
@@ -270,40 +300,38 @@ class Store:
         A URL is marked done in the same transaction that stores its page, so the frontier and
         the pages never disagree, whatever moment the process dies at.
         """
-        pages = [r for r in records if isinstance(r, PageRecord)]
-        failures = [r for r in records if isinstance(r, FailureRecord)]
         async with self._transaction():
-            await self._write(pages, failures)
+            await self._write(records)
         self._claimed = max(0, self._claimed - len(records))
-        if self._pages is not None:
-            self._pages += len(pages)
+        if self._pages is not None:  # the pages now stored, whatever they were before
+            self._pages = None
 
-    async def _write(self, pages: list[PageRecord], failures: list[FailureRecord]) -> None:
+    async def _write(self, records: Sequence[SinkRecord]) -> None:
         db = self.db
-        rows = [
+        pages = [r for r in records if isinstance(r, PageRecord)]
+        rows = _json([
             (p.url, p.final_url, p.status, p.content_type, p.title, p.description, p.text,
              p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes, p.data, p.links or None,
-             url_host(p.url))
+             url_host(p.url), *visit_columns(p))
             for p in pages
-        ]  # fmt: skip
-        await db.execute(UPSERT_PAGE, (_json(rows),))
-        bodies = [(p.url, p.charset, p.body) for p in pages if p.body is not None]
+        ])  # fmt: skip
+        await db.execute(INSERT_VERSIONS, (rows,))  # before the pages: compared with the last
+        await db.execute(UPSERT_PAGE, (rows,))
+        bodies = [(p.url, p.charset, p.body, p.url) for p in pages if p.body is not None]
         if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
-            await db.execute(BODIES)  # the table exists only once a body is stored
-            await db.executemany(
-                "INSERT OR REPLACE INTO bodies (url, charset, body) VALUES (?, ?, ?)", bodies
-            )
+            for sql in BODIES.split(";")[:2]:  # the table exists only once a body is stored
+                await db.execute(sql)
+            await db.executemany(INSERT_BODY, bodies)
+        checked = [checked_columns(r) for r in records if isinstance(r, CheckedRecord)]
+        if checked:
+            await db.execute(CHECKED, (_json(checked),))
         targets = [(*p.redirected_to, p.depth) for p in pages if p.redirected_to]
         if targets:  # before the new URLs: a target also linked from this batch stays done
             await db.execute(REDIRECT_TARGETS_DONE, (_json(targets),))
         found = [(p.depth + 1, p.new_urls) for p in pages if p.new_urls]
         if found:
             await db.execute(INSERT_NEW_URLS, (_json(found),))
-        done = FrontierState.DONE.value
-        finished: list[tuple[int, str, int, str | None]]
-        finished = [(p.frontier_id, done, p.attempts, None) for p in pages]
-        finished += [(f.frontier_id, f.state.value, f.attempts, f.reason) for f in failures]
-        await db.execute(FINISH, (_json(finished),))
+        await db.execute(FINISH, (_json(finished_rows(records)),))
 
     # -- reparse ------------------------------------------------------------------------------
 
@@ -316,7 +344,7 @@ class Store:
             if not rows:
                 return
             last_id = rows[-1][0]
-            yield [StoredBody(*row[1:]) for row in rows]
+            yield [StoredBody(*row) for row in rows]
 
     async def html_pages_without_body(self) -> int:
         sql = "SELECT count(*) FROM pages p WHERE " + PARSED_PAGE
@@ -331,17 +359,18 @@ class Store:
         return found is not None
 
     async def update_parsed(self, pages: Sequence[Reparsed]) -> None:
-        """New title, description, text, data and links for pages parsed again."""
+        """New title, description, text, data and content hash for versions parsed again;
+        for the latest version of its URL, its page's too, and its links."""
         async with self._transaction() as db:
-            await db.executemany(
-                "UPDATE pages SET title = ?, description = ?, text = ?, data = ?, links = ?"
-                " WHERE url = ?",
-                [
-                    (p.title, p.description, p.text, p.data, _json(p.links) if p.links else None,
-                     p.url)
-                    for p in pages
-                ],
-            )  # fmt: skip
+            await db.executemany(REPARSED_VERSION, [
+                (p.title, p.description, p.text, p.data, p.content_hash, p.version_id)
+                for p in pages
+            ])  # fmt: skip
+            await db.executemany(REPARSED_PAGE, [
+                (p.title, p.description, p.text, p.data, _json(p.links) if p.links else None,
+                 p.content_hash, p.url, p.version_id)
+                for p in pages
+            ])  # fmt: skip
 
     # -- counts ---------------------------------------------------------------------------------
 

@@ -1,0 +1,99 @@
+"""What a fetch records about a page besides its content (:class:`~scraper.models.Visit`), and
+whether a revisit found it unchanged.
+
+A revisit is the fetch of a URL whose page is stored (``FrontierItem.previous``). It is
+unchanged when the server answers ``304`` to the conditional request, when the raw body is the
+same bytes (nothing to parse), or when the parsed content (title, text, extracted data: see
+:mod:`scraper.digest`) hashes the same: then only a :class:`~scraper.models.CheckedRecord` is
+written. The revisit interval halves when the page changed and doubles when it did not, between
+``min_revisit_s`` and ``max_revisit_s``; a new page starts at ``min_revisit_s``.
+"""
+
+from scraper.config import Settings
+from scraper.digest import body_hash, page_content_hash
+from scraper.models import (
+    CheckedRecord,
+    FetchResult,
+    FrontierItem,
+    ParsedPage,
+    PreviousVisit,
+    Visit,
+)
+from scraper.timespec import later
+
+
+def interval_s(settings: Settings, previous: PreviousVisit | None, changed: bool) -> float:
+    """The page's next revisit interval."""
+    low, high = settings.min_revisit_s, settings.max_revisit_s
+    if previous is None or previous.revisit_s is None:
+        return low
+    step = previous.revisit_s / 2 if changed else previous.revisit_s * 2
+    return min(high, max(low, step))
+
+
+def raw_hash(r: FetchResult) -> str | None:
+    """The hash of a successful response's body, None when it was not kept (only counted)."""
+    if 200 <= r.status < 300 and (r.body or not r.size_bytes):
+        return body_hash(r.body)
+    return None
+
+
+def page_hash(r: FetchResult, parsed: ParsedPage | None, data_json: str | None) -> str | None:
+    """The hash of what the response says (:func:`scraper.digest.page_content_hash`)."""
+    title, text = (parsed.title, parsed.text) if parsed is not None else (None, None)
+    return page_content_hash(
+        r.status, r.content_type, r.size_bytes, title, text, data_json, raw_hash(r)
+    )
+
+
+def visit(
+    settings: Settings,
+    item: FrontierItem,
+    r: FetchResult,
+    *,
+    hashes: tuple[str | None, str | None],
+    changed: bool,
+) -> Visit:
+    """The visit ``r`` records, ``hashes`` being (body hash, content hash); a 304 keeps the
+    stored hashes, and validators the server did not send again."""
+    previous = item.previous
+    revisit = interval_s(settings, previous, changed)
+    etag, modified = r.etag, r.last_modified
+    if previous is not None and r.status == 304:
+        etag, modified = etag or previous.etag, modified or previous.last_modified
+    return Visit(
+        checked_at=r.fetched_at,
+        etag=etag,
+        last_modified=modified,
+        body_hash=hashes[0],
+        content_hash=hashes[1],
+        revisit_s=revisit,
+        next_visit_at=later(r.fetched_at, revisit),
+    )
+
+
+def unchanged_before_parsing(settings: Settings, item: FrontierItem, r: FetchResult) -> bool:
+    """Is a revisit's response known unchanged without parsing it: a ``304``, or the same raw
+    body as last time?"""
+    previous = item.previous
+    if previous is None:
+        return False
+    if r.status == 304:
+        return True
+    kept = raw_hash(r)
+    return kept is not None and kept == previous.body_hash
+
+
+def checked(settings: Settings, item: FrontierItem, r: FetchResult) -> CheckedRecord:
+    """The record of a revisit that found its page unchanged."""
+    previous = item.previous
+    hashes = (previous.body_hash, previous.content_hash) if previous is not None else (None, None)
+    if r.status != 304:
+        hashes = (raw_hash(r) or hashes[0], hashes[1])
+    return CheckedRecord(
+        item.id,
+        item.url,
+        r.status,
+        r.attempts,
+        visit(settings, item, r, hashes=hashes, changed=False),
+    )

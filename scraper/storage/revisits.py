@@ -1,0 +1,94 @@
+"""What both backends write and read the same way for revisits: a record's revisit columns,
+the frontier rows a batch finishes, the claimed URLs' previous visits, which pages a recrawl
+schedules."""
+
+from collections.abc import Iterable, Sequence
+
+from scraper.models import (
+    CheckedRecord,
+    FailureRecord,
+    FrontierItem,
+    FrontierState,
+    PageRecord,
+    PreviousVisit,
+    SinkRecord,
+    Visit,
+)
+
+_NO_VISIT = (None, None, None, None, None, None)
+
+
+def visit_columns(p: PageRecord) -> tuple[object, ...]:
+    """A page row's revisit columns: etag, last_modified, body_hash, content_hash,
+    checked_at, revisit_s, next_visit_at (checked when fetched without a visit)."""
+    v = p.visit
+    if v is None:
+        return (None, None, None, None, p.fetched_at, None, None)
+    return (v.etag, v.last_modified, v.body_hash, v.content_hash, v.checked_at, v.revisit_s,
+            v.next_visit_at)  # fmt: skip
+
+
+def checked_columns(r: CheckedRecord) -> tuple[object, ...]:
+    """(url, checked_at, etag, last_modified, body_hash, revisit_s, next_visit_at)."""
+    v: Visit = r.visit
+    return (r.url, v.checked_at, v.etag, v.last_modified, v.body_hash, v.revisit_s,
+            v.next_visit_at)  # fmt: skip
+
+
+def finished_rows(records: Iterable[SinkRecord]) -> list[tuple[int, str, int, str | None]]:
+    """(frontier id, state, attempts, last_error) of every record of a batch: a page, stored
+    or found unchanged, is done."""
+    done = FrontierState.DONE.value
+    rows: list[tuple[int, str, int, str | None]] = []
+    for r in records:
+        if isinstance(r, FailureRecord):
+            rows.append((r.frontier_id, r.state.value, r.attempts, r.reason))
+        else:
+            rows.append((r.frontier_id, done, r.attempts, None))
+    return rows
+
+
+def with_previous(
+    items: list[FrontierItem], rows: Iterable[Sequence[object]]
+) -> list[FrontierItem]:
+    """``items`` with ``previous`` set from (url, etag, last_modified, body_hash,
+    content_hash, revisit_s) rows of their stored pages."""
+    found = {
+        str(row[0]): PreviousVisit(
+            _text(row[1]), _text(row[2]), _text(row[3]), _text(row[4]), _number(row[5])
+        )
+        for row in rows
+    }
+    if not found:
+        return items
+    return [
+        FrontierItem(i.id, i.url, i.host, i.depth, i.attempts, found[i.url])
+        if i.url in found
+        else i
+        for i in items
+    ]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def revisit_filter(
+    due_at: str | None, checked_before: str | None, mark: str
+) -> tuple[str, list[object]]:
+    """The WHERE clause (over pages) of a recrawl's pages, and its parameters (``mark``: the
+    backend's placeholder): all pages; or due by ``due_at`` (never scheduled: due); or last
+    checked before ``checked_before``; both given: both."""
+    terms: list[str] = []
+    params: list[object] = []
+    if due_at is not None:
+        terms.append(f"(next_visit_at IS NULL OR next_visit_at <= {mark})")
+        params.append(due_at)
+    if checked_before is not None:
+        terms.append(f"coalesce(checked_at, fetched_at) < {mark}")
+        params.append(checked_before)
+    return (" AND ".join(terms) or "true"), params
