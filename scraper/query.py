@@ -83,9 +83,17 @@ async def search_pages(
 
 
 @contextlib.asynccontextmanager
-async def export_pages(db: str | Path) -> AsyncIterator[Rows]:
-    """Every stored page, all columns, oldest first."""
-    async with open_read_store(db) as store, store.pages() as rows:
+async def export_pages(db: str | Path, changed_since: str | None = None) -> AsyncIterator[Rows]:
+    """Every stored page, all columns, oldest first (``changed_since``: only the pages new or
+    changed since then, not removed: the delta to index again)."""
+    async with open_read_store(db) as store, store.pages(changed_since) as rows:
+        yield rows
+
+
+@contextlib.asynccontextmanager
+async def page_changes(db: str | Path, since: str) -> AsyncIterator[Rows]:
+    """url, change (new, changed, removed), at: every change since ``since``, oldest first."""
+    async with open_read_store(db) as store, store.changes(since) as rows:
         yield rows
 
 
@@ -194,14 +202,19 @@ async def write_rows(
 
 
 async def export_file(
-    db: str | Path, fmt: ExportFormat, output: Path | None, stdout: BinaryIO
+    db: str | Path,
+    fmt: ExportFormat,
+    output: Path | None,
+    stdout: BinaryIO,
+    changed_since: str | None = None,
 ) -> None:
-    """Write every page to ``output``, created once the database is known good, or ``stdout``.
+    """Write every page (or those changed since ``changed_since``) to ``output``, created once
+    the database is known good, or ``stdout``.
 
     The ``data`` column (extracted fields) is written as a JSON object in JSON Lines, ``links``
     as a JSON array.
     """
-    async with export_pages(db) as rows:
+    async with export_pages(db, changed_since) as rows:
         if output is None:
             await write_rows(rows, fmt, stdout, json_columns=("data", "links"))
             return

@@ -22,7 +22,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings
-from scraper.crawl.engine import Crawl, CrawlSummary
+from scraper.crawl import Crawl, CrawlSummary
 from scraper.models import FailureRecord, FrontierItem, PageRecord
 from scraper.testing import CONFIG, TRAFFIC, PostgresServer, Traffic, make_app
 

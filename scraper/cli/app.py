@@ -6,18 +6,19 @@ stderr (no traceback unless ``SCRAPER_DEBUG=1``) with its exit code: 2 for usage
 """
 
 import asyncio
-import functools
 import importlib.metadata
 import logging
 import os
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, NoReturn
 
 import typer
 
 from scraper import __version__, logs
 from scraper.cli import read as cliread
+from scraper.cli.benchcmd import bench
 from scraper.cli.options import (
     HELP_OPTIONS,
     ConfigOpt,
@@ -29,9 +30,17 @@ from scraper.cli.options import (
 )
 from scraper.cli.read import warn
 from scraper.config import Settings
-from scraper.crawl import Crawl, CrawlStats, CrawlSummary, reparse_bodies, resume_command
+from scraper.crawl import (
+    Crawl,
+    CrawlStats,
+    CrawlSummary,
+    RevisitPlan,
+    reparse_bodies,
+    resume_command,
+)
 from scraper.errors import InvalidURL, ScraperError, UsageError
 from scraper.output import ProgressLine
+from scraper.timespec import iso, parse_duration
 from scraper.urls import normalize_url
 
 app = typer.Typer(
@@ -170,7 +179,13 @@ def progress_plain(stats: CrawlStats) -> str:
 PROGRESS_EVERY_S = 5.0  # without a terminal, a plain progress line this often
 
 
-def run_crawl(settings: Settings, run: RunOptions, *, save_settings: bool = True) -> None:
+def run_crawl(
+    settings: Settings,
+    run: RunOptions,
+    *,
+    save_settings: bool = True,
+    revisit: RevisitPlan | None = None,
+) -> None:
     """Run a crawl with a progress display; print its summary; exit 130/143 after a signal."""
     logs.configure(debug=run.debug, log_file=run.log_file, log_format=run.log_format)
     with ProgressLine(settings.max_pages or None) as progress:
@@ -184,12 +199,15 @@ def run_crawl(settings: Settings, run: RunOptions, *, save_settings: bool = True
                 shown_at = stats.elapsed_s
                 typer.echo(progress_plain(stats), err=True)
 
-        crawl = Crawl(settings, on_progress, save_settings=save_settings)
+        crawl = Crawl(settings, on_progress, save_settings=save_settings, revisit=revisit)
         summary = asyncio.run(crawl.run(), debug=run.debug)
     note = limit_note(summary)
     if summary.nothing_to_do:
-        typer.echo(f"nothing to do: {note or no_pending(summary)}")
+        nothing = "no stored page is due for a revisit" if summary.revisits == 0 else None
+        typer.echo(f"nothing to do: {note or nothing or no_pending(summary)}")
         return
+    if summary.revisits is not None:
+        typer.echo(revisit_line(summary))
     typer.echo(summary_line(summary))
     if note is not None:
         typer.echo(note, err=True)
@@ -200,6 +218,14 @@ def run_crawl(settings: Settings, run: RunOptions, *, save_settings: bool = True
             err=True,
         )
         raise typer.Exit(EXIT_FOR_SIGNAL.get(summary.interrupted_by, 1))
+
+
+def revisit_line(summary: CrawlSummary) -> str:
+    """What a recrawl did besides storing pages."""
+    return (
+        f"recrawl: {summary.revisits} pages scheduled for a revisit; {summary.unchanged} "
+        f"unchanged, {summary.new_pages} pages stored (changed, removed or new)"
+    )
 
 
 def no_pending(summary: CrawlSummary) -> str:
@@ -238,6 +264,41 @@ def resume(*, run: RunOptions) -> None:
 
 
 @app.command()
+@with_run_options
+def recrawl(
+    due: Annotated[
+        bool, typer.Option("--due", help="Only the pages due for a revisit (their next_visit_at).")
+    ] = False,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            metavar="DURATION",
+            help="Only the pages last checked longer ago than this (90m, 6h, 2d, 1w).",
+        ),
+    ] = None,
+    *,
+    run: RunOptions,
+) -> None:
+    """Revisit the stored pages (all, or --due, or --older-than) with conditional requests:
+    unchanged pages are marked checked, changed ones get a new version, their new links are
+    crawled, pages now answering 404/410 are recorded as removed. Interrupted: `resume`.
+
+    Runs with the crawl's stored settings (flags override them for this run); no page limit
+    unless --max-pages is given."""
+    now = datetime.now(UTC)
+    before = None
+    if older_than is not None:
+        before = iso(now - timedelta(seconds=parse_duration(older_than, "--older-than")))
+    plan = RevisitPlan(due_at=iso(now) if due else None, checked_before=before)
+    flags = dict(run.overrides)
+    if flags.get("max_pages") is None:
+        flags["max_pages"] = 0
+    settings = resume_settings(run.config, run.db, flags)
+    run_crawl(settings, run, save_settings=False, revisit=plan)
+
+
+@app.command()
 def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
     """Re-run parsing and extraction rules over stored bodies (--store-html); fetch nothing."""
     summary = asyncio.run(reparse_bodies(resume_settings(config, db, {})))
@@ -262,88 +323,7 @@ def reparse_line(pages: int, skipped: int) -> str:
 # -- reading what was scraped: query, search, export, stats ----------------------------------
 
 
-@app.command()
-def bench(
-    pages: Annotated[
-        int, typer.Option("--pages", min=1, help="Pages of the generated site.")
-    ] = 2000,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Requests in flight, crawl and raw.")
-    ] = 32,
-    scrapy: Annotated[
-        str | None,
-        typer.Option(
-            "--scrapy",
-            metavar="PYTHON",
-            help="Also crawl the site with Scrapy, "
-            "run by this interpreter (one that can import scrapy).",
-        ),
-    ] = None,
-    frontier_urls: Annotated[
-        int | None,
-        typer.Option(
-            "--frontier-urls",
-            min=2,
-            help="Instead: peak RSS of two crawls of --pages "
-            "pages, their frontiers ending at --pages URLs and at this many.",
-        ),
-    ] = None,
-    hosts: Annotated[
-        int | None,
-        typer.Option(
-            "--hosts",
-            min=1,
-            max=99_999,
-            help="Instead: a polite crawl of this many local hosts, "
-            "timed against (--pages-per-host - 1) x --delay, with the gaps the site saw.",
-        ),
-    ] = None,
-    pages_per_host: Annotated[
-        int, typer.Option("--pages-per-host", min=1, help="With --hosts: pages of each host.")
-    ] = 10,
-    delay: Annotated[
-        float,
-        typer.Option("--delay", min=0, help="With --hosts: seconds between a host's requests."),
-    ] = 1.0,
-    per_host: Annotated[
-        int, typer.Option("--per-host", min=1, help="With --hosts: requests in flight per host.")
-    ] = 1,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            min=1,
-            max=64,
-            help="Instead: a latency-bound site of --hosts hosts (default 200) crawled by 1 worker"
-            " on SQLite, then 1, 2, 4 ... this many on a private PostgreSQL, --concurrency each.",
-        ),
-    ] = None,
-) -> None:
-    """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
-    note = functools.partial(typer.echo, err=True)
-    if workers is not None:
-        from scraper.bench.workers import WorkersSpec, run_workers_bench
-        from scraper.bench.workers import report_lines as workers_report
-
-        shared = WorkersSpec(workers, hosts or 200, pages_per_host, concurrency=concurrency)
-        lines = workers_report(shared, run_workers_bench(shared, note))
-    elif hosts is not None:
-        from scraper.bench.wide import WideSpec, run_wide_bench
-        from scraper.bench.wide import report_lines as wide_report
-
-        spec = WideSpec(hosts, pages_per_host, delay, concurrency, per_host)
-        lines = wide_report(run_wide_bench(spec, note, scrapy_python=scrapy))
-    elif frontier_urls is not None:
-        from scraper.bench.frontier import report_lines as frontier_report
-        from scraper.bench.frontier import run_frontier_bench
-
-        lines = frontier_report(run_frontier_bench(pages, pages, frontier_urls, note))
-    else:
-        from scraper.bench.throughput import report_lines, run_bench
-
-        lines = report_lines(run_bench(pages, concurrency, note, scrapy_python=scrapy))
-    for line in lines:
-        typer.echo(line)
+app.command()(bench)
 
 
 def fail(message: str, exit_code: int) -> NoReturn:

@@ -27,6 +27,7 @@ from scraper.query import (
     OutputFormat,
     export_file,
     first_rows,
+    page_changes,
     read_counts,
     search_pages,
     sections_text,
@@ -36,6 +37,7 @@ from scraper.query import (
     write_rows,
 )
 from scraper.storage import Rows, is_postgres
+from scraper.timespec import iso, parse_time
 
 app = typer.Typer(context_settings=HELP_OPTIONS)
 
@@ -137,11 +139,40 @@ def export(
     output: Annotated[
         str, typer.Option("--output", "-o", help="File to write ('-': standard output).")
     ] = "-",
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            metavar="TIME",
+            help="Only pages new or changed since TIME (2026-03-03, 2026-03-03T10:00, 6h, 2d).",
+        ),
+    ] = None,
 ) -> None:
     """Write every stored page, all columns, as JSON Lines or CSV (streamed)."""
     target = None if output == "-" else Path(output)
+    since = None if changed_since is None else iso(parse_time(changed_since, "--changed-since"))
     with quiet_broken_pipe():
-        asyncio.run(export_file(db_address(db), fmt, target, sys.stdout.buffer))
+        asyncio.run(export_file(db_address(db), fmt, target, sys.stdout.buffer, since))
+
+
+@app.command()
+def changes(
+    since: Annotated[
+        str,
+        typer.Option(
+            "--since",
+            metavar="TIME",
+            help="From TIME on (2026-03-03, 2026-03-03T10:00, 6h, 2d).",
+            show_default=False,
+        ),
+    ],
+    db: DbOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Pages new, changed or removed since TIME (url, change, at), oldest first."""
+    rows = page_changes(db_address(db), iso(parse_time(since, "--since")))
+    with quiet_broken_pipe():
+        asyncio.run(show_rows(rows, chosen_format(fmt)))
 
 
 @app.command()

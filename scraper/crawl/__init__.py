@@ -5,8 +5,10 @@ gate (``robots``), the fetch and parse workers (``workers``), the sink (``sink``
 committed through the store) and status snapshots (``status``); ``reparse`` re-runs parsing
 over stored bodies."""
 
-from scraper.crawl.engine import Crawl, CrawlStats, CrawlSummary
+from scraper.crawl.engine import Crawl
 from scraper.crawl.reparse import reparse_bodies
+from scraper.crawl.report import CrawlStats, CrawlSummary
+from scraper.crawl.revisit import RevisitPlan
 from scraper.crawl.status import read_status, render_text, resume_command
 from scraper.crawl.workers import interrupted_by_signals
 
@@ -14,6 +16,7 @@ __all__ = [
     "Crawl",
     "CrawlStats",
     "CrawlSummary",
+    "RevisitPlan",
     "interrupted_by_signals",
     "read_status",
     "render_text",

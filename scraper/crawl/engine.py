@@ -23,9 +23,11 @@ from urllib.parse import urlsplit
 
 from scraper.config import Settings, settings_from_json, settings_to_json
 from scraper.crawl.links import LinkFilter
+from scraper.crawl.report import CrawlStats, CrawlSummary
+from scraper.crawl.revisit import RevisitPlan
 from scraper.crawl.robots import RobotsGate
-from scraper.crawl.scheduler import Scheduler, SchedulerStats
-from scraper.crawl.sink import Sink, SinkStats
+from scraper.crawl.scheduler import Scheduler
+from scraper.crawl.sink import Sink
 from scraper.crawl.slots import HostSlots, host_quota
 from scraper.crawl.status import (
     FlightInfo,
@@ -50,37 +52,6 @@ STATUS_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
-class CrawlStats:
-    """A snapshot of the whole crawl, for progress displays."""
-
-    elapsed_s: float
-    frontier: SchedulerStats
-    sink: SinkStats
-    retried: int
-    in_flight: int
-    robots_fetched: int
-    busiest: tuple[tuple[str, int, int, float], ...] = ()  # (host, queued, in flight, delay_s)
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlSummary:
-    """Counts of the whole crawl, from the database; after a second signal (no time to count),
-    ``pending`` is None, ``failures`` empty and ``failed``/``blocked`` are this run's."""
-
-    db: str  # as messages name it (a PostgreSQL URL without its password)
-    pages: int  # in the database
-    new_pages: int  # stored by this run
-    failed: int
-    blocked: int
-    pending: int | None
-    elapsed_s: float
-    interrupted_by: str | None  # "SIGINT" / "SIGTERM" when stopped by a signal
-    nothing_to_do: bool = False  # nothing was crawled: no pending URL, or the page limit reached
-    failures: tuple[tuple[str, int], ...] = ()  # failed URLs by last_error, most first
-    max_pages: int = 0  # this run's page limit (0: none)
-
-
-@dataclass(frozen=True, slots=True)
 class _Parts:
     frontier: Scheduler
     sink: Sink
@@ -101,10 +72,14 @@ class Crawl:
         *,
         save_settings: bool = True,
         grace_s: float = 5.0,
+        revisit: RevisitPlan | None = None,
     ) -> None:
         """``save_settings=False`` (resume) leaves the settings stored with the crawl as they
-        are; ``grace_s`` is how long in-flight requests may take after the first signal."""
+        are; ``grace_s`` is how long in-flight requests may take after the first signal;
+        ``revisit`` (a recrawl) schedules stored pages for a revisit first."""
         self._settings = settings
+        self._revisit = revisit
+        self._revisits: int | None = None
         self._save_settings = save_settings
         self._grace_s = grace_s
         self._nothing_to_do = False
@@ -152,6 +127,8 @@ class Crawl:
             self._store = store
             s = self._settings = await self._settle_settings(store)
             await store.recover_abandoned()  # what a killed worker left claimed
+            if self._revisit is not None:
+                self._revisits = await store.schedule_revisits(**self._revisit.filters())
             seeds = _normalize_seeds(s.seeds)
             slots = HostSlots(
                 s.per_host, s.delay_s, max_delay_s=s.max_delay_s, autothrottle=s.autothrottle
@@ -200,6 +177,8 @@ class Crawl:
             nothing_to_do=self._nothing_to_do,
             failures=failures,
             max_pages=self._settings.max_pages,
+            revisits=self._revisits,
+            unchanged=self._parts.sink.stats().unchanged_written if self._parts else 0,
         )
 
     async def _settle_settings(self, store: CrawlStore) -> Settings:

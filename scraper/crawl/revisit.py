@@ -9,6 +9,8 @@ written. The revisit interval halves when the page changed and doubles when it d
 ``min_revisit_s`` and ``max_revisit_s``; a new page starts at ``min_revisit_s``.
 """
 
+from dataclasses import dataclass
+
 from scraper.config import Settings
 from scraper.digest import body_hash, page_content_hash
 from scraper.models import (
@@ -20,6 +22,18 @@ from scraper.models import (
     Visit,
 )
 from scraper.timespec import later
+
+
+@dataclass(frozen=True, slots=True)
+class RevisitPlan:
+    """Which stored pages a recrawl revisits: all; or those due by ``due_at``; or those last
+    checked before ``checked_before`` (both: pages that are both). Times as stored."""
+
+    due_at: str | None = None
+    checked_before: str | None = None
+
+    def filters(self) -> dict[str, str | None]:
+        return {"due_at": self.due_at, "checked_before": self.checked_before}
 
 
 def interval_s(settings: Settings, previous: PreviousVisit | None, changed: bool) -> float:

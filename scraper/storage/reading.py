@@ -78,8 +78,16 @@ class CrawlReader(Protocol):
         words between ``markers``), score (higher is better). ``limit`` 0: all."""
         ...
 
-    def pages(self) -> contextlib.AbstractAsyncContextManager[Rows]:
-        """Every stored page with the columns of SQLite's ``pages``, first stored first."""
+    def pages(
+        self, changed_since: str | None = None
+    ) -> contextlib.AbstractAsyncContextManager[Rows]:
+        """Every stored page with the columns of SQLite's ``pages``, first stored first; with
+        ``changed_since`` (a stored time), only those new or changed since then, not removed."""
+        ...
+
+    def changes(self, since: str) -> contextlib.AbstractAsyncContextManager[Rows]:
+        """What happened to the crawl's pages since ``since`` (a stored time), oldest first:
+        url, change (new, changed, removed), at."""
         ...
 
     async def meta(self, key: str) -> str | None:
@@ -155,3 +163,12 @@ def search_words(terms: Sequence[str]) -> list[tuple[str, bool]]:
     if not words:
         raise UsageError("nothing to search for: give at least one word")
     return words
+
+
+# The rows of ``CrawlReader.changes`` ({mark}: the backend's placeholder for the time).
+CHANGES = (
+    "SELECT url, change, fetched_at AS at FROM versions WHERE fetched_at >= {mark} "
+    "ORDER BY fetched_at, id"
+)
+# The filter of ``CrawlReader.pages(changed_since=...)``.
+CHANGED_SINCE = "changed_at >= {mark} AND status NOT IN (404, 410)"

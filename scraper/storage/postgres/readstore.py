@@ -26,6 +26,8 @@ from scraper.storage.postgres.connect import (
 )
 from scraper.storage.postgres.schema import SCHEMA_VERSION
 from scraper.storage.reading import (
+    CHANGED_SINCE,
+    CHANGES,
     HEARTBEAT_DEAD_S,
     CrawlCounts,
     Row,
@@ -39,7 +41,8 @@ Connection = psycopg.AsyncConnection[TupleRow]
 # The columns of SQLite's pages table (PostgreSQL's adds the generated `search`).
 PAGE_COLUMNS = (
     "id, url, final_url, status, content_type, title, description, text, depth, fetched_at, "
-    "elapsed_ms, size_bytes, data, links, host"
+    "elapsed_ms, size_bytes, data, links, host, etag, last_modified, body_hash, content_hash, "
+    "checked_at, changed_at, revisit_s, next_visit_at"
 )
 # Title (weight A) counts 10x the text (B), as bm25's weights on SQLite; {D, C, B, A}.
 _SEARCH = """
@@ -285,11 +288,20 @@ class PostgresReadStore:
             async with self._cursor_rows(cursor) as rows:
                 yield rows
 
-    def pages(self) -> contextlib.AbstractAsyncContextManager[PgRows]:
+    def pages(
+        self, changed_since: str | None = None
+    ) -> contextlib.AbstractAsyncContextManager[PgRows]:
         """Every stored page with the columns of SQLite's ``pages`` (not ``search``), first
-        stored first."""
-        sql = f"SELECT {PAGE_COLUMNS} FROM pages ORDER BY id"
-        return self._query(sql)
+        stored first (with ``changed_since``: only pages new or changed since, not removed)."""
+        if changed_since is None:
+            return self._query(f"SELECT {PAGE_COLUMNS} FROM pages ORDER BY id")
+        where = CHANGED_SINCE.format(mark="%(since)s::timestamptz")
+        sql = f"SELECT {PAGE_COLUMNS} FROM pages WHERE {where} ORDER BY id"
+        return self._query(sql, {"since": changed_since})
+
+    def changes(self, since: str) -> contextlib.AbstractAsyncContextManager[PgRows]:
+        """New, changed and removed pages since ``since``, oldest first."""
+        return self._query(CHANGES.format(mark="%(since)s::timestamptz"), {"since": since})
 
     async def meta(self, key: str) -> str | None:
         """A value of the ``meta`` table (``settings``), None if there is none."""

@@ -25,6 +25,8 @@ import aiosqlite
 from scraper.errors import ScraperError, StoreError, UsageError
 from scraper.storage.reading import (
     BY_HOST,
+    CHANGED_SINCE,
+    CHANGES,
     CrawlCounts,
     Row,
     WorkerStatus,
@@ -261,9 +263,19 @@ class ReadStore:
         """The one worker's last status, if it published one (its liveness: the crawl lock)."""
         return [WorkerStatus("", status, None, None) for status in await self.worker_statuses()]
 
-    def pages(self) -> contextlib.AbstractAsyncContextManager[SqliteRows]:
-        """Every stored page with all its columns, in the order they were first stored."""
-        return self.rows("SELECT * FROM pages ORDER BY id")
+    def pages(
+        self, changed_since: str | None = None
+    ) -> contextlib.AbstractAsyncContextManager[SqliteRows]:
+        """Every stored page with all its columns, in the order they were first stored (with
+        ``changed_since``: only pages new or changed since then, not removed)."""
+        if changed_since is None:
+            return self.rows("SELECT * FROM pages ORDER BY id")
+        where = CHANGED_SINCE.format(mark="?")
+        return self.rows(f"SELECT * FROM pages WHERE {where} ORDER BY id", (changed_since,))
+
+    def changes(self, since: str) -> contextlib.AbstractAsyncContextManager[SqliteRows]:
+        """New, changed and removed pages since ``since``, oldest first."""
+        return self.rows(CHANGES.format(mark="?"), (since,))
 
     async def counts(self) -> CrawlCounts:
         """The crawl in numbers, all read from one snapshot (one read transaction)."""

@@ -1,0 +1,90 @@
+"""``scraper bench``: the command's options; the benchmarks themselves are ``scraper.bench``'s,
+imported when run (the product never imports them otherwise)."""
+
+import functools
+from typing import Annotated
+
+import typer
+
+
+def bench(
+    pages: Annotated[
+        int, typer.Option("--pages", min=1, help="Pages of the generated site.")
+    ] = 2000,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Requests in flight, crawl and raw.")
+    ] = 32,
+    scrapy: Annotated[
+        str | None,
+        typer.Option(
+            "--scrapy",
+            metavar="PYTHON",
+            help="Also crawl the site with Scrapy, "
+            "run by this interpreter (one that can import scrapy).",
+        ),
+    ] = None,
+    frontier_urls: Annotated[
+        int | None,
+        typer.Option(
+            "--frontier-urls",
+            min=2,
+            help="Instead: peak RSS of two crawls of --pages "
+            "pages, their frontiers ending at --pages URLs and at this many.",
+        ),
+    ] = None,
+    hosts: Annotated[
+        int | None,
+        typer.Option(
+            "--hosts",
+            min=1,
+            max=99_999,
+            help="Instead: a polite crawl of this many local hosts, "
+            "timed against (--pages-per-host - 1) x --delay, with the gaps the site saw.",
+        ),
+    ] = None,
+    pages_per_host: Annotated[
+        int, typer.Option("--pages-per-host", min=1, help="With --hosts: pages of each host.")
+    ] = 10,
+    delay: Annotated[
+        float,
+        typer.Option("--delay", min=0, help="With --hosts: seconds between a host's requests."),
+    ] = 1.0,
+    per_host: Annotated[
+        int, typer.Option("--per-host", min=1, help="With --hosts: requests in flight per host.")
+    ] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Instead: a latency-bound site of --hosts hosts (default 200) crawled by 1 worker"
+            " on SQLite, then 1, 2, 4 ... this many on a private PostgreSQL, --concurrency each.",
+        ),
+    ] = None,
+) -> None:
+    """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
+    note = functools.partial(typer.echo, err=True)
+    if workers is not None:
+        from scraper.bench.workers import WorkersSpec, run_workers_bench
+        from scraper.bench.workers import report_lines as workers_report
+
+        shared = WorkersSpec(workers, hosts or 200, pages_per_host, concurrency=concurrency)
+        lines = workers_report(shared, run_workers_bench(shared, note))
+    elif hosts is not None:
+        from scraper.bench.wide import WideSpec, run_wide_bench
+        from scraper.bench.wide import report_lines as wide_report
+
+        spec = WideSpec(hosts, pages_per_host, delay, concurrency, per_host)
+        lines = wide_report(run_wide_bench(spec, note, scrapy_python=scrapy))
+    elif frontier_urls is not None:
+        from scraper.bench.frontier import report_lines as frontier_report
+        from scraper.bench.frontier import run_frontier_bench
+
+        lines = frontier_report(run_frontier_bench(pages, pages, frontier_urls, note))
+    else:
+        from scraper.bench.throughput import report_lines, run_bench
+
+        lines = report_lines(run_bench(pages, concurrency, note, scrapy_python=scrapy))
+    for line in lines:
+        typer.echo(line)
