@@ -209,9 +209,9 @@ async def wait_for_requests(site: TestServer, child: Child, count: int) -> None:
     assert child.running, f"crawl ended before {count} requests\n{child.diagnostics()}"
 
 
-def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+def rows(db: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
     with contextlib.closing(sqlite3.connect(db)) as conn:
-        return conn.execute(sql).fetchall()
+        return conn.execute(sql, params).fetchall()
 
 
 def assert_consistent(db: Path) -> dict[str, int]:
