@@ -301,3 +301,23 @@ def page_record(
 def failure_record(item: FrontierItem) -> FailureRecord:
     """The sink's record of a claimed URL that failed (timeouts, after three attempts)."""
     return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
+
+
+# What version 5 had: no versions, no revisit columns in pages, bodies by URL (made on demand).
+VERSION_5 = (
+    "DROP INDEX pages_next_visit; DROP INDEX pages_changed; DROP TABLE versions;"
+    + "".join(
+        f"ALTER TABLE pages DROP COLUMN {name};"
+        for name in (
+            "next_visit_at",
+            "revisit_s",
+            "changed_at",
+            "checked_at",
+            "content_hash",
+            "body_hash",
+            "last_modified",
+            "etag",
+        )
+    )
+    + "DROP TABLE IF EXISTS bodies; UPDATE meta SET value = '5' WHERE key = 'schema_version';"
+)

@@ -1,6 +1,7 @@
 """Recrawls: conditional requests, unchanged pages only marked checked, versions, changes, the
 revisit schedule, the commands, and a recrawl killed and resumed."""
 
+import json
 import sqlite3
 from collections import Counter
 from contextlib import closing
@@ -13,7 +14,7 @@ from scraper.config import Settings
 from scraper.crawl import Crawl, CrawlSummary, RevisitPlan
 from scraper.testing.changing import ROUND, SEEN, make_changing_app
 from scraper.timespec import now_iso
-from tests.conftest import TEST_SETTINGS, rows
+from tests.conftest import FAST, TEST_SETTINGS, poll, rows, run, scraper
 
 REVISIT = {"min_revisit_s": 100.0, "max_revisit_s": 1000.0}
 
@@ -99,3 +100,82 @@ async def test_a_recrawl_of_a_migrated_database_finds_its_pages_unchanged(
     assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
     assert summary.unchanged == 9  # /noise too: only its markup changes
     assert rows(db, "SELECT change, count(*) FROM versions GROUP BY 1") == [("new", 9)]
+
+
+async def test_the_commands_recrawl_list_changes_and_export_the_delta(
+    tmp_path: Path, aiohttp_server: Any
+):
+    """`recrawl --due` has nothing to do before pages are due; `recrawl --older-than 0s`
+    revisits them; `changes --since` lists new, changed and removed pages oldest first;
+    `export --changed-since` writes only the pages new or changed since then."""
+    app = make_changing_app()
+    server = await aiohttp_server(app)
+    db = tmp_path / "crawl.db"
+    config = tmp_path / "revisit.toml"
+    config.write_text("[recrawl]\nmin_revisit_s = 3600.0\nmax_revisit_s = 7200.0\n")
+    code, _, err = await run(tmp_path, "crawl", str(server.make_url("/")), "--db", str(db),
+                             *FAST, "--config", str(config))  # fmt: skip
+    assert code == 0, err
+    code, out, _ = await run(tmp_path, "recrawl", "--due", "--db", str(db))
+    assert (code, out.strip()) == (0, "nothing to do: no stored page is due for a revisit")
+    before = now_iso()
+    app[ROUND][0] = 1
+    code, out, err = await run(tmp_path, "recrawl", "--older-than", "0s", "--db", str(db))
+    assert code == 0, err
+    assert "recrawl: 9 pages scheduled for a revisit; 5 unchanged" in out
+    code, out, err = await run(
+        tmp_path, "changes", "--since", before, "-f", "jsonl", "--db", str(db)
+    )
+    assert code == 0, err
+    listed = [json.loads(line) for line in out.splitlines()]
+    assert [row["change"] for row in listed].count("changed") == 3
+    assert {row["change"] for row in listed} == {"new", "changed", "removed"}
+    assert [row["at"] for row in listed] == sorted(row["at"] for row in listed)
+    code, out, err = await run(tmp_path, "export", "-f", "jsonl", "--changed-since", "10m",
+                               "--db", str(db))  # fmt: skip
+    assert code == 0, err
+    assert len(out.splitlines()) == 9  # the first crawl's pages are 10 minutes old at most
+    code, out, err = await run(tmp_path, "export", "-f", "jsonl", "--changed-since", before,
+                               "--db", str(db))  # fmt: skip
+    exported = {json.loads(line)["url"] for line in out.splitlines()}
+    assert sorted(u.removeprefix(str(server.make_url(""))) for u in exported) == [
+        "/etag/0", "/fresh", "/lm/0", "/plain/0",
+    ]  # fmt: skip
+    code, _, err = await run(tmp_path, "changes", "--since", "yesterday", "--db", str(db))
+    assert code == 2
+    assert "--since: 'yesterday' is neither an ISO-8601 date" in err
+
+
+async def test_a_recrawl_killed_and_resumed_checks_every_page_once(
+    tmp_path: Path, aiohttp_server: Any
+):
+    """kill -9 in the middle of a recrawl, then `resume`: every page is checked, none twice
+    beyond what was in flight or unflushed, and no version is stored twice or lost."""
+    app = make_changing_app(pages=300)
+    server = await aiohttp_server(app)
+    db = tmp_path / "crawl.db"
+    flags = ["--db", str(db), *FAST, "--concurrency", "2", "--per-host", "2", "--delay", "0.005"]
+    code, _, err = await run(tmp_path, "crawl", str(server.make_url("/")), *flags)
+    assert code == 0, err
+    before = now_iso()
+    app[ROUND][0] = 1
+    app[SEEN].clear()
+    async with scraper(tmp_path, "recrawl", *flags) as child:
+        await poll(lambda: len(app[SEEN]) >= 120 or not child.running, 20)
+        assert child.running, child.diagnostics()
+        child.proc.kill()
+        await child.finish()
+    killed_at = len(app[SEEN])
+    code, _, err = await run(tmp_path, "resume", "--db", str(db))
+    assert code == 0, err
+    asked = Counter(s.path for s in app[SEEN])
+    assert len(asked) == 309 + 1  # every page, and /fresh
+    assert sum(asked.values()) - len(asked) <= 2 + 2 * 16  # in flight + unflushed (BATCH)
+    assert killed_at < sum(asked.values())
+    assert rows(db, "SELECT count(*) FROM pages WHERE checked_at < ?", before) == [(0,)]
+    assert rows(db, "SELECT count(*) FROM (SELECT url, content_hash FROM versions "
+                    "GROUP BY 1, 2 HAVING count(*) > 1)") == [(0,)]  # fmt: skip
+    changes = dict(rows(db, "SELECT change, count(*) FROM versions WHERE fetched_at >= ? "
+                            "GROUP BY 1", before))  # fmt: skip
+    assert changes == {"changed": 30 + 3, "new": 1, "removed": 1}
+    assert rows(db, "SELECT count(*) FROM frontier WHERE state <> 'done'") == [(0,)]

@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from scraper.errors import StoreError
-from scraper.models import FrontierState, Reparsed, SinkRecord, StoredBody
+from scraper.models import (
+    CheckedRecord,
+    FrontierItem,
+    FrontierState,
+    PreviousVisit,
+    Reparsed,
+    SinkRecord,
+    StoredBody,
+    Visit,
+)
 from scraper.storage import CrawlStore, is_postgres, open_crawl_store, open_read_store
 from tests.conftest import failure_record as failure
 from tests.conftest import page_record as page
@@ -220,3 +229,124 @@ async def test_a_page_with_nul_characters_is_stored(open_store: OpenStore, backe
         assert await store.page_count() == 1
         (title,) = (await stored(backend, "SELECT title FROM pages"))[0]
         assert str(title).startswith("a")  # SQLite's reader stops at the NUL
+
+
+def when(value: object) -> str:
+    """A stored time as text (PostgreSQL's rows hold datetimes)."""
+    return str(value).replace(" ", "T")
+
+
+def visit(content: str | None, checked_at: str = "2026-12-06T00:00:00.000+00:00") -> Visit:
+    return Visit(checked_at, '"e1"', None, "b-" + str(content), content, 100.0,
+                 "2026-12-06T00:01:40.000+00:00")  # fmt: skip
+
+
+async def test_a_revisit_claims_the_previous_visit_and_stores_a_version_per_content(
+    open_store: OpenStore, backend: str
+):
+    """A stored page scheduled again is claimed with its validators and hashes; the same
+    content written again (a re-fetch after a crash) adds no version, other content does and
+    moves changed_at; a removal is a version without content."""
+    async with seeded(open_store, 1) as store:
+        (item,) = await store.claim(1)
+        assert item.previous is None
+        await store.write_batch([page(item, visit=visit("h1"))])
+        assert await store.schedule_revisits(due_at=None, checked_before=None) == 1
+        (again,) = await store.claim(1)
+        assert again.previous == PreviousVisit('"e1"', None, "b-h1", "h1", 100.0)
+        later = "2026-12-07T00:00:00.000+00:00"
+        await store.write_batch([page(again, fetched_at=later, visit=visit("h1", later))])
+        await store.schedule_revisits(due_at=None, checked_before=None)
+        (third,) = await store.claim(1)
+        await store.write_batch(
+            [page(third, title="new", fetched_at=later, visit=visit("h2", later))]
+        )
+        await store.schedule_revisits(due_at=None, checked_before=None)
+        (fourth,) = await store.claim(1)
+        await store.write_batch([page(fourth, status=404, title=None, text=None,
+                                      fetched_at=later, visit=visit(None, later))])  # fmt: skip
+    found = await stored(backend, "SELECT change, content_hash, title FROM versions ORDER BY id")
+    assert found == [
+        ("new", "h1", f"t {item.url}"),
+        ("changed", "h2", "new"),
+        ("removed", None, None),
+    ]
+    (changed_at,) = (await stored(backend, "SELECT changed_at FROM pages"))[0]
+    assert when(changed_at).startswith("2026-12-07")
+
+
+async def test_a_checked_page_is_marked_and_left_as_it_was(open_store: OpenStore, backend: str):
+    """An unchanged revisit updates the page's check time, validators and schedule only: no
+    version, the same title and changed_at; its URL is done."""
+    async with seeded(open_store, 1) as store:
+        (item,) = await store.claim(1)
+        await store.write_batch([page(item, visit=visit("h1"))])
+        await store.schedule_revisits(due_at=None, checked_before=None)
+        (again,) = await store.claim(1)
+        later = "2026-12-08T00:00:00.000+00:00"
+        checked = Visit(later, '"e2"', "Mon, 07 Dec 2026 00:00:00 GMT", None, "h1", 200.0,
+                        "2026-12-08T00:03:20.000+00:00")  # fmt: skip
+        await store.write_batch([CheckedRecord(again.id, again.url, 304, 1, checked)])
+        counts, _ = await store.frontier_tally()
+        assert counts[DONE] == 1
+    found = await stored(backend, "SELECT title, etag, last_modified, body_hash, revisit_s, "
+                                  "checked_at, changed_at, next_visit_at FROM pages")  # fmt: skip
+    title, etag, modified, body, revisit_s, checked_at, changed_at, next_at = found[0]
+    assert (title, etag, modified, body, revisit_s) == (
+        f"t {item.url}",
+        '"e2"',
+        "Mon, 07 Dec 2026 00:00:00 GMT",
+        "b-h1",
+        200.0,
+    )
+    assert when(checked_at).startswith("2026-12-08T00:00:00")
+    assert when(changed_at).startswith("2026-12-06")
+    assert when(next_at).startswith("2026-12-08T00:03:20")
+    assert await stored(backend, "SELECT count(*) FROM versions") == [(1,)]
+
+
+async def test_a_recrawl_schedules_the_due_or_the_old_pages(open_store: OpenStore, backend: str):
+    """--due takes pages whose next visit has come; --older-than those last checked before
+    the cutoff; both: pages that are both; each scheduled URL pending again."""
+    days = {f"http://h{i % 2}.test/{i}": day for i, day in enumerate(["01", "05", "09"])}
+
+    def checked(items: list[FrontierItem]) -> list[SinkRecord]:
+        return [
+            page(i, visit=Visit(f"2026-12-{days[i.url]}T00:00:00.000+00:00", None, None, None,
+                                "h", 100.0, f"2026-12-{days[i.url]}T00:01:40.000+00:00"))
+            for i in items
+        ]  # fmt: skip
+
+    async with seeded(open_store, 3) as store:
+        await store.write_batch(checked(await store.claim(3)))
+        at, old = "2026-12-06T00:00:00.000+00:00", "2026-12-03T00:00:00.000+00:00"
+        assert await store.schedule_revisits(due_at=at, checked_before=None) == 2
+        await store.write_batch(checked(await store.claim(3)))
+        assert await store.schedule_revisits(due_at=at, checked_before=old) == 1
+        await store.write_batch(checked(await store.claim(3)))
+        assert await store.schedule_revisits(due_at=None, checked_before=at) == 2
+        counts, _ = await store.frontier_tally()
+        assert (counts[PENDING], counts[DONE]) == (2, 1)
+
+
+async def test_the_reader_lists_changes_and_the_changed_pages(open_store: OpenStore, backend: str):
+    """changes(since): url, change, at, oldest first; pages(changed_since): the pages new or
+    changed since, not the removed ones."""
+    async with seeded(open_store, 3) as store:
+        a, b, c = await store.claim(3)
+        early, late = "2026-12-01T00:00:00.000+00:00", "2026-12-09T00:00:00.000+00:00"
+        later, last = "2026-12-09T00:00:01.000+00:00", "2026-12-09T00:00:02.000+00:00"
+        await store.write_batch([page(a, fetched_at=early, visit=visit("a", early)),
+                                 page(b, fetched_at=late, visit=visit("b", late)),
+                                 page(c, fetched_at=later, visit=visit("c", later))])  # fmt: skip
+        await store.schedule_revisits(due_at=None, checked_before=None)
+        c2 = next(i for i in await store.claim(3) if i.url == c.url)
+        await store.write_batch([page(c2, status=410, fetched_at=last, visit=visit(None, last))])
+    since = "2026-12-05T00:00:00.000+00:00"
+    async with open_read_store(backend) as reader:
+        async with reader.changes(since) as rows:
+            changes = [(url, change) for url, change, _at in await rows.fetch()]
+        async with reader.pages(since) as rows:
+            urls = [row[1] for row in await rows.fetch()]
+    assert changes == [(b.url, "new"), (c.url, "new"), (c.url, "removed")]
+    assert urls == [b.url]

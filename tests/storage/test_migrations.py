@@ -12,7 +12,7 @@ from datasette.utils import detect_fts  # type: ignore[import-untyped]
 from scraper.errors import StoreError
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.storage.sqlite.store import Store
-from tests.conftest import CrawlFn
+from tests.conftest import VERSION_5, CrawlFn
 
 
 async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn):
@@ -47,25 +47,6 @@ async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn
     assert len(links_before) > 3
     assert [row for row in links_after if row[0] == home] == links_before
 
-
-# What version 5 had: no versions, no revisit columns in pages, bodies by URL (made on demand).
-VERSION_5 = (
-    "DROP INDEX pages_next_visit; DROP INDEX pages_changed; DROP TABLE versions;"
-    + "".join(
-        f"ALTER TABLE pages DROP COLUMN {name};"
-        for name in (
-            "next_visit_at",
-            "revisit_s",
-            "changed_at",
-            "checked_at",
-            "content_hash",
-            "body_hash",
-            "last_modified",
-            "etag",
-        )
-    )
-    + "DROP TABLE IF EXISTS bodies; UPDATE meta SET value = '5' WHERE key = 'schema_version';"
-)
 
 # What version 4 had: the FTS table declared with content = 'pages' (which datasette does not
 # recognise), no pages.host, and an empty bodies table in every database.
