@@ -14,7 +14,7 @@ from scraper.config import Settings
 from scraper.crawl import Crawl, CrawlSummary, RevisitPlan
 from scraper.testing.changing import ROUND, SEEN, make_changing_app
 from scraper.timespec import now_iso
-from tests.conftest import FAST, TEST_SETTINGS, poll, rows, run, scraper
+from tests.conftest import FAST, TEST_SETTINGS, VERSION_5, poll, rows, run, scraper
 
 REVISIT = {"min_revisit_s": 100.0, "max_revisit_s": 1000.0}
 
@@ -92,7 +92,6 @@ async def test_a_recrawl_of_a_migrated_database_finds_its_pages_unchanged(
     server = await aiohttp_server(app)
     db = tmp_path / "crawl.db"
     await crawl_changing(db, server)
-    from tests.storage.test_migrations import VERSION_5
 
     with closing(sqlite3.connect(db)) as conn, conn:
         conn.executescript(VERSION_5)
