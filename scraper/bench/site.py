@@ -254,14 +254,26 @@ class _LoggingHandler(_QuietHandler):
             self.log.flush()
 
 
+class _NoValidatorsHandler(_QuietHandler):
+    """Answers every GET whole: conditional request headers are ignored."""
+
+    def do_GET(self) -> None:
+        del self.headers["If-Modified-Since"]
+        del self.headers["If-None-Match"]
+        super().do_GET()
+
+
 class _Server(http.server.ThreadingHTTPServer):
     request_queue_size = 1024  # a burst of connects must not overflow the listen backlog
 
 
-def serve_directory(directory: str, port: int, access_log: str | None = None) -> None:
+def serve_directory(
+    directory: str, port: int, access_log: str | None = None, validators: bool = True
+) -> None:
     """The fallback server, run in its own process: static files of ``directory``, forever;
-    with ``access_log``, one line per GET written there (:data:`LOG_FORMAT`)."""
-    handler_class: type[_QuietHandler] = _QuietHandler
+    with ``access_log``, one line per GET written there (:data:`LOG_FORMAT`); without
+    ``validators``, conditional requests are answered whole."""
+    handler_class: type[_QuietHandler] = _QuietHandler if validators else _NoValidatorsHandler
     if access_log is not None:
         _LoggingHandler.log = open(access_log, "a")  # noqa: SIM115 - open for the process's life
         handler_class = _LoggingHandler
@@ -277,7 +289,9 @@ def _free_port() -> int:
         return port
 
 
-def _nginx_conf(work: Path, site: Path, port: int, access_log: Path | None) -> Path:
+def _nginx_conf(
+    work: Path, site: Path, port: int, access_log: Path | None, validators: bool = True
+) -> Path:
     temps = "".join(
         f"{kind}_temp_path {work}/nginx-{kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -289,7 +303,8 @@ def _nginx_conf(work: Path, site: Path, port: int, access_log: Path | None) -> P
         f"events {{ worker_connections {NGINX_FILES - 1000}; }}\n"
         f"http {{\n{_access_log(access_log)}types {{ text/html html; }}\ndefault_type text/plain;\n"
         f"sendfile on;\nkeepalive_requests 1000000;\n{temps}"
-        f"server {{ listen 127.0.0.1:{port}; root {site}; index index.html; }}\n}}\n"
+        + ("" if validators else "etag off;\nif_modified_since off;\n")
+        + f"server {{ listen 127.0.0.1:{port}; root {site}; index index.html; }}\n}}\n"
     )
     return conf
 
@@ -321,27 +336,39 @@ def _access_log(path: Path | None) -> str:
 
 
 @contextlib.contextmanager
-def serve(site: Path, work: Path, access_log: Path | None = None) -> Iterator[tuple[str, str]]:
-    """Serve ``site`` from a separate process; yields (root URL, server name).
+def serve(
+    site: Path,
+    work: Path,
+    access_log: Path | None = None,
+    *,
+    validators: bool = True,
+    port: int | None = None,
+) -> Iterator[tuple[str, str]]:
+    """Serve ``site`` from a separate process; yields (root URL, server name). Without
+    ``validators`` the server answers conditional requests (``If-None-Match``,
+    ``If-Modified-Since``) with the whole page, as a server without them does. ``port``: that
+    one (a site served again where it was crawled), else a free one.
 
     With ``access_log``, the server writes a line per request there, unbuffered: the fields of
     :data:`LOG_FORMAT` (host, end time and duration in seconds with milliseconds, status).
     """
     nginx = shutil.which("nginx")
+    chosen = port
     if nginx is not None:
-        port = _free_port()
+        port = chosen or _free_port()
         argv = [nginx, "-p", str(work), "-e", str(work / "nginx-error.log")]
         with _process(
-            [*argv, "-c", str(_nginx_conf(work, site, port, access_log))],
+            [*argv, "-c", str(_nginx_conf(work, site, port, access_log, validators))],
             port,
             work / "nginx.log",
         ) as up:
             if up:
                 yield f"http://127.0.0.1:{port}/", "nginx"
                 return
-    port = _free_port()
+    port = chosen or _free_port()
     argv = [sys.executable, "-m", "scraper.bench.site", "serve", str(site), str(port)]
-    argv += [str(access_log)] if access_log is not None else []
+    argv += [str(access_log) if access_log is not None else "-"]
+    argv += [] if validators else ["novalidators"]
     with _process(argv, port, work / "server.log") as up:
         if not up:
             raise ScraperError(f"bench: the server did not start (see {work / 'server.log'})")
@@ -349,7 +376,10 @@ def serve(site: Path, work: Path, access_log: Path | None = None) -> Iterator[tu
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] != ["serve"] or len(sys.argv) not in (4, 5):
-        sys.exit("usage: python -m scraper.bench.site serve DIR PORT [ACCESS_LOG]")
+    if sys.argv[1:2] != ["serve"] or len(sys.argv) not in (4, 5, 6):
+        sys.exit("usage: python -m scraper.bench.site serve DIR PORT [ACCESS_LOG|-] [novalidators]")
+    log = next(iter(sys.argv[4:5]), "-")
     with contextlib.suppress(KeyboardInterrupt):
-        serve_directory(sys.argv[2], int(sys.argv[3]), next(iter(sys.argv[4:]), None))
+        serve_directory(
+            sys.argv[2], int(sys.argv[3]), None if log == "-" else log, sys.argv[5:] == []
+        )

@@ -89,7 +89,7 @@ def _cpu_s(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _bench_settings(root: str, db: Path, pages: int, concurrency: int) -> Settings:
+def bench_settings(root: str, db: Path, pages: int, concurrency: int) -> Settings:
     return Settings(
         seeds=(root,),
         db=str(db),
@@ -230,7 +230,7 @@ def run_bench(
         note(f"generating {pages} pages in {work} ...")
         site = generate_site(work / "site", pages)
         with serve(site.directory, work) as (root, server):
-            settings = _bench_settings(root, work / "bench.db", pages, concurrency)
+            settings = bench_settings(root, work / "bench.db", pages, concurrency)
             note(f"raw fetch of {pages + len(site.missing)} URLs from {server} ...")
             raw = _run_raw(settings, [root.rstrip("/") + p for p in site.paths()], limit_s)
             note("crawl ...")

@@ -212,7 +212,7 @@ async def test_reading_pragmas_and_functions_are_allowed(crawled: CrawlResult):
         ]:
             async with store.rows(sql) as result:
                 found = await result.fetch()
-            assert found == expected or (expected is None and len(found) == 15), sql
+            assert found == expected or (expected is None and len(found) == 23), sql
 
 
 async def test_bad_sql_exits_2_with_sqlites_message(crawled: CrawlResult):
