@@ -6,6 +6,7 @@ the request (aiohttp resolves no literal). ``resolve`` pins a name to an address
 ``--resolve``.
 """
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Mapping
@@ -38,12 +39,19 @@ class AddressPolicy:
         """Refuse an IP-literal URL whose address is not public (names go to the resolver)."""
         host = url_host(url)
         host = host[1 : host.find("]")] if host.startswith("[") else host.partition(":")[0]
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            return
-        if not self.trusts(host) and not is_public_address(ip):
+        ip = _literal(host)
+        if ip is not None and not self.trusts(host) and not is_public_address(ip):
             raise PermanentFetchError("private_address", f"{ip} is not a public address")
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal(host: str) -> IPAddress | None:
+    """The address an IP-literal host names; None for a name (parsed once per host: every
+    request asks)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 class GuardedResolver(AbstractResolver):

@@ -205,7 +205,7 @@ async def test_reading_pragmas_and_functions_are_allowed(crawled: CrawlResult):
         for sql, expected in [
             ("PRAGMA integrity_check", [("ok",)]),
             ("PRAGMA table_info(pages)", None),
-            ("SELECT count(*) FROM pragma_table_info('pages')", [(15,)]),
+            ("SELECT count(*) FROM pragma_table_info('pages')", [(23,)]),
             ("SELECT count(*) FROM pages_fts WHERE pages_fts MATCH 'welcome'", [(1,)]),
             ("SELECT json_extract('{\"a\": 1}', '$.a')", [(1,)]),
             ("PRAGMA user_version", [(0,)]),
