@@ -153,13 +153,25 @@ class Fetcher:
         Raises FetchError (with ``attempts`` set) when the URL cannot be fetched.
         """
         conditional = _conditional_headers(previous)
-        attempt_no = 0
         try:
-            async for attempt in self._retries.attempts(url):
+            await hooks.before_attempt(1)
+            return await self._attempt(url, 1, hooks, conditional)
+        except FetchError as exc:
+            exc.attempts = 1
+            if not isinstance(exc, TransientFetchError) or not self._retries.retrying:
+                raise
+            first = exc
+        await asyncio.sleep(self._retries.first_wait_s(url, first))
+        return await self._retry(url, hooks, conditional)
+
+    async def _retry(self, url: str, hooks: FetchHooks, conditional: dict[str, str]) -> FetchResult:
+        """Attempts 2 and on, in the retry policy's tenacity loop."""
+        attempt_no = 1
+        try:
+            async for attempt in self._retries.retries(url):
                 with attempt:
-                    attempt_no = attempt.retry_state.attempt_number
-                    if attempt_no > 1:
-                        self.retried += 1
+                    attempt_no = attempt.retry_state.attempt_number + 1
+                    self.retried += 1
                     await hooks.before_attempt(attempt_no)
                     return await self._attempt(url, attempt_no, hooks, conditional)
         except FetchError as exc:
