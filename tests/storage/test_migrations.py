@@ -9,10 +9,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 from datasette.utils import detect_fts  # type: ignore[import-untyped]
 
+from scraper.digest import page_content_hash
 from scraper.errors import StoreError
+from scraper.storage import open_crawl_store
+from scraper.storage.postgres.schema import REVISIT_COLUMNS
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.storage.sqlite.store import Store
-from tests.conftest import VERSION_5, CrawlFn
+from tests.conftest import VERSION_5, CrawlFn, page_record, pg_rows
 
 
 async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn):
@@ -135,3 +138,43 @@ async def test_the_bodies_table_exists_only_once_a_body_is_stored(site: TestServ
     await crawl(site.make_url("/a"), max_depth=0, store_html=True)
     assert result.rows(tables_sql) == [("bodies",)]
     assert result.rows("SELECT url FROM bodies") == [(str(site.make_url("/a")),)]
+
+
+# What a PostgreSQL crawl of version 5 had: no versions, no revisit columns, bodies by URL.
+PG_VERSION_5 = (
+    "DROP TABLE versions; ALTER TABLE pages "
+    + ", ".join(f"DROP COLUMN {name}" for name, _kind in REVISIT_COLUMNS)
+    + "; DROP TABLE bodies;"
+    " CREATE TABLE bodies (url text PRIMARY KEY, charset text, body bytea NOT NULL);"
+    " INSERT INTO bodies SELECT url, 'utf-8', '\\x00' FROM pages WHERE status = 200;"
+    " UPDATE meta SET value = '5' WHERE key = 'schema_version';"
+)
+
+
+async def test_a_version_5_postgresql_crawl_is_migrated(pg_url: str):
+    """Opening a schema-5 PostgreSQL crawl gives every page its first version and the content
+    hash the crawler computes (jsonb's rewritten data included), and each body its version."""
+    async with open_crawl_store(pg_url) as store:
+        await store.add_urls([(f"http://h.test/{i}", "h.test", 0) for i in range(3)])
+        items = await store.claim(3)
+        await store.write_batch([
+            page_record(items[0], data='{"b": "2", "a": ["1"]}'),
+            page_record(items[1]),
+            page_record(items[2], status=404, title=None, text=None),
+        ])  # fmt: skip
+    await pg_rows(pg_url, PG_VERSION_5)
+    async with open_crawl_store(pg_url):
+        pass
+    found = await pg_rows(pg_url, "SELECT url, content_hash, status FROM pages ORDER BY id")
+    expected = [
+        page_content_hash(200, "text/html", 1, f"t {items[0].url}", "x", '{"a":["1"],"b":"2"}'),
+        page_content_hash(200, "text/html", 1, f"t {items[1].url}", "x", None),
+        None,
+    ]
+    assert [row[1] for row in found] == expected
+    versions = await pg_rows(pg_url, "SELECT url, change, content_hash FROM versions ORDER BY id")
+    assert versions == [(url, "new", h) for (url, h, status) in found if status == 200]
+    bodies = await pg_rows(pg_url, "SELECT b.url FROM bodies b JOIN versions v ON v.id = "
+                                   "b.version_id ORDER BY 1")  # fmt: skip
+    assert [url for (url,) in bodies] == [items[0].url, items[1].url]
+    assert await pg_rows(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]

@@ -14,7 +14,52 @@ Differences from the SQLite schema, for people writing SQL against both:
 
 SCHEMA_VERSION = 6  # the SQLite schema's version this one matches (columns of pages, frontier)
 
-SCHEMA = """
+# The revisit columns of pages (schema 6): the validators of the last answer, the hashes a
+# revisit compares (raw body; title, text and data), when the URL was last asked and when its
+# content last changed, its revisit interval and when it is due again.
+REVISIT_COLUMNS = (
+    ("etag", "text"),
+    ("last_modified", "text"),
+    ("body_hash", "text"),
+    ("content_hash", "text"),
+    ("checked_at", "timestamptz"),
+    ("changed_at", "timestamptz"),
+    ("revisit_s", "double precision"),
+    ("next_visit_at", "timestamptz"),
+)
+# One row per distinct content a URL ever had (the latest also in pages), and the pages'
+# indexes of revisits.
+VERSIONS = """
+CREATE INDEX pages_next_visit ON pages (next_visit_at);
+CREATE INDEX pages_changed ON pages (changed_at);
+-- One row per distinct content a URL ever had (the latest also in pages).
+CREATE TABLE versions (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    url          text NOT NULL,
+    fetched_at   timestamptz NOT NULL,
+    status       integer NOT NULL,
+    change       text NOT NULL CHECK (change IN ('new', 'changed', 'removed')),
+    content_hash text,
+    title        text,
+    description  text,
+    text         text,
+    data         jsonb
+);
+CREATE INDEX versions_url ON versions (url, id);
+CREATE INDEX versions_fetched ON versions (fetched_at);
+"""
+BODIES = """
+CREATE TABLE bodies (  -- one raw body per version (--store-html)
+    version_id bigint PRIMARY KEY,
+    url        text NOT NULL,
+    charset    text,
+    body       bytea NOT NULL
+);
+CREATE INDEX bodies_url ON bodies (url);
+"""
+
+SCHEMA = (
+    """
 CREATE TABLE meta (
     key   text PRIMARY KEY,
     value text NOT NULL
@@ -71,45 +116,22 @@ CREATE TABLE pages (
     data         jsonb,  -- the [extract] fields, NULL when none matched
     links        jsonb,  -- array of the page's links (absolute, normalized) or NULL
     host         text,
-    etag          text,  -- the validators of the last answer, for conditional revisits
-    last_modified text,
-    body_hash     text,  -- of the raw body, and of the content (title, text, data)
-    content_hash  text,
-    checked_at    timestamptz,  -- when the URL was last asked
-    changed_at    timestamptz,  -- when its content last changed
-    revisit_s     double precision,  -- its revisit interval
-    next_visit_at timestamptz,  -- when it is due again
-    search       tsvector GENERATED ALWAYS AS (
+"""
+    + "".join(f"    {name} {kind},\n" for name, kind in REVISIT_COLUMNS)
+    + """    search       tsvector GENERATED ALWAYS AS (
         setweight(to_tsvector('simple', coalesce(title, '')), 'A')
         || setweight(to_tsvector('simple', coalesce(text, '')), 'B')
     ) STORED
 );
 CREATE INDEX pages_host ON pages (host);
 CREATE INDEX pages_search ON pages USING gin (search);
-CREATE INDEX pages_next_visit ON pages (next_visit_at);
-CREATE INDEX pages_changed ON pages (changed_at);
--- One row per distinct content a URL ever had (the latest also in pages).
-CREATE TABLE versions (
-    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    url          text NOT NULL,
-    fetched_at   timestamptz NOT NULL,
-    status       integer NOT NULL,
-    change       text NOT NULL CHECK (change IN ('new', 'changed', 'removed')),
-    content_hash text,
-    title        text,
-    description  text,
-    text         text,
-    data         jsonb
-);
-CREATE INDEX versions_url ON versions (url, id);
-CREATE INDEX versions_fetched ON versions (fetched_at);
+"""
+    + VERSIONS
+    + """
 CREATE VIEW links (from_url, to_url) AS
 SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(value);
-CREATE TABLE bodies (  -- one raw body per version (--store-html)
-    version_id bigint PRIMARY KEY,
-    url        text NOT NULL,
-    charset    text,
-    body       bytea NOT NULL
-);
-CREATE INDEX bodies_url ON bodies (url);
 """
+    + BODIES
+    + """
+"""
+)

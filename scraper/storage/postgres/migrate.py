@@ -1,0 +1,66 @@
+"""Migrations of a PostgreSQL crawl database, run by the first worker that opens it (under the
+setup lock, in the setup's transaction: all or nothing).
+
+5 -> 6 (revisits): the revisit columns of pages; each page's content hash, computed here as
+the crawler computes it (:func:`scraper.digest.page_content_hash`; PostgreSQL has no such
+function), in batches; every page its first version; bodies one per version.
+"""
+
+import logging
+
+from scraper.digest import page_content_hash
+from scraper.storage.postgres.schema import BODIES, REVISIT_COLUMNS, VERSIONS
+from scraper.storage.postgres.setup import Conn
+
+log = logging.getLogger(__name__)
+
+HASH_BATCH = 2000
+_PAGES_AFTER = """
+SELECT id, status, content_type, size_bytes, title, text, data::text FROM pages
+WHERE id > %s ORDER BY id LIMIT %s
+"""
+_SET_HASHES = """
+UPDATE pages p SET content_hash = t.hash
+FROM unnest(%s::bigint[], %s::text[]) AS t(id, hash) WHERE p.id = t.id
+"""
+_TO_6_BEFORE = (
+    "ALTER TABLE pages "
+    + ", ".join(f"ADD COLUMN {name} {kind}" for name, kind in REVISIT_COLUMNS)
+    + "; UPDATE pages SET checked_at = fetched_at, changed_at = fetched_at;"
+)
+_TO_6_AFTER = (
+    VERSIONS
+    + """
+INSERT INTO versions (url, fetched_at, status, change, content_hash, title, description, text,
+    data)
+SELECT url, fetched_at, status, 'new', content_hash, title, description, text, data FROM pages
+WHERE status NOT IN (404, 410) ORDER BY id;
+ALTER TABLE bodies RENAME TO bodies_5;
+ALTER INDEX bodies_pkey RENAME TO bodies_5_pkey;
+"""
+    + BODIES
+    + """
+INSERT INTO bodies (version_id, url, charset, body)
+SELECT v.id, b.url, b.charset, b.body FROM bodies_5 b JOIN versions v USING (url);
+DROP TABLE bodies_5;
+"""
+)
+
+
+async def migrate_to_6(conn: Conn) -> None:
+    """Schema 5 to 6, in the caller's transaction."""
+    await conn.execute(_TO_6_BEFORE)
+    last = 0
+    while True:
+        cur = await conn.execute(_PAGES_AFTER, (last, HASH_BATCH))
+        rows = await cur.fetchall()
+        if not rows:
+            break
+        ids = [row[0] for row in rows]
+        hashes = [
+            page_content_hash(status, ctype, size, title, text, data)
+            for _id, status, ctype, size, title, text, data in rows
+        ]
+        await conn.execute(_SET_HASHES, (ids, hashes))
+        last = ids[-1]
+    await conn.execute(_TO_6_AFTER)
