@@ -15,7 +15,41 @@ from scraper.models import (
     Visit,
 )
 
-_NO_VISIT = (None, None, None, None, None, None)
+# The revisit columns of pages (schema 6), with a kind each backend names in its own types:
+# the validators of the last answer, the hashes a revisit compares (raw body; title, text and
+# data), when the URL was last asked and when its content last changed, its revisit interval
+# and when it is due again.
+REVISIT_COLUMNS = (
+    ("etag", "text"),
+    ("last_modified", "text"),
+    ("body_hash", "text"),
+    ("content_hash", "text"),
+    ("checked_at", "time"),
+    ("changed_at", "time"),
+    ("revisit_s", "seconds"),
+    ("next_visit_at", "time"),
+)
+
+
+def revisit_columns(types: dict[str, str]) -> list[tuple[str, str]]:
+    """:data:`REVISIT_COLUMNS` in a backend's ``types``."""
+    return [(name, types[kind]) for name, kind in REVISIT_COLUMNS]
+
+
+# Schema 5 to 6, after the pages' content hashes are set and the versions table made: every
+# page its first version (none for a page gone), then each body of the old bodies table (by URL,
+# renamed bodies_5) the body of its URL's version (the new bodies table made before).
+FIRST_VERSIONS = """
+INSERT INTO versions (url, fetched_at, status, change, content_hash, title, description, text,
+    data)
+SELECT url, fetched_at, status, 'new', content_hash, title, description, text, data FROM pages
+WHERE status NOT IN (404, 410) ORDER BY id;
+"""
+BODIES_OF_VERSIONS = """
+INSERT INTO bodies (version_id, url, charset, body)
+SELECT v.id, b.url, b.charset, b.body FROM bodies_5 b JOIN versions v USING (url);
+DROP TABLE bodies_5;
+"""
 
 
 def visit_columns(p: PageRecord) -> tuple[object, ...]:

@@ -11,6 +11,7 @@ import logging
 from scraper.digest import page_content_hash
 from scraper.storage.postgres.schema import BODIES, REVISIT_COLUMNS, VERSIONS
 from scraper.storage.postgres.setup import Conn
+from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +31,10 @@ _TO_6_BEFORE = (
 )
 _TO_6_AFTER = (
     VERSIONS
-    + """
-INSERT INTO versions (url, fetched_at, status, change, content_hash, title, description, text,
-    data)
-SELECT url, fetched_at, status, 'new', content_hash, title, description, text, data FROM pages
-WHERE status NOT IN (404, 410) ORDER BY id;
-ALTER TABLE bodies RENAME TO bodies_5;
-ALTER INDEX bodies_pkey RENAME TO bodies_5_pkey;
-"""
+    + FIRST_VERSIONS
+    + "ALTER TABLE bodies RENAME TO bodies_5; ALTER INDEX bodies_pkey RENAME TO bodies_5_pkey;"
     + BODIES
-    + """
-INSERT INTO bodies (version_id, url, charset, body)
-SELECT v.id, b.url, b.charset, b.body FROM bodies_5 b JOIN versions v USING (url);
-DROP TABLE bodies_5;
-"""
+    + BODIES_OF_VERSIONS
 )
 
 

@@ -12,20 +12,13 @@ Differences from the SQLite schema, for people writing SQL against both:
   ``workers`` (SQLite has one ``meta.status``).
 """
 
+from scraper.storage.revisits import revisit_columns
+
 SCHEMA_VERSION = 6  # the SQLite schema's version this one matches (columns of pages, frontier)
 
-# The revisit columns of pages (schema 6): the validators of the last answer, the hashes a
-# revisit compares (raw body; title, text and data), when the URL was last asked and when its
-# content last changed, its revisit interval and when it is due again.
-REVISIT_COLUMNS = (
-    ("etag", "text"),
-    ("last_modified", "text"),
-    ("body_hash", "text"),
-    ("content_hash", "text"),
-    ("checked_at", "timestamptz"),
-    ("changed_at", "timestamptz"),
-    ("revisit_s", "double precision"),
-    ("next_visit_at", "timestamptz"),
+# The revisit columns of pages (schema 6), in PostgreSQL's types.
+REVISIT_COLUMNS = revisit_columns(
+    {"text": "text", "time": "timestamptz", "seconds": "double precision"}
 )
 # One row per distinct content a URL ever had (the latest also in pages), and the pages'
 # indexes of revisits.

@@ -5,6 +5,8 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
+from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS, revisit_columns
+
 SCHEMA_VERSION = 6
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
@@ -83,19 +85,7 @@ CREATE INDEX pages_next_visit ON pages (next_visit_at);
 CREATE INDEX pages_changed ON pages (changed_at);
 """
 
-# The revisit columns of pages (schema 6): the validators of the last answer, the hashes a
-# revisit compares (raw body; title, text and data), when the URL was last asked and when its
-# content last changed, its revisit interval and when it is due again.
-_REVISIT_COLUMNS = (
-    ("etag", "TEXT"),
-    ("last_modified", "TEXT"),
-    ("body_hash", "TEXT"),
-    ("content_hash", "TEXT"),
-    ("checked_at", "TEXT"),
-    ("changed_at", "TEXT"),
-    ("revisit_s", "REAL"),
-    ("next_visit_at", "TEXT"),
-)
+_REVISIT_COLUMNS = revisit_columns({"text": "TEXT", "time": "TEXT", "seconds": "REAL"})
 
 
 # (No comma in a comment before the last column: SQLite's DROP COLUMN cuts at the last comma it
@@ -186,16 +176,12 @@ UPDATE pages SET checked_at = fetched_at, changed_at = fetched_at,
 """
     + _VERSIONS
     + """
-INSERT INTO versions (url, fetched_at, status, change, content_hash, title, description, text, data)
-SELECT url, fetched_at, status, 'new', content_hash, title, description, text, data FROM pages
-WHERE status NOT IN (404, 410) ORDER BY id;
+"""
+    + FIRST_VERSIONS
+    + """
 CREATE TABLE IF NOT EXISTS bodies (url TEXT PRIMARY KEY, charset TEXT, body BLOB NOT NULL);
 ALTER TABLE bodies RENAME TO bodies_5;
 """
     + BODIES
-    + """
-INSERT INTO bodies (version_id, url, charset, body)
-SELECT v.id, b.url, b.charset, b.body FROM bodies_5 b JOIN versions v USING (url);
-DROP TABLE bodies_5;
-""",
+    + BODIES_OF_VERSIONS,
 }
