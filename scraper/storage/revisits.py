@@ -40,9 +40,10 @@ def revisit_columns(types: dict[str, str]) -> list[tuple[str, str]]:
 # page its first version (none for a page gone), then each body of the old bodies table (by URL,
 # renamed bodies_5) the body of its URL's version (the new bodies table made before).
 FIRST_VERSIONS = """
-INSERT INTO versions (url, fetched_at, status, change, content_hash, title, description, text,
-    data)
-SELECT url, fetched_at, status, 'new', content_hash, title, description, text, data FROM pages
+INSERT INTO versions (url, fetched_at, status, change, content_type, content_hash, title,
+    description, text, data)
+SELECT url, fetched_at, status, 'new', content_type, content_hash, title, description, text,
+    data FROM pages
 WHERE status NOT IN (404, 410) ORDER BY id;
 """
 BODIES_OF_VERSIONS = """

@@ -11,7 +11,8 @@ from typing import Any
 from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings
-from scraper.crawl import Crawl, CrawlSummary, RevisitPlan
+from scraper.crawl import Crawl, CrawlSummary, RevisitPlan, reparse_bodies
+from scraper.models import ExtractRule
 from scraper.testing.changing import ROUND, SEEN, make_changing_app
 from scraper.timespec import now_iso
 from tests.conftest import FAST, TEST_SETTINGS, VERSION_5, poll, rows, run, scraper
@@ -86,8 +87,9 @@ async def test_a_recrawl_asks_conditionally_and_stores_only_what_changed(
 async def test_a_recrawl_of_a_migrated_database_finds_its_pages_unchanged(
     tmp_path: Path, aiohttp_server: Any
 ):
-    """A schema-5 database gets every page as its first version, with the hashes a recrawl
-    compares: nothing changed on the site, so no new version is stored."""
+    """Reading a schema-5 database for changes says how to upgrade it; a recrawl upgrades it,
+    every page its first version with the hashes a recrawl compares: nothing changed on the
+    site, so no new version is stored."""
     app = make_changing_app()
     server = await aiohttp_server(app)
     db = tmp_path / "crawl.db"
@@ -95,6 +97,9 @@ async def test_a_recrawl_of_a_migrated_database_finds_its_pages_unchanged(
 
     with closing(sqlite3.connect(db)) as conn, conn:
         conn.executescript(VERSION_5)
+    code, _, err = await run(tmp_path, "changes", "--since", "1d", "--db", str(db))
+    assert code == 2
+    assert "has schema version 5, from before revisits; `scraper resume --db" in err
     summary = await crawl_changing(db, server, RevisitPlan())
     assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
     assert summary.unchanged == 9  # /noise too: only its markup changes
@@ -178,3 +183,26 @@ async def test_a_recrawl_killed_and_resumed_checks_every_page_once(
                             "GROUP BY 1", before))  # fmt: skip
     assert changes == {"changed": 30 + 3, "new": 1, "removed": 1}
     assert rows(db, "SELECT count(*) FROM frontier WHERE state <> 'done'") == [(0,)]
+
+
+async def test_reparse_re_derives_every_version_from_its_own_body(
+    tmp_path: Path, aiohttp_server: Any
+):
+    """With --store-html each version keeps its body; reparse with a new rule fills every
+    version's data from its own body, and the page's from its latest."""
+    app = make_changing_app()
+    server = await aiohttp_server(app)
+    db = tmp_path / "crawl.db"
+    await crawl_changing(db, server, store_html=True)
+    app[ROUND][0] = 1
+    await crawl_changing(db, server, RevisitPlan(), store_html=True)
+    assert rows(db, "SELECT count(*) FROM bodies") == rows(db, "SELECT count(*) FROM versions")
+    rule = ExtractRule("said", "p")
+    values = {**TEST_SETTINGS, **REVISIT, "db": str(db), "extract": (rule,)}
+    summary = await reparse_bodies(Settings(**values))
+    assert summary.pages == rows(db, "SELECT count(*) FROM versions WHERE status = 200")[0][0]
+    said = rows(db, "SELECT v.data, p.data FROM versions v JOIN pages p USING (url) "
+                    "WHERE v.url LIKE '%/etag/0' ORDER BY v.id")  # fmt: skip
+    first, latest = (json.loads(v)["said"] for v, _p in said)
+    assert (first, latest) == ("etag page 0 version 0", "etag page 0 version 1")
+    assert {json.loads(p)["said"] for _v, p in said} == {"etag page 0 version 1"}

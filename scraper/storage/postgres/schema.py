@@ -32,6 +32,7 @@ CREATE TABLE versions (
     fetched_at   timestamptz NOT NULL,
     status       integer NOT NULL,
     change       text NOT NULL CHECK (change IN ('new', 'changed', 'removed')),
+    content_type text,
     content_hash text,
     title        text,
     description  text,

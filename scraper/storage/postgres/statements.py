@@ -230,12 +230,12 @@ ON CONFLICT (url) DO UPDATE SET {_UPDATED},
 # from its URL's latest version (none for a re-fetch of the same content, nor for a URL first
 # seen gone).
 INSERT_VERSIONS = f"""
-INSERT INTO versions (url, fetched_at, status, change, content_hash, title, description, text,
-    data)
+INSERT INTO versions (url, fetched_at, status, change, content_type, content_hash, title,
+    description, text, data)
 SELECT t.url, t.fetched_at::timestamptz, t.status,
        CASE WHEN latest.id IS NULL THEN 'new' WHEN t.status IN (404, 410) THEN 'removed'
             ELSE 'changed' END,
-       t.content_hash, t.title, t.description, t.text, t.data::jsonb
+       t.content_type, t.content_hash, t.title, t.description, t.text, t.data::jsonb
 FROM unnest({", ".join(f"%s::{t}[]" for t in _PAGE_TYPES)}) AS t({PAGE_COLUMNS})
 LEFT JOIN LATERAL (SELECT id, content_hash FROM versions v WHERE v.url = t.url
                    ORDER BY id DESC LIMIT 1) AS latest ON true
@@ -293,7 +293,7 @@ BODIES_PAGE = (
     "SELECT b.version_id, b.url, p.final_url, b.charset, b.body FROM bodies b "
     "JOIN pages p USING (url) JOIN versions v ON v.id = b.version_id "
     "WHERE b.version_id > %s AND v.status BETWEEN 200 AND 299 "
-    "AND p.content_type IN ('text/html', 'application/xhtml+xml') ORDER BY b.version_id LIMIT %s"
+    "AND v.content_type IN ('text/html', 'application/xhtml+xml') ORDER BY b.version_id LIMIT %s"
 )
 WITHOUT_BODY = (
     f"SELECT count(*) FROM pages p WHERE {PARSED_PAGE} "

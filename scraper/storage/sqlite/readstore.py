@@ -33,6 +33,7 @@ from scraper.storage.reading import (
     read_counts,
     search_words,
 )
+from scraper.storage.sqlite.schema import REVISITS_SCHEMA
 from scraper.storage.sqlite.setup import scalar, schema_version
 
 BUSY_TIMEOUT_S = 10.0
@@ -270,12 +271,22 @@ class ReadStore:
         ``changed_since``: only pages new or changed since then, not removed)."""
         if changed_since is None:
             return self.rows("SELECT * FROM pages ORDER BY id")
+        self._need_revisits()
         where = CHANGED_SINCE.format(mark="?")
         return self.rows(f"SELECT * FROM pages WHERE {where} ORDER BY id", (changed_since,))
 
     def changes(self, since: str) -> contextlib.AbstractAsyncContextManager[SqliteRows]:
         """New, changed and removed pages since ``since``, oldest first."""
+        self._need_revisits()
         return self.rows(CHANGES.format(mark="?"), (since,))
+
+    def _need_revisits(self) -> None:
+        """UsageError for a database from before revisits (schema 6): reading never migrates."""
+        if self.schema_version < REVISITS_SCHEMA:
+            raise UsageError(
+                f"{self.path} has schema version {self.schema_version}, from before revisits; "
+                f"`scraper resume --db {self.path}` upgrades it (and goes on with the crawl)"
+            )
 
     async def counts(self) -> CrawlCounts:
         """The crawl in numbers, all read from one snapshot (one read transaction)."""

@@ -8,6 +8,7 @@ an older database migrates it in one transaction; a newer one is refused.
 from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS, revisit_columns
 
 SCHEMA_VERSION = 6
+REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -73,6 +74,7 @@ CREATE TABLE versions (
     fetched_at   TEXT NOT NULL,
     status       INTEGER NOT NULL,
     change       TEXT NOT NULL CHECK (change IN ('new', 'changed', 'removed')),
+    content_type TEXT,
     content_hash TEXT,
     title        TEXT,
     description  TEXT,

@@ -36,13 +36,15 @@ ON CONFLICT (url) DO UPDATE SET
 # The same page rows (before UPSERT_PAGE): a version for each whose content differs from its
 # URL's latest version (none for a re-fetch of the same content, nor for a URL first seen gone).
 INSERT_VERSIONS = """
-INSERT INTO versions (url, fetched_at, status, change, content_hash, title, description, text, data)
+INSERT INTO versions (url, fetched_at, status, change, content_type, content_hash, title,
+    description, text, data)
 SELECT p.url, p.fetched_at, p.status,
        CASE WHEN latest.id IS NULL THEN 'new' WHEN p.status IN (404, 410) THEN 'removed'
             ELSE 'changed' END,
-       p.content_hash, p.title, p.description, p.text, p.data
+       p.content_type, p.content_hash, p.title, p.description, p.text, p.data
 FROM (SELECT json_extract(value, '$[0]') AS url, json_extract(value, '$[8]') AS fetched_at,
              json_extract(value, '$[2]') AS status, json_extract(value, '$[17]') AS content_hash,
+             json_extract(value, '$[3]') AS content_type,
              json_extract(value, '$[4]') AS title, json_extract(value, '$[5]') AS description,
              json_extract(value, '$[6]') AS text, json_extract(value, '$[11]') AS data
       FROM json_each(?)) AS p
@@ -147,7 +149,7 @@ BODIES_PAGE = (
     "SELECT b.version_id, b.url, p.final_url, b.charset, b.body FROM bodies b "
     "JOIN pages p USING (url) JOIN versions v ON v.id = b.version_id "
     "WHERE b.version_id > ? AND v.status BETWEEN 200 AND 299 "
-    "AND p.content_type IN ('text/html', 'application/xhtml+xml') ORDER BY b.version_id LIMIT ?"
+    "AND v.content_type IN ('text/html', 'application/xhtml+xml') ORDER BY b.version_id LIMIT ?"
 )
 
 TALLY = """
