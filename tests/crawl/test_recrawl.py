@@ -198,7 +198,7 @@ async def test_reparse_re_derives_every_version_from_its_own_body(
     await crawl_changing(db, server, RevisitPlan(), store_html=True)
     assert rows(db, "SELECT count(*) FROM bodies") == rows(db, "SELECT count(*) FROM versions")
     rule = ExtractRule("said", "p")
-    values = {**TEST_SETTINGS, **REVISIT, "db": str(db), "extract": (rule,)}
+    values: dict[str, Any] = {**TEST_SETTINGS, **REVISIT, "db": str(db), "extract": (rule,)}
     summary = await reparse_bodies(Settings(**values))
     assert summary.pages == rows(db, "SELECT count(*) FROM versions WHERE status = 200")[0][0]
     said = rows(db, "SELECT v.data, p.data FROM versions v JOIN pages p USING (url) "
