@@ -146,3 +146,40 @@ async def test_bench_frontier_urls_compares_peak_rss_of_two_frontier_sizes():
     assert re.search(r"^small: frontier 100 URLs \(0 pending\), 100 pages stored", out, re.M), out
     assert re.search(r"^large: frontier 5001 URLs \(4901 pending\), 100 pages stored", out, re.M)
     assert re.search(r"^peak RSS growth: [+-]\d+\.\d MB", out, re.M), out
+
+
+@pytest.mark.parametrize("server", ["nginx", "no-nginx"])
+async def test_bench_recrawl_prints_each_round_against_the_first_crawl(server: str):
+    """`scraper bench --recrawl --pages 60` exits 0 and prints the first crawl and its three
+    recrawls: nothing changed (no version, the database the same size within 1 %), then 10 %
+    of the pages changed (6 versions), with or without nginx's validators."""
+    env = {**os.environ, "SCRAPER_DEBUG": "0"}
+    if server == "no-nginx":
+        env["PATH"] = path_without_nginx()
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "scraper", "bench", "--recrawl", "--pages", "60"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        out_b, err_b = await asyncio.wait_for(proc.communicate(), timeout=50)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    out, err = out_b.decode(), err_b.decode()
+    assert proc.returncode == 0, err
+    pages = re.search(r"^first crawl: (\d+) pages in [\d.]+ s, [\d.]+ pages/s", out, re.M)
+    assert pages is not None, out
+    for name, versions in [("(a) unchanged, 304", 0), ("(b) unchanged, 200", 0),
+                           ("(c) 10% changed", 6)]:  # fmt: skip
+        found = re.search(
+            rf"^{re.escape(name)}: {pages[1]} pages in [\d.]+ s, [\d.]+ pages/s, [\d.]+ x the "
+            rf"first crawl; {versions} versions stored, database ([+-][\d.]+) %",
+            out,
+            re.M,
+        )
+        assert found is not None, out
+        if versions == 0:
+            assert abs(float(found[1])) <= 1.0, out
