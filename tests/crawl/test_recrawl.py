@@ -15,7 +15,7 @@ from scraper.crawl import Crawl, CrawlSummary, RevisitPlan, reparse_bodies
 from scraper.models import ExtractRule
 from scraper.testing.changing import ROUND, SEEN, make_changing_app
 from scraper.timespec import now_iso
-from tests.conftest import FAST, TEST_SETTINGS, VERSION_5, poll, rows, run, scraper
+from tests.conftest import FAST, TEST_SETTINGS, VERSION_5, pg_rows, poll, rows, run, scraper
 
 REVISIT = {"min_revisit_s": 100.0, "max_revisit_s": 1000.0}
 
@@ -206,3 +206,23 @@ async def test_reparse_re_derives_every_version_from_its_own_body(
     first, latest = (json.loads(v)["said"] for v, _p in said)
     assert (first, latest) == ("etag page 0 version 0", "etag page 0 version 1")
     assert {json.loads(p)["said"] for _v, p in said} == {"etag page 0 version 1"}
+
+
+async def test_a_recrawl_on_postgresql_keeps_the_same_history(aiohttp_server: Any, pg_url: str):
+    """The same recrawl into PostgreSQL: 304s and unchanged pages add nothing, changed pages a
+    version each, the gone one a removal, the new one its first version."""
+    app = make_changing_app()
+    server = await aiohttp_server(app)
+    values: dict[str, Any] = {**TEST_SETTINGS, **REVISIT, "db": pg_url}
+    settings = Settings(seeds=(str(server.make_url("/")),), **values)
+    await Crawl(settings).run()
+    app[ROUND][0] = 1
+    app[SEEN].clear()
+    summary = await Crawl(settings, save_settings=False, revisit=RevisitPlan()).run()
+    assert (summary.revisits, summary.unchanged) == (9, 5)
+    statuses = {s.path: s.status for s in app[SEEN]}
+    assert (statuses["/etag/1"], statuses["/lm/1"]) == (304, 304)
+    found = await pg_rows(pg_url, "SELECT change, count(*) FROM versions GROUP BY 1 ORDER BY 1")
+    assert found == [("changed", 3), ("new", 10), ("removed", 1)]
+    due = await pg_rows(pg_url, "SELECT count(*) FROM pages WHERE next_visit_at <= checked_at")
+    assert due == [(0,)]
