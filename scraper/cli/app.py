@@ -214,7 +214,8 @@ def run_crawl(
     if summary.interrupted_by is not None:
         typer.echo(
             f"interrupted by {summary.interrupted_by}; to continue, run: "
-            f"{resume_command(summary.db)}",
+            f"{resume_command(summary.db)}"
+            + (" --max-pages 0" if revisit is not None else ""),  # as the recrawl ran
             err=True,
         )
         raise typer.Exit(EXIT_FOR_SIGNAL.get(summary.interrupted_by, 1))

@@ -2,6 +2,7 @@
 revisit schedule, the commands, and a recrawl killed and resumed."""
 
 import json
+import signal
 import sqlite3
 from collections import Counter
 from contextlib import closing
@@ -226,3 +227,27 @@ async def test_a_recrawl_on_postgresql_keeps_the_same_history(aiohttp_server: An
     assert found == [("changed", 3), ("new", 10), ("removed", 1)]
     due = await pg_rows(pg_url, "SELECT count(*) FROM pages WHERE next_visit_at <= checked_at")
     assert due == [(0,)]
+
+
+async def test_an_interrupted_recrawl_says_how_to_go_on(tmp_path: Path, aiohttp_server: Any):
+    """Ctrl-C stops a recrawl like a crawl (exit 130) and names the command that finishes it
+    without a page limit, as the recrawl ran, even over a crawl that had one."""
+    app = make_changing_app(pages=300)
+    server = await aiohttp_server(app)
+    db = tmp_path / "crawl.db"
+    flags = ["--db", str(db), *FAST, "--concurrency", "2", "--per-host", "2", "--delay", "0.005"]
+    code, _, err = await run(tmp_path, "crawl", str(server.make_url("/")), *flags,
+                             "--max-pages", "309")  # fmt: skip
+    assert code == 0, err
+    app[SEEN].clear()
+    async with scraper(tmp_path, "recrawl", "--db", str(db)) as child:
+        await poll(lambda: len(app[SEEN]) >= 60 or not child.running, 20)
+        assert child.running, child.diagnostics()
+        child.proc.send_signal(signal.SIGINT)
+        code, _, err = await child.finish()
+    assert code == 130
+    assert f"to continue, run: scraper resume --db {db} --max-pages 0" in err
+    code, out, err = await run(tmp_path, "resume", "--db", str(db), "--max-pages", "0")
+    assert code == 0, err
+    assert rows(db, "SELECT count(*) FROM frontier WHERE state <> 'done'") == [(0,)]
+    assert len({s.path for s in app[SEEN]}) == 309
