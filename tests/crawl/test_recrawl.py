@@ -247,7 +247,7 @@ async def test_an_interrupted_recrawl_says_how_to_go_on(tmp_path: Path, aiohttp_
         code, _, err = await child.finish()
     assert code == 130
     assert f"to continue, run: scraper resume --db {db} --max-pages 0" in err
-    code, out, err = await run(tmp_path, "resume", "--db", str(db), "--max-pages", "0")
+    code, _, err = await run(tmp_path, "resume", "--db", str(db), "--max-pages", "0")
     assert code == 0, err
     assert rows(db, "SELECT count(*) FROM frontier WHERE state <> 'done'") == [(0,)]
     assert len({s.path for s in app[SEEN]}) == 309
