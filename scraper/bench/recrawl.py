@@ -13,6 +13,7 @@ database's growth for the unchanged recrawls (its size after a WAL checkpoint).
 """
 
 import asyncio
+import os
 import sqlite3
 import tempfile
 import time
@@ -82,7 +83,11 @@ def change_pages(site: Site) -> int:
     for i in range(0, site.pages, CHANGED_EVERY):
         path = site.directory / page_file(i)
         html = path.read_text()
+        was = path.stat().st_mtime
         path.write_text(html.replace("</body>", f"<p>changed paragraph {i}</p></body>", 1))
+        # Last-Modified has one-second steps: an edit in the second the page was written would
+        # look unmodified to If-Modified-Since (as on any server); edits come later in life.
+        os.utime(path, (was + 60, was + 60))
         changed += 1
     return changed
 
