@@ -4,13 +4,15 @@ A latency-bound site (:mod:`scraper.testing.hosts`: H hosts, P pages each, every
 ``latency_s``, served by its own process on this machine) is crawled by 1 worker on SQLite,
 then by 1, 2, 4 ... N workers on PostgreSQL, each run into a new database of a private server
 (:class:`scraper.testing.PostgresServer`: Debian's ``postgresql`` package, fsync off, so the
-figures are the crawler's and the database's work, not the disk's). Every worker is the real
+figures are the crawler's and the database's work, not the disk's), or of the server a
+``--db`` URL names (``<its database>_bench<N>``, dropped after the run). Every worker is the real
 command line in a child process (``scraper crawl -i seeds --db URL``: the first creates the
 crawl, the others join it), with the same concurrency; one request at a time per host and no
 delay, so one worker's rate is bounded by ``concurrency / latency`` and more workers should
 multiply it. Printed per run: wall time (first start to last exit), pages/s, the ratio to one
-PostgreSQL worker, the workers' CPU and the database server's (its postmaster's own and reaped
-children's), and what the site saw (pages fetched twice, per-host requests in flight).
+PostgreSQL worker, the workers' CPU and the private database server's (its postmaster's own
+and reaped children's; none for a ``--db`` server, maybe remote), and what the site saw
+(pages fetched twice, per-host requests in flight).
 """
 
 import asyncio
@@ -30,6 +32,7 @@ from scraper.bench.access_log import analyze, read_access_log
 from scraper.bench.frontier import ChildRun, log_tail, run_child
 from scraper.errors import ScraperError, UsageError
 from scraper.query import read_counts
+from scraper.storage import drop_database, fresh_database, is_postgres
 from scraper.testing import PostgresServer, cli_peak_rss_code, stop_process
 
 
@@ -40,6 +43,7 @@ class WorkersSpec:
     pages: int = 25  # per host
     latency_s: float = 0.1
     concurrency: int = 16  # per worker
+    db: str | None = None  # an existing PostgreSQL server's URL; None: a private server
 
     @property
     def total(self) -> int:
@@ -158,7 +162,9 @@ def one_run(
 
 
 def run_workers_bench(spec: WorkersSpec, note: Callable[[str], None]) -> list[SharedRun]:
-    """1 worker on SQLite, then 1, 2, 4 ... N on PostgreSQL; servers always stopped."""
+    """1 worker on SQLite, then 1, 2, 4 ... N on PostgreSQL: the server ``spec.db`` names (a
+    new database ``<its database>_bench<N>`` per run, dropped after it) or else a private one;
+    servers always stopped."""
     if spec.workers < 1 or spec.hosts < 1 or spec.pages < 1:
         raise UsageError("bench --workers: workers, hosts and pages at least 1")
     runs: list[SharedRun] = []
@@ -166,16 +172,39 @@ def run_workers_bench(spec: WorkersSpec, note: Callable[[str], None]) -> list[Sh
         work = Path(tmp)
         note(f"1 worker on SQLite: {spec.hosts} hosts x {spec.pages} pages ...")
         runs.append(one_run(spec, work / "sqlite", "sqlite", 1, str(work / "crawl.db"), None))
-        server = PostgresServer()
-        try:
-            server.start()
+        with postgres_base(spec.db) as (base, server):
             for n in steps(spec.workers):
                 note(f"{n} worker(s) on PostgreSQL ...")
-                db = server.create_database(f"bench{n}")
-                runs.append(one_run(spec, work / f"pg{n}", "postgresql", n, db, server))
-        finally:
-            server.stop()
+                with scratch_database(base, f"bench{n}") as db:
+                    runs.append(one_run(spec, work / f"pg{n}", "postgresql", n, db, server))
     return runs
+
+
+@contextmanager
+def postgres_base(db: str | None) -> Iterator[tuple[str, PostgresServer | None]]:
+    """(the URL new databases are made next to, the private server or None): ``db`` if given
+    (no server of ours, so no database CPU figure), else a private server, always stopped."""
+    if db is not None:
+        if not is_postgres(db):
+            raise UsageError(f"bench --workers: --db must be a PostgreSQL URL, got {db!r}")
+        yield db, None
+        return
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server.url(), server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def scratch_database(base: str, suffix: str) -> Iterator[str]:
+    """A new empty database next to ``base``'s, dropped afterwards; yields its URL."""
+    db = fresh_database(base, suffix)
+    try:
+        yield db
+    finally:
+        drop_database(base, suffix)
 
 
 def report_lines(spec: WorkersSpec, runs: list[SharedRun]) -> list[str]:

@@ -318,6 +318,15 @@ def bench(
             " on SQLite, then 1, 2, 4 ... this many on a private PostgreSQL, --concurrency each.",
         ),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="URL",
+            help="With --workers: run on this PostgreSQL server instead of a private one, in a"
+            " new database <the URL's database>_bench<N> per run (dropped after it).",
+        ),
+    ] = None,
 ) -> None:
     """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
     note = functools.partial(typer.echo, err=True)
@@ -325,7 +334,7 @@ def bench(
         from scraper.bench.workers import WorkersSpec, run_workers_bench
         from scraper.bench.workers import report_lines as workers_report
 
-        shared = WorkersSpec(workers, hosts or 200, pages_per_host, concurrency=concurrency)
+        shared = WorkersSpec(workers, hosts or 200, pages_per_host, concurrency=concurrency, db=db)
         lines = workers_report(shared, run_workers_bench(shared, note))
     elif hosts is not None:
         from scraper.bench.wide import WideSpec, run_wide_bench
