@@ -44,6 +44,8 @@ class WorkersSpec:
     latency_s: float = 0.1
     concurrency: int = 16  # per worker
     db: str | None = None  # an existing PostgreSQL server's URL; None: a private server
+    delay_s: float = 0.0  # between request starts to one host
+    lease_s: float | None = None  # the workers' host leases; None: the setting's default
 
     @property
     def total(self) -> int:
@@ -51,7 +53,7 @@ class WorkersSpec:
 
     @property
     def limit_s(self) -> float:
-        return 120 + 3 * self.total * self.latency_s / self.concurrency
+        return 120 + 3 * self.total * max(self.latency_s, self.delay_s) / self.concurrency
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,7 @@ def steps(workers: int) -> list[int]:
 
 @contextmanager
 def hosts_site(spec: WorkersSpec, work: Path, log: Path) -> Iterator[int]:
-    """The many-host site in its own process; yields its port."""
+    """The many-host site in its own process, its access log at ``log``; yields its port."""
     argv = [sys.executable, "-m", "scraper.testing", "hosts", str(spec.pages)]
     argv += [str(spec.latency_s), str(log)]
     with (work / "site.err").open("wb") as err:
@@ -98,16 +100,17 @@ def hosts_site(spec: WorkersSpec, work: Path, log: Path) -> Iterator[int]:
 
 
 def write_inputs(spec: WorkersSpec, work: Path, port: int) -> tuple[Path, Path]:
-    """(seeds, config): a seed per host, the hosts pinned to 127.0.0.1, politeness per host
-    without delay, no robots.txt, small batches for a short tail."""
+    """(seeds, config): a seed per host, the hosts pinned to 127.0.0.1, one request at a time
+    per host ``spec.delay_s`` apart, no robots.txt, the spec's lease if any."""
     seeds = work / "seeds.txt"
     seeds.write_text("".join(f"http://h{h}.bench.test:{port}/0\n" for h in range(spec.hosts)))
     pins = ", ".join(f'"h{h}.bench.test:127.0.0.1"' for h in range(spec.hosts))
     config = work / "bench.toml"
     config.write_text(
         f"[crawl]\nconcurrency = {spec.concurrency}\n"
-        "[politeness]\nper_host = 1\ndelay_s = 0.0\nautothrottle = false\nrobots = false\n"
-        f"sitemaps = false\n[fetch]\nretries = 0\nresolve = [{pins}]\n"
+        f"[politeness]\nper_host = 1\ndelay_s = {spec.delay_s}\nautothrottle = false\n"
+        f"robots = false\nsitemaps = false\n[fetch]\nretries = 0\nresolve = [{pins}]\n"
+        + ("" if spec.lease_s is None else f"[storage]\nlease_s = {spec.lease_s}\n")
     )
     return seeds, config
 
