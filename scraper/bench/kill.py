@@ -17,6 +17,7 @@ host closer than the delay less 10 ms, most requests in flight to one host).
 """
 
 import asyncio
+import math
 import socket
 import subprocess
 import sys
@@ -66,7 +67,7 @@ class KillRun:
     killed_at_pages: int
     held_hosts: int  # hosts leased to the dead worker with work left, at the kill
     claimed: int  # URLs it had claimed and not committed, at the kill
-    takeover_s: float | None  # kill to the last of its hosts requested again; None: no host
+    takeovers_s: tuple[float, ...]  # kill to each of its hosts requested again, ascending
     short_gaps: int
     shortest_gap_s: float | None
     max_in_flight: int
@@ -188,19 +189,16 @@ def stored(db: str) -> int:
     return number(db, "SELECT count(*) FROM pages") if crawl_exists(db) else 0
 
 
-def takeover_s(requests: list[Request], kill: Kill) -> float | None:
-    """Seconds from the kill until every host the dead worker held was requested again (a
-    request starting after the kill; the host's name in the log is without its port)."""
+def takeovers_s(requests: list[Request], kill: Kill) -> tuple[float, ...]:
+    """For each host the dead worker held, ascending: seconds from the kill until it was
+    requested again (a request starting after the kill; the log's host names have no port);
+    infinity for a host never requested again."""
     held = {host.rsplit(":", 1)[0] for host in kill.hosts}
     first: dict[str, int] = {}
     for r in requests:
         if r.host in held and r.start_ms > kill.at_ms:
             first[r.host] = min(first.get(r.host, r.start_ms), r.start_ms)
-    if not held:
-        return None
-    if first.keys() != held:
-        return float("inf")
-    return (max(first.values()) - kill.at_ms) / 1000
+    return tuple(sorted((first[h] - kill.at_ms) / 1000 if h in first else math.inf for h in held))
 
 
 def crawl_and_kill(spec: WorkersSpec, work: Path, db: str, victim: str) -> KillRun:
@@ -225,7 +223,7 @@ def crawl_and_kill(spec: WorkersSpec, work: Path, db: str, victim: str) -> KillR
     pages, distinct = rows(db, "SELECT count(*), count(DISTINCT url) FROM pages")[0]
     return KillRun(
         victim, spec.total, int(str(pages)), int(str(distinct)), view.requests, wall_s,
-        kill.at_pages, len(kill.hosts), kill.claimed, takeover_s(requests, kill),
+        kill.at_pages, len(kill.hosts), kill.claimed, takeovers_s(requests, kill),
         view.short_gaps, view.shortest_gap_s, view.max_in_flight,
     )  # fmt: skip
 
@@ -254,7 +252,10 @@ def report_lines(spec: WorkersSpec, runs: list[KillRun]) -> list[str]:
         f" one request at a time per host, delay {spec.delay_s} s, lease {spec.lease_s} s",
     ]
     for r in runs:
-        took = "-" if r.takeover_s is None else f"{r.takeover_s:.1f} s"
+        took = "-"
+        if r.takeovers_s:
+            median = r.takeovers_s[(len(r.takeovers_s) - 1) // 2]
+            took = f"{r.takeovers_s[-1]:.1f} s (median {median:.1f} s)"
         gap = "-" if r.shortest_gap_s is None else f"{r.shortest_gap_s:.3f} s"
         lines.append(
             f"kill -9 of the {r.victim} at {r.killed_at_pages} pages: {r.pages} of {r.expected}"
