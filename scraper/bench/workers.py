@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from scraper.bench.access_log import analyze, read_access_log
+from scraper.bench.access_log import Timeline, analyze, read_access_log, timeline
 from scraper.bench.frontier import ChildRun, log_tail, run_child
 from scraper.errors import ScraperError, UsageError
 from scraper.query import read_counts
@@ -66,6 +66,7 @@ class SharedRun:
     db_cpu_s: float | None  # the PostgreSQL server's
     fetched: int  # requests the site answered
     max_in_flight: int  # most requests in flight to one host
+    timeline: Timeline | None  # from the first worker's start
 
     @property
     def pages_per_s(self) -> float:
@@ -152,16 +153,18 @@ def one_run(
     with hosts_site(spec, work, log) as port:
         seeds, config = write_inputs(spec, work, port)
         cpu_before = server_cpu_s(server) if server is not None else 0.0
-        started = time.monotonic()
+        started, started_ms = time.monotonic(), round(time.time() * 1000)
         runs = crawl_with(spec, work, seeds, config, db, workers)
         wall_s = time.monotonic() - started
         db_cpu = server_cpu_s(server) - cpu_before if server is not None else None
     pages = asyncio.run(read_counts(db)).pages
-    view = analyze(read_access_log(log), 0.0)
+    requests = read_access_log(log)
+    view = analyze(requests, 0.0)
     cpu = sum(r.cpu_s for r in runs)
     return SharedRun(
-        backend, workers, pages, wall_s, cpu, db_cpu, view.requests, view.max_in_flight
-    )
+        backend, workers, pages, wall_s, cpu, db_cpu, view.requests, view.max_in_flight,
+        timeline(requests, started_ms),
+    )  # fmt: skip
 
 
 def run_workers_bench(spec: WorkersSpec, note: Callable[[str], None]) -> list[SharedRun]:
@@ -227,4 +230,10 @@ def report_lines(spec: WorkersSpec, runs: list[SharedRun]) -> list[str]:
             f" the site answered {r.fetched} requests ({r.fetched - r.pages} twice),"
             f" at most {r.max_in_flight} in flight to one host"
         )
+        if (t := r.timeline) is not None:
+            lines.append(
+                f"  timeline: first request {t.first_request_s:.2f} s, half the hosts done"
+                f" {t.half_hosts_done_s:.2f} s, nine tenths {t.most_hosts_done_s:.2f} s, last"
+                f" answer {t.last_answer_s:.2f} s, last exit {r.wall_s:.2f} s"
+            )
     return lines
