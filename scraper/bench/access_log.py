@@ -130,3 +130,31 @@ def analyze(requests: list[Request], delay_s: float) -> SiteView:
         short_gaps=sum(1 for gap in gaps if gap < floor_ms),
         max_in_flight=in_flight,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Where a crawl's wall time went, in seconds from its first worker's start: the first
+    request's start, when half and nine tenths of the hosts had their last answer, and the last
+    answer (after it: the workers seeing the end and exiting)."""
+
+    first_request_s: float
+    half_hosts_done_s: float
+    most_hosts_done_s: float  # nine tenths
+    last_answer_s: float
+
+
+def timeline(requests: list[Request], started_ms: int) -> Timeline | None:
+    """The crawl's :class:`Timeline` from its requests; None without requests."""
+    if not requests:
+        return None
+    done: defaultdict[str, int] = defaultdict(int)
+    for request in requests:
+        done[request.host] = max(done[request.host], request.end_ms)
+    ends = sorted(done.values())
+    return Timeline(
+        first_request_s=(min(r.start_ms for r in requests) - started_ms) / 1000,
+        half_hosts_done_s=(nearest_rank(ends, 0.5) - started_ms) / 1000,
+        most_hosts_done_s=(nearest_rank(ends, 0.9) - started_ms) / 1000,
+        last_answer_s=(ends[-1] - started_ms) / 1000,
+    )

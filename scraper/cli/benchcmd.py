@@ -71,6 +71,24 @@ def bench(
             " on SQLite, then 1, 2, 4 ... this many on a private PostgreSQL, --concurrency each.",
         ),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="URL",
+            help="With --workers: run on this PostgreSQL server instead of a private one, in a"
+            " new database <the URL's database>_bench<N> per run (dropped after it).",
+        ),
+    ] = None,
+    kill: Annotated[
+        bool,
+        typer.Option(
+            "--kill",
+            help="With --workers (at least 2): instead, kill -9 one worker (the last to join,"
+            " then in a second crawl the creator) after a third of the pages; polite hosts"
+            " (0.2 s delay), 5 s leases. Pages lost, stored twice, re-fetched, takeover time.",
+        ),
+    ] = False,
 ) -> None:
     """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
     note = functools.partial(typer.echo, err=True)
@@ -80,11 +98,17 @@ def bench(
 
         site, rounds = run_recrawl_bench(pages, concurrency, note)
         lines = recrawl_report(site, concurrency, rounds)
+    elif workers is not None and kill:
+        from scraper.bench.kill import kill_spec, run_kill_bench
+        from scraper.bench.kill import report_lines as kill_report
+
+        killing = kill_spec(workers, hosts or 200, pages_per_host, concurrency, db)
+        lines = kill_report(killing, run_kill_bench(killing, note))
     elif workers is not None:
         from scraper.bench.workers import WorkersSpec, run_workers_bench
         from scraper.bench.workers import report_lines as workers_report
 
-        shared = WorkersSpec(workers, hosts or 200, pages_per_host, concurrency=concurrency)
+        shared = WorkersSpec(workers, hosts or 200, pages_per_host, concurrency=concurrency, db=db)
         lines = workers_report(shared, run_workers_bench(shared, note))
     elif hosts is not None:
         from scraper.bench.wide import WideSpec, run_wide_bench

@@ -38,7 +38,7 @@ from scraper.urls import url_host
 log = logging.getLogger(__name__)
 
 _BLOCKED = FrontierState.BLOCKED
-RECHECK_FINISHED_S = 0.5  # this worker is done but the crawl is not: look again this often
+RECHECK_FINISHED_S = 0.2  # this worker is done but the crawl is not: look again this often
 RENEW_S = 1.0  # a shared store's host leases are renewed this often
 LEASE_RETRY_S = 0.25  # a host whose lease has too little time left is looked at again after this
 IDLE_CLAIM_S = 0.5  # idle fetch workers ask for new hosts at most this often when none was free

@@ -9,6 +9,7 @@ from pathlib import Path
 from scraper.storage.base import CrawlStore, HostTiming, NewUrl, Tally
 from scraper.storage.postgres import probe
 from scraper.storage.postgres.connect import redact
+from scraper.storage.postgres.databases import drop_database, fresh_database
 from scraper.storage.postgres.readstore import PostgresReadStore
 from scraper.storage.postgres.store import PostgresStore
 from scraper.storage.reading import CrawlCounts, CrawlReader, Row, Rows, WorkerStatus
@@ -32,6 +33,8 @@ __all__ = [
     "crawl_exists",
     "crawl_running",
     "db_label",
+    "drop_database",
+    "fresh_database",
     "is_postgres",
     "open_crawl_store",
     "open_read_store",

@@ -82,26 +82,37 @@ WITH held AS (
       AND lease_until > statement_timestamp() + make_interval(secs => %(margin_s)s)
 )""" + _CLAIM_FROM.format(hosts="held")
 CLAIM_HOSTS = _CLAIM_FROM.format(hosts="unnest(%(hosts)s::text[])")
-# Lease up to %(scan)s free hosts (never leased, released, or another worker's expired lease)
-# with pending URLs, or URLs another worker claimed and left; those due first, and as many as
-# the claim needs: hosts whose pending URLs (counted up to %(cap)s each) before them in that
-# order fall short of %(need)s.
+# Lease up to %(scan)s hosts with pending URLs, or URLs another worker claimed and left: first
+# those of another worker's expired lease (a dead worker's: its claims and hosts wait on them),
+# then free ones (never leased, or released) due first; as many as the claim needs: hosts whose
+# pending URLs (counted up to %(cap)s each) before them in that order fall short of %(need)s.
 # Returns each host, its previous owner, and the seconds to wait before its first request: its
 # recorded next start, and after an expired lease its end plus the spacing (the owner may have
 # started a request just before it ended).
-LEASE_HOSTS = """
-WITH candidates AS (
-    SELECT host, owner, lease_until, next_at, gap_s FROM hosts
-    WHERE (owner IS NULL OR (lease_until < statement_timestamp() AND owner <> %(me)s))
+_HAS_WORK = """
       AND host NOT IN (SELECT unnest(%(excluded)s::text[]))
       AND ((SELECT true FROM frontier f WHERE f.host = hosts.host AND f.state = 'pending'
             LIMIT 1)  -- a probe of frontier_pending_host per host (EXISTS here: a hashed scan)
            OR host IN (SELECT host FROM frontier WHERE state = 'in_progress'
                        AND claimed_by IS DISTINCT FROM %(me)s))
-    ORDER BY next_at, host LIMIT %(scan)s
+"""
+LEASE_HOSTS = f"""
+WITH orphaned AS (  -- leases of dead workers: first (hosts_owner), their claims wait on them
+    SELECT host, owner, lease_until, next_at, gap_s FROM hosts
+    WHERE owner IS NOT NULL AND lease_until < statement_timestamp() AND owner <> %(me)s
+      {_HAS_WORK}
+    ORDER BY lease_until, host LIMIT %(scan)s
     FOR UPDATE SKIP LOCKED
+), free AS (  -- then free hosts, due first (hosts_next)
+    SELECT host, owner, lease_until, next_at, gap_s FROM hosts
+    WHERE owner IS NULL
+      {_HAS_WORK}
+    ORDER BY next_at, host LIMIT greatest(0, %(scan)s - (SELECT count(*) FROM orphaned))
+    FOR UPDATE SKIP LOCKED
+), candidates AS (
+    SELECT 0 AS rank, * FROM orphaned UNION ALL SELECT 1, * FROM free
 ), counted AS (
-    SELECT c.*, sum(n.pending) OVER (ORDER BY c.next_at, c.host) - n.pending AS before
+    SELECT c.*, sum(n.pending) OVER (ORDER BY c.rank, c.next_at, c.host) - n.pending AS before
     FROM candidates AS c CROSS JOIN LATERAL (
         SELECT count(*) AS pending FROM (
             SELECT 1 FROM frontier f WHERE f.host = c.host AND f.state = 'pending' LIMIT %(cap)s
