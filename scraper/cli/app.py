@@ -9,6 +9,7 @@ import asyncio
 import importlib.metadata
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -38,7 +39,7 @@ from scraper.crawl import (
     reparse_bodies,
     resume_command,
 )
-from scraper.errors import InvalidURL, ScraperError, UsageError
+from scraper.errors import Interrupted, InvalidURL, ScraperError, UsageError
 from scraper.output import ProgressLine
 from scraper.timespec import iso, parse_duration
 from scraper.urls import normalize_url
@@ -52,7 +53,6 @@ app = typer.Typer(
 )
 app.add_typer(cliread.app)  # query, search, export, stats, status: at the top level
 
-EXIT_FOR_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 MOST_REASONS = 3  # failure reasons named in the summary; the rest are counted as "others"
 
 
@@ -212,13 +212,11 @@ def run_crawl(
     if note is not None:
         typer.echo(note, err=True)
     if summary.interrupted_by is not None:
-        typer.echo(
-            f"interrupted by {summary.interrupted_by}; to continue, run: "
-            f"{resume_command(summary.db)}"
-            + (" --max-pages 0" if revisit is not None else ""),  # as the recrawl ran
-            err=True,
+        again = resume_command(summary.db) + (" --max-pages 0" if revisit is not None else "")
+        raise Interrupted(
+            f"interrupted by {summary.interrupted_by}; to continue, run: {again}",
+            signal.Signals[summary.interrupted_by],
         )
-        raise typer.Exit(EXIT_FOR_SIGNAL.get(summary.interrupted_by, 1))
 
 
 def revisit_line(summary: CrawlSummary) -> str:
@@ -350,4 +348,6 @@ def main() -> None:
         fail("interrupted", 130)
     except typer.TyperException as exc:  # bad flags or arguments, from typer's own parser
         fail(exc.format_message(), 2 if exc.exit_code == 1 else exc.exit_code)
+    if code == 130:  # typer turns a KeyboardInterrupt (Ctrl-C before a command's own handler)
+        fail("interrupted", 130)  # into a silent exit 130
     raise SystemExit(code if isinstance(code, int) else 0)

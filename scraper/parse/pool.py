@@ -61,17 +61,13 @@ def exit_with_parent() -> None:
 
 @contextlib.contextmanager
 def parse_pool(workers: int) -> Iterator[Executor | None]:
-    """Parsing runs in ``workers`` processes (0: inline on the event loop, for small crawls).
-    The first process starts at once (a spawned interpreter takes a few tenths of a second to
-    import the parser), not at the first page."""
+    """Parsing runs in ``workers`` processes (0: inline on the event loop, for small crawls)."""
     if workers == 0:
         yield None
         return
     pool = ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
     )
-    with stop_signals_blocked():  # start a process now: it imports while the first pages load
-        pool.submit(os.getpid)
     try:
         yield pool
     finally:
