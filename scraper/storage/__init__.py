@@ -5,17 +5,31 @@ chosen from the database's address: a ``postgresql://`` (or ``postgres://``) URL
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scraper.storage.base import CrawlStore, HostTiming, NewUrl, Tally
-from scraper.storage.postgres import probe
-from scraper.storage.postgres.connect import redact
-from scraper.storage.postgres.databases import drop_database, fresh_database
-from scraper.storage.postgres.readstore import PostgresReadStore
-from scraper.storage.postgres.store import PostgresStore
 from scraper.storage.reading import CrawlCounts, CrawlReader, Row, Rows, WorkerStatus
 from scraper.storage.sqlite import lock
 from scraper.storage.sqlite.readstore import ReadStore
 from scraper.storage.sqlite.store import Store as SqliteStore
+
+if TYPE_CHECKING:  # the PostgreSQL backend (psycopg: 0.1 s of imports) loads on first use
+    from scraper.storage.postgres.databases import drop_database, fresh_database
+    from scraper.storage.postgres.store import PostgresStore
+
+
+def __getattr__(name: str) -> object:
+    """The PostgreSQL backend's public names, imported when first asked for (PEP 562)."""
+    if name == "PostgresStore":
+        from scraper.storage.postgres.store import PostgresStore
+
+        return PostgresStore
+    if name in ("drop_database", "fresh_database"):
+        from scraper.storage.postgres import databases
+
+        return getattr(databases, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CrawlCounts",
@@ -48,7 +62,11 @@ def is_postgres(db: str | Path) -> bool:
 
 def db_label(db: str | Path) -> str:
     """``db`` as it may be shown: a URL without its password."""
-    return redact(str(db)) if is_postgres(db) else str(db)
+    if not is_postgres(db):
+        return str(db)
+    from scraper.storage.postgres.connect import redact
+
+    return redact(str(db))
 
 
 def open_crawl_store(
@@ -58,6 +76,8 @@ def open_crawl_store(
     (SQLite: takes the crawl lock, StoreError if another crawl holds it; PostgreSQL: registers
     the worker, whose host leases last ``lease_s`` unless renewed)."""
     if is_postgres(db):
+        from scraper.storage.postgres.store import PostgresStore
+
         return PostgresStore(str(db), lease_s=lease_s)
     return SqliteStore(Path(db))
 
@@ -65,6 +85,8 @@ def open_crawl_store(
 def open_read_store(db: str | Path) -> CrawlReader:
     """The crawl database ``db`` opened read-only, for ``async with``."""
     if is_postgres(db):
+        from scraper.storage.postgres.readstore import PostgresReadStore
+
         return PostgresReadStore(str(db))
     return ReadStore(Path(db))
 
@@ -73,6 +95,8 @@ def crawl_exists(db: str | Path) -> bool:
     """Does ``db`` hold a crawl already (SQLite: a non-empty file; PostgreSQL: the crawl's
     tables)? False where a new crawl would create it."""
     if is_postgres(db):
+        from scraper.storage.postgres import probe
+
         return probe.crawl_exists(str(db))
     path = Path(db)
     return path.is_file() and path.stat().st_size > 0
@@ -82,5 +106,7 @@ def crawl_running(db: str | Path) -> bool:
     """Does a worker hold the crawl in ``db`` right now? (SQLite: a probe of the crawl lock;
     PostgreSQL: a worker's heartbeat younger than HEARTBEAT_DEAD_S by the database's clock.)"""
     if is_postgres(db):
+        from scraper.storage.postgres import probe
+
         return probe.crawl_running(str(db))
     return lock.crawl_running(Path(db))
