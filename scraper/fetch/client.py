@@ -160,17 +160,25 @@ class Fetcher:
             exc.attempts = 1
             if not isinstance(exc, TransientFetchError) or not self._retries.retrying:
                 raise
-            first = exc
-        await asyncio.sleep(self._retries.first_wait_s(url, first))
-        return await self._retry(url, hooks, conditional)
+            return await self._retry(url, hooks, conditional, exc)
 
-    async def _retry(self, url: str, hooks: FetchHooks, conditional: dict[str, str]) -> FetchResult:
-        """Attempts 2 and on, in the retry policy's tenacity loop."""
+    async def _retry(
+        self,
+        url: str,
+        hooks: FetchHooks,
+        conditional: dict[str, str] | None,
+        first: TransientFetchError,
+    ) -> FetchResult:
+        """The retry policy's tenacity loop after a failed first attempt: its attempt 1 replays
+        that failure (so its waits, Retry-After and logging are the policy's), the next ones
+        fetch again."""
         attempt_no = 1
         try:
-            async for attempt in self._retries.retries(url):
+            async for attempt in self._retries.attempts(url):
                 with attempt:
-                    attempt_no = attempt.retry_state.attempt_number + 1
+                    attempt_no = attempt.retry_state.attempt_number
+                    if attempt_no == 1:
+                        raise first
                     self.retried += 1
                     await hooks.before_attempt(attempt_no)
                     return await self._attempt(url, attempt_no, hooks, conditional)
@@ -180,7 +188,11 @@ class Fetcher:
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     async def _attempt(
-        self, url: str, attempt_no: int, hooks: FetchHooks, conditional: dict[str, str]
+        self,
+        url: str,
+        attempt_no: int,
+        hooks: FetchHooks,
+        conditional: dict[str, str] | None,
     ) -> FetchResult:
         clock = _Clock()
         try:
@@ -198,7 +210,7 @@ class Fetcher:
         attempt_no: int,
         hooks: FetchHooks,
         clock: _Clock,
-        conditional: dict[str, str],
+        conditional: dict[str, str] | None,
     ) -> FetchResult:
         """One attempt: the request and its redirect chain, up to ``max_redirects`` hops (the
         validators go with the first request only: they belong to ``url``)."""
@@ -208,11 +220,11 @@ class Fetcher:
         except InvalidURL as exc:
             raise PermanentFetchError("invalid_url", exc.reason) from None
         visited = {current}
-        visited_first = current
         hops = 0
+        headers = conditional  # the first request's only
         while True:
-            headers = conditional if current == visited_first else None
             page = await self._request(current, clock, hooks.on_sent, headers)
+            headers = None
             if page.status not in _REDIRECTS:
                 break
             target = _redirect_target(current, page.location, visited)
@@ -304,14 +316,12 @@ class Fetcher:
         return b"".join(chunks), size
 
 
-def _conditional_headers(previous: PreviousVisit | None) -> dict[str, str]:
-    """The validators of a page's last visit as request headers (none without one)."""
-    headers: dict[str, str] = {}
-    if previous is not None and previous.etag:
-        headers["If-None-Match"] = previous.etag
-    if previous is not None and previous.last_modified:
-        headers["If-Modified-Since"] = previous.last_modified
-    return headers
+def _conditional_headers(previous: PreviousVisit | None) -> dict[str, str] | None:
+    """The validators of a page's last visit as request headers; None without any."""
+    if previous is None:
+        return None
+    headers = {"If-None-Match": previous.etag, "If-Modified-Since": previous.last_modified}
+    return {name: value for name, value in headers.items() if value} or None
 
 
 def _fail_body_on_close(resp: aiohttp.ClientResponse) -> Callable[[], object]:

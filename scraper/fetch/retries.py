@@ -8,13 +8,13 @@ a ``retry`` event. With ``retry_backoff_s = retry_backoff_max_s = 0`` (the tests
 
 import functools
 import logging
-import random
 
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
+    wait_exponential_jitter,
 )
 
 from scraper.config import Settings
@@ -24,65 +24,53 @@ events = logging.getLogger("scraper.events")  # one record per page, retry, fail
 
 
 class RetryPolicy:
-    """Builds the retries of each fetch from one ``Settings``. The first attempt runs outside
-    tenacity (most fetches need no retry, and a retry loop costs as much CPU as a 304's whole
-    request); after a transient failure, :meth:`first_wait_s` is slept and :meth:`retries`
-    runs the remaining attempts, numbered from 2."""
+    """Builds the retry loop of each fetch from one ``Settings``. The fetcher makes a first
+    attempt outside it (most fetches need no retry, and entering a tenacity loop costs about as
+    much CPU as a 304's whole request) and enters the loop only after a transient failure,
+    which the loop's attempt 1 replays."""
 
     def __init__(self, settings: Settings) -> None:
         self._attempts = settings.retries + 1
         self._cap_s = settings.retry_backoff_max_s
-        self._initial_s = settings.retry_backoff_s
+        self._backoff = wait_exponential_jitter(
+            multiplier=settings.retry_backoff_s,
+            max=settings.retry_backoff_max_s,
+            jitter=settings.retry_backoff_s,
+        )
 
     @property
     def retrying(self) -> bool:
         """Is a failed first attempt tried again at all?"""
         return self._attempts > 1
 
-    def retries(self, url: str) -> AsyncRetrying:
-        """A fresh loop of the attempts after the first (its attempt k is the fetch's k + 1);
-        it reraises the last error."""
+    def attempts(self, url: str) -> AsyncRetrying:
+        """A fresh loop of attempts for one fetch of ``url``; it reraises the last error."""
         return AsyncRetrying(
-            stop=stop_after_attempt(self._attempts - 1),
+            stop=stop_after_attempt(self._attempts),
             wait=self._wait,
             retry=retry_if_exception_type(TransientFetchError),
-            before_sleep=functools.partial(_log_tenacity_retry, url),
+            before_sleep=functools.partial(_log_retry, url),
             reraise=True,
         )
 
-    def first_wait_s(self, url: str, exc: TransientFetchError) -> float:
-        """The wait after a failed first attempt (logged as a retry event)."""
-        wait_s = self.wait_s(1, exc)
-        log_retry(url, 1, exc, wait_s)
-        return wait_s
-
-    def wait_s(self, attempt: int, exc: BaseException | None) -> float:
-        """After failed attempt ``attempt``: jittered exponential backoff (tenacity's
-        ``wait_exponential_jitter``: initial x 2^(attempt-1) + up to initial of jitter), or the
-        server's Retry-After if longer, both capped."""
-        backoff = self._initial_s * 2.0 ** (attempt - 1) + random.uniform(0, self._initial_s)
-        if isinstance(exc, TransientFetchError) and exc.retry_after_s is not None:
-            backoff = max(backoff, float(exc.retry_after_s))
-        return max(0.0, min(backoff, self._cap_s))
-
     def _wait(self, state: RetryCallState) -> float:
+        """Jittered exponential backoff, or the server's Retry-After if longer (both capped)."""
+        backoff: float = self._backoff(state)
         exc = state.outcome.exception() if state.outcome else None
-        return self.wait_s(state.attempt_number + 1, exc)
+        if isinstance(exc, TransientFetchError) and exc.retry_after_s is not None:
+            backoff = max(backoff, min(exc.retry_after_s, self._cap_s))
+        return backoff
 
 
-def _log_tenacity_retry(url: str, state: RetryCallState) -> None:
+def _log_retry(url: str, state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
-    wait_s = state.next_action.sleep if state.next_action else 0.0
-    log_retry(url, state.attempt_number + 1, exc, wait_s)
-
-
-def log_retry(url: str, attempt: int, exc: BaseException | None, wait_s: float) -> None:
     reason = exc.reason if isinstance(exc, FetchError) else type(exc).__name__
-    fields = {"url": url, "attempt": attempt, "reason": reason}
+    wait_s = state.next_action.sleep if state.next_action else 0.0
+    fields = {"url": url, "attempt": state.attempt_number, "reason": reason}
     events.info(
         "retry %s after attempt %d: %s",
         url,
-        attempt,
+        state.attempt_number,
         reason,
         extra={"event": "retry", "fields": {**fields, "wait_s": round(wait_s, 3)}},
     )
