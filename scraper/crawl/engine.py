@@ -128,7 +128,10 @@ class Crawl:
             s = self._settings = await self._settle_settings(store)
             await store.recover_abandoned()  # what a killed worker left claimed
             if self._revisit is not None:
-                self._revisits = await store.schedule_revisits(**self._revisit.filters())
+                plan = self._revisit
+                self._revisits = await store.schedule_revisits(
+                    due_at=plan.due_at, checked_before=plan.checked_before
+                )
             seeds = _normalize_seeds(s.seeds)
             slots = HostSlots(
                 s.per_host, s.delay_s, max_delay_s=s.max_delay_s, autothrottle=s.autothrottle

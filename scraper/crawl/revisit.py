@@ -32,9 +32,6 @@ class RevisitPlan:
     due_at: str | None = None
     checked_before: str | None = None
 
-    def filters(self) -> dict[str, str | None]:
-        return {"due_at": self.due_at, "checked_before": self.checked_before}
-
 
 def interval_s(settings: Settings, previous: PreviousVisit | None, changed: bool) -> float:
     """The page's next revisit interval."""
@@ -52,12 +49,13 @@ def raw_hash(r: FetchResult) -> str | None:
     return None
 
 
-def page_hash(r: FetchResult, parsed: ParsedPage | None, data_json: str | None) -> str | None:
-    """The hash of what the response says (:func:`scraper.digest.page_content_hash`)."""
+def page_hash(
+    r: FetchResult, parsed: ParsedPage | None, data_json: str | None, raw: str | None
+) -> str | None:
+    """The hash of what the response says (:func:`scraper.digest.page_content_hash`), ``raw``
+    being :func:`raw_hash`'s."""
     title, text = (parsed.title, parsed.text) if parsed is not None else (None, None)
-    return page_content_hash(
-        r.status, r.content_type, r.size_bytes, title, text, data_json, raw_hash(r)
-    )
+    return page_content_hash(r.status, r.content_type, r.size_bytes, title, text, data_json, raw)
 
 
 def visit(
@@ -86,28 +84,26 @@ def visit(
     )
 
 
-def unchanged_before_parsing(settings: Settings, item: FrontierItem, r: FetchResult) -> bool:
-    """Is a revisit's response known unchanged without parsing it: a ``304``, or the same raw
-    body as last time?"""
+def unchanged(settings: Settings, item: FrontierItem, r: FetchResult) -> CheckedRecord | None:
+    """The check record of a revisit known unchanged without parsing it (a ``304``, or the same
+    raw body as last time); None otherwise, and for a first visit."""
     previous = item.previous
     if previous is None:
-        return False
+        return None
     if r.status == 304:
-        return True
-    kept = raw_hash(r)
-    return kept is not None and kept == previous.body_hash
-
-
-def checked(settings: Settings, item: FrontierItem, r: FetchResult) -> CheckedRecord:
-    """The record of a revisit that found its page unchanged."""
-    previous = item.previous
-    hashes = (previous.body_hash, previous.content_hash) if previous is not None else (None, None)
-    if r.status != 304:
-        hashes = (raw_hash(r) or hashes[0], hashes[1])
-    return CheckedRecord(
-        item.id,
-        item.url,
-        r.status,
-        r.attempts,
-        visit(settings, item, r, hashes=hashes, changed=False),
+        return checked(settings, item, r, None)
+    raw = raw_hash(r)
+    return (
+        checked(settings, item, r, raw) if raw is not None and raw == previous.body_hash else None
     )
+
+
+def checked(
+    settings: Settings, item: FrontierItem, r: FetchResult, raw: str | None
+) -> CheckedRecord:
+    """The record of a revisit that found its page unchanged; ``raw``: its body's hash (None
+    for a 304: the stored one is kept)."""
+    previous = item.previous
+    stored = (previous.body_hash, previous.content_hash) if previous is not None else (None, None)
+    visited = visit(settings, item, r, hashes=(raw or stored[0], stored[1]), changed=False)
+    return CheckedRecord(item.id, item.url, r.status, r.attempts, visited)

@@ -229,11 +229,18 @@ class Workers:
         """Sink records for ``jobs``, in order; their HTML pages parsed in one pool call (not
         revisits known unchanged already: a 304, or the same bytes)."""
         s = self._settings
-        kinds = [self._kind(item, r) for item, r in jobs]
+        checks = [
+            revisit.unchanged(s, item, r) if isinstance(r, FetchResult) else None
+            for item, r in jobs
+        ]
+        html = [
+            isinstance(r, FetchResult) and check is None and self._parses(r)
+            for (_, r), check in zip(jobs, checks, strict=True)
+        ]
         requests = [
             (r.body, self._base(item, r), r.charset, s.store_html)
-            for (item, r), kind in zip(jobs, kinds, strict=True)
-            if kind == "parse" and isinstance(r, FetchResult)
+            for (item, r), parse in zip(jobs, html, strict=True)
+            if parse and isinstance(r, FetchResult)
         ]
         parsed = iter(
             await self._run(parse_many, requests, s.max_links_per_page, s.extract)
@@ -241,23 +248,16 @@ class Workers:
             else []
         )
         records: list[SinkRecord] = []
-        for (item, outcome), kind in zip(jobs, kinds, strict=True):
+        for (item, outcome), check, parse in zip(jobs, checks, html, strict=True):
             if isinstance(outcome, FailureRecord):
                 records.append(outcome)
-            elif kind == "checked":
-                records.append(revisit.checked(s, item, outcome))
-            elif kind == "parse":
+            elif check is not None:
+                records.append(check)
+            elif parse:
                 records.append(self._page(item, outcome, *next(parsed)))
             else:
                 records.append(await self._unparsed(item, outcome))
         return records
-
-    def _kind(self, item: FrontierItem, r: Outcome) -> str:
-        if isinstance(r, FailureRecord):
-            return "failure"
-        if revisit.unchanged_before_parsing(self._settings, item, r):
-            return "checked"
-        return "parse" if self._parses(r) else "other"
 
     @staticmethod
     def _parses(r: FetchResult) -> bool:
@@ -290,10 +290,10 @@ class Workers:
         """The page's record; a revisit whose content hashes the same is only checked (its
         links are not followed again: what is linked from an unchanged page is known)."""
         data = json.dumps(parsed.data, ensure_ascii=False) if parsed and parsed.data else None
-        hashes = (revisit.raw_hash(r), revisit.page_hash(r, parsed, data))
-        previous = item.previous
-        if previous is not None and hashes[1] == previous.content_hash:
-            return revisit.checked(self._settings, item, r)
+        raw = revisit.raw_hash(r)
+        content = revisit.page_hash(r, parsed, data, raw)
+        if item.previous is not None and content == item.previous.content_hash:
+            return revisit.checked(self._settings, item, r, raw)
         links = parsed.links if parsed else ()
         if new_urls is None:
             new_urls = self._links.admit(links, item.depth)
@@ -317,7 +317,7 @@ class Workers:
             body=packed,
             charset=r.charset,
             redirected_to=_redirect_target(item.url, r),
-            visit=revisit.visit(self._settings, item, r, hashes=hashes, changed=True),
+            visit=revisit.visit(self._settings, item, r, hashes=(raw, content), changed=True),
         )
 
 
