@@ -252,12 +252,12 @@ async def test_a_revisit_claims_the_previous_visit_and_stores_a_version_per_cont
         assert item.previous is None
         await store.write_batch([page(item, visit=visit("h1"))])
         assert await store.schedule_revisits(due_at=None, checked_before=None) == 1
-        (again,) = await store.claim(1)
+        (again,) = await store.claim(1, max_pages=2)  # a revisit stores no new page:
         assert again.previous == PreviousVisit('"e1"', None, "b-h1", "h1", 100.0)
         later = "2026-12-07T00:00:00.000+00:00"
         await store.write_batch([page(again, fetched_at=later, visit=visit("h1", later))])
         await store.schedule_revisits(due_at=None, checked_before=None)
-        (third,) = await store.claim(1)
+        (third,) = await store.claim(1, max_pages=2)  # the budget still has room for one
         await store.write_batch(
             [page(third, title="new", fetched_at=later, visit=visit("h2", later))]
         )

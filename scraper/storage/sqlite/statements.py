@@ -67,6 +67,10 @@ UPDATE pages SET checked_at = json_extract(row.value, '$[1]'),
     revisit_s = json_extract(row.value, '$[5]'), next_visit_at = json_extract(row.value, '$[6]')
 FROM json_each(?) AS row WHERE pages.url = json_extract(row.value, '$[0]')
 """
+# How many of a batch's pages (its UPSERT_PAGE rows) are stored already: revisits, not new.
+STORED_OF_BATCH = """
+SELECT count(*) FROM pages WHERE url IN (SELECT json_extract(value, '$[0]') FROM json_each(?))
+"""
 # What the last visit of claimed URLs left (param: their URLs as a JSON array).
 PREVIOUS = """
 SELECT url, etag, last_modified, body_hash, content_hash, revisit_s FROM pages

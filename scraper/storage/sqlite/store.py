@@ -55,6 +55,7 @@ from scraper.storage.sqlite.statements import (
     REPARSED_PAGE,
     REPARSED_VERSION,
     SCHEDULE,
+    STORED_OF_BATCH,
     TALLY,
     UNFINISHED,
     UPSERT_PAGE,
@@ -301,12 +302,14 @@ class Store:
         the pages never disagree, whatever moment the process dies at.
         """
         async with self._transaction():
-            await self._write(records)
+            added = await self._write(records)
         self._claimed = max(0, self._claimed - len(records))
-        if self._pages is not None:  # the pages now stored, whatever they were before
-            self._pages = None
+        if self._pages is not None:
+            self._pages += added
 
-    async def _write(self, records: Sequence[SinkRecord]) -> None:
+    async def _write(self, records: Sequence[SinkRecord]) -> int:
+        """The batch's statements; returns how many of its pages are new rows (revisited ones
+        are already stored), counted only while the page total is cached (``--max-pages``)."""
         db = self.db
         pages = [r for r in records if isinstance(r, PageRecord)]
         rows = _json([
@@ -315,6 +318,7 @@ class Store:
              url_host(p.url), *visit_columns(p))
             for p in pages
         ])  # fmt: skip
+        stored = await scalar(db, STORED_OF_BATCH, (rows,)) if self._pages is not None else 0
         await db.execute(INSERT_VERSIONS, (rows,))  # before the pages: compared with the last
         await db.execute(UPSERT_PAGE, (rows,))
         bodies = [(p.url, p.charset, p.body, p.url) for p in pages if p.body is not None]
@@ -332,6 +336,7 @@ class Store:
         if found:
             await db.execute(INSERT_NEW_URLS, (_json(found),))
         await db.execute(FINISH, (_json(finished_rows(records)),))
+        return len(pages) - (stored if isinstance(stored, int) else 0)
 
     # -- reparse ------------------------------------------------------------------------------
 
