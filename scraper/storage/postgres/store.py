@@ -251,13 +251,17 @@ class PostgresStore:
             excluded=list(dict.fromkeys(exclude_hosts)), max_pages=max_pages,
             per_host=per_host, new_hosts=new_hosts,
         )  # fmt: skip
+
+        async def work(conn: Conn) -> tuple[claims.Claimed, list[TupleRow]]:
+            done = await claims.claim(conn, req)
+            urls = [row[1] for row in done.rows]  # revisits: what their last visit left
+            found = await (await conn.execute(PREVIOUS, (urls,))).fetchall() if urls else []
+            return done, found
+
         async with self._leasing:
-            done = await self._run(lambda conn: claims.claim(conn, req))
+            done, found = await self._run(work)
             self._leases.leased(done.sent_at, done.leased)
-        items = [FrontierItem(*row) for row in done.rows]
-        if items:
-            found = await self._rows(PREVIOUS, ([i.url for i in items],))
-            items = with_previous(items, found)
+        items = with_previous([FrontierItem(*row) for row in done.rows], found)
         return sorted(items, key=lambda i: (i.depth, i.id))
 
     async def schedule_revisits(self, *, due_at: str | None, checked_before: str | None) -> int:
