@@ -37,7 +37,7 @@ class Round:
     name: str
     pages: int  # pages fetched (stored, or found unchanged)
     elapsed_s: float
-    versions: int  # versions the round added
+    versions: int  # versions stored after the round
     db_bytes: int  # the database after the round
 
     @property
@@ -53,8 +53,7 @@ def db_size(db: Path) -> tuple[int, int]:
     return db.stat().st_size, int(versions)
 
 
-def timed(name: str, settings: Settings, revisit: RevisitPlan | None, limit_s: float,
-          before: int) -> Round:  # fmt: skip
+def timed(name: str, settings: Settings, revisit: RevisitPlan | None, limit_s: float) -> Round:
     """One crawl (``revisit`` None) or recrawl, its pages/s and what it left in the database."""
 
     async def go() -> tuple[int, int]:
@@ -74,7 +73,7 @@ def timed(name: str, settings: Settings, revisit: RevisitPlan | None, limit_s: f
     if failed:
         raise ScraperError(f"bench --recrawl: {failed} pages failed in {name}")
     size, versions = db_size(Path(settings.db))
-    return Round(name, pages, elapsed, versions - before, size)
+    return Round(name, pages, elapsed, versions, size)
 
 
 def change_pages(site: Site) -> int:
@@ -107,19 +106,19 @@ def run_recrawl_bench(
         with serve(site.directory, work) as (root, _server):
             settings = bench_settings(root, db, pages, concurrency)
             note("first crawl ...")
-            rounds.append(timed("first crawl", settings, None, limit_s, 0))
+            rounds.append(timed("first crawl", settings, None, limit_s))
             note("(a) recrawl, nothing changed, validators honoured ...")
-            rounds.append(timed("(a) unchanged, 304", settings, every, limit_s, db_size(db)[1]))
+            rounds.append(timed("(a) unchanged, 304", settings, every, limit_s))
         for sub in ("b", "c"):
             (work / sub).mkdir(mode=0o755)
         port = urlsplit(root).port
         with serve(site.directory, work / "b", validators=False, port=port):
             note("(b) recrawl, nothing changed, validators ignored ...")
-            rounds.append(timed("(b) unchanged, 200", settings, every, limit_s, db_size(db)[1]))
+            rounds.append(timed("(b) unchanged, 200", settings, every, limit_s))
         changed = change_pages(site)
         with serve(site.directory, work / "c", port=port):
             note(f"(c) recrawl, {changed} pages changed ...")
-            rounds.append(timed("(c) 10% changed", settings, every, limit_s, db_size(db)[1]))
+            rounds.append(timed("(c) 10% changed", settings, every, limit_s))
     return site, rounds
 
 
@@ -134,6 +133,6 @@ def report_lines(site: Site, concurrency: int, rounds: list[Round]) -> list[str]
         if before is not None:
             grew = (r.db_bytes - before.db_bytes) / before.db_bytes * 100
             line += f", {r.pages_per_s / first.pages_per_s:.2f} x the first crawl"
-            line += f"; {r.versions} versions stored, database {grew:+.2f} %"
+            line += f"; {r.versions - before.versions} versions stored, database {grew:+.2f} %"
         lines.append(f"{line} ({r.db_bytes / 1e6:.1f} MB)")
     return lines

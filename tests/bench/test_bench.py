@@ -71,23 +71,9 @@ def test_pages_are_mostly_markup_like_real_pages(tmp_path: Path):
 async def test_bench_command_crawls_every_page_and_prints_its_figures(server: str):
     """`scraper bench --pages 60` exits 0, crawls all 60 pages, prints rates, ratio, RSS and CPU
     (each figure of the CPU line per 1000 pages)."""
-    env = {**os.environ, "SCRAPER_DEBUG": "0"}
-    if server == "no-nginx":
-        env["PATH"] = path_without_nginx()
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "scraper", "bench", "--pages", "60", "--concurrency", "8"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    try:
-        out_b, err_b = await asyncio.wait_for(proc.communicate(), timeout=50)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    out, err = out_b.decode(), err_b.decode()
-    assert proc.returncode == 0, err
+    argv = ["--pages", "60", "--concurrency", "8"]
+    code, out, err = await run_bench_cli(*argv, without_nginx=server == "no-nginx")
+    assert code == 0, err
     assert "Traceback" not in err
     assert re.search(
         r"^crawled: 60 pages \(status 200\), \d+ 404, 0 failed; database \d+ MB$", out, re.M
@@ -111,12 +97,19 @@ async def test_bench_command_crawls_every_page_and_prints_its_figures(server: st
         assert "server: python http.server" in out
 
 
-async def run_bench_cli(*args: str, timeout_s: float = 50) -> tuple[int, str, str]:
+async def run_bench_cli(
+    *args: str, timeout_s: float = 50, without_nginx: bool = False
+) -> tuple[int, str, str]:
+    """``scraper bench ARGS`` in a child (killed after ``timeout_s``); ``without_nginx``: with
+    a $PATH that has no nginx, so the bench serves its site with Python's server."""
+    env = {**os.environ, "SCRAPER_DEBUG": "0"}
+    if without_nginx:
+        env["PATH"] = path_without_nginx()
     proc = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "scraper", "bench", *args),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "SCRAPER_DEBUG": "0"},
+        env=env,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout=timeout_s)
@@ -153,23 +146,9 @@ async def test_bench_recrawl_prints_each_round_against_the_first_crawl(server: s
     """`scraper bench --recrawl --pages 60` exits 0 and prints the first crawl and its three
     recrawls: nothing changed (no version, the database about the same size), then 10 %
     of the pages changed (6 versions), with or without nginx's validators."""
-    env = {**os.environ, "SCRAPER_DEBUG": "0"}
-    if server == "no-nginx":
-        env["PATH"] = path_without_nginx()
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "scraper", "bench", "--recrawl", "--pages", "60"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    try:
-        out_b, err_b = await asyncio.wait_for(proc.communicate(), timeout=50)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    out, err = out_b.decode(), err_b.decode()
-    assert proc.returncode == 0, err
+    argv = ["--recrawl", "--pages", "60"]
+    code, out, err = await run_bench_cli(*argv, without_nginx=server == "no-nginx")
+    assert code == 0, err
     pages = re.search(r"^first crawl: (\d+) pages in [\d.]+ s, [\d.]+ pages/s", out, re.M)
     assert pages is not None, out
     for name, versions in [("(a) unchanged, 304", 0), ("(b) unchanged, 200", 0),
