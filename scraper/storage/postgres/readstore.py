@@ -24,7 +24,7 @@ from scraper.storage.postgres.connect import (
     redact,
     translate,
 )
-from scraper.storage.postgres.schema import SCHEMA_VERSION
+from scraper.storage.postgres.schema import REVISIT_COLUMNS, SCHEMA_VERSION
 from scraper.storage.reading import (
     CHANGED_SINCE,
     CHANGES,
@@ -41,8 +41,8 @@ Connection = psycopg.AsyncConnection[TupleRow]
 # The columns of SQLite's pages table (PostgreSQL's adds the generated `search`).
 PAGE_COLUMNS = (
     "id, url, final_url, status, content_type, title, description, text, depth, fetched_at, "
-    "elapsed_ms, size_bytes, data, links, host, etag, last_modified, body_hash, content_hash, "
-    "checked_at, changed_at, revisit_s, next_visit_at"
+    "elapsed_ms, size_bytes, data, links, host, "
+    + ", ".join(name for name, _kind in REVISIT_COLUMNS)
 )
 # Title (weight A) counts 10x the text (B), as bm25's weights on SQLite; {D, C, B, A}.
 _SEARCH = """
