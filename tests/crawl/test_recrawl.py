@@ -142,6 +142,7 @@ async def test_the_commands_recrawl_list_changes_and_export_the_delta(
     assert len(out.splitlines()) == 9  # the first crawl's pages are 10 minutes old at most
     code, out, err = await run(tmp_path, "export", "-f", "jsonl", "--changed-since", before,
                                "--db", str(db))  # fmt: skip
+    assert code == 0, err
     exported = {json.loads(line)["url"] for line in out.splitlines()}
     assert sorted(u.removeprefix(str(server.make_url(""))) for u in exported) == [
         "/etag/0", "/fresh", "/lm/0", "/plain/0",
