@@ -10,6 +10,7 @@ installed, else the standard library's threaded HTTP server
 import contextlib
 import functools
 import http.server
+import queue
 import random
 import shutil
 import socket
@@ -20,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, TextIO
+from typing import Any, ClassVar, TextIO
 
 from scraper.errors import ScraperError
 from scraper.testing import stop_process
@@ -227,6 +228,9 @@ def generate_site(directory: Path, pages: int, seed: int = SEED) -> Site:
 # -- the server ----------------------------------------------------------------------------------
 
 
+WARM_THREADS = 64  # connection threads the fallback server starts before its first connection
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like nginx and aiohttp's pool expect
 
@@ -244,13 +248,20 @@ class _LoggingHandler(_QuietHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         self.status = int(code) if isinstance(code, int) else code  # an HTTPStatus is an int
 
+    started: float = 0.0
+
+    def parse_request(self) -> bool:
+        # The request's start is when its line was read, as nginx counts $request_time from
+        # the first bytes: not when this thread, once it gets the GIL, reaches do_GET.
+        self.started = time.time()
+        return super().parse_request()
+
     def do_GET(self) -> None:
-        started = time.time()
         super().do_GET()
         ended = time.time()
         host = (self.headers.get("Host") or "-").split(":")[0].lower()
         with self.lock:
-            self.log.write(f"{host} {ended:.3f} {ended - started:.3f} {self.status}\n")
+            self.log.write(f"{host} {ended:.3f} {ended - self.started:.3f} {self.status}\n")
             self.log.flush()
 
 
@@ -264,7 +275,35 @@ class _NoValidatorsHandler(_QuietHandler):
 
 
 class _Server(http.server.ThreadingHTTPServer):
+    """A thread per connection, :data:`WARM_THREADS` of them started beforehand: a new
+    connection is read at once, not after a thread's start-up (under load, several ms each,
+    one after the other: the first request of each host would look late in the log)."""
+
     request_queue_size = 1024  # a burst of connects must not overflow the listen backlog
+    daemon_threads = True
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self._jobs: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = WARM_THREADS
+        for _ in range(WARM_THREADS):
+            threading.Thread(target=self._warm_worker, daemon=True).start()
+
+    def _warm_worker(self) -> None:
+        while True:
+            request, address = self._jobs.get()
+            self.process_request_thread(request, address)
+            with self._lock:
+                self._idle += 1
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                self._jobs.put((request, client_address))
+                return
+        super().process_request(request, client_address)  # all busy: a new thread, as before
 
 
 def serve_directory(
