@@ -93,12 +93,16 @@ class Sink:
                 await self._flush(batch)
                 deadline = None
                 continue
+            if not batch:
+                deadline = asyncio.get_running_loop().time() + self._flush_interval_s
+            while record is not None:  # and what else has come meanwhile, without waiting
+                batch.append(record)
+                if len(batch) >= self._batch_size or self.inbox.empty():
+                    break
+                record = self.inbox.get_nowait()
             if record is None:
                 await self._flush(batch)
                 return
-            if not batch:
-                deadline = asyncio.get_running_loop().time() + self._flush_interval_s
-            batch.append(record)
             if len(batch) >= self._batch_size or (self.inbox.empty() and self._urgent()):
                 await self._flush(batch)
                 deadline = None

@@ -113,7 +113,12 @@ class Workers:
     async def fetch_worker(self) -> None:
         while (item := await self._frontier.next_item()) is not None:
             outcome = await self._fetch(item)
-            if outcome is not None:
+            if outcome is None:
+                continue
+            check = self._known_unchanged(item, outcome)
+            if check is not None:  # nothing to parse: straight to the sink
+                await self._sink.inbox.put(check)
+            else:
                 await self._inbox.put((item, outcome))
         self._live_workers -= 1
         if self._live_workers == 0:
@@ -225,18 +230,16 @@ class Workers:
     async def _run(self, fn: Callable[[*Ts], R], *args: *Ts) -> R:
         return await run_in_pool(self._pool, fn, *args)
 
+    def _known_unchanged(self, item: FrontierItem, outcome: Outcome) -> SinkRecord | None:
+        """A revisit known unchanged without parsing (a 304, or the same bytes): its record."""
+        if item.previous is None or not isinstance(outcome, FetchResult):
+            return None
+        return revisit.unchanged(self._settings, item, outcome)
+
     async def _records(self, jobs: list[tuple[FrontierItem, Outcome]]) -> list[SinkRecord]:
-        """Sink records for ``jobs``, in order; their HTML pages parsed in one pool call (not
-        revisits known unchanged already: a 304, or the same bytes)."""
+        """Sink records for ``jobs``, in order; their HTML pages parsed in one pool call."""
         s = self._settings
-        checks = [
-            revisit.unchanged(s, item, r) if isinstance(r, FetchResult) else None
-            for item, r in jobs
-        ]
-        html = [
-            isinstance(r, FetchResult) and check is None and self._parses(r)
-            for (_, r), check in zip(jobs, checks, strict=True)
-        ]
+        html = [isinstance(r, FetchResult) and self._parses(r) for _, r in jobs]
         requests = [
             (r.body, self._base(item, r), r.charset, s.store_html)
             for (item, r), parse in zip(jobs, html, strict=True)
@@ -248,11 +251,9 @@ class Workers:
             else []
         )
         records: list[SinkRecord] = []
-        for (item, outcome), check, parse in zip(jobs, checks, html, strict=True):
+        for (item, outcome), parse in zip(jobs, html, strict=True):
             if isinstance(outcome, FailureRecord):
                 records.append(outcome)
-            elif check is not None:
-                records.append(check)
             elif parse:
                 records.append(self._page(item, outcome, *next(parsed)))
             else:
