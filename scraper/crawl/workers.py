@@ -1,6 +1,7 @@
 """The per-URL work of a crawl: robots gate, fetch within the host's slot, parse, record.
 
-``fetch_worker`` tasks take URLs from the frontier and put (item, outcome) on the parse inbox;
+``fetch_worker`` tasks take URLs from the frontier and put (item, outcome) on the parse inbox
+(a revisit known unchanged without parsing, a 304 or the same bytes, goes straight to the sink);
 ``parser`` tasks turn outcomes into sink records (parsing HTML and sitemaps in a process pool
 when there is one). The last worker out sends each parser its sentinel, the last parser out
 sends the sink its own.
