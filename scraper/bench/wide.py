@@ -24,11 +24,19 @@ import platform
 import random
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scraper.bench.access_log import TOLERANCE_MS, SiteView, analyze, read_access_log
+from scraper.bench.access_log import (
+    TOLERANCE_MS,
+    SiteView,
+    Timeline,
+    analyze,
+    read_access_log,
+    timeline,
+)
 from scraper.bench.frontier import log_tail, run_child
 from scraper.bench.scrapy_peer import run_scrapy, scrapy_version
 from scraper.bench.site import SEED, page_file, page_path, paragraphs, render_html, serve
@@ -78,6 +86,7 @@ class CrawlRun:
     cpu_s: float
     peak_rss_mb: float
     site: SiteView
+    timeline: Timeline | None = None  # from the child's start, as the site's log saw it
 
     @property
     def pages_per_s(self) -> float:
@@ -191,9 +200,12 @@ def _crawl_served(
     work.mkdir()
     access_log = work / "access.log"
     with serve(site, work, access_log=access_log) as (root, server):
-        run = crawl(write_seeds(work / "seeds.txt", spec.hosts, root), work)
-    view = analyze(read_access_log(access_log), spec.delay_s)
-    return dataclasses.replace(run, site=view), server
+        seeds = write_seeds(work / "seeds.txt", spec.hosts, root)
+        started_ms = round(time.time() * 1000)
+        run = crawl(seeds, work)
+    requests = read_access_log(access_log)
+    view = analyze(requests, spec.delay_s)
+    return dataclasses.replace(run, site=view, timeline=timeline(requests, started_ms)), server
 
 
 def check_spec(spec: WideSpec) -> None:
@@ -251,7 +263,7 @@ def run_lines(run: CrawlRun, spec: WideSpec) -> list[str]:
     v = run.site
     short = max(0.0, spec.delay_s - TOLERANCE_MS / 1000)
     ratio = run.wall_s / spec.floor_s if spec.floor_s > 0 else float("inf")
-    return [
+    lines = [
         f"{run.crawler}: wall {run.wall_s:.2f} s, {ratio:.2f} x the floor; {run.pages} pages"
         f" ({run.failed} failed), {run.pages_per_s:.1f} pages/s;"
         f" CPU {run.cpu_s_per_1000:.2f} s/1000 pages; peak RSS {run.peak_rss_mb:.0f} MB",
@@ -260,6 +272,19 @@ def run_lines(run: CrawlRun, spec: WideSpec) -> list[str]:
         f" gaps between a host's request starts: {v.gaps}, shortest {_s(v.shortest_gap_s)},"
         f" median {_s(v.median_gap_s)}, p99 {_s(v.p99_gap_s)}, {v.short_gaps} below"
         f" {short:.3f} s; at most {v.max_in_flight} in flight to one host",
+    ]
+    return lines + _timeline_lines(run)
+
+
+def _timeline_lines(run: CrawlRun) -> list[str]:
+    """Where the wall time beyond the site's span went: before the first request, after the
+    last answer (start-up, and seeing the end and exiting)."""
+    t = run.timeline
+    if t is None:
+        return []
+    return [
+        f"{run.crawler} timeline: first request {t.first_request_s:.2f} s after the start,"
+        f" last answer at {t.last_answer_s:.2f} s, exit at {run.wall_s:.2f} s"
     ]
 
 
