@@ -19,13 +19,15 @@ Every hop passes the address guard (:mod:`scraper.fetch.guard`); retries follow
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import SimpleNamespace, TracebackType
+from types import TracebackType
 from typing import Self
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
+from aiohttp.connector import Connection
 from yarl import URL
 
 from scraper.config import Settings
@@ -56,9 +58,9 @@ class FetchHooks:
     ``"ok"`` or the error's reason, the last response's status (0 if none), seconds from the
     start of the attempt's last request to its response headers (or to the failure, if none
     came), and the server's ``Retry-After`` in seconds when a 429/5xx carried one.
-    ``on_sent(url, at)`` is called when a request's headers have been written to the socket
-    (``at``: ``time.monotonic()``), from aiohttp's request tracing: the moment the politeness
-    delay to the next request to that host is counted from.
+    ``on_sent(url, at)`` is called once a request has been written to the socket (``at``:
+    ``time.monotonic()``, taken after the write): the moment the politeness delay to the next
+    request to that host is counted from.
     """
 
     before_attempt: Callable[[int], Awaitable[None]]
@@ -130,9 +132,7 @@ class Fetcher:
             headers={"User-Agent": s.user_agent, "Accept": _ACCEPT},
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
-            # Send times only matter to a host's spacing; a crawl that keeps none (no delay,
-            # no robots.txt Crawl-delay, no autothrottle) saves the tracing's cost per request.
-            trace_configs=[_sent_trace()] if _keeps_spacing(s) else None,
+            request_class=_StampedRequest,
         )
         return self
 
@@ -264,12 +264,12 @@ class Fetcher:
             raise RuntimeError("fetcher is not open")
         self._policy.check_literal(url)
         clock.request()
+        token = _ON_SENT.set(None if on_sent is None else (on_sent, url))
         try:
             async with self._session.get(
                 URL(url, encoded=True),  # normalized: already percent-encoded, host in punycode
                 allow_redirects=False,
                 headers=headers,
-                trace_request_ctx=_SentContext(url, on_sent),
             ) as resp:
                 clock.headers(resp.status)
                 return await self._receive(resp)
@@ -277,6 +277,8 @@ class Fetcher:
             raise
         except EXPECTED as exc:
             raise translate(exc) from exc
+        finally:
+            _ON_SENT.reset(token)
 
     async def _receive(self, resp: aiohttp.ClientResponse) -> _Page:
         status = resp.status
@@ -312,11 +314,6 @@ class Fetcher:
         finally:
             undo()
         return b"".join(chunks), size
-
-
-def _keeps_spacing(s: Settings) -> bool:
-    """Whether any host of the crawl may get a delay between its requests."""
-    return s.delay_s > 0 or s.robots or s.autothrottle
 
 
 def _conditional_headers(previous: PreviousVisit | None) -> dict[str, str] | None:
@@ -369,26 +366,21 @@ def _redirect_target(current: str, location: str | None, visited: set[str]) -> s
     return target
 
 
-@dataclass(frozen=True, slots=True)
-class _SentContext:
-    """Per request, for the trace: who wants to know when the request went out."""
-
-    url: str
-    on_sent: Callable[[str, float], None] | None
+# Who wants to know when the current task's request went out: (``FetchHooks.on_sent``, url).
+_ON_SENT: ContextVar[tuple[Callable[[str, float], None], str] | None] = ContextVar(
+    "on_sent", default=None
+)
 
 
-def _sent_trace() -> aiohttp.TraceConfig:
-    """Report the moment each request's headers are written (``FetchHooks.on_sent``)."""
+class _StampedRequest(aiohttp.ClientRequest):
+    """Tells the fetch that made it (:data:`_ON_SENT`) when it was sent: the time is taken
+    once ``send`` has written the request to the socket, so a stall before the write (a GC
+    pause, the thread descheduled) can only make it later, and the next request to the host
+    is never less than its delay after this one reached the server."""
 
-    async def headers_sent(
-        _session: aiohttp.ClientSession,
-        ctx: SimpleNamespace,
-        _params: aiohttp.TraceRequestHeadersSentParams,
-    ) -> None:
-        sent = ctx.trace_request_ctx
-        if isinstance(sent, _SentContext) and sent.on_sent is not None:
-            sent.on_sent(sent.url, time.monotonic())
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_headers_sent.append(headers_sent)
-    return trace
+    async def send(self, conn: Connection) -> aiohttp.ClientResponse:
+        response = await super().send(conn)
+        sent = _ON_SENT.get()
+        if sent is not None:
+            sent[0](sent[1], time.monotonic())
+        return response
