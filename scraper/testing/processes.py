@@ -73,7 +73,7 @@ def cli_peak_rss_code(rss_file: Path) -> str:
     that writes its peak RSS to ``rss_file`` at exit (:func:`peak_rss_prelude`)."""
     return (
         peak_rss_prelude(rss_file)
-        + "import sys\nfrom scraper.cli.app import main\nsys.argv[0] = 'scraper'\nmain()\n"
+        + "import sys\nfrom scraper.__main__ import run\nsys.argv[0] = 'scraper'\nrun()\n"
     )
 
 
