@@ -59,6 +59,7 @@ class Flight:
     item: FrontierItem
     started: float
     attempt: int = 0
+    task: "asyncio.Task[object] | None" = None  # the worker fetching it
 
 
 Ts = TypeVarTuple("Ts")
@@ -106,8 +107,8 @@ class Workers:
         self._live_workers = settings.concurrency
         self._live_parsers = self.parsers
         self.in_flight: dict[str, Flight] = {}
-        self._deadlines: set[asyncio.Timeout] = set()
-        self._hurry_at: float | None = None
+        self._hurry: asyncio.TimerHandle | None = None
+        self._dropping = False  # the grace period after a stop is over
 
     # -- fetch workers --------------------------------------------------------------------------
 
@@ -129,27 +130,33 @@ class Workers:
     def hurry(self, grace_s: float) -> None:
         """Give in-flight fetches ``grace_s`` more seconds; those still running then are dropped
         (their URLs stay in_progress and go back to pending)."""
-        self._hurry_at = asyncio.get_running_loop().time() + grace_s
-        for deadline in self._deadlines:
-            deadline.reschedule(self._hurry_at)
+        if self._hurry is None:
+            self._hurry = asyncio.get_running_loop().call_later(grace_s, self._drop_in_flight)
+
+    def _drop_in_flight(self) -> None:
+        """The grace period is over: cancel the fetches still running (see :meth:`_fetch`)."""
+        self._dropping = True
+        for flight in self.in_flight.values():
+            if flight.task is not None:
+                flight.task.cancel()
 
     async def _fetch(self, item: FrontierItem) -> Outcome | None:
-        """Fetch one URL; None when it was put back in the frontier, or cut off by a stop."""
-        deadline = asyncio.timeout_at(self._hurry_at)
-        self._deadlines.add(deadline)
+        """Fetch one URL; None when it was put back in the frontier, or cut off by a stop
+        (a cancellation of our own, :meth:`_drop_in_flight`'s; any other goes on)."""
+        if self._dropping:
+            return None
         try:
-            async with deadline:
-                return await self._fetch_in_time(item)
-        except TimeoutError:
-            if not deadline.expired():
+            return await self._fetch_in_time(item)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._dropping or task is None or task.uncancel() > 0:
                 raise
             log.info("stopping: dropped %s, still in flight after the grace period", item.url)
             return None
-        finally:
-            self._deadlines.discard(deadline)
 
     async def _fetch_in_time(self, item: FrontierItem) -> Outcome | None:
-        self.in_flight[item.url] = flight = Flight(item, time.monotonic())
+        flight = Flight(item, time.monotonic(), task=asyncio.current_task())
+        self.in_flight[item.url] = flight
         hooks = self._hooks(item, flight)
         try:
             decision = await self._gate.check(item.url, item.host, hooks)

@@ -6,6 +6,7 @@ Each command runs in a session of its own (``tests.conftest.scraper``), so its p
 its pid and ``os.killpg`` reaches it and everything it started, as a terminal's Ctrl-C does.
 """
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -133,3 +134,26 @@ async def test_sigint_to_the_process_group_during_bench_exits_130_cleanly(tmp_pa
     assert_no_crash(err)
     assert "interrupted by SIGINT" in assert_one_error_line(err)
     await assert_group_gone(child.proc.pid)
+
+
+@pytest.mark.slow
+async def test_a_fetch_still_running_after_the_grace_period_is_dropped(
+    site: TestServer, tmp_path: Path
+):
+    """SIGINT while a page takes 60 s to answer: the crawl waits out its 5 s grace period, drops
+    that fetch and exits 130; the URL is pending again, and nothing was stored for it."""
+    db = tmp_path / "crawl.db"
+    seed = str(site.make_url("/slow/60000"))
+    async with scraper(
+        tmp_path, "crawl", seed, "--db", str(db), "--timeout", "120", *FAST
+    ) as child:
+        await wait_for_requests(site, child, 1)
+        loop = asyncio.get_running_loop()
+        sent_at = loop.time()
+        os.killpg(child.proc.pid, signal.SIGINT)
+        code, _, err = await child.finish()
+        took_s = loop.time() - sent_at
+    assert code == 130, err
+    assert_no_crash(err)
+    assert 4.5 <= took_s < 15, err  # the 5 s grace, not the page's 60 s
+    assert assert_consistent(db) == {"pending": 1}
