@@ -45,6 +45,7 @@ class Settings:
     user_agent: str = DEFAULT_USER_AGENT
     timeout_s: float = 30.0
     connect_timeout_s: float = 10.0
+    keepalive_s: float = 15.0
     retries: int = 3
     retry_backoff_s: float = 0.5
     retry_backoff_max_s: float = 30.0
@@ -90,6 +91,7 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "user_agent",
         "timeout_s",
         "connect_timeout_s",
+        "keepalive_s",
         "retries",
         "retry_backoff_s",
         "retry_backoff_max_s",
@@ -115,6 +117,7 @@ _MINIMUM: Mapping[str, float] = {
     "max_redirects": 0,
     "timeout_s": 0.001,
     "connect_timeout_s": 0.001,
+    "keepalive_s": 0,
     "retries": 0,
     "retry_backoff_s": 0,
     "retry_backoff_max_s": 0,

@@ -124,9 +124,7 @@ class Fetcher:
         s = self._settings
         self._resolver = GuardedResolver(self._policy)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=s.concurrency, ttl_dns_cache=300, resolver=self._resolver
-            ),
+            connector=_connector(s, self._resolver),
             # Per request, each redirect hop on its own, body included (aiohttp's total).
             timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
             headers={"User-Agent": s.user_agent, "Accept": _ACCEPT},
@@ -314,6 +312,17 @@ class Fetcher:
         finally:
             undo()
         return b"".join(chunks), size
+
+
+def _connector(s: Settings, resolver: AbstractResolver) -> aiohttp.TCPConnector:
+    """The session's connection pool: idle connections kept ``keepalive_s`` (0: none kept)."""
+    if s.keepalive_s == 0:
+        return aiohttp.TCPConnector(
+            limit=s.concurrency, ttl_dns_cache=300, resolver=resolver, force_close=True
+        )
+    return aiohttp.TCPConnector(
+        limit=s.concurrency, ttl_dns_cache=300, resolver=resolver, keepalive_timeout=s.keepalive_s
+    )
 
 
 def _conditional_headers(previous: PreviousVisit | None) -> dict[str, str] | None:

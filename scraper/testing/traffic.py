@@ -26,6 +26,7 @@ class Traffic:
     peak_in_flight: int = 0
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     sent: Counter[str] = field(default_factory=Counter)
+    ports: set[int] = field(default_factory=set)  # the clients' source ports: one per connection
     idle: asyncio.Event = field(default_factory=asyncio.Event)  # set while nothing is in flight
 
     def __post_init__(self) -> None:
@@ -62,6 +63,9 @@ async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
     traffic.hits[request.path_qs] += 1
     traffic.starts.append((time.monotonic(), request.path_qs))
     traffic.headers[request.path_qs] = dict(request.headers)
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if peer:
+        traffic.ports.add(peer[1])
     traffic.in_flight += 1
     traffic.peak_in_flight = max(traffic.peak_in_flight, traffic.in_flight)
     traffic.idle.clear()

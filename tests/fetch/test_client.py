@@ -241,6 +241,22 @@ async def test_undecodable_body_is_a_bad_encoding(site: TestServer):
     assert (error.reason, error.attempts) == ("bad_encoding", 2)
 
 
+# --- connections ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("keepalive_s", "connections"), [(15.0, 1), (0.0, 3)])
+async def test_keepalive_reuses_a_connection_and_zero_opens_one_per_request(
+    site: TestServer, keepalive_s: float, connections: int
+):
+    """Three requests to one host in a row: one connection kept alive, or three with 0."""
+    settings = Settings(**{**FETCH_SETTINGS, "keepalive_s": keepalive_s})
+    async with Fetcher(settings, trusted_hosts=("127.0.0.1",)) as fetcher:
+        for n in range(3):
+            result = await fetcher.fetch(str(site.make_url(f"/gen/{n}")), Hooks().hooks())
+            assert result.status == 200
+    assert len(traffic(site).ports) == connections
+
+
 # --- timeouts and broken connections --------------------------------------------------------
 
 
