@@ -30,6 +30,7 @@ from scraper.crawl.scheduler import Scheduler
 from scraper.crawl.sink import Sink
 from scraper.crawl.slots import HostSlots, host_quota
 from scraper.crawl.status import (
+    TOP_HOSTS,
     FlightInfo,
     HostInfo,
     Rates,
@@ -310,11 +311,11 @@ class Crawl:
             FlightInfo(url, fl.item.host, round(now - fl.started, 2), fl.attempt)
             for url, fl in p.pipeline.in_flight.items()
         ]
-        queues = p.frontier.host_queues()
+        queued = p.frontier.queued
         hosts = [
-            HostInfo(h.host, queues.get(h.host, 0), h.in_flight, round(h.delay_s, 3),
+            HostInfo(h.host, queued(h.host), h.in_flight, round(h.delay_s, 3),
                      round(h.next_start_in_s, 3))
-            for h in p.slots.snapshot()
+            for h in p.slots.busiest(queued, TOP_HOSTS)
         ]  # fmt: skip
         return build_snapshot(
             state=state,
@@ -343,9 +344,10 @@ class Crawl:
 
     @staticmethod
     def _busiest(p: "_Parts", top: int) -> tuple[tuple[str, int, int, float], ...]:
-        queues = p.frontier.host_queues()
-        rows = [(h.host, queues.get(h.host, 0), h.in_flight, h.delay_s) for h in p.slots.snapshot()]
-        return tuple(sorted(rows, key=lambda r: (r[1] + r[2], r[0]), reverse=True)[:top])
+        queued = p.frontier.queued
+        return tuple(
+            (h.host, queued(h.host), h.in_flight, h.delay_s) for h in p.slots.busiest(queued, top)
+        )
 
     # -- signals --------------------------------------------------------------------------------
 

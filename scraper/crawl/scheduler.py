@@ -183,9 +183,10 @@ class Scheduler:
         self._stopping = True
         self._wake.set()
 
-    def host_queues(self) -> dict[str, int]:
-        """URLs buffered per host, waiting for their host's turn."""
-        return {host: len(queue) for host, queue in self._buffer.items()}
+    def queued(self, host: str) -> int:
+        """URLs of ``host`` buffered, waiting for its turn."""
+        queue = self._buffer.get(host)
+        return 0 if queue is None else len(queue)
 
     def stats(self) -> SchedulerStats:
         return SchedulerStats(

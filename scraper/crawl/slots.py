@@ -17,6 +17,7 @@ downloader slot GC), when the host starts again from the configured delay. A slo
 robots.txt Crawl-delay is kept: the gate reads robots.txt once per host.
 """
 
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -177,6 +178,15 @@ class HostSlots:
     def in_flight(self, host: str) -> int:
         slot = self._slots.get(host)
         return 0 if slot is None else slot.in_flight
+
+    def busiest(self, queued: Callable[[str], int], top: int) -> list[HostState]:
+        """The ``top`` hosts with the most URLs ``queued`` (a host's count) plus in flight, most
+        first (ties: host name, last first); states of those only, not of every host."""
+        now = self._clock()
+        best = heapq.nlargest(
+            top, self._slots.items(), key=lambda kv: (queued(kv[0]) + kv[1].in_flight, kv[0])
+        )
+        return [HostState(h, s.in_flight, s.delay_s, max(0.0, s.next_start - now)) for h, s in best]
 
     def snapshot(self) -> list[HostState]:
         now = self._clock()

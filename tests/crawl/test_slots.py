@@ -122,3 +122,16 @@ def test_slots_idle_for_a_minute_are_collected_but_crawl_delay_ones_kept(clock: 
         "late.example",
     }
     assert slots.delay_of("h1.example") == 1.0  # forgotten: back to the configured delay
+
+
+def test_busiest_ranks_hosts_by_queued_plus_in_flight():
+    """The top hosts by URLs queued plus in flight, most first, ties by name (last first); only
+    hosts with a slot."""
+    slots = HostSlots(per_host=4, delay_s=1.0, clock=lambda: 100.0)
+    for host, flights in (("a", 1), ("b", 2), ("c", 1), ("d", 0)):
+        for _ in range(flights):
+            slots.acquire(host)
+    queued = {"a": 3, "c": 1, "x": 9}.get
+    top = slots.busiest(lambda host: queued(host) or 0, 3)
+    assert [(s.host, s.in_flight) for s in top] == [("a", 1), ("c", 1), ("b", 2)]
+    assert slots.busiest(lambda host: 0, 1)[0].host == "b"
