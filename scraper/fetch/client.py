@@ -286,7 +286,10 @@ class Fetcher:
         if status == 429 or status >= 500:
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             raise TransientFetchError(f"http_{status}", resp.reason or "", retry_after)
-        body, size = await self._read(resp, keep=resp.content_type in _KEEP_TYPES)
+        if status == 304:  # no content, by definition (RFC 9110 15.4.5): nothing to read
+            body, size = b"", 0
+        else:
+            body, size = await self._read(resp, keep=resp.content_type in _KEEP_TYPES)
         etag, modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
         return _Page(status, resp.content_type, resp.charset, body, size, None, etag, modified)
 
