@@ -185,8 +185,7 @@ class Scheduler:
 
     def queued(self, host: str) -> int:
         """URLs of ``host`` buffered, waiting for its turn."""
-        queue = self._buffer.get(host)
-        return 0 if queue is None else len(queue)
+        return len(self._buffer.get(host, ()))
 
     def stats(self) -> SchedulerStats:
         return SchedulerStats(
