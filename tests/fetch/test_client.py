@@ -241,6 +241,16 @@ async def test_undecodable_body_is_a_bad_encoding(site: TestServer):
     assert (error.reason, error.attempts) == ("bad_encoding", 2)
 
 
+async def test_urls_go_out_percent_encoded_as_normalized(site: TestServer):
+    """A space and a non-ASCII letter in the URL, or in a redirect's Location, reach the server
+    percent-encoded (a raw space would make the request line invalid: 400, not 404)."""
+    direct = await fetch(f"{base(site)}/no such/é?q=a b")
+    assert (direct.status, direct.final_url) == (404, f"{base(site)}/no%20such/%C3%A9?q=a%20b")
+    moved = await fetch(site.make_url("/goto").with_query(u="/no such?q=a b"))
+    assert (moved.status, moved.final_url) == (404, f"{base(site)}/no%20such?q=a%20b")
+    assert {"/no%20such/%C3%A9?q=a%20b", "/no%20such?q=a%20b"} <= set(traffic(site).hits)
+
+
 # --- connections ----------------------------------------------------------------------------
 
 
