@@ -240,9 +240,9 @@ class Workers:
 
     def _known_unchanged(self, item: FrontierItem, outcome: Outcome) -> SinkRecord | None:
         """A revisit known unchanged without parsing (a 304, or the same bytes): its record."""
-        if item.previous is None or not isinstance(outcome, FetchResult):
+        if not isinstance(outcome, FetchResult):
             return None
-        return revisit.unchanged(self._settings, item, outcome)
+        return revisit.unchanged(self._settings, item, outcome)  # None for a first visit
 
     async def _records(self, jobs: list[tuple[FrontierItem, Outcome]]) -> list[SinkRecord]:
         """Sink records for ``jobs``, in order; their HTML pages parsed in one pool call."""

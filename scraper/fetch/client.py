@@ -319,12 +319,12 @@ class Fetcher:
 
 def _connector(s: Settings, resolver: AbstractResolver) -> aiohttp.TCPConnector:
     """The session's connection pool: idle connections kept ``keepalive_s`` (0: none kept)."""
-    if s.keepalive_s == 0:
-        return aiohttp.TCPConnector(
-            limit=s.concurrency, ttl_dns_cache=300, resolver=resolver, force_close=True
-        )
     return aiohttp.TCPConnector(
-        limit=s.concurrency, ttl_dns_cache=300, resolver=resolver, keepalive_timeout=s.keepalive_s
+        limit=s.concurrency,
+        ttl_dns_cache=300,
+        resolver=resolver,
+        force_close=s.keepalive_s == 0,
+        keepalive_timeout=s.keepalive_s or None,  # None: aiohttp's value with force_close
     )
 
 

@@ -36,6 +36,35 @@ def revisit_columns(types: dict[str, str]) -> list[tuple[str, str]]:
     return [(name, types[kind]) for name, kind in REVISIT_COLUMNS]
 
 
+def versions_ddl(types: dict[str, str]) -> str:
+    """The ``versions`` table and the revisit indexes of pages, in a backend's ``types`` (the
+    kinds of :data:`REVISIT_COLUMNS`, and ``id``, ``int``, ``json``).
+
+    One row per distinct content a URL ever had (the latest is also in pages): what a page said
+    at any time is the last version fetched before it. change: new (its first content),
+    changed, removed (it answered 404 or 410; no content)."""
+    text = types["text"]
+    return f"""
+CREATE TABLE versions (
+    id           {types["id"]},
+    url          {text} NOT NULL,
+    fetched_at   {types["time"]} NOT NULL,
+    status       {types["int"]} NOT NULL,
+    change       {text} NOT NULL CHECK (change IN ('new', 'changed', 'removed')),
+    content_type {text},
+    content_hash {text},
+    title        {text},
+    description  {text},
+    text         {text},
+    data         {types["json"]}
+);
+CREATE INDEX versions_url ON versions (url, id);
+CREATE INDEX versions_fetched ON versions (fetched_at);
+CREATE INDEX pages_next_visit ON pages (next_visit_at);
+CREATE INDEX pages_changed ON pages (changed_at);
+"""
+
+
 # Schema 5 to 6, after the pages' content hashes are set and the versions table made: every
 # page its first version (none for a page gone), then each body of the old bodies table (by URL,
 # renamed bodies_5) the body of its URL's version (the new bodies table made before).

@@ -12,36 +12,15 @@ Differences from the SQLite schema, for people writing SQL against both:
   ``workers`` (SQLite has one ``meta.status``).
 """
 
-from scraper.storage.revisits import revisit_columns
+from scraper.storage.revisits import revisit_columns, versions_ddl
 
 SCHEMA_VERSION = 6  # the SQLite schema's version this one matches (columns of pages, frontier)
 
-# The revisit columns of pages (schema 6), in PostgreSQL's types.
-REVISIT_COLUMNS = revisit_columns(
-    {"text": "text", "time": "timestamptz", "seconds": "double precision"}
-)
-# One row per distinct content a URL ever had (the latest also in pages), and the pages'
-# indexes of revisits.
-VERSIONS = """
-CREATE INDEX pages_next_visit ON pages (next_visit_at);
-CREATE INDEX pages_changed ON pages (changed_at);
--- One row per distinct content a URL ever had (the latest also in pages).
-CREATE TABLE versions (
-    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    url          text NOT NULL,
-    fetched_at   timestamptz NOT NULL,
-    status       integer NOT NULL,
-    change       text NOT NULL CHECK (change IN ('new', 'changed', 'removed')),
-    content_type text,
-    content_hash text,
-    title        text,
-    description  text,
-    text         text,
-    data         jsonb
-);
-CREATE INDEX versions_url ON versions (url, id);
-CREATE INDEX versions_fetched ON versions (fetched_at);
-"""
+# The schema's types, by the kinds the revisit tables' columns name (storage.revisits).
+_TYPES = {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "text": "text"}
+_TYPES |= {"time": "timestamptz", "seconds": "double precision", "int": "integer", "json": "jsonb"}
+REVISIT_COLUMNS = revisit_columns(_TYPES)  # of pages (schema 6)
+VERSIONS = versions_ddl(_TYPES)
 BODIES = """
 CREATE TABLE bodies (  -- one raw body per version (--store-html)
     version_id bigint PRIMARY KEY,
@@ -126,6 +105,4 @@ CREATE VIEW links (from_url, to_url) AS
 SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(value);
 """
     + BODIES
-    + """
-"""
 )

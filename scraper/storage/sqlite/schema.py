@@ -5,7 +5,12 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
-from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS, revisit_columns
+from scraper.storage.revisits import (
+    BODIES_OF_VERSIONS,
+    FIRST_VERSIONS,
+    revisit_columns,
+    versions_ddl,
+)
 
 SCHEMA_VERSION = 6
 REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
@@ -64,30 +69,11 @@ CREATE TABLE IF NOT EXISTS bodies (
 CREATE INDEX IF NOT EXISTS bodies_url ON bodies (url);
 """
 
-# One row per distinct content a URL ever had (the latest is also in pages): what a page said
-# at any time is the last version fetched before it. change: new (its first content), changed,
-# removed (it answered 404 or 410; no content).
-_VERSIONS = """
-CREATE TABLE versions (
-    id           INTEGER PRIMARY KEY,
-    url          TEXT NOT NULL,
-    fetched_at   TEXT NOT NULL,
-    status       INTEGER NOT NULL,
-    change       TEXT NOT NULL CHECK (change IN ('new', 'changed', 'removed')),
-    content_type TEXT,
-    content_hash TEXT,
-    title        TEXT,
-    description  TEXT,
-    text         TEXT,
-    data         TEXT
-);
-CREATE INDEX versions_url ON versions (url, id);
-CREATE INDEX versions_fetched ON versions (fetched_at);
-CREATE INDEX pages_next_visit ON pages (next_visit_at);
-CREATE INDEX pages_changed ON pages (changed_at);
-"""
-
-_REVISIT_COLUMNS = revisit_columns({"text": "TEXT", "time": "TEXT", "seconds": "REAL"})
+# The schema's types, by the kinds the revisit tables' columns name (storage.revisits).
+_TYPES = {"id": "INTEGER PRIMARY KEY", "text": "TEXT", "time": "TEXT", "seconds": "REAL"}
+_TYPES |= {"int": "INTEGER", "json": "TEXT"}
+_VERSIONS = versions_ddl(_TYPES)
+_REVISIT_COLUMNS = revisit_columns(_TYPES)
 
 
 # (No comma in a comment before the last column: SQLite's DROP COLUMN cuts at the last comma it
@@ -177,8 +163,6 @@ UPDATE pages SET checked_at = fetched_at, changed_at = fetched_at,
     content_hash = scraper_content_hash(status, content_type, size_bytes, title, text, data);
 """
     + _VERSIONS
-    + """
-"""
     + FIRST_VERSIONS
     + """
 CREATE TABLE IF NOT EXISTS bodies (url TEXT PRIMARY KEY, charset TEXT, body BLOB NOT NULL);
