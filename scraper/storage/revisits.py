@@ -3,6 +3,7 @@ the frontier rows a batch finishes, the claimed URLs' previous visits, which pag
 schedules."""
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from scraper.models import (
     CheckedRecord,
@@ -117,12 +118,7 @@ def with_previous(
 ) -> list[FrontierItem]:
     """``items`` with ``previous`` set from (url, etag, last_modified, body_hash,
     content_hash, revisit_s) rows of their stored pages."""
-    found = {
-        str(row[0]): PreviousVisit(
-            _text(row[1]), _text(row[2]), _text(row[3]), _text(row[4]), _number(row[5])
-        )
-        for row in rows
-    }
+    found = {str(row[0]): _previous(row[1:]) for row in rows}
     if not found:
         return items
     return [
@@ -131,6 +127,21 @@ def with_previous(
         else i
         for i in items
     ]
+
+
+def claimed_item(row: Sequence[Any]) -> FrontierItem:
+    """A claimed URL from [id, url, host, depth, attempts, page id, etag, last_modified,
+    body_hash, content_hash, revisit_s], the page's columns NULL when none is stored."""
+    previous = None if row[5] is None else _previous(row[6:])
+    return FrontierItem(row[0], row[1], row[2], row[3], row[4], previous)
+
+
+def _previous(values: Sequence[object]) -> PreviousVisit:
+    """(etag, last_modified, body_hash, content_hash, revisit_s) as a :class:`PreviousVisit`."""
+    etag, modified, body, content, revisit_s = values
+    return PreviousVisit(
+        _text(etag), _text(modified), _text(body), _text(content), _number(revisit_s)
+    )
 
 
 def _text(value: object) -> str | None:

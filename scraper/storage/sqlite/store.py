@@ -35,7 +35,6 @@ from scraper.storage.revisits import (
     finished_rows,
     revisit_filter,
     visit_columns,
-    with_previous,
 )
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
@@ -44,13 +43,11 @@ from scraper.storage.sqlite.setup import prepare_for_crawl, scalar
 from scraper.storage.sqlite.statements import (
     BODIES_PAGE,
     CHECKED,
-    CLAIM_IN_ORDER,
     FINISH,
     INSERT_BODY,
     INSERT_NEW_URLS,
     INSERT_VERSIONS,
     PARSED_PAGE,
-    PREVIOUS,
     REDIRECT_TARGETS_DONE,
     REPARSED_PAGE,
     REPARSED_VERSION,
@@ -203,25 +200,16 @@ class Store:
         capped = 0 < per_host < limit
         async with self._lock:
             if not excluded and not capped:
-                rows = list(await self.db.execute_fetchall(CLAIM_IN_ORDER, (limit,)))
+                rows = await self._claims.in_order(limit)
             elif capped:
                 rows = await self._claims.in_turn(set(excluded), limit, per_host)
             else:
                 rows = await self._claims.scanned(excluded, limit)
                 if len(rows) < limit:
-                    skip = {*excluded, *(row[2] for row in rows)}
+                    skip = {*excluded, *(item.host for item in rows)}
                     rows += await self._claims.by_host(skip, limit - len(rows))
         self._claimed += len(rows)
-        items = [FrontierItem(*row) for row in rows]
-        return sorted(await self._with_previous(items), key=lambda i: (i.depth, i.id))
-
-    async def _with_previous(self, items: list[FrontierItem]) -> list[FrontierItem]:
-        """The claimed URLs, those with a stored page (revisits) with what it left."""
-        if not items:
-            return items
-        async with self._lock:
-            rows = await self.db.execute_fetchall(PREVIOUS, (_json([i.url for i in items]),))
-        return with_previous(items, rows)
+        return sorted(rows, key=lambda i: (i.depth, i.id))
 
     async def schedule_revisits(self, *, due_at: str | None, checked_before: str | None) -> int:
         """Stored pages back to pending for a revisit: all, or those due by ``due_at``, or
@@ -319,8 +307,9 @@ class Store:
             for p in pages
         ])  # fmt: skip
         stored = await scalar(db, STORED_OF_BATCH, (rows,)) if self._pages is not None else 0
-        await db.execute(INSERT_VERSIONS, (rows,))  # before the pages: compared with the last
-        await db.execute(UPSERT_PAGE, (rows,))
+        if pages:  # a batch of revisits found unchanged has none: two round trips fewer
+            await db.execute(INSERT_VERSIONS, (rows,))  # before the pages: compared with the last
+            await db.execute(UPSERT_PAGE, (rows,))
         bodies = [(p.url, p.charset, p.body, p.url) for p in pages if p.body is not None]
         if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
             for sql in BODIES.split(";")[:2]:  # the table exists only once a body is stored
