@@ -8,12 +8,14 @@ several workers) is in ``test_postgres_leases.py``.
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from scraper.errors import StoreError
 from scraper.models import (
     CheckedRecord,
+    FailureRecord,
     FrontierItem,
     FrontierState,
     PreviousVisit,
@@ -101,6 +103,25 @@ async def test_a_batch_is_done_exactly_when_its_pages_exist(open_store: OpenStor
         assert failures == [("timeout", 1)]
         assert await store.page_count() == 1
     assert await stored(backend, "SELECT url FROM pages") == [(a.url,)]
+
+
+async def test_a_batch_that_fails_leaves_nothing_of_itself(open_store: OpenStore, backend: str):
+    """A batch whose last statement fails (a frontier state the schema refuses) stores none of
+    its pages, versions or new URLs, and leaves its URLs claimed; the next batch goes on."""
+    async with seeded(open_store, 2) as store:
+        a, b = await store.claim(2)
+        lost: FrontierState = SimpleNamespace(value="lost")  # type: ignore[assignment]
+        refused = FailureRecord(b.id, b.url, 1, "timeout", lost)
+        with pytest.raises(Exception, match=r"(?i)check"):
+            await store.write_batch(
+                [page(a, new_urls=(("http://h0.test/found", "h0.test"),)), refused]
+            )
+        assert await store.page_count() == 0
+        assert not await store.is_known("http://h0.test/found")
+        await store.write_batch([page(a), failure(b)])
+        counts, _ = await store.frontier_tally()
+        assert (counts[DONE], counts[FAILED]) == (1, 1)
+    assert await stored(backend, "SELECT count(*) FROM versions") == [(1,)]
 
 
 async def test_claims_reserve_the_page_budget(open_store: OpenStore):

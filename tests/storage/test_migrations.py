@@ -140,6 +140,15 @@ async def test_the_bodies_table_exists_only_once_a_body_is_stored(site: TestServ
     assert result.rows("SELECT url FROM bodies") == [(str(site.make_url("/a")),)]
 
 
+async def test_the_batch_writer_is_not_part_of_the_file(site: TestServer, crawl: CrawlFn):
+    """The view and trigger that write a sink batch in one statement are the crawl connection's
+    own (TEMP): the file has neither, and a crawl of it afterwards still writes its pages."""
+    result = await crawl(site.make_url("/"), max_depth=0)
+    assert result.rows("SELECT name FROM sqlite_master WHERE name LIKE 'batch%'") == []
+    await crawl(site.make_url("/a"), max_depth=0)
+    assert result.rows("SELECT count(*) FROM pages") == [(2,)]
+
+
 # What a PostgreSQL crawl of version 5 had: no versions, no revisit columns, bodies by URL.
 PG_VERSION_5 = (
     "DROP TABLE versions; ALTER TABLE pages "

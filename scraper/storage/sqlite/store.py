@@ -41,21 +41,18 @@ from scraper.storage.sqlite.lock import take_crawl_lock
 from scraper.storage.sqlite.schema import BODIES
 from scraper.storage.sqlite.setup import prepare_for_crawl, scalar
 from scraper.storage.sqlite.statements import (
+    BATCH_WRITER,
     BODIES_PAGE,
-    CHECKED,
-    FINISH,
     INSERT_BODY,
     INSERT_NEW_URLS,
-    INSERT_VERSIONS,
     PARSED_PAGE,
-    REDIRECT_TARGETS_DONE,
     REPARSED_PAGE,
     REPARSED_VERSION,
     SCHEDULE,
     STORED_OF_BATCH,
     TALLY,
     UNFINISHED,
-    UPSERT_PAGE,
+    WRITE_BATCH,
 )
 from scraper.urls import url_host
 
@@ -94,6 +91,7 @@ class Store:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             self._claims = Claims(self._db)
             await prepare_for_crawl(self.db, self.path)
+            await self.db.executescript(BATCH_WRITER)
         except BaseException as exc:  # Ctrl-C too: an open connection's thread would hang exit
             await self.close()
             if isinstance(exc, sqlite3.Error):
@@ -287,44 +285,38 @@ class Store:
         """Write pages, links, new URLs and frontier states of a batch in one transaction.
 
         A URL is marked done in the same transaction that stores its page, so the frontier and
-        the pages never disagree, whatever moment the process dies at.
+        the pages never disagree, whatever moment the process dies at. Without stored bodies
+        that is one statement (:data:`WRITE_BATCH`), a transaction of its own.
         """
-        async with self._transaction():
-            added = await self._write(records)
+        pages = [r for r in records if isinstance(r, PageRecord)]
+        bodies = [(p.url, p.charset, p.body, p.url) for p in pages if p.body is not None]
+        async with self._transaction() if bodies else self._lock:
+            added = await self._write(records, pages)
+            if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
+                for sql in BODIES.split(";")[:2]:  # the table exists once a body is stored
+                    await self.db.execute(sql)
+                await self.db.executemany(INSERT_BODY, bodies)  # after their versions
         self._claimed = max(0, self._claimed - len(records))
         if self._pages is not None:
             self._pages += added
 
-    async def _write(self, records: Sequence[SinkRecord]) -> int:
-        """The batch's statements; returns how many of its pages are new rows (revisited ones
+    async def _write(self, records: Sequence[SinkRecord], pages: list[PageRecord]) -> int:
+        """The batch's statement; returns how many of its pages are new rows (revisited ones
         are already stored), counted only while the page total is cached (``--max-pages``)."""
-        db = self.db
-        pages = [r for r in records if isinstance(r, PageRecord)]
         rows = _json([
             (p.url, p.final_url, p.status, p.content_type, p.title, p.description, p.text,
              p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes, p.data, p.links or None,
              url_host(p.url), *visit_columns(p))
             for p in pages
         ])  # fmt: skip
-        stored = await scalar(db, STORED_OF_BATCH, (rows,)) if self._pages is not None else 0
-        if pages:  # a batch of revisits found unchanged has none: two round trips fewer
-            await db.execute(INSERT_VERSIONS, (rows,))  # before the pages: compared with the last
-            await db.execute(UPSERT_PAGE, (rows,))
-        bodies = [(p.url, p.charset, p.body, p.url) for p in pages if p.body is not None]
-        if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
-            for sql in BODIES.split(";")[:2]:  # the table exists only once a body is stored
-                await db.execute(sql)
-            await db.executemany(INSERT_BODY, bodies)
+        counted = self._pages is not None and pages
+        stored = await scalar(self.db, STORED_OF_BATCH, (rows,)) if counted else 0
         checked = [checked_columns(r) for r in records if isinstance(r, CheckedRecord)]
-        if checked:
-            await db.execute(CHECKED, (_json(checked),))
         targets = [(*p.redirected_to, p.depth) for p in pages if p.redirected_to]
-        if targets:  # before the new URLs: a target also linked from this batch stays done
-            await db.execute(REDIRECT_TARGETS_DONE, (_json(targets),))
         found = [(p.depth + 1, p.new_urls) for p in pages if p.new_urls]
-        if found:
-            await db.execute(INSERT_NEW_URLS, (_json(found),))
-        await db.execute(FINISH, (_json(finished_rows(records)),))
+        columns = (pages, checked, targets, found, finished_rows(records))
+        row = [rows if pages else None, *(_json(c) if c else None for c in columns[1:])]
+        await self.db.execute(WRITE_BATCH, row)
         return len(pages) - (stored if isinstance(stored, int) else 0)
 
     # -- reparse ------------------------------------------------------------------------------
