@@ -69,7 +69,8 @@ class Claims:
         ((found,),) = await self.db.execute_fetchall(sql, params)  # an aggregate: one row
         rows = orjson.loads(found)
         if rows:
-            await self.db.execute(MARK_CLAIMED, (orjson.dumps([row[0] for row in rows]),))
+            ids = [row[0] for row in rows]  # as text: SQLite 3.45+ reads a BLOB as JSONB
+            await self.db.execute(MARK_CLAIMED, (orjson.dumps(ids).decode(),))
         return [claimed_item(row) for row in rows]
 
     async def _hosts_in_turn(self, excluded: set[str], count: int) -> list[str]:
