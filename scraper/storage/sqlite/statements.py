@@ -115,7 +115,9 @@ def _reading(sql: str, column: str) -> str:
 
 BATCH_COLUMNS = ("pages", "checked", "targets", "found", "finished")
 BATCH_WRITER = (
-    f"CREATE TEMP VIEW batch ({', '.join(BATCH_COLUMNS)}) AS SELECT NULL, NULL, NULL, NULL, NULL;"
+    f"CREATE TEMP VIEW batch ({', '.join(BATCH_COLUMNS)}) AS SELECT "
+    + ", ".join(["NULL"] * len(BATCH_COLUMNS))
+    + ";"
     "CREATE TEMP TRIGGER batch_write INSTEAD OF INSERT ON batch BEGIN\n"
     + _reading(INSERT_VERSIONS, "pages")  # before the pages: compared with the latest
     + _reading(UPSERT_PAGE, "pages")

@@ -303,20 +303,19 @@ class Store:
     async def _write(self, records: Sequence[SinkRecord], pages: list[PageRecord]) -> int:
         """The batch's statement; returns how many of its pages are new rows (revisited ones
         are already stored), counted only while the page total is cached (``--max-pages``)."""
-        rows = _json([
+        page_rows = [
             (p.url, p.final_url, p.status, p.content_type, p.title, p.description, p.text,
              p.depth, p.fetched_at, p.elapsed_ms, p.size_bytes, p.data, p.links or None,
              url_host(p.url), *visit_columns(p))
             for p in pages
-        ])  # fmt: skip
-        counted = self._pages is not None and pages
-        stored = await scalar(self.db, STORED_OF_BATCH, (rows,)) if counted else 0
+        ]  # fmt: skip
         checked = [checked_columns(r) for r in records if isinstance(r, CheckedRecord)]
         targets = [(*p.redirected_to, p.depth) for p in pages if p.redirected_to]
         found = [(p.depth + 1, p.new_urls) for p in pages if p.new_urls]
-        columns = (pages, checked, targets, found, finished_rows(records))
-        row = [rows if pages else None, *(_json(c) if c else None for c in columns[1:])]
-        await self.db.execute(WRITE_BATCH, row)
+        row = [_json(c) if c else None for c in (page_rows, checked, targets, found)]
+        counted = self._pages is not None and pages
+        stored = await scalar(self.db, STORED_OF_BATCH, (row[0],)) if counted else 0
+        await self.db.execute(WRITE_BATCH, [*row, _json(finished_rows(records))])
         return len(pages) - (stored if isinstance(stored, int) else 0)
 
     # -- reparse ------------------------------------------------------------------------------
