@@ -16,7 +16,7 @@ from typing import Any
 
 from scraper import __version__
 from scraper.errors import UsageError
-from scraper.models import ExtractRule, Scope
+from scraper.models import ExtractRule, ParseSpec, Scope
 
 DEFAULT_USER_AGENT = f"scraper/{__version__} (polite crawler; respects robots.txt)"
 
@@ -56,6 +56,9 @@ class Settings:
     # [parse]
     max_links_per_page: int = 1000
     parse_workers: int = 1
+    markdown: bool = True
+    chunks: bool = True
+    chunk_tokens: int = 512
     # [storage]
     db: str = "data/scraper.db"
     batch_size: int = 200
@@ -74,6 +77,13 @@ class Settings:
         _check_ranges(self)
         for pattern in (*self.allow, *self.deny):
             _check_regex(pattern)
+
+    @property
+    def parse_spec(self) -> ParseSpec:
+        """How the crawl parses every page: the [parse] settings and the [extract] rules."""
+        return ParseSpec(
+            self.max_links_per_page, self.extract, self.markdown, self.chunks, self.chunk_tokens
+        )
 
 
 SECTIONS: Mapping[str, tuple[str, ...]] = {
@@ -100,7 +110,7 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "allow_private",
         "resolve",
     ),
-    "parse": ("max_links_per_page", "parse_workers"),
+    "parse": ("max_links_per_page", "parse_workers", "markdown", "chunks", "chunk_tokens"),
     "storage": ("db", "batch_size", "flush_interval_s", "store_html", "lease_s"),
     "recrawl": ("min_revisit_s", "max_revisit_s"),
 }
@@ -124,6 +134,7 @@ _MINIMUM: Mapping[str, float] = {
     "max_body_bytes": 1,
     "max_links_per_page": 0,
     "parse_workers": 0,
+    "chunk_tokens": 16,
     "batch_size": 1,
     "flush_interval_s": 0.001,
     "lease_s": 0.5,

@@ -303,9 +303,15 @@ def failure_record(item: FrontierItem) -> FailureRecord:
     return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
 
 
+# What version 6 had: no contents, chunks nor pages_markdown (the main content).
+VERSION_6 = (
+    "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
+    "UPDATE meta SET value = '6' WHERE key = 'schema_version';"
+)
 # What version 5 had: no versions, no revisit columns in pages, bodies by URL (made on demand).
 VERSION_5 = (
-    "DROP INDEX pages_next_visit; DROP INDEX pages_changed; DROP TABLE versions;"
+    VERSION_6
+    + "DROP INDEX pages_next_visit; DROP INDEX pages_changed; DROP TABLE versions;"
     + "".join(
         f"ALTER TABLE pages DROP COLUMN {name};"
         for name in (

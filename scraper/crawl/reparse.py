@@ -34,8 +34,7 @@ async def _reparse(settings: Settings, batch_size: int) -> ReparseSummary:
         skipped = await store.html_pages_without_body()
         with parse_pool(settings.parse_workers) as pool:
             async for bodies in store.stored_bodies(batch_size):
-                args = (bodies, settings.extract, settings.max_links_per_page)
-                parsed = await run_in_pool(pool, reparse_batch, *args)
+                parsed = await run_in_pool(pool, reparse_batch, bodies, settings.parse_spec)
                 await store.update_parsed(parsed)
                 pages += len(parsed)
     return ReparseSummary(pages, skipped)

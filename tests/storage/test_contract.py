@@ -15,6 +15,8 @@ import pytest
 from scraper.errors import StoreError
 from scraper.models import (
     CheckedRecord,
+    Chunk,
+    Content,
     FailureRecord,
     FrontierItem,
     FrontierState,
@@ -371,3 +373,53 @@ async def test_the_reader_lists_changes_and_the_changed_pages(open_store: OpenSt
             urls = [row[1] for row in await rows.fetch()]
     assert changes == [(b.url, "new"), (c.url, "new"), (c.url, "removed")]
     assert urls == [b.url]
+
+
+def content(markdown: str) -> Content:
+    """A main content of one chunk per paragraph (as parse would cut it, small)."""
+    parts = markdown.split("\n\n")
+    chunks = tuple(Chunk(i, "H", p, len(p.split()), f"hash-{p}") for i, p in enumerate(parts))
+    return Content(markdown, markdown, chunks)
+
+
+async def test_contents_and_chunks_are_stored_per_version(open_store: OpenStore, backend: str):
+    """A page's Markdown and chunks are stored for its version and read by URL through
+    pages_markdown; the same content written again adds nothing, changed content a version
+    with its own, and the old version keeps its own."""
+    async with seeded(open_store, 1) as store:
+        (item,) = await store.claim(1)
+        await store.write_batch([page(item, visit=visit("h1"), content=content("a\n\nb"))])
+        await store.write_batch([page(item, visit=visit("h1"), content=content("a\n\nb"))])
+        await store.schedule_revisits(due_at=None, checked_before=None)
+        (again,) = await store.claim(1)
+        later = "2026-12-07T00:00:00.000+00:00"
+        record = page(again, title="new", fetched_at=later, visit=visit("h2", later),
+                      content=content("c"))  # fmt: skip
+        await store.write_batch([record])
+    assert await stored(backend, "SELECT url, markdown FROM pages_markdown") == [(item.url, "c")]
+    contents = "SELECT v.change, c.markdown FROM contents c JOIN versions v ON v.id = c.version_id"
+    assert sorted(await stored(backend, contents)) == [("changed", "c"), ("new", "a\n\nb")]
+    chunks = await stored(
+        backend,
+        "SELECT c.seq, c.url, c.heading, c.markdown, c.tokens, c.hash FROM chunks c "
+        "JOIN versions v ON v.id = c.version_id ORDER BY v.id, c.seq",
+    )
+    assert chunks == [
+        (0, item.url, "H", "a", 1, "hash-a"),
+        (1, item.url, "H", "b", 1, "hash-b"),
+        (0, item.url, "H", "c", 1, "hash-c"),
+    ]
+
+
+async def test_reparse_replaces_a_versions_content_and_chunks(open_store: OpenStore, backend: str):
+    """A version parsed again gets its new Markdown and exactly its new chunks."""
+    async with seeded(open_store, 1) as store:
+        (item,) = await store.claim(1)
+        await store.write_batch([page(item, content=content("a\n\nb\n\nc"))])
+        (version,) = (await stored(backend, "SELECT id FROM versions"))[0]
+        assert isinstance(version, int)
+        new = Reparsed(version, item.url, "t", None, "x", None, (), None, content("z\n\ny"))
+        await store.update_parsed([new])
+    assert await stored(backend, "SELECT markdown FROM pages_markdown") == [("z\n\ny",)]
+    found = await stored(backend, "SELECT seq, markdown FROM chunks ORDER BY seq")
+    assert found == [(0, "z"), (1, "y")]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import orjson
 
 from scraper.models import CheckedRecord, PageRecord, SinkRecord
+from scraper.storage.postgres.contents import batch_statements
 from scraper.storage.postgres.setup import Conn
 from scraper.storage.postgres.statements import (
     ADD_URLS,
@@ -64,6 +65,7 @@ async def write(conn: Conn, records: Sequence[SinkRecord]) -> None:
     statements: list[tuple[str, list[list[object]]]] = [
         (INSERT_VERSIONS, columns),  # before the pages: compared with the latest version
         (UPSERT_PAGES, columns),
+        *batch_statements(pages),  # after the versions: for the latest
     ]
     bodies = [(p.url, p.charset, p.body) for p in pages if p.body is not None]
     if bodies:

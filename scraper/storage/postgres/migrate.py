@@ -4,12 +4,15 @@ setup lock, in the setup's transaction: all or nothing).
 5 -> 6 (revisits): the revisit columns of pages; each page's content hash, computed here as
 the crawler computes it (:func:`scraper.digest.page_content_hash`; PostgreSQL has no such
 function), in batches; every page its first version; bodies one per version.
+
+6 -> 7 (main content): the contents and chunks tables and the pages_markdown view
+(:mod:`scraper.storage.contents`), empty until pages are fetched again or reparsed.
 """
 
 import logging
 
 from scraper.digest import page_content_hash
-from scraper.storage.postgres.schema import BODIES, REVISIT_COLUMNS, VERSIONS
+from scraper.storage.postgres.schema import BODIES, CONTENTS, REVISIT_COLUMNS, VERSIONS
 from scraper.storage.postgres.setup import Conn
 from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS
 
@@ -55,3 +58,10 @@ async def migrate_to_6(conn: Conn) -> None:
         await conn.execute(_SET_HASHES, (ids, hashes))
         last = ids[-1]
     await conn.execute(_TO_6_AFTER)
+
+
+async def migrate(conn: Conn, version: int) -> None:
+    """A database of schema ``version`` to the current one, in the caller's transaction."""
+    if version <= 5:
+        await migrate_to_6(conn)
+    await conn.execute(CONTENTS)  # 6 -> 7

@@ -138,12 +138,16 @@ async def _check_version(conn: Conn, url: str) -> None:
         value = None
     if value is None:
         raise StoreError(f"{address(url)} is not a crawl database")
-    if str(value) == "5":
-        from scraper.storage.postgres.migrate import migrate_to_6  # it uses this module's Conn
+    if str(value) in ("5", "6"):
+        from scraper.storage.postgres.migrate import migrate  # it uses this module's Conn
 
-        log.warning("upgrading %s from schema version 5 to %d", address(url), SCHEMA_VERSION)
-        await migrate_to_6(conn)
-        await conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", ("6",))
+        log.warning(
+            "upgrading %s from schema version %s to %d", address(url), value, SCHEMA_VERSION
+        )
+        await migrate(conn, int(str(value)))
+        await conn.execute(
+            "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
     elif str(value) != str(SCHEMA_VERSION):
         raise StoreError(
             f"{address(url)} has schema version {value}; this scraper reads version "

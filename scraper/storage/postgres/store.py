@@ -34,6 +34,7 @@ from scraper.models import FrontierItem, Reparsed, SinkRecord, StoredBody
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.postgres import claims
 from scraper.storage.postgres.batch import clean, clean_json, json_array, write
+from scraper.storage.postgres.contents import reparse_statements
 from scraper.storage.postgres.leases import Leases
 from scraper.storage.postgres.setup import (
     CONNECT_TIMEOUT_S,
@@ -391,3 +392,5 @@ class PostgresStore:
             await self._execute(
                 UPDATE_PARSED_PAGES, [columns[0], [p.url for p in pages], *columns[1:], links]
             )
+            for sql, params in reparse_statements(pages):  # main content (schema 7)
+                await self._execute(sql, params)
