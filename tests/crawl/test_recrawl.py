@@ -102,7 +102,7 @@ async def test_a_recrawl_of_a_migrated_database_finds_its_pages_unchanged(
     assert code == 2
     assert "has schema version 5, from before revisits; `scraper resume --db" in err
     summary = await crawl_changing(db, server, RevisitPlan())
-    assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
     assert summary.unchanged == 9  # /noise too: only its markup changes
     assert rows(db, "SELECT change, count(*) FROM versions GROUP BY 1") == [("new", 9)]
 
