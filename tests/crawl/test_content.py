@@ -3,11 +3,15 @@ reparse re-derives them from stored bodies; [parse] markdown = false stores none
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestServer
 
+from scraper.crawl import RevisitPlan
 from scraper.parse.chunks import count_tokens
-from tests.conftest import CrawlFn, run_cli
+from scraper.testing.changing import ROUND, make_changing_app
+from tests.conftest import CrawlFn, rows, run_cli
+from tests.crawl.test_recrawl import by_path, crawl_changing
 
 
 async def test_a_crawl_stores_markdown_and_chunks_per_page(site: TestServer, crawl: CrawlFn):
@@ -68,3 +72,25 @@ async def test_reparse_derives_markdown_and_chunks_from_stored_bodies(
     assert contents == bodies > 0
     assert sizes
     assert max(sizes) <= 32  # cut at about 16 tokens (a long line stays whole)
+
+
+async def test_a_recrawl_stores_content_only_for_changed_pages(tmp_path: Path, aiohttp_server: Any):
+    """A changed page gets its new version's Markdown and chunks; a 304, the same body or the
+    same content writes none, and a removed page none for its removal."""
+    app = make_changing_app()
+    server = await aiohttp_server(app)
+    db = tmp_path / "crawl.db"
+    await crawl_changing(db, server)
+    app[ROUND][0] = 1
+    await crawl_changing(db, server, RevisitPlan())
+    count = "SELECT url, count(*) FROM {} GROUP BY url"
+    contents = by_path(server, rows(db, count.format("contents")))
+    chunks = by_path(
+        server, rows(db, count.format("(SELECT DISTINCT url, version_id FROM chunks)"))
+    )
+    assert {p for p, (n,) in contents.items() if n == 2} == {"/etag/0", "/lm/0", "/plain/0"}
+    assert contents["/etag/1"] == contents["/noise"] == contents["/gone"] == (1,)
+    assert chunks == contents
+    latest = by_path(server, rows(db, "SELECT url, markdown FROM pages_markdown"))
+    assert "version 1" in latest["/etag/0"][0]
+    assert "/gone" not in latest  # its latest version is the removal: no content
