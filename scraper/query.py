@@ -49,6 +49,7 @@ class OutputFormat(StrEnum):
 class ExportFormat(StrEnum):
     JSONL = "jsonl"
     CSV = "csv"
+    MARKDOWN = "markdown"  # a directory of files: scraper.export (issue 26)
 
 
 # -- opening results ----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ LAYERS = {
     "storage": 3,  # all SQL
     "query": 4,  # read services over storage
     "crawl": 5,  # the engine
+    "export": 5,  # exports of the main content over the read store
     "cli": 6,
     "__main__": 7,
     # outside the product

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from scraper.cli.content import export_content
 from scraper.cli.options import HELP_OPTIONS, DbOpt, shown_default
 from scraper.config import Settings
 from scraper.crawl import read_status, render_text
@@ -147,10 +148,24 @@ def export(
             help="Only pages new or changed since TIME (2026-03-03, 2026-03-03T10:00, 6h, 2d).",
         ),
     ] = None,
+    # -- main content (issue 26): -f markdown -o DIR, --chunks -----------------------------
+    chunks: Annotated[
+        bool,
+        typer.Option(
+            "--chunks",
+            help="One row per chunk of the pages' main content (-f jsonl or csv); with "
+            "--changed-since: the new or changed chunks and the ids of those gone.",
+        ),
+    ] = False,
 ) -> None:
-    """Write every stored page, all columns, as JSON Lines or CSV (streamed)."""
+    """Write every stored page, all columns, as JSON Lines or CSV (streamed); with -f markdown,
+    one Markdown file per page in the directory -o; with --chunks, the chunks."""
     target = None if output == "-" else Path(output)
     since = None if changed_since is None else iso(parse_time(changed_since, "--changed-since"))
+    if chunks or fmt == ExportFormat.MARKDOWN:
+        with quiet_broken_pipe():
+            export_content(db_address(db), fmt, output, since, chunks)
+        return
     with quiet_broken_pipe():
         asyncio.run(export_file(db_address(db), fmt, target, sys.stdout.buffer, since))
 
