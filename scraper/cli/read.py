@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from scraper.cli.content import export_content
+from scraper.cli.content import DIRECTORY_FORMATS, export_content
 from scraper.cli.options import HELP_OPTIONS, DbOpt, shown_default
 from scraper.config import Settings
 from scraper.crawl import read_status, render_text
@@ -159,10 +159,11 @@ def export(
     ] = False,
 ) -> None:
     """Write every stored page, all columns, as JSON Lines or CSV (streamed); with -f markdown,
-    one Markdown file per page in the directory -o; with --chunks, the chunks."""
+    one Markdown file per page in the directory -o (-f llms-txt: and an llms.txt per host); with
+    --chunks, the chunks."""
     target = None if output == "-" else Path(output)
     since = None if changed_since is None else iso(parse_time(changed_since, "--changed-since"))
-    if chunks or fmt == ExportFormat.MARKDOWN:
+    if chunks or fmt in DIRECTORY_FORMATS:
         with quiet_broken_pipe():
             export_content(db_address(db), fmt, output, since, chunks)
         return

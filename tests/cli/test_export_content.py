@@ -82,3 +82,20 @@ async def test_the_exports_read_a_postgresql_crawl(pg_url: str, tmp_path: Path):
     async with export_chunks(pg_url, "2026-12-05T00:00:00.000+00:00") as found:
         assert await found.fetch() == [("upsert", "http://h.test/a/#abc", "http://h.test/a/", 0,
                                         "", 1, "abc", "Hello")]  # fmt: skip
+
+
+async def test_llms_txt_lists_a_hosts_pages_with_links_to_their_markdown(
+    site: TestServer, crawl: CrawlFn
+):
+    """-f llms-txt writes the Markdown files and an llms.txt per host: the home page's title
+    as its heading, and a line per page linking to a file that exists."""
+    result = await crawl(site.make_url("/"), max_depth=1)
+    out = result.db.parent / "llms"
+    code, _, err = await run_cli("export", "-f", "llms-txt", "-o", str(out), "--db", str(result.db))
+    assert code == 0, err
+    (llms,) = out.glob("*/llms.txt")
+    text = llms.read_text()
+    assert text.startswith("# Home\n\n")
+    links = [line.split("](", 1)[1].split(")", 1)[0] for line in text.splitlines() if "](" in line]
+    assert len(links) == len(rows(result.db, "SELECT url FROM pages_markdown"))
+    assert all((llms.parent / link).is_file() for link in links)
