@@ -22,7 +22,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings
-from scraper.crawl import Crawl, CrawlSummary
+from scraper.crawl import Crawl, CrawlSummary, RevisitPlan
 from scraper.models import FailureRecord, FrontierItem, PageRecord
 from scraper.testing import CONFIG, TRAFFIC, PostgresServer, Traffic, make_app
 
@@ -327,3 +327,20 @@ VERSION_5 = (
     )
     + "DROP TABLE IF EXISTS bodies; UPDATE meta SET value = '5' WHERE key = 'schema_version';"
 )
+
+
+# -- recrawls of the changing site (scraper.testing.changing) ----------------------------------
+
+REVISIT = {"min_revisit_s": 100.0, "max_revisit_s": 1000.0}
+
+
+async def crawl_changing(db: Path, server: TestServer, revisit: RevisitPlan | None = None,
+                         **overrides: Any) -> CrawlSummary:  # fmt: skip
+    values = {**TEST_SETTINGS, **REVISIT, "db": str(db), **overrides}
+    settings = Settings(seeds=(str(server.make_url("/")),), **values)
+    return await Crawl(settings, save_settings=revisit is None, revisit=revisit).run()
+
+
+def by_path(server: TestServer, found: list[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+    base = str(server.make_url("/"))[:-1]
+    return {str(row[0]).removeprefix(base): row[1:] for row in found}

@@ -13,8 +13,14 @@ from scraper.models import Chunk, Content
 from scraper.storage import open_crawl_store
 from scraper.testing.changing import ROUND, make_changing_app
 from scraper.timespec import now_iso
-from tests.conftest import CrawlFn, assert_one_error_line, page_record, rows, run_cli
-from tests.crawl.test_recrawl import crawl_changing
+from tests.conftest import (
+    CrawlFn,
+    assert_one_error_line,
+    crawl_changing,
+    page_record,
+    rows,
+    run_cli,
+)
 
 
 async def test_markdown_export_writes_a_file_per_page(site: TestServer, crawl: CrawlFn):

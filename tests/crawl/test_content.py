@@ -10,8 +10,7 @@ from aiohttp.test_utils import TestServer
 from scraper.crawl import RevisitPlan
 from scraper.parse.chunks import count_tokens
 from scraper.testing.changing import ROUND, make_changing_app
-from tests.conftest import CrawlFn, rows, run_cli
-from tests.crawl.test_recrawl import by_path, crawl_changing
+from tests.conftest import CrawlFn, by_path, crawl_changing, rows, run_cli
 
 
 async def test_a_crawl_stores_markdown_and_chunks_per_page(site: TestServer, crawl: CrawlFn):

@@ -9,28 +9,24 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestServer
-
 from scraper.config import Settings
-from scraper.crawl import Crawl, CrawlSummary, RevisitPlan, reparse_bodies
+from scraper.crawl import Crawl, RevisitPlan, reparse_bodies
 from scraper.models import ExtractRule
 from scraper.testing.changing import ROUND, SEEN, make_changing_app
 from scraper.timespec import now_iso
-from tests.conftest import FAST, TEST_SETTINGS, VERSION_5, pg_rows, poll, rows, run, scraper
-
-REVISIT = {"min_revisit_s": 100.0, "max_revisit_s": 1000.0}
-
-
-async def crawl_changing(db: Path, server: TestServer, revisit: RevisitPlan | None = None,
-                         **overrides: Any) -> CrawlSummary:  # fmt: skip
-    values = {**TEST_SETTINGS, **REVISIT, "db": str(db), **overrides}
-    settings = Settings(seeds=(str(server.make_url("/")),), **values)
-    return await Crawl(settings, save_settings=revisit is None, revisit=revisit).run()
-
-
-def by_path(server: TestServer, found: list[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
-    base = str(server.make_url("/"))[:-1]
-    return {str(row[0]).removeprefix(base): row[1:] for row in found}
+from tests.conftest import (
+    FAST,
+    REVISIT,
+    TEST_SETTINGS,
+    VERSION_5,
+    by_path,
+    crawl_changing,
+    pg_rows,
+    poll,
+    rows,
+    run,
+    scraper,
+)
 
 
 async def test_a_recrawl_asks_conditionally_and_stores_only_what_changed(
