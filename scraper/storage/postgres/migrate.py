@@ -9,8 +9,8 @@ function), in batches; every page its first version; bodies one per version.
 import logging
 
 from scraper.digest import page_content_hash
+from scraper.storage.postgres.connect import Conn
 from scraper.storage.postgres.schema import BODIES, REVISIT_COLUMNS, VERSIONS
-from scraper.storage.postgres.setup import Conn
 from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS
 
 log = logging.getLogger(__name__)

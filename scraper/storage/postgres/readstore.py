@@ -19,6 +19,7 @@ from psycopg.rows import TupleRow
 from scraper.errors import StoreError
 from scraper.storage.postgres import readonly
 from scraper.storage.postgres.connect import (
+    Conn,
     connect_error,
     conninfo_for,
     redact,
@@ -37,7 +38,7 @@ from scraper.storage.reading import (
 )
 
 CHUNK_ROWS = 500  # rows per fetch from a server-side cursor
-Connection = psycopg.AsyncConnection[TupleRow]
+Connection = Conn
 # The columns of SQLite's pages table (PostgreSQL's adds the generated `search`).
 PAGE_COLUMNS = (
     "id, url, final_url, status, content_type, title, description, text, depth, fetched_at, "

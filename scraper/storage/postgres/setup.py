@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import TupleRow
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -17,6 +16,8 @@ from tenacity import (
 )
 
 from scraper.errors import StoreError
+from scraper.storage.postgres.connect import Conn as Conn  # re-exported: claims, batch, store
+from scraper.storage.postgres.migrate import migrate_to_6
 from scraper.storage.postgres.schema import SCHEMA, SCHEMA_VERSION
 from scraper.storage.postgres.statements import (
     HAS_META,
@@ -30,8 +31,6 @@ from scraper.storage.postgres.statements import (
 )
 
 log = logging.getLogger(__name__)
-
-Conn = psycopg.AsyncConnection[TupleRow]
 
 CONNECT_TIMEOUT_S = 5  # libpq's connect_timeout (whole seconds, 2 at least)
 
@@ -139,8 +138,6 @@ async def _check_version(conn: Conn, url: str) -> None:
     if value is None:
         raise StoreError(f"{address(url)} is not a crawl database")
     if str(value) == "5":
-        from scraper.storage.postgres.migrate import migrate_to_6  # it uses this module's Conn
-
         log.warning("upgrading %s from schema version 5 to %d", address(url), SCHEMA_VERSION)
         await migrate_to_6(conn)
         await conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", ("6",))
