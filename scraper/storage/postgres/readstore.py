@@ -22,6 +22,7 @@ from scraper.storage.postgres.connect import (
     Conn,
     connect_error,
     conninfo_for,
+    first_line,
     redact,
     translate,
 )
@@ -128,8 +129,8 @@ class PostgresReadStore:
             await self._check()
         except BaseException as exc:
             await self.close()
-            if isinstance(exc, psycopg.Error):
-                raise translate(self.url, exc) from None
+            if isinstance(exc, psycopg.Error):  # the server's condition, not the user's input
+                raise StoreError(f"cannot read {self.label}: {first_line(exc)}") from None
             raise
         return self
 
@@ -150,20 +151,26 @@ class PostgresReadStore:
         return self._conn
 
     @contextlib.asynccontextmanager
-    async def _reading(self) -> AsyncIterator[Connection]:
+    async def _guarded(self) -> AsyncIterator[Connection]:
         """One read-only transaction, rolled back at the end, under the reader role and the
-        statement timeout; psycopg's errors become the package's."""
+        statement timeout."""
         timeout_ms = str(int(readonly.STATEMENT_TIMEOUT_S * 1000))
+        async with self.conn.transaction(force_rollback=True):
+            await self.conn.execute(readonly.GUARD, (timeout_ms, self._role))
+            yield self.conn
+
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[Connection]:
+        """:meth:`_guarded`, psycopg's errors as the package's (a refused statement: exit 2)."""
         try:
-            async with self.conn.transaction(force_rollback=True):
-                await self.conn.execute(readonly.GUARD, (timeout_ms, self._role))
-                yield self.conn
+            async with self._guarded() as conn:
+                yield conn
         except psycopg.Error as exc:
             raise translate(self.url, exc) from None
 
     async def _check(self) -> None:
         """Refuse a database that is not a crawl database of a version this scraper reads."""
-        async with self._reading():
+        async with self._guarded():
             version = None
             if await self._scalar("SELECT to_regclass('meta') IS NOT NULL"):
                 version = await self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
