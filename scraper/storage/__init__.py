@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 
 from scraper.errors import UsageError
 from scraper.storage.base import CrawlStore, HostTiming, NewUrl, Tally
-from scraper.storage.reading import CrawlCounts, CrawlReader, Row, Rows, WorkerStatus
+from scraper.storage.reading import (
+    CrawlCounts,
+    CrawlReader,
+    PendingHosts,
+    Row,
+    Rows,
+    WorkerStatus,
+)
 from scraper.storage.sqlite import lock
 from scraper.storage.sqlite.readstore import ReadStore
 from scraper.storage.sqlite.store import Store as SqliteStore
@@ -40,6 +47,7 @@ __all__ = [
     "CrawlStore",
     "HostTiming",
     "NewUrl",
+    "PendingHosts",
     "PostgresStore",
     "ReadStore",
     "Row",

@@ -4,6 +4,9 @@ setup lock, in the setup's transaction: all or nothing).
 5 -> 6 (revisits): the revisit columns of pages; each page's content hash, computed here as
 the crawler computes it (:func:`scraper.digest.page_content_hash`; PostgreSQL has no such
 function), in batches; every page its first version; bodies one per version.
+
+Within 6: ``workers.ended_at`` and ``end_error`` (a worker's end, for ``scraper status``), added
+to a database made before them. Nullable columns older scrapers ignore, so the version stays.
 """
 
 import logging
@@ -55,3 +58,17 @@ async def migrate_to_6(conn: Conn) -> None:
         await conn.execute(_SET_HASHES, (ids, hashes))
         last = ids[-1]
     await conn.execute(_TO_6_AFTER)
+
+
+_HAS_WORKER_ENDS = """
+SELECT EXISTS (SELECT FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'workers' AND column_name = 'ended_at')
+"""
+_ADD_WORKER_ENDS = "ALTER TABLE workers ADD COLUMN ended_at timestamptz, ADD COLUMN end_error text"
+
+
+async def add_worker_ends(conn: Conn) -> None:
+    """The workers' end columns, if the database has none yet (caller's transaction)."""
+    row = await (await conn.execute(_HAS_WORKER_ENDS)).fetchone()
+    if not (row and row[0]):
+        await conn.execute(_ADD_WORKER_ENDS)

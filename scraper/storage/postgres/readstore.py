@@ -32,6 +32,7 @@ from scraper.storage.reading import (
     CHANGES,
     HEARTBEAT_DEAD_S,
     CrawlCounts,
+    PendingHosts,
     Row,
     WorkerStatus,
     read_counts,
@@ -57,9 +58,18 @@ WHERE p.search @@ q.q
 ORDER BY r.rank DESC, p.id
 LIMIT %(limit)s
 """
+# Ages by the database's clock. The end columns read through to_jsonb: a database made before
+# them (migrate.add_worker_ends) has none until a worker of this version opens it.
 _WORKERS = """
-SELECT name, status, extract(epoch FROM clock_timestamp() - heartbeat_at)::float8
-FROM workers ORDER BY started_at, name
+SELECT w.name, w.status, extract(epoch FROM clock_timestamp() - w.heartbeat_at)::float8,
+       extract(epoch FROM clock_timestamp() - (to_jsonb(w) ->> 'ended_at')::timestamptz)::float8,
+       to_jsonb(w) ->> 'end_error',
+       (SELECT count(*) FROM hosts h WHERE h.owner = w.name AND h.lease_until > clock_timestamp())
+FROM workers w ORDER BY w.started_at, w.name
+"""
+_PENDING_HOSTS = """
+SELECT count(*), count(*) FILTER (WHERE h.owner IS NOT NULL AND h.lease_until > clock_timestamp())
+FROM hosts h WHERE EXISTS (SELECT FROM frontier f WHERE f.host = h.host AND f.state = 'pending')
 """
 
 
@@ -323,10 +333,20 @@ class PostgresReadStore:
         async with self._reading():
             found = await self._all(_WORKERS)
         return [
-            WorkerStatus(str(name), None if status is None else str(status), float(str(age)),
-                         float(str(age)) < HEARTBEAT_DEAD_S)
-            for name, status, age in found
+            WorkerStatus(
+                str(name), None if status is None else str(status), float(str(age)),
+                float(str(age)) < HEARTBEAT_DEAD_S and ended is None,
+                None if ended is None else float(str(ended)),
+                None if error is None else str(error), int(str(held)),
+            )
+            for name, status, age, ended, error, held in found
         ]  # fmt: skip
+
+    async def pending_hosts(self) -> PendingHosts:
+        """The hosts with pending URLs, and how many of them a live lease holds."""
+        async with self._reading():
+            [(hosts, held)] = await self._all(_PENDING_HOSTS)
+        return PendingHosts(int(str(hosts)), int(str(held)))
 
     async def worker_statuses(self) -> list[str]:
         """The last status snapshot (JSON) of each worker that published one."""
