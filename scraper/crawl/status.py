@@ -333,9 +333,13 @@ def _workers_text(report: StatusReport, *, tasks: bool) -> str:
 
 
 def _unfinished(report: StatusReport) -> bool:
-    """Is work left: URLs pending, or claimed by a worker that died or failed?"""
-    left = any(w.dead or w.ended == WorkerEnd.FAILED for w in report.workers)
-    return left or report.pending is None or report.pending.hosts > 0
+    """Is work left: URLs claimed by a worker that died or failed, or pending after one was
+    stopped? (Workers finish when the database says the crawl is over: --max-pages reached
+    leaves URLs pending.)"""
+    if any(w.dead or w.ended == WorkerEnd.FAILED for w in report.workers):
+        return True
+    stopped = any(w.ended == WorkerEnd.STOPPED for w in report.workers)
+    return stopped and (report.pending is None or report.pending.hosts > 0)
 
 
 def _workers_headline(report: StatusReport) -> str:
