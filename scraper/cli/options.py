@@ -41,12 +41,21 @@ def _setting(flag: str, text: str, default: object) -> OptionInfo:
     return option
 
 
+def checked_db(db: str | None) -> str | None:
+    """--db as given, refused (UsageError, exit 2) before anything runs if it is a URL of a
+    scheme other than PostgreSQL's: it would otherwise be taken for a file path."""
+    if db is not None:
+        is_postgres(db)
+    return db
+
+
 DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
         help="SQLite database file, or a PostgreSQL URL (postgresql://user@host/crawl)."
         + shown_default(Settings().db),
+        callback=checked_db,
     ),
 ]
 ConfigOpt = Annotated[

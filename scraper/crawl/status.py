@@ -16,11 +16,18 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from types import CoroutineType, FrameType, GeneratorType
 from typing import Any
 
-from scraper.storage import WorkerStatus, crawl_running, db_label, open_read_store
+from scraper.storage import (
+    PendingHosts,
+    WorkerStatus,
+    crawl_running,
+    db_label,
+    open_read_store,
+)
 
 RATE_WINDOW_S = 60.0
 RATE_COUNTERS = frozenset({"fetched", "stored", "failed", "blocked", "retried", "discovered"})
@@ -184,14 +191,34 @@ def build_snapshot(
     )
 
 
+class WorkerEnd(StrEnum):
+    """How a worker of a shared crawl left it (it says so in the database as it goes)."""
+
+    FINISHED = "finished"  # the crawl was over, or nothing was left for it
+    STOPPED = "stopped"  # a signal (Ctrl-C, SIGTERM): its claims went back to pending
+    FAILED = "failed"  # an error ended it
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerReport:
-    """One worker of a shared crawl (PostgreSQL): its name, heartbeat and last snapshot."""
+    """One worker of a shared crawl (PostgreSQL): its name, heartbeat and last snapshot; how it
+    ended, if it did; the hosts it holds, and whether it is idle (alive, holding no host and
+    fetching nothing)."""
 
     name: str
     alive: bool
     heartbeat_age_s: float
     snapshot: Snapshot | None
+    ended: WorkerEnd | None = None
+    ended_age_s: float | None = None
+    error: str | None = None
+    hosts_held: int | None = None
+    idle: bool = False
+
+    @property
+    def dead(self) -> bool:
+        """Silent without having said it left: killed, crashed or cut off."""
+        return not self.alive and self.ended is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +230,7 @@ class StatusReport:
     running: bool
     snapshot: Snapshot | None
     workers: tuple[WorkerReport, ...] = ()
+    pending: PendingHosts | None = None  # a shared crawl's hosts with pending URLs, held or not
 
     @property
     def stale(self) -> bool:
@@ -214,7 +242,10 @@ class StatusReport:
         snap = asdict(self.snapshot) if self.snapshot else None
         age = round(self.snapshot.age_s(), 1) if self.snapshot else None
         report = {"db": self.db, "running": self.running, "stale": self.stale}
-        workers = {"workers": [asdict(w) for w in self.workers]} if self.workers else {}
+        workers: dict[str, object] = {}
+        if self.workers:
+            workers["workers"] = [asdict(w) for w in self.workers]
+            workers["pending_hosts"] = asdict(self.pending) if self.pending else None
         return json.dumps({**report, "age_s": age, "snapshot": snap, **workers}, ensure_ascii=False)
 
 
@@ -223,28 +254,50 @@ async def read_status(db: str | Path) -> StatusReport:
     running = crawl_running(db)
     async with open_read_store(db) as store:
         workers = await store.workers()
+        pending = await store.pending_hosts() if any(w.name for w in workers) else None
     if any(w.name for w in workers):
-        return _shared_report(db_label(db), workers)
+        return _shared_report(db_label(db), workers, pending)
     text = workers[0].status if workers else None
     return StatusReport(db_label(db), running, Snapshot.from_json(text) if text else None)
 
 
-def _shared_report(db: str, workers: list[WorkerStatus]) -> StatusReport:
-    reports = tuple(
-        WorkerReport(
-            w.name, bool(w.alive), round(w.heartbeat_age_s or 0.0, 1),
-            Snapshot.from_json(w.status) if w.status else None,
-        )
-        for w in workers
-    )  # fmt: skip
+def _shared_report(
+    db: str, workers: list[WorkerStatus], pending: PendingHosts | None
+) -> StatusReport:
+    reports = tuple(_worker_report(w) for w in workers)
     live = [w for w in reports if w.alive] or list(reports)
-    return StatusReport(db, any(w.alive for w in reports), live[0].snapshot, reports)
+    return StatusReport(db, any(w.alive for w in reports), live[0].snapshot, reports, pending)
+
+
+def _worker_report(w: WorkerStatus) -> WorkerReport:
+    snap = Snapshot.from_json(w.status) if w.status else None
+    alive = bool(w.alive)
+    working = snap is None or snap.state != "running" or bool(snap.in_flight)
+    return WorkerReport(
+        w.name, alive, round(w.heartbeat_age_s or 0.0, 1), snap, ended=_end_of(w, snap),
+        ended_age_s=None if w.ended_age_s is None else round(w.ended_age_s, 1),
+        error=w.end_error, hosts_held=w.hosts_held,
+        idle=alive and w.hosts_held == 0 and not working,
+    )  # fmt: skip
+
+
+def _end_of(w: WorkerStatus, snap: Snapshot | None) -> WorkerEnd | None:
+    """How the worker left, from its end and its last snapshot (a signal's stop publishes
+    ``interrupted``; a second signal cuts it at ``stopping``)."""
+    if w.ended_age_s is None:
+        return None
+    if w.end_error:
+        return WorkerEnd.FAILED
+    if snap is not None and snap.state in ("interrupted", "stopping"):
+        return WorkerEnd.STOPPED
+    return WorkerEnd.FINISHED
 
 
 def render_text(report: StatusReport, *, tasks: bool = False) -> str:
     """The report as plain text, for a terminal or a pipe: a short summary, with the in-flight
     URLs and busiest hosts while a crawl runs, and every task's stack position with ``tasks``;
-    on a shared crawl, that for each worker, a dead one (no heartbeat) said so."""
+    on a shared crawl, that for each worker: how it ended if it did, dead if it went silent
+    without saying so, idle if it holds no host."""
     if report.workers:
         return _workers_text(report, tasks=tasks)
     snap = report.snapshot
@@ -268,24 +321,68 @@ def _snapshot_lines(snap: Snapshot, running: bool, tasks: bool) -> list[str]:
 
 
 def _workers_text(report: StatusReport, *, tasks: bool) -> str:
-    alive = sum(w.alive for w in report.workers)
-    state = "running" if report.running else "not running"
-    lines = [f"{report.db}: {state}; {len(report.workers)} workers, {alive} alive"]
+    lines = [_workers_headline(report)]
     for worker in report.workers:
         snap = worker.snapshot
-        said = f" (pid {snap.pid}, {snap.state})" if snap else " (no snapshot yet)"
-        if worker.alive:
-            lines.append(f"worker {worker.name}{said}, heartbeat {worker.heartbeat_age_s:.1f}s ago")
-        else:
-            lines.append(
-                f"worker {worker.name}{said}: dead, no heartbeat for {worker.heartbeat_age_s:.1f}s"
-                "; its URLs go back to the pool when another worker recovers them"
-            )
+        lines.append(_worker_line(worker))
         if snap is not None:
             lines += ["  " + line for line in _snapshot_lines(snap, worker.alive, tasks)]
-    if not report.running and report.stale:
+    if not report.running and _unfinished(report):
         lines.append(f"to continue the crawl, run: {resume_command(report.db)}")
     return "\n".join(lines)
+
+
+def _unfinished(report: StatusReport) -> bool:
+    """Is work left: URLs claimed by a worker that died or failed, or pending after one was
+    stopped? (Workers finish when the database says the crawl is over: --max-pages reached
+    leaves URLs pending.)"""
+    if any(w.dead or w.ended == WorkerEnd.FAILED for w in report.workers):
+        return True
+    stopped = any(w.ended == WorkerEnd.STOPPED for w in report.workers)
+    return stopped and (report.pending is None or report.pending.hosts > 0)
+
+
+def _workers_headline(report: StatusReport) -> str:
+    """``running; 3 workers, 2 alive, 1 finished, 1 idle: every host with pending URLs is
+    held``: the counts that are not zero (alive always)."""
+    workers = report.workers
+    parts = [_count(len(workers), "worker"), f"{sum(w.alive for w in workers)} alive"]
+    parts += [f"{n} {end}" for end in WorkerEnd if (n := sum(w.ended == end for w in workers))]
+    if dead := sum(w.dead for w in workers):
+        parts.append(f"{dead} dead")
+    if idle := sum(w.idle for w in workers):
+        parts.append(f"{idle} idle{_why_idle(report.pending)}")
+    return f"{report.db}: {'running' if report.running else 'not running'}; " + ", ".join(parts)
+
+
+def _why_idle(pending: PendingHosts | None) -> str:
+    """Why a live worker holds no host: one host is fetched by one worker at a time."""
+    if pending is None or (pending.hosts and pending.held < pending.hosts):
+        return ""  # free hosts: it leases one at its next claim
+    if not pending.hosts:
+        return ": no URL is pending"
+    return ": every host with pending URLs is held"
+
+
+def _worker_line(worker: WorkerReport) -> str:
+    snap = worker.snapshot
+    if worker.ended is not None:
+        pid = f" (pid {snap.pid})" if snap else ""
+        why = f": {worker.error}" if worker.error else ""
+        return f"worker {worker.name}{pid}: {worker.ended} {worker.ended_age_s:.1f}s ago{why}"
+    said = f" (pid {snap.pid}, {snap.state})" if snap else " (no snapshot yet)"
+    if worker.dead:
+        return (
+            f"worker {worker.name}{said}: dead, no heartbeat for {worker.heartbeat_age_s:.1f}s"
+            "; its URLs go back to the pool when another worker recovers them"
+        )
+    holds = "" if worker.hosts_held is None else f", holds {_count(worker.hosts_held, 'host')}"
+    idle = ", idle" if worker.idle else ""
+    return f"worker {worker.name}{said}, heartbeat {worker.heartbeat_age_s:.1f}s ago{holds}{idle}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _headline(report: StatusReport, snap: Snapshot) -> str:

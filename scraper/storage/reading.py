@@ -45,7 +45,20 @@ class WorkerStatus:
     name: str
     status: str | None  # its last status snapshot (JSON), None if none published yet
     heartbeat_age_s: float | None  # seconds since its last heartbeat, by the database's clock
-    alive: bool | None  # heartbeat younger than HEARTBEAT_DEAD_S
+    alive: bool | None  # heartbeat younger than HEARTBEAT_DEAD_S, and not ended
+    ended_age_s: float | None = None  # seconds since it left the crawl; None: it has not
+    end_error: str | None = None  # what ended it, if an error did
+    hosts_held: int | None = None  # hosts it holds a live lease on; None on SQLite
+
+
+@dataclass(frozen=True, slots=True)
+class PendingHosts:
+    """A shared crawl's hosts with pending URLs, and how many of them a worker holds a live
+    lease on: each host is fetched by one worker at a time, so a worker finds nothing to do
+    while every such host is held."""
+
+    hosts: int
+    held: int
 
 
 class Rows(Protocol):
@@ -100,6 +113,10 @@ class CrawlReader(Protocol):
 
     async def workers(self) -> list[WorkerStatus]:
         """Every worker of the crawl, oldest first, with its heartbeat's age."""
+        ...
+
+    async def pending_hosts(self) -> PendingHosts | None:
+        """The hosts with pending URLs and how many are held; None without leases (SQLite)."""
         ...
 
     async def counts(self) -> CrawlCounts:

@@ -26,7 +26,13 @@ from scraper.models import (
     StoredBody,
     Visit,
 )
-from scraper.storage import CrawlStore, is_postgres, open_crawl_store, open_read_store
+from scraper.storage import (
+    CrawlStore,
+    crawl_running,
+    is_postgres,
+    open_crawl_store,
+    open_read_store,
+)
 from tests.conftest import failure_record as failure
 from tests.conftest import page_record as page
 from tests.conftest import pg_rows
@@ -191,6 +197,35 @@ async def test_settings_and_status_are_kept_for_other_processes(
     else:
         async with open_read_store(backend) as reader:
             assert await reader.worker_statuses() == ['{"state": "running"}']
+
+
+async def test_a_worker_that_leaves_is_no_longer_running(open_store: OpenStore, backend: str):
+    """An open store is a running crawl; once closed, it is not, at once (not only when its
+    heartbeat grows old), and readers see how it ended: cleanly, or with the error that did."""
+    async with open_store() as store:
+        await store.publish_status('{"state": "finished"}')
+        assert crawl_running(backend)
+    assert not crawl_running(backend)
+
+    async def fail_inside() -> None:
+        async with open_store():
+            assert crawl_running(backend)  # the same worker (this process) joined again
+            raise RuntimeError("boom\nsecond line")
+
+    with pytest.raises(RuntimeError):
+        await fail_inside()
+    assert not crawl_running(backend)
+    async with open_read_store(backend) as reader:
+        workers = await reader.workers()
+    if is_postgres(backend):  # one row: both stores were this process, one worker name
+        [worker] = workers
+        assert worker.alive is False
+        assert worker.ended_age_s is not None
+        assert 0 <= worker.ended_age_s < 10
+        assert worker.end_error == "RuntimeError: boom second line"
+        assert worker.hosts_held == 0
+    else:
+        assert [(w.alive, w.ended_age_s, w.end_error) for w in workers] == [(None, None, None)]
 
 
 async def test_sqlite_allows_one_crawl_at_a_time(open_store: OpenStore, backend: str):

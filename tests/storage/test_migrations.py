@@ -11,7 +11,7 @@ from datasette.utils import detect_fts  # type: ignore[import-untyped]
 
 from scraper.digest import page_content_hash
 from scraper.errors import StoreError
-from scraper.storage import open_crawl_store
+from scraper.storage import crawl_running, open_crawl_store, open_read_store
 from scraper.storage.postgres.schema import REVISIT_COLUMNS
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.storage.sqlite.store import Store
@@ -232,3 +232,22 @@ async def test_a_version_6_crawl_gets_the_content_tables(
             after = conn.execute(hashes).fetchall()
     assert found == [(0, 0, 0), ("7",)]
     assert after == before
+
+
+async def test_a_postgresql_crawl_made_before_worker_ends_gets_them(pg_url: str):
+    """A crawl whose workers table has no end columns is read as it is (every worker not
+    ended) and gets them from the first worker that opens it, which records its end there."""
+    async with open_crawl_store(pg_url) as store:
+        await store.publish_status('{"state": "running"}')
+    await pg_rows(pg_url, "ALTER TABLE workers DROP COLUMN ended_at, DROP COLUMN end_error")
+    await pg_rows(pg_url, "UPDATE workers SET name = 'gone:1'")
+    async with open_read_store(pg_url) as reader:
+        [old] = await reader.workers()
+    assert (old.name, old.alive, old.ended_age_s, old.end_error) == ("gone:1", True, None, None)
+    assert crawl_running(pg_url)  # its heartbeat is fresh and it never said it left
+    async with open_crawl_store(pg_url):
+        pass
+    async with open_read_store(pg_url) as reader:
+        workers = {w.name: w for w in await reader.workers()}
+    assert workers["gone:1"].ended_age_s is None
+    assert [w.ended_age_s is not None for name, w in workers.items() if name != "gone:1"] == [True]

@@ -7,13 +7,16 @@ function), in batches; every page its first version; bodies one per version.
 
 6 -> 7 (main content): the contents and chunks tables and the pages_markdown view
 (:mod:`scraper.storage.contents`), empty until pages are fetched again or reparsed.
+
+Within 6: ``workers.ended_at`` and ``end_error`` (a worker's end, for ``scraper status``), added
+to a database made before them. Nullable columns older scrapers ignore, so the version stays.
 """
 
 import logging
 
 from scraper.digest import page_content_hash
+from scraper.storage.postgres.connect import Conn
 from scraper.storage.postgres.schema import BODIES, CONTENTS, REVISIT_COLUMNS, VERSIONS
-from scraper.storage.postgres.setup import Conn
 from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS
 
 log = logging.getLogger(__name__)
@@ -65,3 +68,17 @@ async def migrate(conn: Conn, version: int) -> None:
     if version <= 5:
         await migrate_to_6(conn)
     await conn.execute(CONTENTS)  # 6 -> 7
+
+
+_HAS_WORKER_ENDS = """
+SELECT EXISTS (SELECT FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'workers' AND column_name = 'ended_at')
+"""
+_ADD_WORKER_ENDS = "ALTER TABLE workers ADD COLUMN ended_at timestamptz, ADD COLUMN end_error text"
+
+
+async def add_worker_ends(conn: Conn) -> None:
+    """The workers' end columns, if the database has none yet (caller's transaction)."""
+    row = await (await conn.execute(_HAS_WORKER_ENDS)).fetchone()
+    if not (row and row[0]):
+        await conn.execute(_ADD_WORKER_ENDS)

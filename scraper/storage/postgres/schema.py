@@ -74,7 +74,9 @@ CREATE TABLE workers (
     name         text PRIMARY KEY,  -- hostname:pid
     started_at   timestamptz NOT NULL DEFAULT now(),
     heartbeat_at timestamptz NOT NULL DEFAULT now(),
-    status       text  -- the worker's last status snapshot (JSON)
+    status       text,  -- the worker's last status snapshot (JSON)
+    ended_at     timestamptz,  -- when it left the crawl (NULL: it has not, or it died)
+    end_error    text  -- what ended it, if an error did
 );
 CREATE TABLE pages (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -41,6 +41,8 @@ from scraper.storage.postgres.setup import (
     Conn,
     address,
     connect,
+    end_error,
+    leave_crawl,
     one_line,
     prepare_for_crawl,
     retrying,
@@ -145,18 +147,18 @@ class PostgresStore:
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.close()
+        await self.close(error=end_error(e))
 
-    async def close(self) -> None:
-        """Leave the crawl: this worker's leases are released (its registration stays, with
-        its last status and heartbeat); URLs it still claims are left for recovery."""
+    async def close(self, *, error: str | None = None) -> None:
+        """Leave the crawl: this worker's leases are released and its end recorded (``error``:
+        what ended it; its registration stays, with its last status); URLs it still claims are
+        left for recovery."""
         if self._pool is None:
             return
         pool, self._pool = self._pool, None
         try:
             async with pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
-                await conn.execute(RELEASE_HOSTS, (self._worker,))
-                await conn.execute(HEARTBEAT, (self._worker,))
+                await leave_crawl(conn, self._worker, error)
         except psycopg.OperationalError as exc:  # the leases run out by themselves
             log.warning("database %s: leases not released: %s", self._where, self._why(exc))
         finally:

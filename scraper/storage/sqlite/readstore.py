@@ -264,6 +264,10 @@ class ReadStore:
         """The one worker's last status, if it published one (its liveness: the crawl lock)."""
         return [WorkerStatus("", status, None, None) for status in await self.worker_statuses()]
 
+    async def pending_hosts(self) -> None:
+        """None: one worker holds every host of an SQLite crawl (no leases)."""
+        return None
+
     def pages(
         self, changed_since: str | None = None
     ) -> contextlib.AbstractAsyncContextManager[SqliteRows]:
