@@ -124,7 +124,8 @@ class Crawl:
 
     async def _run(self) -> CrawlSummary:
         check_rules(self._settings.extract)
-        async with open_crawl_store(self._settings.db, lease_s=self._settings.lease_s) as store:
+        s = self._settings
+        async with open_crawl_store(s.db, lease_s=s.lease_s, retry_s=s.retry_s) as store:
             self._store = store
             s = self._settings = await self._settle_settings(store)
             await store.recover_abandoned()  # what a killed worker left claimed

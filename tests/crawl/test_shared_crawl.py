@@ -81,6 +81,7 @@ class Crawl:
         self.database = url.rsplit("/", 1)[1]
         self.seeds = tmp_path / "seeds.txt"
         self.seeds.write_text("\n".join(site.seeds()) + "\n")
+        self.storage = ""  # more [storage] settings of every worker
 
     def config(self, k: int) -> Path:
         gateway = self.m.gateway(k, "site")
@@ -89,6 +90,7 @@ class Crawl:
         path.write_text(
             f"[fetch]\nresolve = [{resolve}]\n"
             f"[storage]\nlease_s = {LEASE_S}\nbatch_size = 8\nflush_interval_s = 0.1\n"
+            + self.storage
         )
         return path
 
@@ -287,3 +289,30 @@ async def test_three_workers_go_on_through_two_database_crashes(
         assert_polite(crawl.site)
         refetched = len(crawl.site.requests()) - HOSTS * PAGES
         assert refetched <= 2 * 3 * (2 + 2 * 8)  # per crash, each worker's window at most
+
+
+@pytest.mark.slow
+async def test_a_database_down_past_the_retries_ends_each_worker_and_resume_finishes(
+    tmp_path: Path, pg_server: PostgresServer, pg_url: str, machines: Machines
+):
+    """PostgreSQL stopped hard for longer than ``[storage] retry_s``: each worker exits 1 with
+    a one-line error; once it is back, ``scraper resume`` finishes the crawl, nothing lost."""
+    async with shared_crawl(tmp_path, pg_server, pg_url, machines) as crawl:
+        crawl.storage = "retry_s = 2\n"
+        stopped = False
+        try:
+            async with workers(crawl, 2) as children:
+                await until_pages(crawl, HOSTS * PAGES // 4, *children)
+                await asyncio.to_thread(crawl.pg.shut_down, "immediate")
+                stopped = True
+                for child in children:
+                    code, _, err = await child.finish(30)
+                    assert code == 1, err
+                    assert err.strip().splitlines()[-1].startswith("error: database "), err
+        finally:
+            if stopped:  # the session's server, for the tests after this one
+                await asyncio.to_thread(crawl.pg.start_again)
+        async with crawl.worker(0, "resume") as last:
+            await finish_all(last)
+        assert_complete(crawl)
+        assert_polite(crawl.site)
