@@ -1,6 +1,7 @@
-"""The SQLite store when the disk fails it mid-crawl: the filesystem full, or remounted
-read-only. The crawl must stop with one clear error line and exit 1, lose nothing it
-committed, and ``scraper resume`` must finish it once the disk is fine again.
+"""The SQLite store when the disk fails it: the filesystem full mid-crawl, or read-only
+(between runs: Linux refuses to remount read-only a filesystem with a file open for writing).
+The crawl must stop with one clear error line and exit 1, lose nothing it committed, and
+``scraper resume`` must finish it once the disk is fine again.
 
 The database lives on a small tmpfs this test mounts (root only; skipped otherwise)."""
 
@@ -13,9 +14,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from scraper.testing import CONFIG
-from tests.conftest import FAST, assert_consistent, run
+from tests.conftest import FAST, assert_consistent, run, scraper
 
 pytestmark = pytest.mark.timeout(60)
+MORE = ["--store-html", "--max-pages", "0", "--delay", "0.01"]
 
 
 @contextlib.contextmanager
@@ -52,14 +54,14 @@ async def test_a_disk_full_or_read_only_mid_crawl_is_one_line_and_resume_finishe
             tmp_path, "crawl", seed, "--db", str(db), *FAST, "--max-pages", "5"
         )
         assert code == 0, err
-        remount(disk, full)
-        code, _, err = await run(
-            tmp_path, "resume", "--db", str(db), "--store-html", "--max-pages", "0"
-        )
+        remount(disk, full)  # the resume fills it; read-only: refused at the start
+        async with scraper(tmp_path, "resume", "--db", str(db), *MORE) as child:
+            code, _, err = await child.finish(30)
         lines = err.strip().splitlines()
         assert code == 1, err
         assert lines[-1].startswith("error: "), err
         assert "Traceback" not in err
+        assert "internal error" not in lines[-1], err
         remount(disk, fixed)
         assert_consistent(db)
         code, _, err = await run(tmp_path, "resume", "--db", str(db), "--max-pages", "0")
