@@ -65,6 +65,7 @@ class Settings:
     flush_interval_s: float = 0.5
     store_html: bool = False
     lease_s: float = 30.0
+    retry_s: float = 60.0  # PostgreSQL: transient errors retried this long, then exit 1
     # [recrawl]
     min_revisit_s: float = 86400.0
     max_revisit_s: float = 30 * 86400.0
@@ -111,7 +112,7 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "resolve",
     ),
     "parse": ("max_links_per_page", "parse_workers", "markdown", "chunks", "chunk_tokens"),
-    "storage": ("db", "batch_size", "flush_interval_s", "store_html", "lease_s"),
+    "storage": ("db", "batch_size", "flush_interval_s", "store_html", "lease_s", "retry_s"),
     "recrawl": ("min_revisit_s", "max_revisit_s"),
 }
 
@@ -138,6 +139,7 @@ _MINIMUM: Mapping[str, float] = {
     "batch_size": 1,
     "flush_interval_s": 0.001,
     "lease_s": 0.5,
+    "retry_s": 0.5,
     "min_revisit_s": 1,
     "max_revisit_s": 1,
 }

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from scraper.crawl.status import (
     task_stacks,
 )
 from scraper.crawl.workers import Workers
-from scraper.errors import ScraperError
+from scraper.errors import ScraperError, StoreError
 from scraper.fetch import Fetcher
 from scraper.models import FrontierState
 from scraper.parse import check_rules, parse_pool
@@ -118,13 +119,16 @@ class Crawl:
             return await self._run()
         except* ScraperError as group:
             raise _first(group) from None
+        except* sqlite3.OperationalError as group:  # the SQLite file's disk full, read-only...
+            raise StoreError(f"database {self._settings.db}: {_first(group)}") from None
         except* Exception as group:
             leaf = _first(group)
             raise ScraperError(f"internal error: {type(leaf).__name__}: {leaf}") from leaf
 
     async def _run(self) -> CrawlSummary:
         check_rules(self._settings.extract)
-        async with open_crawl_store(self._settings.db, lease_s=self._settings.lease_s) as store:
+        s = self._settings
+        async with open_crawl_store(s.db, lease_s=s.lease_s, retry_s=s.retry_s) as store:
             self._store = store
             s = self._settings = await self._settle_settings(store)
             await store.recover_abandoned()  # what a killed worker left claimed

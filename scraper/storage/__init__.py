@@ -93,15 +93,16 @@ def db_label(db: str | Path) -> str:
 
 
 def open_crawl_store(
-    db: str | Path, *, lease_s: float = 30.0
+    db: str | Path, *, lease_s: float = 30.0, retry_s: float = 60.0
 ) -> contextlib.AbstractAsyncContextManager[CrawlStore]:
     """The crawl's store for ``db``, for ``async with``: opening it joins the crawl as a worker
     (SQLite: takes the crawl lock, StoreError if another crawl holds it; PostgreSQL: registers
-    the worker, whose host leases last ``lease_s`` unless renewed)."""
+    the worker, whose host leases last ``lease_s`` unless renewed, transient errors retried
+    for ``retry_s``)."""
     if is_postgres(db):
         from scraper.storage.postgres.store import PostgresStore
 
-        return PostgresStore(str(db), lease_s=lease_s)
+        return PostgresStore(str(db), lease_s=lease_s, retry_s=retry_s)
     return SqliteStore(Path(db))
 
 

@@ -36,6 +36,7 @@ from scraper.storage.postgres import claims
 from scraper.storage.postgres.batch import clean, clean_json, json_array, write
 from scraper.storage.postgres.contents import reparse_statements
 from scraper.storage.postgres.leases import Leases
+from scraper.storage.postgres.reconcile import RECONCILE_S, Known, give_back_unknown
 from scraper.storage.postgres.setup import (
     CONNECT_TIMEOUT_S,
     Conn,
@@ -85,7 +86,8 @@ class PostgresStore:
 
     ``lease_s``: how long a host lease lasts without renewal (the engine renews about once a
     second). ``worker``: this worker's name, ``hostname:pid`` by default. ``retry_s``: how long
-    transient database errors are retried before StoreError.
+    transient database errors are retried before StoreError. ``reconcile_s``: how often the
+    renewal gives back URLs claimed for this worker that it does not know (:mod:`.reconcile`).
     """
 
     def __init__(
@@ -95,12 +97,14 @@ class PostgresStore:
         lease_s: float = 30.0,
         worker: str | None = None,
         retry_s: float = 60.0,
+        reconcile_s: float = RECONCILE_S,
     ) -> None:
         self.url = url
         self._worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self._lease_s = lease_s
         self._retry_s = retry_s
         self._leases = Leases(lease_s)
+        self._known = Known(reconcile_s)  # the ids it claims, checked every reconcile_s
         self._leasing = asyncio.Lock()  # this worker's claims and renewals, one at a time
         self._pool: AsyncConnectionPool[Conn] | None = None
 
@@ -255,8 +259,12 @@ class PostgresStore:
             per_host=per_host, new_hosts=new_hosts,
         )  # fmt: skip
 
+        tries = 0
+
         async def work(conn: Conn) -> tuple[claims.Claimed, list[TupleRow]]:
-            done = await claims.claim(conn, req)
+            nonlocal tries
+            tries += 1  # a retry: the outcome of the first try may be unknown
+            done = await claims.claim(conn, req, self._known.ids if tries > 1 else None)
             urls = [row[1] for row in done.rows]  # revisits: what their last visit left
             found = await (await conn.execute(PREVIOUS, (urls,))).fetchall() if urls else []
             return done, found
@@ -264,6 +272,7 @@ class PostgresStore:
         async with self._leasing:
             done, found = await self._run(work)
             self._leases.leased(done.sent_at, done.leased)
+            self._known.claimed(row[0] for row in done.rows)
         items = with_previous([FrontierItem(*row) for row in done.rows], found)
         return sorted(items, key=lambda i: (i.depth, i.id))
 
@@ -299,20 +308,30 @@ class PostgresStore:
             "gaps": [max(0.0, timings[h][1]) for h in hosts],
         }  # fmt: skip
 
-        async def work(conn: Conn) -> tuple[float, list[TupleRow]]:
+        check = self._known.due()
+
+        async def work(conn: Conn) -> tuple[float, list[TupleRow], tuple[set[int], list[int]]]:
             sent_at = time.monotonic()
             held = await (await conn.execute(RENEW, params)).fetchall()
             await conn.execute(HEARTBEAT, (self._worker,))
-            return sent_at, held
+            mine = await give_back_unknown(conn, self._worker, self._known) if check else None
+            return sent_at, held, mine or (set(), [])
 
         async with self._leasing:
-            sent_at, held = await self._run(work)
+            sent_at, held, (mine, unknown) = await self._run(work)
             self._leases.renewed(sent_at, ((host, kept) for host, kept in held), keep)
+            if check:
+                self._known.ids &= mine
+        if unknown:
+            log.warning("gave back %d URLs claimed for this worker it did not know", len(unknown))
+        if check:  # and what dead workers left (their hosts' leases ran out)
+            await self.recover_abandoned()
 
     async def release(self, ids: Sequence[int]) -> None:
         """Give back URLs this worker claimed and did not fetch (others' are left alone)."""
         if ids:
             await self._execute(RELEASE_IDS, (list(ids), self._worker))
+            self._known.ended(ids)
 
     async def release_claims(self) -> int:
         """Give back every URL this worker claims, and every host it holds (each one's next
@@ -326,6 +345,7 @@ class PostgresStore:
         async with self._leasing:
             count = await self._run(work)
             self._leases.clear()
+            self._known.ids.clear()
         return count
 
     async def recover_abandoned(self) -> int:
@@ -363,6 +383,7 @@ class PostgresStore:
         transaction (see :func:`.batch.write`); run again whole after a lost connection."""
         if records:
             await self._run(lambda conn: write(conn, records))
+            self._known.ended(r.frontier_id for r in records)
 
     # -- reparse --------------------------------------------------------------------------------
 

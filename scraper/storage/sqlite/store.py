@@ -294,12 +294,15 @@ class Store:
         """
         pages = [r for r in records if isinstance(r, PageRecord)]
         bodies = [(p.url, p.charset, p.body, p.url) for p in pages if p.body is not None]
-        async with self._transaction() if bodies else self._lock:
-            added = await self._write(records, pages)
-            if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
-                for sql in BODIES.split(";")[:2]:  # the table exists once a body is stored
-                    await self.db.execute(sql)
-                await self.db.executemany(INSERT_BODY, bodies)  # after their versions
+        try:
+            async with self._transaction() if bodies else self._lock:
+                added = await self._write(records, pages)
+                if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
+                    for sql in BODIES.split(";")[:2]:  # the table exists once a body is stored
+                        await self.db.execute(sql)
+                    await self.db.executemany(INSERT_BODY, bodies)  # after their versions
+        except sqlite3.OperationalError as exc:  # disk full, read-only: the batch rolled back
+            raise StoreError(f"cannot write to database {self.path}: {exc}") from None
         self._claimed = max(0, self._claimed - len(records))
         if self._pages is not None:
             self._pages += added
