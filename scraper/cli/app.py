@@ -299,23 +299,30 @@ def recrawl(
 
 @app.command()
 def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
-    """Re-run parsing and extraction rules over stored bodies (--store-html); fetch nothing."""
+    """Re-run parsing and extraction rules over stored bodies (--store-html); fetch nothing.
+
+    The rules become the crawl's own only if every stored page had a body to apply them to."""
     summary = asyncio.run(reparse_bodies(resume_settings(config, db, {})))
     typer.echo(reparse_line(summary.pages, summary.skipped))
 
 
 def reparse_line(pages: int, skipped: int) -> str:
-    """What reparse did; pages without a stored body name the flag that keeps bodies."""
+    """What reparse did; pages without a stored body name the flag that keeps bodies, and that
+    the crawl's stored settings were kept for them."""
     if not skipped:
         return f"reparsed {pages} pages"
+    kept = (
+        "; the crawl's stored settings and [extract] rules are unchanged, since those pages "
+        "keep the fields of the rules they were crawled with"
+    )
     if not pages:
         return (
             f"reparsed 0 pages: {skipped} pages have no stored body "
-            "(crawl with --store-html to keep bodies)"
+            f"(crawl with --store-html to keep bodies){kept}"
         )
     return (
-        f"reparsed {pages} pages; {skipped} pages have no stored body "
-        "(crawled without --store-html)"
+        f"reparsed {pages} pages with the new rules; {skipped} pages have no stored body "
+        f"(crawled without --store-html){kept}"
     )
 
 
