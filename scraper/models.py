@@ -157,6 +157,7 @@ class PageRecord:
     charset: str | None = None
     redirected_to: tuple[str, str] | None = None
     visit: Visit | None = None  # None: a page written by older code (no revisit data)
+    revisit: bool = False  # its URL had a stored page already: a revisit that found a change
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,12 +118,22 @@ def collect_seeds(urls: list[str], input_file: str | None) -> tuple[str, ...]:
 
 
 def progress_detail(stats: CrawlStats) -> str:
-    f = stats.frontier
-    rate = f.new_pages / stats.elapsed_s if stats.elapsed_s > 0 else 0.0
-    return (
+    """Under the bar: what this run did (revisits of a recrawl; this worker's pages on a shared
+    crawl), its failures, what is in flight, and its rate (pages fetched and written)."""
+    f, sink = stats.frontier, stats.sink
+    done = []
+    if stats.revisits is not None:
+        done.append(
+            f"{stats.checked}/{stats.revisits} checked ({sink.unchanged_written} unchanged, "
+            f"{sink.changed_written} changed) · {f.new_pages} new"
+        )
+    elif stats.crawl_pages is not None:
+        done.append(f"{f.new_pages} stored by this worker")
+    return " · ".join([
+        *done,
         f"{f.failed} failed · {f.blocked} blocked · {stats.in_flight} in flight · "
-        f"{f.buffered} queued · {stats.retried} retries · {rate:.1f} pages/s"
-    )
+        f"{f.buffered} queued · {stats.retried} retries · {stats.rate:.1f} pages/s",
+    ])  # fmt: skip
 
 
 def progress_notes(stats: CrawlStats) -> list[str]:
@@ -144,14 +154,20 @@ def failure_reasons(failures: tuple[tuple[str, int], ...]) -> str:
 
 
 def summary_line(summary: CrawlSummary) -> str:
-    rate = summary.new_pages / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
+    """The crawl's totals (from the store), this run's time and rate (pages it fetched and
+    wrote, revisits included); on a shared crawl, what this worker did comes first."""
     pending = "?" if summary.pending is None else summary.pending
-    earlier = summary.pages - summary.new_pages
-    stored = f"{summary.pages} pages stored" + (f" ({earlier} before this run)" if earlier else "")
+    earlier = summary.earlier
+    when = "when this worker started" if summary.shared else "before this run"
+    stored = f"{summary.pages} pages stored" + (f" ({earlier} {when})" if earlier else "")
     failed = f"{summary.failed} failed{failure_reasons(summary.failures)}"
+    timing = f"{summary.elapsed_s:.1f}s ({summary.rate:.1f} pages/s)"
+    totals = f"{stored}, {failed}, {summary.blocked} blocked, {pending} pending"
+    if not summary.shared:
+        return f"{totals}, {timing} -> {summary.db}"
     return (
-        f"{stored}, {failed}, {summary.blocked} blocked, {pending} pending, "
-        f"{summary.elapsed_s:.1f}s ({rate:.1f} pages/s) -> {summary.db}"
+        f"this worker: {summary.new_pages} pages stored, {summary.run_failed} failed, "
+        f"{summary.run_blocked} blocked, {timing}; the crawl: {totals} -> {summary.db}"
     )
 
 
@@ -169,7 +185,7 @@ def limit_note(summary: CrawlSummary) -> str | None:
 
 def progress_plain(stats: CrawlStats) -> str:
     """The progress line written every PROGRESS_EVERY_S without a terminal."""
-    line = f"{stats.frontier.pages} pages · {progress_detail(stats)}"
+    line = f"{stats.pages} pages · {progress_detail(stats)}"
     if stats.frontier.recent_failures:
         url, reason = stats.frontier.recent_failures[-1]
         line += f" · last failure: {reason} {url}"
@@ -194,7 +210,7 @@ def run_crawl(
         def on_progress(stats: CrawlStats) -> None:
             nonlocal shown_at
             if progress.enabled:
-                progress.update(stats.frontier.pages, progress_detail(stats), progress_notes(stats))
+                progress.update(stats.pages, progress_detail(stats), progress_notes(stats))
             elif stats.elapsed_s - shown_at >= PROGRESS_EVERY_S:
                 shown_at = stats.elapsed_s
                 typer.echo(progress_plain(stats), err=True)
@@ -220,10 +236,12 @@ def run_crawl(
 
 
 def revisit_line(summary: CrawlSummary) -> str:
-    """What a recrawl did besides storing pages."""
+    """What a recrawl did: its revisits (unchanged, changed, removed) and the new pages."""
+    changed = summary.changed - summary.removed
+    new = f"{summary.new_pages} new page{'' if summary.new_pages == 1 else 's'}"
     return (
-        f"recrawl: {summary.revisits} pages scheduled for a revisit; {summary.unchanged} "
-        f"unchanged, {summary.new_pages} pages stored (changed, removed or new)"
+        f"recrawl: {summary.checked} of {summary.revisits} scheduled pages checked "
+        f"({summary.unchanged} unchanged, {changed} changed, {summary.removed} removed), {new}"
     )
 
 

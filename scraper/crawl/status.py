@@ -23,7 +23,9 @@ from typing import Any
 from scraper.storage import WorkerStatus, crawl_running, db_label, open_read_store
 
 RATE_WINDOW_S = 60.0
-RATE_COUNTERS = frozenset({"fetched", "stored", "failed", "blocked", "retried", "discovered"})
+RATE_COUNTERS = frozenset(
+    {"fetched", "stored", "checked", "failed", "blocked", "retried", "discovered"}
+)
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # scraper/
 TOP_HOSTS = 20
 TOP_IN_FLIGHT = 50

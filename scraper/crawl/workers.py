@@ -327,6 +327,7 @@ class Workers:
             charset=r.charset,
             redirected_to=_redirect_target(item.url, r),
             visit=revisit.visit(self._settings, item, r, hashes=(raw, content), changed=True),
+            revisit=item.previous is not None,
         )
 
 
