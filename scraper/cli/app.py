@@ -30,14 +30,25 @@ from scraper.cli.options import (
     with_run_options,
 )
 from scraper.cli.read import warn
+from scraper.cli.summary import (
+    limit_note,
+    network_hint,
+    no_pending,
+    progress_detail,
+    progress_notes,
+    progress_plain,
+    reparse_line,
+    revisit_line,
+    summary_line,
+)
 from scraper.config import Settings
 from scraper.crawl import (
     Crawl,
     CrawlStats,
-    CrawlSummary,
     RevisitPlan,
     reparse_bodies,
     resume_command,
+    retry_failed,
 )
 from scraper.errors import Interrupted, InvalidURL, ScraperError, UsageError
 from scraper.output import ProgressLine
@@ -52,8 +63,6 @@ app = typer.Typer(
     help="Crawl sites into an SQLite database you can query.",
 )
 app.add_typer(cliread.app)  # query, search, export, stats, status: at the top level
-
-MOST_REASONS = 3  # failure reasons named in the summary; the rest are counted as "others"
 
 
 def _print_version(wanted: bool) -> None:
@@ -117,81 +126,6 @@ def collect_seeds(urls: list[str], input_file: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(seeds))
 
 
-def progress_detail(stats: CrawlStats) -> str:
-    """Under the bar: what this run did (revisits of a recrawl; this worker's pages on a shared
-    crawl), its failures, what is in flight, and its rate (pages fetched and written)."""
-    f, sink = stats.frontier, stats.sink
-    done = []
-    if stats.revisits is not None:
-        done.append(
-            f"{stats.checked}/{stats.revisits} checked ({sink.unchanged_written} unchanged, "
-            f"{sink.changed_written} changed) · {f.new_pages} new"
-        )
-    elif stats.crawl_pages is not None:
-        done.append(f"{f.new_pages} stored by this worker")
-    return " · ".join([
-        *done,
-        f"{f.failed} failed · {f.blocked} blocked · {stats.in_flight} in flight · "
-        f"{f.buffered} queued · {stats.retried} retries · {stats.rate:.1f} pages/s",
-    ])  # fmt: skip
-
-
-def progress_notes(stats: CrawlStats) -> list[str]:
-    """The live display's lines under the bar: busiest hosts, then the latest failures."""
-    notes = [
-        f"  {host}: {queued} queued, {in_flight} in flight, delay {delay:.2f}s"
-        for host, queued, in_flight, delay in stats.busiest
-    ]
-    notes += [f"  ! {reason}: {url}" for url, reason in stats.frontier.recent_failures]
-    return notes
-
-
-def failure_reasons(failures: tuple[tuple[str, int], ...]) -> str:
-    """`` (dns_error 3, timeout 2, others 4)``: the most frequent reasons first, or ``""``."""
-    named = [f"{reason} {count}" for reason, count in failures[:MOST_REASONS]]
-    others = sum(count for _reason, count in failures[MOST_REASONS:])
-    return f" ({', '.join(named + ([f'others {others}'] if others else []))})" if named else ""
-
-
-def summary_line(summary: CrawlSummary) -> str:
-    """The crawl's totals (from the store), this run's time and rate (pages it fetched and
-    wrote, revisits included); on a shared crawl, what this worker did comes first."""
-    pending = "?" if summary.pending is None else summary.pending
-    earlier = summary.earlier
-    when = "when this worker started" if summary.shared else "before this run"
-    stored = f"{summary.pages} pages stored" + (f" ({earlier} {when})" if earlier else "")
-    failed = f"{summary.failed} failed{failure_reasons(summary.failures)}"
-    timing = f"{summary.elapsed_s:.1f}s ({summary.rate:.1f} pages/s)"
-    totals = f"{stored}, {failed}, {summary.blocked} blocked, {pending} pending"
-    if not summary.shared:
-        return f"{totals}, {timing} -> {summary.db}"
-    return (
-        f"this worker: {summary.new_pages} pages stored, {summary.run_failed} failed, "
-        f"{summary.run_blocked} blocked, {timing}; the crawl: {totals} -> {summary.db}"
-    )
-
-
-def limit_note(summary: CrawlSummary) -> str | None:
-    """How to go on when the page limit stopped the crawl with URLs pending (else None)."""
-    if not (summary.max_pages and summary.pages >= summary.max_pages and summary.pending):
-        return None
-    more = summary.pages + summary.max_pages
-    return (
-        f"the page limit is reached ({summary.pages} pages stored, --max-pages "
-        f"{summary.max_pages}) and {summary.pending} URLs are pending; to go on, run: "
-        f"{resume_command(summary.db)} --max-pages {more} (0: no limit)"
-    )
-
-
-def progress_plain(stats: CrawlStats) -> str:
-    """The progress line written every PROGRESS_EVERY_S without a terminal."""
-    line = f"{stats.pages} pages · {progress_detail(stats)}"
-    if stats.frontier.recent_failures:
-        url, reason = stats.frontier.recent_failures[-1]
-        line += f" · last failure: {reason} {url}"
-    return line
-
-
 PROGRESS_EVERY_S = 5.0  # without a terminal, a plain progress line this often
 
 
@@ -227,26 +161,14 @@ def run_crawl(
     typer.echo(summary_line(summary))
     if note is not None:
         typer.echo(note, err=True)
+    if (hint := network_hint(summary)) is not None:
+        typer.echo(hint, err=True)
     if summary.interrupted_by is not None:
         again = resume_command(summary.db) + (" --max-pages 0" if revisit is not None else "")
         raise Interrupted(
             f"interrupted by {summary.interrupted_by}; to continue, run: {again}",
             signal.Signals[summary.interrupted_by],
         )
-
-
-def revisit_line(summary: CrawlSummary) -> str:
-    """What a recrawl did: its revisits (unchanged, changed, removed) and the new pages."""
-    changed = summary.changed - summary.removed
-    new = f"{summary.new_pages} new page{'' if summary.new_pages == 1 else 's'}"
-    return (
-        f"recrawl: {summary.checked} of {summary.revisits} scheduled pages checked "
-        f"({summary.unchanged} unchanged, {changed} changed, {summary.removed} removed), {new}"
-    )
-
-
-def no_pending(summary: CrawlSummary) -> str:
-    return f"{summary.db} has no pending URL ({summary.pages} pages)"
 
 
 @app.command()
@@ -270,14 +192,48 @@ def crawl(
     run_crawl(settings, run, save_settings=new)
 
 
+RETRY_ALL = "all"  # `--retry-failed` given without a reason (see bare_retry_failed)
+
+
 @app.command()
 @with_run_options
-def resume(*, run: RunOptions) -> None:
+def resume(
+    retry: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--retry-failed",
+            metavar="[REASON,...]",
+            help="First put the failed URLs back to pending: all, or those whose last_error is "
+            "one of the REASONs (dns_error,timeout; repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    run: RunOptions,
+) -> None:
     """Continue the crawl stored in a database, with its stored settings.
 
     Flags and --config override them for this run only: the stored settings are kept."""
     settings = resume_settings(run.config, run.db, run.overrides)
+    if retry is not None:
+        reasons = {r.strip() for value in retry for r in value.split(",") if r.strip()}
+        if RETRY_ALL in reasons:
+            reasons = set()
+        count = asyncio.run(retry_failed(settings, reasons))
+        which = f" (last_error {', '.join(sorted(reasons))})" if reasons else ""
+        typer.echo(f"retrying {count} failed URLs{which}", err=True)
     run_crawl(settings, run, save_settings=False)
+
+
+def bare_retry_failed(args: list[str]) -> list[str]:
+    """``resume --retry-failed`` without a value (last, or before another option) means every
+    reason: typer's options take a value or none, not an optional one."""
+    out = list(args)
+    if "resume" in out:
+        for i in reversed(range(len(out))):
+            if out[i] == "--retry-failed" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+                out.insert(i + 1, RETRY_ALL)
+    return out
 
 
 @app.command()
@@ -324,26 +280,6 @@ def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
     typer.echo(reparse_line(summary.pages, summary.skipped))
 
 
-def reparse_line(pages: int, skipped: int) -> str:
-    """What reparse did; pages without a stored body name the flag that keeps bodies, and that
-    the crawl's stored settings were kept for them."""
-    if not skipped:
-        return f"reparsed {pages} pages"
-    kept = (
-        "; the crawl's stored settings and [extract] rules are unchanged, since those pages "
-        "keep the fields of the rules they were crawled with"
-    )
-    if not pages:
-        return (
-            f"reparsed 0 pages: {skipped} pages have no stored body "
-            f"(crawl with --store-html to keep bodies){kept}"
-        )
-    return (
-        f"reparsed {pages} pages with the new rules; {skipped} pages have no stored body "
-        f"(crawled without --store-html){kept}"
-    )
-
-
 # -- reading what was scraped: query, search, export, stats ----------------------------------
 
 
@@ -362,7 +298,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     debug = os.environ.get("SCRAPER_DEBUG") == "1"
     try:
-        code = app(standalone_mode=False)
+        code = app(args=bare_retry_failed(sys.argv[1:]), standalone_mode=False)
     except ScraperError as exc:
         if debug:
             raise

@@ -1,6 +1,6 @@
 """The live progress line: what a recrawl and a joining worker show while they run."""
 
-from scraper.cli.app import progress_detail, progress_plain
+from scraper.cli.summary import progress_detail, progress_plain
 from scraper.crawl import CrawlStats
 from scraper.crawl.scheduler import SchedulerStats
 from scraper.crawl.sink import SinkStats

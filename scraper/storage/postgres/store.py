@@ -61,6 +61,7 @@ from scraper.storage.postgres.statements import (
     RELEASE_IDS,
     RELEASE_MINE,
     RENEW,
+    RETRY_FAILED,
     SCHEDULE,
     TALLY,
     UNFINISHED,
@@ -268,6 +269,10 @@ class PostgresStore:
         """Stored pages back to pending for a revisit (see ``CrawlStore.schedule_revisits``)."""
         where, params = revisit_filter(due_at, checked_before, "%s::timestamptz")
         return await self._execute(SCHEDULE.format(where=where), params)
+
+    async def retry_failed(self, reasons: Collection[str] = ()) -> int:
+        """Failed URLs back to pending (see ``CrawlStore.retry_failed``)."""
+        return await self._execute(RETRY_FAILED, {"reasons": sorted(reasons)})
 
     # -- host leases ----------------------------------------------------------------------------
 
