@@ -7,6 +7,7 @@ and every asyncio task with what it is waiting on. ``scraper status`` reads it b
 """
 
 import asyncio
+import dataclasses
 import io
 import json
 import os
@@ -205,6 +206,7 @@ class StatusReport:
     running: bool
     snapshot: Snapshot | None
     workers: tuple[WorkerReport, ...] = ()
+    totals: tuple[tuple[str, int], ...] = ()  # the crawl's, from the store: pages, URLs by state
 
     @property
     def stale(self) -> bool:
@@ -217,7 +219,10 @@ class StatusReport:
         age = round(self.snapshot.age_s(), 1) if self.snapshot else None
         report = {"db": self.db, "running": self.running, "stale": self.stale}
         workers = {"workers": [asdict(w) for w in self.workers]} if self.workers else {}
-        return json.dumps({**report, "age_s": age, "snapshot": snap, **workers}, ensure_ascii=False)
+        totals = {"totals": dict(self.totals)}
+        return json.dumps(
+            {**report, **totals, "age_s": age, "snapshot": snap, **workers}, ensure_ascii=False
+        )
 
 
 async def read_status(db: str | Path) -> StatusReport:
@@ -225,10 +230,12 @@ async def read_status(db: str | Path) -> StatusReport:
     running = crawl_running(db)
     async with open_read_store(db) as store:
         workers = await store.workers()
+        totals = await store.totals()
     if any(w.name for w in workers):
-        return _shared_report(db_label(db), workers)
+        return dataclasses.replace(_shared_report(db_label(db), workers), totals=totals)
     text = workers[0].status if workers else None
-    return StatusReport(db_label(db), running, Snapshot.from_json(text) if text else None)
+    snapshot = Snapshot.from_json(text) if text else None
+    return StatusReport(db_label(db), running, snapshot, totals=totals)
 
 
 def _shared_report(db: str, workers: list[WorkerStatus]) -> StatusReport:
@@ -247,13 +254,24 @@ def render_text(report: StatusReport, *, tasks: bool = False) -> str:
     """The report as plain text, for a terminal or a pipe: a short summary, with the in-flight
     URLs and busiest hosts while a crawl runs, and every task's stack position with ``tasks``;
     on a shared crawl, that for each worker, a dead one (no heartbeat) said so."""
+    totals = [_totals_line(report.totals)] if report.totals else []
     if report.workers:
-        return _workers_text(report, tasks=tasks)
+        head, _, rest = _workers_text(report, tasks=tasks).partition("\n")
+        return "\n".join([head, *totals, *([rest] if rest else [])])
     snap = report.snapshot
     if snap is None:
         state = "running (no snapshot yet)" if report.running else "not running"
-        return f"{report.db}: {state}; no crawl status recorded yet"
-    return "\n".join([_headline(report, snap), *_snapshot_lines(snap, report.running, tasks)])
+        return "\n".join([f"{report.db}: {state}; no crawl status recorded yet", *totals])
+    run, *more = _snapshot_lines(snap, report.running, tasks)
+    run = ("this run: " if report.running else "last run: ") + run
+    return "\n".join([_headline(report, snap), *totals, run, *more])
+
+
+def _totals_line(totals: tuple[tuple[str, int], ...]) -> str:
+    """The crawl's totals, every run's: ``crawl: 529 pages  done 529  failed 3 ...``."""
+    counts = dict(totals)
+    pages = counts.pop("pages", 0)
+    return "  ".join([f"crawl: {pages} pages", *(f"{k} {v}" for k, v in counts.items())])
 
 
 def _snapshot_lines(snap: Snapshot, running: bool, tasks: bool) -> list[str]:
