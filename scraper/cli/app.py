@@ -52,7 +52,7 @@ from scraper.crawl import (
 )
 from scraper.errors import Interrupted, InvalidURL, ScraperError, UsageError
 from scraper.output import ProgressLine
-from scraper.timespec import iso, parse_duration
+from scraper.timespec import DURATION_EXAMPLES, iso, parse_duration
 from scraper.urls import normalize_url
 
 app = typer.Typer(
@@ -247,7 +247,7 @@ def recrawl(
         typer.Option(
             "--older-than",
             metavar="DURATION",
-            help="Only the pages last checked longer ago than this (90m, 6h, 2d, 1w).",
+            help=f"Only the pages last checked longer ago than this ({DURATION_EXAMPLES}).",
         ),
     ] = None,
     *,

@@ -133,8 +133,11 @@ def search(
 @app.command()
 def export(
     fmt: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="Output format.", show_default=False)
-    ],
+        ExportFormat,
+        typer.Option(
+            "--format", "-f", help="Output format." + shown_default("jsonl"), show_default=False
+        ),
+    ] = ExportFormat.JSONL,
     db: DbOpt = None,
     output: Annotated[
         str, typer.Option("--output", "-o", help="File to write ('-': standard output).")

@@ -1,0 +1,26 @@
+"""Small things a new user met: defaults and wording that agree with each other."""
+
+import json
+from pathlib import Path
+
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import CrawlFn, run_cli
+
+
+async def test_export_defaults_to_json_lines(site: TestServer, crawl: CrawlFn):
+    """`export` without --format writes JSON Lines, as `query` does into a pipe."""
+    result = await crawl(site.make_url("/"), max_depth=0)
+    code, out, err = await run_cli("export", "--db", str(result.db))
+    assert code == 0, err
+    assert [json.loads(line)["url"] for line in out.splitlines()] == [str(site.make_url("/"))]
+
+
+async def test_older_than_help_and_error_list_the_same_units(tmp_path: Path):
+    """`recrawl --older-than`'s help and its error for a bad value give the same examples."""
+    code, out, _ = await run_cli("recrawl", "--help")
+    assert code == 0
+    assert "(90s, 15m, 6h, 2d, 1w)" in " ".join(out.split())
+    code, _, err = await run_cli("recrawl", "--older-than", "soon", "--db", str(tmp_path / "c.db"))
+    assert code == 2
+    assert "(examples: 90s, 15m, 6h, 2d, 1w)" in err
