@@ -225,6 +225,17 @@ def resume(
     run_crawl(settings, run, save_settings=False)
 
 
+def sql_starting_with_dashes(args: list[str]) -> list[str]:
+    """``query "-- comment\nSELECT ..."``: an argument that starts with ``-`` and holds
+    whitespace is no option (no option name has a space), so it goes after ``--``, as SQL."""
+    if not args or args[0] != "query" or "--" in args:
+        return args
+    sql = [a for a in args[1:] if a.startswith("-") and any(c.isspace() for c in a)]
+    if len(sql) != 1:
+        return args
+    return [a for a in args if a is not sql[0]] + ["--", sql[0]]
+
+
 def bare_retry_failed(args: list[str]) -> list[str]:
     """``resume --retry-failed`` without a value (last, or before another option) means every
     reason: typer's options take a value or none, not an optional one."""
@@ -298,7 +309,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     debug = os.environ.get("SCRAPER_DEBUG") == "1"
     try:
-        code = app(args=bare_retry_failed(sys.argv[1:]), standalone_mode=False)
+        args = sql_starting_with_dashes(bare_retry_failed(sys.argv[1:]))
+        code = app(args=args, standalone_mode=False)
     except ScraperError as exc:
         if debug:
             raise

@@ -24,3 +24,15 @@ async def test_older_than_help_and_error_list_the_same_units(tmp_path: Path):
     code, _, err = await run_cli("recrawl", "--older-than", "soon", "--db", str(tmp_path / "c.db"))
     assert code == 2
     assert "(examples: 90s, 15m, 6h, 2d, 1w)" in err
+
+
+async def test_query_takes_sql_that_starts_with_a_comment(site: TestServer, crawl: CrawlFn):
+    """SQL starting with `--` (a comment) is taken as the statement, not as an option."""
+    result = await crawl(site.make_url("/"), max_depth=0)
+    sql = "-- how many pages\nSELECT count(*) AS n FROM pages"
+    code, out, err = await run_cli("query", sql, "--db", str(result.db), "-f", "jsonl")
+    assert code == 0, err
+    assert json.loads(out) == {"n": 1}
+    code, out, err = await run_cli("query", "--db", str(result.db), "-- only a comment")
+    assert code == 2
+    assert "no SQL statement given" in err
