@@ -9,6 +9,7 @@ import asyncio
 import importlib.metadata
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Iterable
@@ -304,6 +305,25 @@ def fail(message: str, exit_code: int) -> NoReturn:
     raise SystemExit(exit_code)
 
 
+_NO_SUCH = re.compile(r"No such option: (\S+)(?: \(Possible options: (.*)\))?")
+_INVALID = re.compile(r"Invalid value for '([^']+)'(?: / '[^']+')*: (?:Value error, )?(.*)")
+_KINDS = {"integer": "a whole number", "number": "a number", "boolean": "true or false"}
+
+
+def plain_usage(message: str) -> str:
+    """typer's parser errors in plain words, naming the flag: ``--bogus is not an option (did
+    you mean --robots?)``, ``--concurrency needs a whole number``."""
+    if found := _NO_SUCH.fullmatch(message):
+        guess = f" (did you mean {found[2].replace(', ', ' or ')}?)" if found[2] else ""
+        return f"{found[1]} is not an option of this command{guess}; see --help"
+    if found := _INVALID.fullmatch(message):
+        flag, why = found[1], found[2].rstrip(".")
+        if kind := re.match(r"Input should be a valid (\w+)", why):
+            return f"{flag} needs {_KINDS.get(kind[1], 'a valid ' + kind[1])}"
+        return f"{flag}: {why}"
+    return message
+
+
 def main() -> None:
     """Console entry point: run the app, turn every user-facing error into one line."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -320,7 +340,7 @@ def main() -> None:
     except KeyboardInterrupt:  # Ctrl-C before the crawl installed its own handler
         fail("interrupted", 130)
     except typer.TyperException as exc:  # bad flags or arguments, from typer's own parser
-        fail(exc.format_message(), 2 if exc.exit_code == 1 else exc.exit_code)
+        fail(plain_usage(exc.format_message()), 2 if exc.exit_code == 1 else exc.exit_code)
     if code == 130:  # typer turns a KeyboardInterrupt (Ctrl-C before a command's own handler)
         fail("interrupted", 130)  # into a silent exit 130
     raise SystemExit(code if isinstance(code, int) else 0)

@@ -36,3 +36,18 @@ async def test_query_takes_sql_that_starts_with_a_comment(site: TestServer, craw
     code, out, err = await run_cli("query", "--db", str(result.db), "-- only a comment")
     assert code == 2
     assert "no SQL statement given" in err
+
+
+async def test_bad_flags_are_told_in_plain_words_naming_the_flag(tmp_path: Path):
+    """An unknown flag, a value of the wrong kind and a value not in a list each get one plain
+    error line naming the flag, exit 2."""
+    cases = [
+        (["crawl", "x", "--bogus"], "error: --bogus is not an option of this command"),
+        (["crawl", "x", "--concurrency", "lots"], "error: --concurrency needs a whole number"),
+        (["export", "-f", "xml"], "error: --format: 'xml' is not one of 'jsonl', 'csv'"),
+    ]
+    for args, line in cases:
+        code, _, err = await run_cli(*args, "--db", str(tmp_path / "c.db"))
+        assert code == 2, args
+        assert err.startswith(line), err
+        assert len(err.splitlines()) == 1
