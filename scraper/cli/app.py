@@ -81,7 +81,11 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+            "--version",
+            metavar="",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
         ),
     ] = False,
 ) -> None:
@@ -175,10 +179,14 @@ def run_crawl(
 @app.command()
 @with_run_options
 def crawl(
-    urls: Annotated[list[str] | None, typer.Argument(help="Seed URLs.", show_default=False)] = None,
+    urls: Annotated[
+        list[str] | None, typer.Argument(metavar="[URL]...", help="Seed URLs.", show_default=False)
+    ] = None,
     input_file: Annotated[
         str | None,
-        typer.Option("--input", "-i", help="File of seed URLs, one per line ('-' for stdin)."),
+        typer.Option(
+            "--input", "-i", metavar="FILE", help="File of seed URLs, one per line ('-' for stdin)."
+        ),
     ] = None,
     *,
     run: RunOptions,
@@ -252,7 +260,10 @@ def bare_retry_failed(args: list[str]) -> list[str]:
 @with_run_options
 def recrawl(
     due: Annotated[
-        bool, typer.Option("--due", help="Only the pages due for a revisit (their next_visit_at).")
+        bool,
+        typer.Option(
+            "--due", metavar="", help="Only the pages due for a revisit (their next_visit_at)."
+        ),
     ] = False,
     older_than: Annotated[
         str | None,

@@ -51,3 +51,15 @@ async def test_bad_flags_are_told_in_plain_words_naming_the_flag(tmp_path: Path)
         assert code == 2, args
         assert err.startswith(line), err
         assert len(err.splitlines()) == 1
+
+
+async def test_help_names_values_not_python_types():
+    """`crawl`, `recrawl` and `search` help name option values (N, S, RE, PATH) or nothing for
+    a flag, never a Python type such as <bool>, <int> or <list[str]>."""
+    for command in ("crawl", "recrawl", "search"):
+        code, out, _ = await run_cli(command, "--help")
+        assert code == 0
+        options = [line for line in out.splitlines() if "│ --" in line and "--help" not in line]
+        assert options, out
+        for kind in ("<bool>", "<int>", "<float>", "<str>", "<list[str]>", "<path>"):
+            assert not [line for line in options if kind in line], (command, kind)
