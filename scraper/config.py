@@ -206,15 +206,30 @@ def read_toml(path: Path) -> dict[str, object]:
     values: dict[str, object] = {}
     if "extract" in data:
         values["extract"] = _extract_rules(data.pop("extract"), f"{path} [extract]")
+    _check_names(path, data)
     for section, table in data.items():
-        if section not in SECTIONS or not isinstance(table, dict):
-            raise UsageError(f"{path}: unknown section [{section}]")
         for key, value in table.items():
-            if key not in SECTIONS[section]:
-                raise UsageError(f"{path}: unknown setting [{section}] {key}")
             values[key] = _coerce(key, value, f"{path} [{section}]")
             _check_value(key, values[key], f"{path}: [{section}] {key}")
     return values
+
+
+def _check_names(path: Path, data: dict[str, Any]) -> None:
+    """UsageError naming every unknown section and setting of a file at once."""
+    unknown = [
+        f"section [{section}]"
+        for section, table in data.items()
+        if section not in SECTIONS or not isinstance(table, dict)
+    ]
+    unknown += [
+        f"setting [{section}] {key}"
+        for section, table in data.items()
+        if section in SECTIONS and isinstance(table, dict)
+        for key in table
+        if key not in SECTIONS[section]
+    ]
+    if unknown:
+        raise UsageError(f"{path}: unknown {', unknown '.join(unknown)}")
 
 
 _RULE_KEYS = {"selector": str, "attr": str, "all": bool, "url": str}

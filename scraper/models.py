@@ -204,6 +204,7 @@ class PageRecord:
     redirected_to: tuple[str, str] | None = None
     visit: Visit | None = None  # None: a page written by older code (no revisit data)
     content: Content | None = None  # the main content (parsed HTML, [parse] markdown on)
+    revisit: bool = False  # its URL had a stored page already: a revisit that found a change
 
 
 @dataclass(frozen=True, slots=True)

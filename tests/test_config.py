@@ -72,3 +72,15 @@ def test_bad_files_are_usage_errors(tmp_path: Path, text: str, message: str):
     path.write_text(text)
     with pytest.raises(UsageError, match=message.replace("[", r"\[")):
         load_settings(path)
+
+
+def test_every_unknown_name_of_a_file_is_reported_at_once(tmp_path: Path):
+    """A file with several unknown sections and settings names them all in one error."""
+    path = tmp_path / "bad.toml"
+    path.write_text("[crawl]\nconcurrenc = 3\nmax_pagez = 1\n[crawling]\nx = 1\n")
+    with pytest.raises(UsageError) as caught:
+        load_settings(path)
+    assert str(caught.value) == (
+        f"{path}: unknown section [crawling], unknown setting [crawl] concurrenc, "
+        "unknown setting [crawl] max_pagez"
+    )

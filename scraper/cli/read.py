@@ -97,7 +97,9 @@ async def show_rows(
 
 @app.command()
 def query(
-    sql: Annotated[str, typer.Argument(help="One SQL statement.", show_default=False)],
+    sql: Annotated[
+        str, typer.Argument(metavar="SQL", help="One SQL statement.", show_default=False)
+    ],
     db: DbOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
@@ -108,15 +110,19 @@ def query(
 
 @app.command()
 def search(
-    terms: Annotated[list[str], typer.Argument(help="Words to find.", show_default=False)],
+    terms: Annotated[
+        list[str], typer.Argument(metavar="WORD...", help="Words to find.", show_default=False)
+    ],
     db: DbOpt = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=0, help="At most this many pages (0: all).")
+        int,
+        typer.Option("--limit", "-n", min=0, metavar="N", help="At most this many pages (0: all)."),
     ] = 20,
     raw: Annotated[
         bool,
         typer.Option(
             "--raw",
+            metavar="",
             help="TERMS are the database's query syntax: FTS5 on SQLite (OR, NOT, title:...), "
             'websearch_to_tsquery on PostgreSQL ("a phrase", or, -word).',
         ),
@@ -134,11 +140,17 @@ def search(
 @app.command()
 def export(
     fmt: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="Output format.", show_default=False)
-    ],
+        ExportFormat,
+        typer.Option(
+            "--format", "-f", help="Output format." + shown_default("jsonl"), show_default=False
+        ),
+    ] = ExportFormat.JSONL,
     db: DbOpt = None,
     output: Annotated[
-        str, typer.Option("--output", "-o", help="File to write ('-': standard output).")
+        str,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="File to write ('-': standard output)."
+        ),
     ] = "-",
     changed_since: Annotated[
         str | None,
@@ -194,7 +206,9 @@ def changes(
 @app.command()
 def stats(
     db: DbOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print one JSON object.")
+    ] = False,
 ) -> None:
     """The crawl in numbers: pages by status, host and type; frontier; failures; speed."""
     counts = asyncio.run(read_counts(db_address(db)))
@@ -210,10 +224,13 @@ def stats(
 @app.command()
 def status(
     db: DbOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
-    watch: Annotated[bool, typer.Option("--watch", help="Refresh every second.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="One JSON object.")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", metavar="", help="Refresh every second.")
+    ] = False,
     tasks: Annotated[
-        bool, typer.Option("--tasks", "-v", help="Also list every task and where it waits.")
+        bool,
+        typer.Option("--tasks", "-v", metavar="", help="Also list every task and where it waits."),
     ] = False,
 ) -> None:
     """Is a crawl running on the database, and what is it doing (from any other process)."""

@@ -37,9 +37,8 @@ from scraper.crawl.status import (
     Rates,
     Snapshot,
     build_snapshot,
-    describe_tasks,
-    task_stacks,
 )
+from scraper.crawl.tasks import describe_tasks, task_stacks
 from scraper.crawl.workers import Workers
 from scraper.errors import ScraperError, StoreError
 from scraper.fetch import Fetcher
@@ -82,6 +81,8 @@ class Crawl:
         self._settings = settings
         self._revisit = revisit
         self._revisits: int | None = None
+        self._pages_at_start: int | None = None
+        self._crawl_pages: int | None = None  # a shared crawl's, counted by the store
         self._save_settings = save_settings
         self._grace_s = grace_s
         self._nothing_to_do = False
@@ -138,6 +139,7 @@ class Crawl:
                     due_at=plan.due_at, checked_before=plan.checked_before
                 )
             seeds = _normalize_seeds(s.seeds)
+            self._pages_at_start = await store.page_count()
             slots = HostSlots(
                 s.per_host, s.delay_s, max_delay_s=s.max_delay_s, autothrottle=s.autothrottle
             )
@@ -148,7 +150,7 @@ class Crawl:
                 host_buffer=host_quota(s),
                 window=s.concurrency + 2 * s.batch_size,
                 max_pages=s.max_pages,
-                pages_stored=await store.page_count(),
+                pages_stored=self._pages_at_start,
             )
             await frontier.add_seeds(seeds)
             if not await store.crawl_finished(s.max_pages):
@@ -170,7 +172,8 @@ class Crawl:
         pages: int | None = None,
     ) -> CrawlSummary:
         stats = self._frontier.stats() if self._frontier else None
-        failed, blocked = (stats.failed, stats.blocked) if stats else (0, 0)
+        sink = self._parts.sink.stats() if self._parts else None
+        failed, blocked = run = (stats.failed, stats.blocked) if stats else (0, 0)
         if counts is not None:
             failed, blocked = counts[FrontierState.FAILED], counts[FrontierState.BLOCKED]
         return CrawlSummary(
@@ -186,7 +189,13 @@ class Crawl:
             failures=failures,
             max_pages=self._settings.max_pages,
             revisits=self._revisits,
-            unchanged=self._parts.sink.stats().unchanged_written if self._parts else 0,
+            unchanged=sink.unchanged_written if sink else 0,
+            changed=sink.changed_written if sink else 0,
+            removed=sink.removed_written if sink else 0,
+            pages_at_start=self._pages_at_start,
+            shared=self._store is not None and self._store.leases,
+            run_failed=run[0],
+            run_blocked=run[1],
         )
 
     async def _settle_settings(self, store: CrawlStore) -> Settings:
@@ -291,6 +300,8 @@ class Crawl:
 
     async def _publish(self, state: str) -> None:
         if self._store is not None:
+            if self._store.leases:  # a shared crawl: the store counts every worker's pages
+                self._crawl_pages = await self._store.page_count()
             await self._store.publish_status(self.snapshot(state).to_json())
 
     def snapshot(self, state: str) -> Snapshot:
@@ -303,6 +314,7 @@ class Crawl:
         counters = {
             "fetched": f.dispatched,
             "stored": f.new_pages,
+            **({"checked": stats.checked} if self._revisits is not None else {}),
             "failed": f.failed,
             "blocked": f.blocked,
             "retried": stats.retried,
@@ -344,6 +356,8 @@ class Crawl:
             in_flight=len(p.pipeline.in_flight),
             robots_fetched=p.gate.fetched,
             busiest=self._busiest(p, 3),
+            revisits=self._revisits,
+            crawl_pages=self._crawl_pages,
         )
 
     @staticmethod

@@ -6,21 +6,20 @@ URLs in flight with their age and attempt, the busiest hosts' queues and next al
 and every asyncio task with what it is waiting on. ``scraper status`` reads it back.
 """
 
-import asyncio
-import io
+import dataclasses
 import json
 import os
 import shlex
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from types import CoroutineType, FrameType, GeneratorType
 from typing import Any
 
+from scraper.crawl.tasks import TaskInfo
 from scraper.storage import (
     PendingHosts,
     WorkerStatus,
@@ -30,19 +29,11 @@ from scraper.storage import (
 )
 
 RATE_WINDOW_S = 60.0
-RATE_COUNTERS = frozenset({"fetched", "stored", "failed", "blocked", "retried", "discovered"})
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # scraper/
+RATE_COUNTERS = frozenset(
+    {"fetched", "stored", "checked", "failed", "blocked", "retried", "discovered"}
+)
 TOP_HOSTS = 20
 TOP_IN_FLIGHT = 50
-
-
-@dataclass(frozen=True, slots=True)
-class TaskInfo:
-    name: str
-    state: str  # "running", "waiting", "done"
-    waiting_on: (
-        str  # innermost frame and what it awaits: "Scheduler.next_item (scheduler.py:1) on Future"
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,56 +105,6 @@ class Rates:
         return {k: round((v - old.get(k, 0)) * 60 / span, 1) for k, v in counters.items()}
 
 
-def _where(frame: FrameType) -> str:
-    code = frame.f_code
-    return f"{code.co_qualname} ({os.path.basename(code.co_filename)}:{frame.f_lineno})"
-
-
-def describe_task(task: "asyncio.Task[Any]") -> TaskInfo:
-    """A task's name, state and where it is suspended: the innermost frame of this package,
-    then the innermost frame of all (a library's), then the kind of object it awaits."""
-    if task.done():
-        return TaskInfo(task.get_name(), "done", "")
-    ours, innermost, awaited = "", "", None
-    coro: object = task.get_coro()
-    for _ in range(100):  # bounded walk down the await chain
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if isinstance(frame, FrameType):
-            innermost = _where(frame)
-            if _PACKAGE_DIR in frame.f_code.co_filename:
-                ours = innermost
-        nxt = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-        if not isinstance(nxt, CoroutineType | GeneratorType):
-            awaited = nxt
-            break
-        coro = nxt
-    where = ours if ours == innermost or not ours else f"{ours} > {innermost.split(' ')[0]}"
-    kind = type(awaited).__name__.removesuffix("Iter")  # _asyncio.FutureIter: a Future
-    on = f" on {kind}" if awaited is not None else ""
-    return TaskInfo(task.get_name(), "waiting" if awaited is not None else "running", where + on)
-
-
-def describe_tasks(tasks: Iterable["asyncio.Task[Any]"]) -> list[TaskInfo]:
-    return sorted((describe_task(t) for t in tasks), key=lambda t: _task_order(t.name))
-
-
-def _task_order(name: str) -> tuple[str, int]:
-    stem, _, number = name.rpartition("-")
-    return (stem, int(number)) if number.isdigit() else (name, -1)
-
-
-def task_stacks(tasks: Iterable["asyncio.Task[Any]"]) -> str:
-    """Every task's stack as text (for SIGUSR1)."""
-    out = io.StringIO()
-    for task in tasks:
-        out.write(f"--- task {task.get_name()} ---\n")
-        task.print_stack(limit=20, file=out)
-        info = describe_task(task)
-        if info.waiting_on:
-            out.write(f"    waiting in {info.waiting_on}\n")
-    return out.getvalue()
-
-
 def build_snapshot(
     *,
     state: str,
@@ -231,6 +172,7 @@ class StatusReport:
     snapshot: Snapshot | None
     workers: tuple[WorkerReport, ...] = ()
     pending: PendingHosts | None = None  # a shared crawl's hosts with pending URLs, held or not
+    totals: tuple[tuple[str, int], ...] = ()  # the crawl's, from the store: pages, URLs by state
 
     @property
     def stale(self) -> bool:
@@ -246,7 +188,10 @@ class StatusReport:
         if self.workers:
             workers["workers"] = [asdict(w) for w in self.workers]
             workers["pending_hosts"] = asdict(self.pending) if self.pending else None
-        return json.dumps({**report, "age_s": age, "snapshot": snap, **workers}, ensure_ascii=False)
+        totals = {"totals": dict(self.totals)}
+        return json.dumps(
+            {**report, **totals, "age_s": age, "snapshot": snap, **workers}, ensure_ascii=False
+        )
 
 
 async def read_status(db: str | Path) -> StatusReport:
@@ -255,10 +200,12 @@ async def read_status(db: str | Path) -> StatusReport:
     async with open_read_store(db) as store:
         workers = await store.workers()
         pending = await store.pending_hosts() if any(w.name for w in workers) else None
+        totals = await store.totals()
     if any(w.name for w in workers):
-        return _shared_report(db_label(db), workers, pending)
+        return dataclasses.replace(_shared_report(db_label(db), workers, pending), totals=totals)
     text = workers[0].status if workers else None
-    return StatusReport(db_label(db), running, Snapshot.from_json(text) if text else None)
+    snapshot = Snapshot.from_json(text) if text else None
+    return StatusReport(db_label(db), running, snapshot, totals=totals)
 
 
 def _shared_report(
@@ -298,13 +245,24 @@ def render_text(report: StatusReport, *, tasks: bool = False) -> str:
     URLs and busiest hosts while a crawl runs, and every task's stack position with ``tasks``;
     on a shared crawl, that for each worker: how it ended if it did, dead if it went silent
     without saying so, idle if it holds no host."""
+    totals = [_totals_line(report.totals)] if report.totals else []
     if report.workers:
-        return _workers_text(report, tasks=tasks)
+        head, _, rest = _workers_text(report, tasks=tasks).partition("\n")
+        return "\n".join([head, *totals, *([rest] if rest else [])])
     snap = report.snapshot
     if snap is None:
         state = "running (no snapshot yet)" if report.running else "not running"
-        return f"{report.db}: {state}; no crawl status recorded yet"
-    return "\n".join([_headline(report, snap), *_snapshot_lines(snap, report.running, tasks)])
+        return "\n".join([f"{report.db}: {state}; no crawl status recorded yet", *totals])
+    run, *more = _snapshot_lines(snap, report.running, tasks)
+    run = ("this run: " if report.running else "last run: ") + run
+    return "\n".join([_headline(report, snap), *totals, run, *more])
+
+
+def _totals_line(totals: tuple[tuple[str, int], ...]) -> str:
+    """The crawl's totals, every run's: ``crawl: 529 pages  done 529  failed 3 ...``."""
+    counts = dict(totals)
+    pages = counts.pop("pages", 0)
+    return "  ".join([f"crawl: {pages} pages", *(f"{k} {v}" for k, v in counts.items())])
 
 
 def _snapshot_lines(snap: Snapshot, running: bool, tasks: bool) -> list[str]:

@@ -326,6 +326,7 @@ class Workers:
             redirected_to=_redirect_target(item.url, r),
             visit=revisit.visit(self._settings, item, r, hashes=(raw, content), changed=True),
             content=parsed.content if parsed else None,
+            revisit=item.previous is not None,
         )
 
 

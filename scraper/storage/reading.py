@@ -123,6 +123,11 @@ class CrawlReader(Protocol):
         """The crawl in numbers, all read from one snapshot."""
         ...
 
+    async def totals(self) -> tuple[tuple[str, int], ...]:
+        """The crawl's totals, cheap enough for ``status --watch``: ``("pages", N)``, then the
+        frontier's URLs by state, most first (see :func:`read_totals`)."""
+        ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -162,6 +167,12 @@ async def read_counts(
         first_fetched_at=None if first is None else str(first),
         last_fetched_at=None if last is None else str(last),
     )
+
+
+async def read_totals(query: Callable[[str], Awaitable[list[Row]]]) -> tuple[tuple[str, int], ...]:
+    """Pages stored, then URLs by frontier state: the same SQL on both backends."""
+    [(pages,)] = await query("SELECT count(*) FROM pages")
+    return (("pages", int(str(pages))), *_pairs(await query(FRONTIER)))
 
 
 def _pairs(rows: list[Row]) -> tuple[tuple[str, int], ...]:

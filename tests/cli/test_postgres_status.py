@@ -49,7 +49,8 @@ async def test_status_right_after_a_worker_is_stopped_and_another_finishes(
     lines = await status_lines(pg_url)
     assert lines[0].endswith("not running; 1 worker, 0 alive, 1 stopped"), lines
     pid = first.proc.pid
-    assert lines[1].startswith(f"worker {socket.gethostname()}:{pid} (pid {pid}): stopped "), lines
+    assert lines[1].startswith("crawl: "), lines  # the crawl's totals, then each worker
+    assert lines[2].startswith(f"worker {socket.gethostname()}:{pid} (pid {pid}): stopped "), lines
     assert not any("dead" in line for line in lines), lines
     assert lines[-1] == f"to continue the crawl, run: scraper resume --db {pg_url}"
     code, _out, err = await run_cli("resume", "--db", pg_url, *FLAGS)

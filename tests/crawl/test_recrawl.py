@@ -47,6 +47,8 @@ async def test_a_recrawl_asks_conditionally_and_stores_only_what_changed(
     app[SEEN].clear()
     summary = await crawl_changing(db, server, RevisitPlan())
     assert (summary.revisits, summary.unchanged) == (9, 5)
+    assert (summary.changed, summary.removed, summary.new_pages) == (4, 1, 1)  # /fresh is new
+    assert (summary.pages, summary.earlier, summary.visited) == (10, 9, 10)
     seen = {s.path: s for s in app[SEEN]}
     assert Counter(s.path for s in app[SEEN]) == Counter(set(seen))  # each asked once
     assert seen["/etag/1"].if_none_match == '"e1-v0"'
@@ -123,7 +125,11 @@ async def test_the_commands_recrawl_list_changes_and_export_the_delta(
     app[ROUND][0] = 1
     code, out, err = await run(tmp_path, "recrawl", "--older-than", "0s", "--db", str(db))
     assert code == 0, err
-    assert "recrawl: 9 pages scheduled for a revisit; 5 unchanged" in out
+    revisits, totals = out.splitlines()
+    assert revisits == (
+        "recrawl: 9 of 9 scheduled pages checked (5 unchanged, 3 changed, 1 removed), 1 new page"
+    )
+    assert totals.startswith("10 pages stored (9 before this run), 0 failed")
     code, out, err = await run(
         tmp_path, "changes", "--since", before, "-f", "jsonl", "--db", str(db)
     )

@@ -458,3 +458,27 @@ async def test_reparse_replaces_a_versions_content_and_chunks(open_store: OpenSt
     assert await stored(backend, "SELECT markdown FROM pages_markdown") == [("z\n\ny",)]
     found = await stored(backend, "SELECT seq, markdown FROM chunks ORDER BY seq")
     assert found == [(0, "z"), (1, "y")]
+
+
+async def test_failed_urls_are_retried_by_reason_or_all(open_store: OpenStore, backend: str):
+    """retry_failed puts failed URLs whose last_error is one of the reasons back to pending
+    with no attempt counted (empty: every failed URL); blocked and done URLs stay as they are."""
+    async with seeded(open_store, 5) as store:
+        a, b, c, d, e = await store.claim(5)
+        await store.write_batch([
+            page(a), FailureRecord(b.id, b.url, 3, "dns_error"),
+            FailureRecord(c.id, c.url, 3, "timeout"), FailureRecord(d.id, d.url, 3, "dns_error"),
+            FailureRecord(e.id, e.url, 1, "robots", FrontierState.BLOCKED),
+        ])  # fmt: skip
+        assert await store.retry_failed(["dns_error"]) == 2
+        counts, failures = await store.frontier_tally()
+        assert (counts[PENDING], counts[FAILED], counts[FrontierState.BLOCKED]) == (2, 1, 1)
+        assert failures == [("timeout", 1)]
+        assert await store.retry_failed(["http_500"]) == 0
+        assert await store.retry_failed() == 1
+        assert not await store.crawl_finished()
+        again = await store.claim(5)
+        assert sorted(i.url for i in again) == sorted([b.url, c.url, d.url])
+    found = await stored(backend, "SELECT url, attempts, last_error FROM frontier "
+                                  "WHERE state = 'in_progress' ORDER BY url")  # fmt: skip
+    assert [(row[1], row[2]) for row in found] == [(0, None)] * 3

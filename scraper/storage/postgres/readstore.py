@@ -36,6 +36,7 @@ from scraper.storage.reading import (
     Row,
     WorkerStatus,
     read_counts,
+    read_totals,
     search_words,
 )
 
@@ -358,6 +359,11 @@ class PostgresReadStore:
             return await read_counts(
                 self._all, "SELECT coalesce(sum(jsonb_array_length(links)), 0) FROM pages"
             )
+
+    async def totals(self) -> tuple[tuple[str, int], ...]:
+        """Pages and URLs by state (see ``CrawlReader.totals``), in one snapshot."""
+        async with self._reading():
+            return await read_totals(self._all)
 
 
 async def _take(stream: AsyncGenerator[TupleRow, None], n: int) -> AsyncIterator[TupleRow]:

@@ -280,6 +280,13 @@ SCHEDULE = """
 UPDATE frontier SET state = 'pending', attempts = 0, last_error = NULL, claimed_by = NULL
 WHERE state IN ('done', 'failed') AND url IN (SELECT url FROM pages WHERE {where})
 """
+# Failed URLs back to pending (resume --retry-failed): those whose last_error is in the array,
+# or all of them when it is empty.
+RETRY_FAILED = """
+UPDATE frontier SET state = 'pending', attempts = 0, last_error = NULL, claimed_by = NULL
+WHERE state = 'failed' AND (cardinality(%(reasons)s::text[]) = 0
+                            OR last_error = ANY(%(reasons)s::text[]))
+"""
 # (urls, hosts, depths): where followed redirects ended, content stored under the first URL;
 # done, so a link to one later is not fetched again (pending ones are not claimed yet).
 REDIRECT_TARGETS_DONE = """

@@ -33,8 +33,7 @@ from scraper.errors import StoreError
 from scraper.models import FrontierItem, Reparsed, SinkRecord, StoredBody
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.postgres import claims
-from scraper.storage.postgres.batch import clean, clean_json, json_array, write
-from scraper.storage.postgres.contents import reparse_statements
+from scraper.storage.postgres.batch import update_parsed, write
 from scraper.storage.postgres.leases import Leases
 from scraper.storage.postgres.reconcile import RECONCILE_S, Known, give_back_unknown
 from scraper.storage.postgres.setup import (
@@ -65,11 +64,10 @@ from scraper.storage.postgres.statements import (
     RELEASE_IDS,
     RELEASE_MINE,
     RENEW,
+    RETRY_FAILED,
     SCHEDULE,
     TALLY,
     UNFINISHED,
-    UPDATE_PARSED,
-    UPDATE_PARSED_PAGES,
     WITHOUT_BODY,
 )
 from scraper.storage.revisits import revisit_filter, with_previous
@@ -281,6 +279,10 @@ class PostgresStore:
         where, params = revisit_filter(due_at, checked_before, "%s::timestamptz")
         return await self._execute(SCHEDULE.format(where=where), params)
 
+    async def retry_failed(self, reasons: Collection[str] = ()) -> int:
+        """Failed URLs back to pending (see ``CrawlStore.retry_failed``)."""
+        return await self._execute(RETRY_FAILED, {"reasons": sorted(reasons)})
+
     # -- host leases ----------------------------------------------------------------------------
 
     @property
@@ -399,21 +401,7 @@ class PostgresStore:
         return count if isinstance(count, int) else 0
 
     async def update_parsed(self, pages: Sequence[Reparsed]) -> None:
-        """New title, description, text, data and content hash for versions parsed again; for
-        the latest version of its URL, its page's too, and its links."""
+        """New title, description, text, data, content hash and main content for versions
+        parsed again, in one transaction (see :func:`.batch.update_parsed`)."""
         if pages:
-            columns: list[list[object]] = [
-                [p.version_id for p in pages],
-                [clean(p.title) for p in pages],
-                [clean(p.description) for p in pages],
-                [clean(p.text) for p in pages],
-                [clean_json(p.data) for p in pages],
-                [p.content_hash for p in pages],
-            ]
-            await self._execute(UPDATE_PARSED, columns)
-            links: list[object] = [json_array(p.links) for p in pages]
-            await self._execute(
-                UPDATE_PARSED_PAGES, [columns[0], [p.url for p in pages], *columns[1:], links]
-            )
-            for sql, params in reparse_statements(pages):  # main content (schema 7)
-                await self._execute(sql, params)
+            await self._run(lambda conn: update_parsed(conn, pages))

@@ -93,6 +93,12 @@ SCHEDULE = """
 UPDATE frontier SET state = 'pending', attempts = 0, last_error = NULL
 WHERE state IN ('done', 'failed') AND url IN (SELECT url FROM pages WHERE {where})
 """
+# Failed URLs back to pending (resume --retry-failed): those whose last_error is in the JSON
+# array given twice, or all of them when it is empty.
+RETRY_FAILED = """
+UPDATE frontier SET state = 'pending', attempts = 0, last_error = NULL
+WHERE state = 'failed' AND (? = '[]' OR last_error IN (SELECT value FROM json_each(?)))
+"""
 # [[depth, [[url, host], ...]], ...]: the new URLs of a batch's pages, or seeds (add_urls)
 INSERT_NEW_URLS = """
 INSERT OR IGNORE INTO frontier (url, host, depth)

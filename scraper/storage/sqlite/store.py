@@ -52,6 +52,7 @@ from scraper.storage.sqlite.statements import (
     REPARSED_CONTENT,
     REPARSED_PAGE,
     REPARSED_VERSION,
+    RETRY_FAILED,
     SCHEDULE,
     STORED_OF_BATCH,
     TALLY,
@@ -219,6 +220,13 @@ class Store:
         where, params = revisit_filter(due_at, checked_before, "?")
         async with self._transaction() as db:
             cur = await db.execute(SCHEDULE.format(where=where), params)
+            return cur.rowcount
+
+    async def retry_failed(self, reasons: Collection[str] = ()) -> int:
+        """Failed URLs back to pending (see ``CrawlStore.retry_failed``)."""
+        wanted = _json(sorted(reasons))
+        async with self._transaction() as db:
+            cur = await db.execute(RETRY_FAILED, (wanted, wanted))
             return cur.rowcount
 
     # -- host leases: the crawl lock makes this worker the holder of every host -----------------
