@@ -64,6 +64,13 @@ def test_flags_override_the_file(tmp_path: Path):
         ("[extract.x]\nattr = 'href'\n", "needs selector"),
         ("[extract.x]\nselector = 'a'\nall = 'yes'\n", "bad key all"),
         ("[extract.x]\nselector = 'a'\nurl = '('\n", "bad regular expression"),
+        ('[site."x.com"]\ndealy_s = 1\n', """[site."x.com"]: unknown key 'dealy_s'"""),
+        ('[site."x.com"]\ndelay_s = "slow"\n', "delay_s must be float"),
+        ('[site."x.com"]\nper_host = 0\n', "per_host must be at least 1"),
+        ('[site."x.com"]\ndeny = ["("]\n', "bad regular expression"),
+        ('[site."x.com"]\nheaders = { "Bad Name" = "v" }\n', "must look like 'Name: value'"),
+        ('[site."http://x.com/"]\ndelay_s = 1\n', "a site is a hostname"),
+        ("[fetch]\nheaders = ['no colon']\n", "must look like 'Name: value'"),
     ],
 )
 def test_bad_files_are_usage_errors(tmp_path: Path, text: str, message: str):
