@@ -10,6 +10,9 @@ never below the configured ``delay_s`` or the host's robots.txt ``Crawl-delay``,
 and 503 and only shrinks again on good responses; it never exceeds ``max_delay_s`` (a
 Crawl-delay is capped there too). ``Retry-After`` defers the host's next start outright.
 
+Each host's capacity, delay, cap and autothrottle are its own: ``Settings.for_host`` (its
+``[site."PATTERN"]`` tables over the globals), asked when the host gets a slot.
+
 Memory stays bounded by the hosts of the last minutes, not all hosts ever crawled: a slot with
 nothing in flight is dropped at release if it holds nothing to remember, and otherwise (a gap
 still to keep, a tuned delay) once it has been idle for ``forget_s`` (60 s, like Scrapy's

@@ -153,3 +153,17 @@ async def test_a_header_of_bad_form_is_a_usage_error(tmp_path: Path, command: st
     assert err.strip().splitlines() == [
         "error: --header must look like 'Name: value' (got 'no colon here')"
     ]
+
+
+async def test_respect_robots_per_site(sites: list[TestServer], crawl: CrawlFn, tmp_path: Path):
+    """A site with respect_robots = false is crawled without its robots.txt; others obey theirs."""
+    for server in sites[:2]:
+        server.app[CONFIG].robots_status = 200
+        server.app[CONFIG].robots_body = "User-agent: *\nDisallow: /a\n"
+    rules = site_rules(tmp_path, '[site."127.0.0.2"]\nrespect_robots = false\n')
+    await crawl(seed(sites[0], "/"), seed(sites[1], "/"), sites=rules, max_depth=1)
+    obeying, ignoring = (traffic(server).hits for server in sites[:2])
+    assert "/robots.txt" in obeying
+    assert "/a" not in obeying
+    assert "/robots.txt" not in ignoring
+    assert "/a" in ignoring
