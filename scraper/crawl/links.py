@@ -70,7 +70,8 @@ class LinkFilter:
         site = self._for_host(host)
         if site.allow and not any(p.search(url) for p in _compiled(site.allow)):
             return None
-        return None if any(p.search(url) for p in _compiled(site.deny)) else host
+        denied = site.deny and any(p.search(url) for p in _compiled(site.deny))
+        return None if denied else host
 
     def admit(self, links: Iterable[str], depth: int) -> tuple[tuple[str, str], ...]:
         """The (url, host) pairs of ``links``, found at ``depth``, that the crawl should follow."""
