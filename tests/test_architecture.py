@@ -22,6 +22,7 @@ LAYERS = {
     "digest": 2,  # the hashes revisits compare: stdlib only
     "timespec": 1,  # durations and times as users write them
     "logs": 1,
+    "sites": 1,  # per-site settings: [site."PATTERN"] tables
     "output": 1,  # rich only: shows what it is given
     "config": 2,
     "fetch": 3,  # the only HTTP client

@@ -100,6 +100,12 @@ DenyOpt = Annotated[
     list[str] | None,
     typer.Option("--deny", metavar="RE", help="Never follow URLs matching RE (repeatable)."),
 ]
+HeaderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--header", help="Send 'Name: value' on every request (repeatable; robots.txt too)."
+    ),
+]
 UserAgentOpt = Annotated[
     str | None, _setting("--user-agent", "User-Agent header.", _NEW.user_agent, "TEXT")
 ]
@@ -146,7 +152,7 @@ def flag_overrides(**flags: object) -> dict[str, object]:
     """CLI flag values under their Settings names (None: not given)."""
     renamed = {flag: name for name, flag in FLAG_NAMES.items()}
     values = {renamed.get(name, name): value for name, value in flags.items()}
-    for name in ("allow", "deny"):
+    for name in ("allow", "deny", "headers"):
         values[name] = tuple(values[name]) if values.get(name) else None  # type: ignore[arg-type]
     return values
 
@@ -209,6 +215,7 @@ def _run_options(
     allow: AllowOpt = None,
     deny: DenyOpt = None,
     user_agent: UserAgentOpt = None,
+    header: HeaderOpt = None,
     timeout: TimeoutOpt = None,
     retries: RetriesOpt = None,
     robots: RobotsOpt = None,

@@ -141,7 +141,11 @@ class Crawl:
             seeds = _normalize_seeds(s.seeds)
             self._pages_at_start = await store.page_count()
             slots = HostSlots(
-                s.per_host, s.delay_s, max_delay_s=s.max_delay_s, autothrottle=s.autothrottle
+                s.per_host,
+                s.delay_s,
+                max_delay_s=s.max_delay_s,
+                autothrottle=s.autothrottle,
+                for_host=s.for_host,
             )
             frontier = self._frontier = Scheduler(
                 store,
@@ -228,6 +232,7 @@ class Crawl:
             s.deny,
             s.max_depth,
             s.max_url_length,
+            s.for_host,
         )
 
         async def add_sitemaps(urls: tuple[str, ...]) -> None:
@@ -237,8 +242,7 @@ class Crawl:
         gate = RobotsGate(
             fetcher,
             slots,
-            enabled=s.robots,
-            user_agent=s.user_agent,
+            for_host=s.for_host,
             on_sitemaps=add_sitemaps,
             retry_s=s.robots_retry_s,
         )
