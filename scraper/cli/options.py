@@ -103,7 +103,9 @@ DenyOpt = Annotated[
 HeaderOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--header", help="Send 'Name: value' on every request (repeatable; robots.txt too)."
+        "--header",
+        metavar="'NAME: VALUE'",
+        help="Send this header on every request (repeatable; robots.txt too).",
     ),
 ]
 UserAgentOpt = Annotated[
