@@ -128,7 +128,21 @@ async def workers(crawl: Crawl, count: int, *extra: str) -> AsyncIterator[list[C
             await stack.enter_async_context(crawl.worker(k, "resume", *extra))
             for k in range(1, count)
         ]
+        await until_joined(crawl, count, first, *others)
         yield [first, *others]
+
+
+async def until_joined(crawl: Crawl, count: int, *children: Child) -> None:
+    """Wait until ``count`` workers have registered (opened the crawl's store): a disruption
+    after this meets every worker running, not one still starting up."""
+
+    async def joined() -> bool:
+        found = await asyncio.to_thread(crawl.sql, "SELECT count(*) FROM workers")
+        return int(found) >= count or not all(c.running for c in children)
+
+    async with asyncio.timeout(60):
+        while not await joined():  # noqa: ASYNC110 -- no event to await
+            await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager
@@ -171,6 +185,13 @@ def assert_polite(site: Site) -> None:
 
 def assert_complete(crawl: Crawl) -> None:
     stored = crawl.stored_urls()
+    missing = sorted(crawl.site.urls() - set(stored))
+    listed = ",".join(f"'{u}'" for u in missing) or "''"
+    states = crawl.sql(
+        "SELECT url, state, attempts, last_error, claimed_by FROM frontier "
+        f"WHERE state <> 'done' OR url IN ({listed}) ORDER BY url"
+    )
+    assert not missing, f"not stored: {missing}\nfrontier: {states}"
     assert set(stored) == crawl.site.urls()
     assert max(stored.values()) == 1  # nothing stored twice
     pending = crawl.sql("SELECT count(*) FROM frontier WHERE state <> 'done'")
