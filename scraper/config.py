@@ -16,7 +16,15 @@ from typing import Any
 
 from scraper import __version__
 from scraper.errors import UsageError
-from scraper.models import ExtractRule, Scope
+from scraper.models import ExtractRule, ParseSpec, Scope
+from scraper.sites import (
+    HostSettings,
+    SiteRule,
+    host_settings,
+    parse_header,
+    read_sites,
+    sites_to_json,
+)
 
 DEFAULT_USER_AGENT = f"scraper/{__version__} (polite crawler; respects robots.txt)"
 
@@ -53,28 +61,66 @@ class Settings:
     max_redirects: int = 10
     allow_private: bool = False
     resolve: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
     # [parse]
     max_links_per_page: int = 1000
     parse_workers: int = 1
+    markdown: bool = True
+    chunks: bool = True
+    chunk_tokens: int = 512
     # [storage]
     db: str = "data/scraper.db"
     batch_size: int = 200
     flush_interval_s: float = 0.5
     store_html: bool = False
     lease_s: float = 30.0
+    retry_s: float = 60.0  # PostgreSQL: transient errors retried this long, then exit 1
     # [recrawl]
     min_revisit_s: float = 86400.0
     max_revisit_s: float = 30 * 86400.0
     # [extract.NAME] tables
     extract: tuple[ExtractRule, ...] = ()
+    # [site."PATTERN"] tables
+    sites: tuple[SiteRule, ...] = ()
     # not settable from TOML: seeds come from the command line or a file
     seeds: tuple[str, ...] = field(default=(), compare=False)
+    _hosts: dict[str, HostSettings] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         _check_ranges(self)
         for pattern in (*self.allow, *self.deny):
             _check_regex(pattern)
+        for header in self.headers:
+            parse_header(header)
 
+    def for_host(self, host: str) -> HostSettings:
+        """What the crawl applies to ``host`` (a ``host[:port]`` key): the globals, overridden
+        by the matching ``[site."PATTERN"]`` tables. Cached for the hosts crawled lately."""
+        key = host if self.sites else ""
+        known = self._hosts.get(key)
+        if known is None:
+            known = self._hosts[key] = host_settings(
+                {f: getattr(self, f) for f in _HOST_FIELDS}, self.sites, host
+            )
+            if len(self._hosts) > _HOSTS_CACHED:
+                del self._hosts[next(iter(self._hosts))]
+        return known
+
+    @property
+    def parse_spec(self) -> ParseSpec:
+        """How the crawl parses every page: the [parse] settings and the [extract] rules."""
+        return ParseSpec(
+            self.max_links_per_page, self.extract, self.markdown, self.chunks, self.chunk_tokens
+        )
+
+
+_HOST_FIELDS = (
+    *("delay_s", "per_host", "max_delay_s", "autothrottle", "user_agent", "headers"),
+    *("allow", "deny", "robots"),
+)
+_HOSTS_CACHED = 4096
 
 SECTIONS: Mapping[str, tuple[str, ...]] = {
     "crawl": ("concurrency", "max_pages", "max_depth", "scope", "allow", "deny", "max_url_length"),
@@ -99,9 +145,10 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "max_redirects",
         "allow_private",
         "resolve",
+        "headers",
     ),
-    "parse": ("max_links_per_page", "parse_workers"),
-    "storage": ("db", "batch_size", "flush_interval_s", "store_html", "lease_s"),
+    "parse": ("max_links_per_page", "parse_workers", "markdown", "chunks", "chunk_tokens"),
+    "storage": ("db", "batch_size", "flush_interval_s", "store_html", "lease_s", "retry_s"),
     "recrawl": ("min_revisit_s", "max_revisit_s"),
 }
 
@@ -124,16 +171,18 @@ _MINIMUM: Mapping[str, float] = {
     "max_body_bytes": 1,
     "max_links_per_page": 0,
     "parse_workers": 0,
+    "chunk_tokens": 16,
     "batch_size": 1,
     "flush_interval_s": 0.001,
     "lease_s": 0.5,
+    "retry_s": 0.5,
     "min_revisit_s": 1,
     "max_revisit_s": 1,
 }
 
 
 # Settings whose command-line flag has another name (the rest: `max_pages` is `--max-pages`).
-FLAG_NAMES: Mapping[str, str] = {"delay_s": "delay", "timeout_s": "timeout"}
+FLAG_NAMES: Mapping[str, str] = {"delay_s": "delay", "timeout_s": "timeout", "headers": "header"}
 
 
 def flag_name(name: str) -> str:
@@ -159,6 +208,9 @@ def _check_value(name: str, value: object, where: str) -> None:
     if name in ("allow", "deny") and isinstance(value, tuple):
         for pattern in value:
             _check_regex(pattern, where)
+    if name == "headers" and isinstance(value, tuple):
+        for header in value:
+            parse_header(header, where)
 
 
 def _coerce(name: str, value: object, where: str) -> object:
@@ -181,6 +233,13 @@ def _coerce(name: str, value: object, where: str) -> object:
     return value
 
 
+def _coerce_checked(name: str, value: object, where: str) -> object:
+    """A site table's value, as the global setting ``name`` would take it."""
+    value = _coerce(name, value, where)
+    _check_value(name, value, f"{where} {name}")
+    return value
+
+
 def read_toml(path: Path) -> dict[str, object]:
     """Flatten a settings file into ``{field: value}``; raise UsageError on any problem."""
     try:
@@ -193,15 +252,32 @@ def read_toml(path: Path) -> dict[str, object]:
     values: dict[str, object] = {}
     if "extract" in data:
         values["extract"] = _extract_rules(data.pop("extract"), f"{path} [extract]")
+    if "site" in data:
+        values["sites"] = read_sites(data.pop("site"), str(path), _coerce_checked)
+    _check_names(path, data)
     for section, table in data.items():
-        if section not in SECTIONS or not isinstance(table, dict):
-            raise UsageError(f"{path}: unknown section [{section}]")
         for key, value in table.items():
-            if key not in SECTIONS[section]:
-                raise UsageError(f"{path}: unknown setting [{section}] {key}")
             values[key] = _coerce(key, value, f"{path} [{section}]")
             _check_value(key, values[key], f"{path}: [{section}] {key}")
     return values
+
+
+def _check_names(path: Path, data: dict[str, Any]) -> None:
+    """UsageError naming every unknown section and setting of a file at once."""
+    unknown = [
+        f"section [{section}]"
+        for section, table in data.items()
+        if section not in SECTIONS or not isinstance(table, dict)
+    ]
+    unknown += [
+        f"setting [{section}] {key}"
+        for section, table in data.items()
+        if section in SECTIONS and isinstance(table, dict)
+        for key in table
+        if key not in SECTIONS[section]
+    ]
+    if unknown:
+        raise UsageError(f"{path}: unknown {', unknown '.join(unknown)}")
 
 
 _RULE_KEYS = {"selector": str, "attr": str, "all": bool, "url": str}
@@ -253,8 +329,9 @@ def _replace(settings: Settings, values: Mapping[str, object]) -> Settings:
 
 def settings_to_json(settings: Settings) -> str:
     """The settings as JSON, to store with the crawl (``db`` left out: it is where they live)."""
-    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)}
+    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings) if f.init}
     del values["db"]
+    values["sites"] = sites_to_json(settings.sites)
     values["extract"] = [  # a list: the order of the fields is kept
         {k: v for k, v in dataclasses.asdict(rule).items() if v} for rule in settings.extract
     ]
@@ -267,8 +344,9 @@ def settings_from_json(text: str, db: str) -> Settings:
         stored = json.loads(text)
     except ValueError:
         raise UsageError("the crawl's stored settings are unreadable") from None
-    known = {f.name for f in dataclasses.fields(Settings)} - {"extract"}
+    known = {f.name for f in dataclasses.fields(Settings) if f.init} - {"extract", "sites"}
     values = {k: _coerce(k, v, "stored settings") for k, v in stored.items() if k in known}
     rules = {rule.pop("name"): rule for rule in stored.get("extract", [])}
     values["extract"] = _extract_rules(rules, "stored settings [extract]")
+    values["sites"] = read_sites(stored.get("sites", {}), "stored settings", _coerce_checked)
     return _replace(Settings(), {**values, "db": db})

@@ -101,6 +101,51 @@ ExtractedValue = str | list[str] | None
 
 
 @dataclass(frozen=True, slots=True)
+class Chunk:
+    """One piece of a page's main content for retrieval: ``markdown`` opens with its heading
+    path (``heading``, e.g. ``Install > Linux``) so it stands alone; ``tokens`` is its size in
+    cl100k_base tokens; ``hash`` a stable fingerprint of ``markdown`` (blake2b, 32 hex digits)."""
+
+    seq: int  # 0, 1, ... in document order
+    heading: str  # the heading path, "" before the first heading
+    markdown: str
+    tokens: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """A page's main content: as Markdown, as plain text, and cut in chunks (empty when
+    ``[parse] chunks`` is off)."""
+
+    markdown: str
+    text: str
+    chunks: tuple[Chunk, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParseSpec:
+    """How every page of a crawl is parsed (the ``[parse]`` settings and extraction rules)."""
+
+    max_links: int = 1000
+    rules: tuple[ExtractRule, ...] = ()
+    markdown: bool = True  # the main content, as Markdown (and text)
+    chunks: bool = True  # ... and cut in chunks
+    chunk_tokens: int = 512
+
+
+@dataclass(frozen=True, slots=True)
+class ParseJob:
+    """One HTML body for the parse pool: from ``url`` (the base URL), in the HTTP ``charset``;
+    ``keep``: also return it compressed (``--store-html``)."""
+
+    body: bytes
+    url: str
+    charset: str | None
+    keep: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedPage:
     """What the parser takes out of one HTML document.
 
@@ -112,6 +157,7 @@ class ParsedPage:
     text: str
     links: tuple[str, ...]
     data: dict[str, ExtractedValue] | None = None
+    content: Content | None = None  # None: not computed ([parse] markdown = false)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +203,8 @@ class PageRecord:
     charset: str | None = None
     redirected_to: tuple[str, str] | None = None
     visit: Visit | None = None  # None: a page written by older code (no revisit data)
+    content: Content | None = None  # the main content (parsed HTML, [parse] markdown on)
+    revisit: bool = False  # its URL had a stored page already: a revisit that found a change
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,3 +256,4 @@ class Reparsed:
     data: str | None
     links: tuple[str, ...]
     content_hash: str | None = None
+    content: Content | None = None

@@ -49,6 +49,8 @@ class OutputFormat(StrEnum):
 class ExportFormat(StrEnum):
     JSONL = "jsonl"
     CSV = "csv"
+    MARKDOWN = "markdown"  # a directory of files: scraper.export (issue 26)
+    LLMS_TXT = "llms-txt"  # the same, and an llms.txt per host
 
 
 # -- opening results ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from scraper.errors import UsageError
 
+DURATION_EXAMPLES = "90s, 15m, 6h, 2d, 1w"  # what help and errors show, the same list
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", re.IGNORECASE)
 
@@ -19,7 +20,7 @@ def parse_duration(text: str, what: str = "duration") -> float:
     """Seconds in ``text`` (``2d``, ``6h``, ``90``); UsageError naming ``what`` otherwise."""
     found = _DURATION.fullmatch(text)
     if found is None:
-        raise UsageError(f"{what}: {text!r} is not a duration (examples: 90s, 15m, 6h, 2d, 1w)")
+        raise UsageError(f"{what}: {text!r} is not a duration (examples: {DURATION_EXAMPLES})")
     return float(found[1]) * _UNITS[(found[2] or "s").lower()]
 
 

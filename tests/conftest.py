@@ -22,7 +22,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings
-from scraper.crawl import Crawl, CrawlSummary
+from scraper.crawl import Crawl, CrawlSummary, RevisitPlan
 from scraper.models import FailureRecord, FrontierItem, PageRecord
 from scraper.testing import CONFIG, TRAFFIC, PostgresServer, Traffic, make_app
 
@@ -303,9 +303,15 @@ def failure_record(item: FrontierItem) -> FailureRecord:
     return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
 
 
+# What version 6 had: no contents, chunks nor pages_markdown (the main content).
+VERSION_6 = (
+    "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
+    "UPDATE meta SET value = '6' WHERE key = 'schema_version';"
+)
 # What version 5 had: no versions, no revisit columns in pages, bodies by URL (made on demand).
 VERSION_5 = (
-    "DROP INDEX pages_next_visit; DROP INDEX pages_changed; DROP TABLE versions;"
+    VERSION_6
+    + "DROP INDEX pages_next_visit; DROP INDEX pages_changed; DROP TABLE versions;"
     + "".join(
         f"ALTER TABLE pages DROP COLUMN {name};"
         for name in (
@@ -321,3 +327,20 @@ VERSION_5 = (
     )
     + "DROP TABLE IF EXISTS bodies; UPDATE meta SET value = '5' WHERE key = 'schema_version';"
 )
+
+
+# -- recrawls of the changing site (scraper.testing.changing) ----------------------------------
+
+REVISIT = {"min_revisit_s": 100.0, "max_revisit_s": 1000.0}
+
+
+async def crawl_changing(db: Path, server: TestServer, revisit: RevisitPlan | None = None,
+                         **overrides: Any) -> CrawlSummary:  # fmt: skip
+    values = {**TEST_SETTINGS, **REVISIT, "db": str(db), **overrides}
+    settings = Settings(seeds=(str(server.make_url("/")),), **values)
+    return await Crawl(settings, save_settings=revisit is None, revisit=revisit).run()
+
+
+def by_path(server: TestServer, found: list[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+    base = str(server.make_url("/"))[:-1]
+    return {str(row[0]).removeprefix(base): row[1:] for row in found}

@@ -22,6 +22,7 @@ LAYERS = {
     "digest": 2,  # the hashes revisits compare: stdlib only
     "timespec": 1,  # durations and times as users write them
     "logs": 1,
+    "sites": 1,  # per-site settings: [site."PATTERN"] tables
     "output": 1,  # rich only: shows what it is given
     "config": 2,
     "fetch": 3,  # the only HTTP client
@@ -29,6 +30,7 @@ LAYERS = {
     "storage": 3,  # all SQL
     "query": 4,  # read services over storage
     "crawl": 5,  # the engine
+    "export": 5,  # exports of the main content over the read store
     "cli": 6,
     "__main__": 7,
     # outside the product
@@ -138,3 +140,36 @@ def test_storage_is_the_only_unit_with_sql():
         text = path.read_text()
         for word in ("INSERT INTO", "UPDATE frontier", "SELECT count(*) FROM"):
             assert word not in text, f"{path.name}: {word}"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The package's modules ``path`` imports, anywhere in it (``from pkg import mod``: the
+    module ``pkg.mod``, not the package)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            subs = {f"{node.module}.{a.name}" for a in node.names} & known
+            found |= subs or {node.module}
+    return found & known
+
+
+def test_no_two_modules_import_each_other():
+    """No circle of imports between the package's modules, lazy imports included (a circle is
+    one module's parts in two files)."""
+    names = {module_name(p): p for p in FILES}
+    graph = {name: imported_modules(path, set(names)) - {name} for name, path in names.items()}
+    for start in graph:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            name = todo.pop()
+            assert name != start, f"{start} is imported again by a module it imports"
+            if name not in seen:
+                seen.add(name)
+                todo += graph[name]

@@ -39,7 +39,7 @@ def test_settings_survive_the_json_round_trip():
 
 def test_default_toml_documents_every_setting():
     """config/default.toml names every field of Settings that a file may set."""
-    settable = {f.name for f in dataclasses.fields(Settings)} - {"seeds"}
+    settable = {f.name for f in dataclasses.fields(Settings) if f.init} - {"seeds", "sites"}
     assert set(read_toml(DEFAULT_TOML)) == settable
     assert {name for names in SECTIONS.values() for name in names} == settable - {"extract"}
 
@@ -64,6 +64,13 @@ def test_flags_override_the_file(tmp_path: Path):
         ("[extract.x]\nattr = 'href'\n", "needs selector"),
         ("[extract.x]\nselector = 'a'\nall = 'yes'\n", "bad key all"),
         ("[extract.x]\nselector = 'a'\nurl = '('\n", "bad regular expression"),
+        ('[site."x.com"]\ndealy_s = 1\n', """[site."x.com"]: unknown key 'dealy_s'"""),
+        ('[site."x.com"]\ndelay_s = "slow"\n', "delay_s must be float"),
+        ('[site."x.com"]\nper_host = 0\n', "per_host must be at least 1"),
+        ('[site."x.com"]\ndeny = ["("]\n', "bad regular expression"),
+        ('[site."x.com"]\nheaders = { "Bad Name" = "v" }\n', "must look like 'Name: value'"),
+        ('[site."http://x.com/"]\ndelay_s = 1\n', "a site is a hostname"),
+        ("[fetch]\nheaders = ['no colon']\n", "must look like 'Name: value'"),
     ],
 )
 def test_bad_files_are_usage_errors(tmp_path: Path, text: str, message: str):
@@ -72,3 +79,15 @@ def test_bad_files_are_usage_errors(tmp_path: Path, text: str, message: str):
     path.write_text(text)
     with pytest.raises(UsageError, match=message.replace("[", r"\[")):
         load_settings(path)
+
+
+def test_every_unknown_name_of_a_file_is_reported_at_once(tmp_path: Path):
+    """A file with several unknown sections and settings names them all in one error."""
+    path = tmp_path / "bad.toml"
+    path.write_text("[crawl]\nconcurrenc = 3\nmax_pagez = 1\n[crawling]\nx = 1\n")
+    with pytest.raises(UsageError) as caught:
+        load_settings(path)
+    assert str(caught.value) == (
+        f"{path}: unknown section [crawling], unknown setting [crawl] concurrenc, "
+        "unknown setting [crawl] max_pagez"
+    )

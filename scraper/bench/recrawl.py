@@ -62,7 +62,7 @@ def timed(name: str, settings: Settings, revisit: RevisitPlan | None, limit_s: f
             summary = await crawl.run()
         if summary.interrupted_by is not None:
             raise ScraperError(f"bench --recrawl: interrupted by {summary.interrupted_by}")
-        return summary.new_pages + summary.unchanged, summary.failed
+        return summary.visited, summary.failed
 
     started = time.perf_counter()
     try:

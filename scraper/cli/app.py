@@ -9,6 +9,7 @@ import asyncio
 import importlib.metadata
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Iterable
@@ -30,18 +31,29 @@ from scraper.cli.options import (
     with_run_options,
 )
 from scraper.cli.read import warn
+from scraper.cli.summary import (
+    limit_note,
+    network_hint,
+    no_pending,
+    progress_detail,
+    progress_notes,
+    progress_plain,
+    reparse_line,
+    revisit_line,
+    summary_line,
+)
 from scraper.config import Settings
 from scraper.crawl import (
     Crawl,
     CrawlStats,
-    CrawlSummary,
     RevisitPlan,
     reparse_bodies,
     resume_command,
+    retry_failed,
 )
 from scraper.errors import Interrupted, InvalidURL, ScraperError, UsageError
 from scraper.output import ProgressLine
-from scraper.timespec import iso, parse_duration
+from scraper.timespec import DURATION_EXAMPLES, iso, parse_duration
 from scraper.urls import normalize_url
 
 app = typer.Typer(
@@ -52,8 +64,6 @@ app = typer.Typer(
     help="Crawl sites into an SQLite database you can query.",
 )
 app.add_typer(cliread.app)  # query, search, export, stats, status: at the top level
-
-MOST_REASONS = 3  # failure reasons named in the summary; the rest are counted as "others"
 
 
 def _print_version(wanted: bool) -> None:
@@ -71,7 +81,11 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+            "--version",
+            metavar="",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
         ),
     ] = False,
 ) -> None:
@@ -117,65 +131,6 @@ def collect_seeds(urls: list[str], input_file: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(seeds))
 
 
-def progress_detail(stats: CrawlStats) -> str:
-    f = stats.frontier
-    rate = f.new_pages / stats.elapsed_s if stats.elapsed_s > 0 else 0.0
-    return (
-        f"{f.failed} failed · {f.blocked} blocked · {stats.in_flight} in flight · "
-        f"{f.buffered} queued · {stats.retried} retries · {rate:.1f} pages/s"
-    )
-
-
-def progress_notes(stats: CrawlStats) -> list[str]:
-    """The live display's lines under the bar: busiest hosts, then the latest failures."""
-    notes = [
-        f"  {host}: {queued} queued, {in_flight} in flight, delay {delay:.2f}s"
-        for host, queued, in_flight, delay in stats.busiest
-    ]
-    notes += [f"  ! {reason}: {url}" for url, reason in stats.frontier.recent_failures]
-    return notes
-
-
-def failure_reasons(failures: tuple[tuple[str, int], ...]) -> str:
-    """`` (dns_error 3, timeout 2, others 4)``: the most frequent reasons first, or ``""``."""
-    named = [f"{reason} {count}" for reason, count in failures[:MOST_REASONS]]
-    others = sum(count for _reason, count in failures[MOST_REASONS:])
-    return f" ({', '.join(named + ([f'others {others}'] if others else []))})" if named else ""
-
-
-def summary_line(summary: CrawlSummary) -> str:
-    rate = summary.new_pages / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
-    pending = "?" if summary.pending is None else summary.pending
-    earlier = summary.pages - summary.new_pages
-    stored = f"{summary.pages} pages stored" + (f" ({earlier} before this run)" if earlier else "")
-    failed = f"{summary.failed} failed{failure_reasons(summary.failures)}"
-    return (
-        f"{stored}, {failed}, {summary.blocked} blocked, {pending} pending, "
-        f"{summary.elapsed_s:.1f}s ({rate:.1f} pages/s) -> {summary.db}"
-    )
-
-
-def limit_note(summary: CrawlSummary) -> str | None:
-    """How to go on when the page limit stopped the crawl with URLs pending (else None)."""
-    if not (summary.max_pages and summary.pages >= summary.max_pages and summary.pending):
-        return None
-    more = summary.pages + summary.max_pages
-    return (
-        f"the page limit is reached ({summary.pages} pages stored, --max-pages "
-        f"{summary.max_pages}) and {summary.pending} URLs are pending; to go on, run: "
-        f"{resume_command(summary.db)} --max-pages {more} (0: no limit)"
-    )
-
-
-def progress_plain(stats: CrawlStats) -> str:
-    """The progress line written every PROGRESS_EVERY_S without a terminal."""
-    line = f"{stats.frontier.pages} pages · {progress_detail(stats)}"
-    if stats.frontier.recent_failures:
-        url, reason = stats.frontier.recent_failures[-1]
-        line += f" · last failure: {reason} {url}"
-    return line
-
-
 PROGRESS_EVERY_S = 5.0  # without a terminal, a plain progress line this often
 
 
@@ -194,7 +149,7 @@ def run_crawl(
         def on_progress(stats: CrawlStats) -> None:
             nonlocal shown_at
             if progress.enabled:
-                progress.update(stats.frontier.pages, progress_detail(stats), progress_notes(stats))
+                progress.update(stats.pages, progress_detail(stats), progress_notes(stats))
             elif stats.elapsed_s - shown_at >= PROGRESS_EVERY_S:
                 shown_at = stats.elapsed_s
                 typer.echo(progress_plain(stats), err=True)
@@ -211,6 +166,8 @@ def run_crawl(
     typer.echo(summary_line(summary))
     if note is not None:
         typer.echo(note, err=True)
+    if (hint := network_hint(summary)) is not None:
+        typer.echo(hint, err=True)
     if summary.interrupted_by is not None:
         again = resume_command(summary.db) + (" --max-pages 0" if revisit is not None else "")
         raise Interrupted(
@@ -219,25 +176,17 @@ def run_crawl(
         )
 
 
-def revisit_line(summary: CrawlSummary) -> str:
-    """What a recrawl did besides storing pages."""
-    return (
-        f"recrawl: {summary.revisits} pages scheduled for a revisit; {summary.unchanged} "
-        f"unchanged, {summary.new_pages} pages stored (changed, removed or new)"
-    )
-
-
-def no_pending(summary: CrawlSummary) -> str:
-    return f"{summary.db} has no pending URL ({summary.pages} pages)"
-
-
 @app.command()
 @with_run_options
 def crawl(
-    urls: Annotated[list[str] | None, typer.Argument(help="Seed URLs.", show_default=False)] = None,
+    urls: Annotated[
+        list[str] | None, typer.Argument(metavar="[URL]...", help="Seed URLs.", show_default=False)
+    ] = None,
     input_file: Annotated[
         str | None,
-        typer.Option("--input", "-i", help="File of seed URLs, one per line ('-' for stdin)."),
+        typer.Option(
+            "--input", "-i", metavar="FILE", help="File of seed URLs, one per line ('-' for stdin)."
+        ),
     ] = None,
     *,
     run: RunOptions,
@@ -252,28 +201,76 @@ def crawl(
     run_crawl(settings, run, save_settings=new)
 
 
+RETRY_ALL = "all"  # `--retry-failed` given without a reason (see bare_retry_failed)
+
+
 @app.command()
 @with_run_options
-def resume(*, run: RunOptions) -> None:
+def resume(
+    retry: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--retry-failed",
+            metavar="[REASON,...]",
+            help="First put the failed URLs back to pending: all, or those whose last_error is "
+            "one of the REASONs (dns_error,timeout; repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    run: RunOptions,
+) -> None:
     """Continue the crawl stored in a database, with its stored settings.
 
     Flags and --config override them for this run only: the stored settings are kept."""
     settings = resume_settings(run.config, run.db, run.overrides)
+    if retry is not None:
+        reasons = {r.strip() for value in retry for r in value.split(",") if r.strip()}
+        if RETRY_ALL in reasons:
+            reasons = set()
+        count = asyncio.run(retry_failed(settings, reasons))
+        which = f" (last_error {', '.join(sorted(reasons))})" if reasons else ""
+        typer.echo(f"retrying {count} failed URLs{which}", err=True)
     run_crawl(settings, run, save_settings=False)
+
+
+def sql_starting_with_dashes(args: list[str]) -> list[str]:
+    """``query "-- comment\nSELECT ..."``: an argument that starts with ``-`` and holds
+    whitespace is no option (no option name has a space), so it goes after ``--``, as SQL."""
+    if not args or args[0] != "query" or "--" in args:
+        return args
+    sql = [a for a in args[1:] if a.startswith("-") and any(c.isspace() for c in a)]
+    if len(sql) != 1:
+        return args
+    return [a for a in args if a is not sql[0]] + ["--", sql[0]]
+
+
+def bare_retry_failed(args: list[str]) -> list[str]:
+    """``resume --retry-failed`` without a value (last, or before another option) means every
+    reason: typer's options take a value or none, not an optional one."""
+    out = list(args)
+    if "resume" in out:
+        for i in reversed(range(len(out))):
+            if out[i] == "--retry-failed" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+                out.insert(i + 1, RETRY_ALL)
+    return out
 
 
 @app.command()
 @with_run_options
 def recrawl(
     due: Annotated[
-        bool, typer.Option("--due", help="Only the pages due for a revisit (their next_visit_at).")
+        bool,
+        typer.Option(
+            "--due", metavar="", help="Only the pages due for a revisit (their next_visit_at)."
+        ),
     ] = False,
     older_than: Annotated[
         str | None,
         typer.Option(
             "--older-than",
             metavar="DURATION",
-            help="Only the pages last checked longer ago than this (90m, 6h, 2d, 1w).",
+            help=f"Only the pages last checked longer ago than this ({DURATION_EXAMPLES}).",
         ),
     ] = None,
     *,
@@ -299,24 +296,11 @@ def recrawl(
 
 @app.command()
 def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
-    """Re-run parsing and extraction rules over stored bodies (--store-html); fetch nothing."""
+    """Re-run parsing and extraction rules over stored bodies (--store-html); fetch nothing.
+
+    The rules become the crawl's own only if every stored page had a body to apply them to."""
     summary = asyncio.run(reparse_bodies(resume_settings(config, db, {})))
     typer.echo(reparse_line(summary.pages, summary.skipped))
-
-
-def reparse_line(pages: int, skipped: int) -> str:
-    """What reparse did; pages without a stored body name the flag that keeps bodies."""
-    if not skipped:
-        return f"reparsed {pages} pages"
-    if not pages:
-        return (
-            f"reparsed 0 pages: {skipped} pages have no stored body "
-            "(crawl with --store-html to keep bodies)"
-        )
-    return (
-        f"reparsed {pages} pages; {skipped} pages have no stored body "
-        "(crawled without --store-html)"
-    )
 
 
 # -- reading what was scraped: query, search, export, stats ----------------------------------
@@ -332,12 +316,32 @@ def fail(message: str, exit_code: int) -> NoReturn:
     raise SystemExit(exit_code)
 
 
+_NO_SUCH = re.compile(r"No such option: (\S+)(?: \(Possible options: (.*)\))?")
+_INVALID = re.compile(r"Invalid value for '([^']+)'(?: / '[^']+')*: (?:Value error, )?(.*)")
+_KINDS = {"integer": "a whole number", "number": "a number", "boolean": "true or false"}
+
+
+def plain_usage(message: str) -> str:
+    """typer's parser errors in plain words, naming the flag: ``--bogus is not an option (did
+    you mean --robots?)``, ``--concurrency needs a whole number``."""
+    if found := _NO_SUCH.fullmatch(message):
+        guess = f" (did you mean {found[2].replace(', ', ' or ')}?)" if found[2] else ""
+        return f"{found[1]} is not an option of this command{guess}; see --help"
+    if found := _INVALID.fullmatch(message):
+        flag, why = found[1], found[2].rstrip(".")
+        if kind := re.match(r"Input should be a valid (\w+)", why):
+            return f"{flag} needs {_KINDS.get(kind[1], 'a valid ' + kind[1])}"
+        return f"{flag}: {why}"
+    return message
+
+
 def main() -> None:
     """Console entry point: run the app, turn every user-facing error into one line."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     debug = os.environ.get("SCRAPER_DEBUG") == "1"
     try:
-        code = app(standalone_mode=False)
+        args = sql_starting_with_dashes(bare_retry_failed(sys.argv[1:]))
+        code = app(args=args, standalone_mode=False)
     except ScraperError as exc:
         if debug:
             raise
@@ -347,7 +351,7 @@ def main() -> None:
     except KeyboardInterrupt:  # Ctrl-C before the crawl installed its own handler
         fail("interrupted", 130)
     except typer.TyperException as exc:  # bad flags or arguments, from typer's own parser
-        fail(exc.format_message(), 2 if exc.exit_code == 1 else exc.exit_code)
+        fail(plain_usage(exc.format_message()), 2 if exc.exit_code == 1 else exc.exit_code)
     if code == 130:  # typer turns a KeyboardInterrupt (Ctrl-C before a command's own handler)
         fail("interrupted", 130)  # into a silent exit 130
     raise SystemExit(code if isinstance(code, int) else 0)

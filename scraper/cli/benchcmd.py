@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from scraper.cli.options import checked_db
+
 
 def bench(
     pages: Annotated[
@@ -78,6 +80,7 @@ def bench(
             metavar="URL",
             help="With --workers: run on this PostgreSQL server instead of a private one, in a"
             " new database <the URL's database>_bench<N> per run (dropped after it).",
+            callback=checked_db,
         ),
     ] = None,
     kill: Annotated[

@@ -35,58 +35,87 @@ def shown_default(value: object) -> str:
 _NEW = Settings()
 
 
-def _setting(flag: str, text: str, default: object) -> OptionInfo:
-    """A crawl option (None when not given), its help naming the default of a new crawl."""
-    option: OptionInfo = typer.Option(flag, help=text + shown_default(default), show_default=False)
+def _setting(flag: str, text: str, default: object, metavar: str = "") -> OptionInfo:
+    """A crawl option (None when not given), its help naming the default of a new crawl;
+    ``metavar`` names its value in the help (none: a flag)."""
+    option: OptionInfo = typer.Option(
+        flag, help=text + shown_default(default), show_default=False, metavar=metavar
+    )
     return option
+
+
+def checked_db(db: str | None) -> str | None:
+    """--db as given, refused (UsageError, exit 2) before anything runs if it is a URL of a
+    scheme other than PostgreSQL's: it would otherwise be taken for a file path."""
+    if db is not None:
+        is_postgres(db)
+    return db
 
 
 DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
+        metavar="PATH|URL",
         help="SQLite database file, or a PostgreSQL URL (postgresql://user@host/crawl)."
         + shown_default(Settings().db),
+        callback=checked_db,
     ),
 ]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
-        "--config", help="TOML settings file; config/default.toml documents every setting."
+        "--config",
+        metavar="PATH",
+        help="TOML settings file; config/default.toml documents every setting.",
     ),
 ]
 ConcurrencyOpt = Annotated[
-    int | None, _setting("--concurrency", "Requests in flight in all.", _NEW.concurrency)
+    int | None, _setting("--concurrency", "Requests in flight in all.", _NEW.concurrency, "N")
 ]
 PerHostOpt = Annotated[
-    int | None, _setting("--per-host", "Requests in flight to one host.", _NEW.per_host)
+    int | None, _setting("--per-host", "Requests in flight to one host.", _NEW.per_host, "N")
 ]
 DelayOpt = Annotated[
     float | None,
-    _setting("--delay", "Seconds between request starts to one host.", f"{_NEW.delay_s:g}"),
+    _setting("--delay", "Seconds between request starts to one host.", f"{_NEW.delay_s:g}", "S"),
 ]
 MaxPagesOpt = Annotated[
     int | None,
-    _setting("--max-pages", "Stop when this many pages are stored (0: no limit).", _NEW.max_pages),
+    _setting(
+        "--max-pages", "Stop when this many pages are stored (0: no limit).", _NEW.max_pages, "N"
+    ),
 ]
 MaxDepthOpt = Annotated[
-    int | None, _setting("--max-depth", "Follow links this deep from a seed.", _NEW.max_depth)
+    int | None, _setting("--max-depth", "Follow links this deep from a seed.", _NEW.max_depth, "N")
 ]
-ScopeOpt = Annotated[Scope | None, _setting("--scope", "Which links to follow.", _NEW.scope.value)]
+ScopeOpt = Annotated[
+    Scope | None, _setting("--scope", "Which links to follow.", _NEW.scope.value, "host|domain|any")
+]
 AllowOpt = Annotated[
-    list[str] | None, typer.Option("--allow", help="Only follow URLs matching REGEX.")
+    list[str] | None,
+    typer.Option("--allow", metavar="RE", help="Only follow URLs matching RE (repeatable)."),
 ]
 DenyOpt = Annotated[
-    list[str] | None, typer.Option("--deny", help="Never follow URLs matching REGEX.")
+    list[str] | None,
+    typer.Option("--deny", metavar="RE", help="Never follow URLs matching RE (repeatable)."),
+]
+HeaderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--header",
+        metavar="'NAME: VALUE'",
+        help="Send this header on every request (repeatable; robots.txt too).",
+    ),
 ]
 UserAgentOpt = Annotated[
-    str | None, _setting("--user-agent", "User-Agent header.", _NEW.user_agent)
+    str | None, _setting("--user-agent", "User-Agent header.", _NEW.user_agent, "TEXT")
 ]
 TimeoutOpt = Annotated[
-    float | None, _setting("--timeout", "Seconds for one request.", f"{_NEW.timeout_s:g}")
+    float | None, _setting("--timeout", "Seconds for one request.", f"{_NEW.timeout_s:g}", "S")
 ]
 RetriesOpt = Annotated[
-    int | None, _setting("--retries", "Retries after a transient failure.", _NEW.retries)
+    int | None, _setting("--retries", "Retries after a transient failure.", _NEW.retries, "N")
 ]
 RobotsOpt = Annotated[bool | None, _setting("--robots/--no-robots", "Obey robots.txt.", "--robots")]
 StoreHtmlOpt = Annotated[
@@ -107,19 +136,25 @@ AllowPrivateOpt = Annotated[
 ]
 
 DebugOpt = Annotated[
-    bool, typer.Option("--debug", help="asyncio debug mode, slow callbacks and full errors logged.")
+    bool,
+    typer.Option(
+        "--debug", metavar="", help="asyncio debug mode, slow callbacks and full errors logged."
+    ),
 ]
 LogFileOpt = Annotated[
-    Path | None, typer.Option("--log-file", help="Write a record per page, retry and failure.")
+    Path | None,
+    typer.Option("--log-file", metavar="PATH", help="Write a record per page, retry and failure."),
 ]
-LogFormatOpt = Annotated[LogFormat, typer.Option("--log-format", help="Format of --log-file.")]
+LogFormatOpt = Annotated[
+    LogFormat, typer.Option("--log-format", metavar="text|json", help="Format of --log-file.")
+]
 
 
 def flag_overrides(**flags: object) -> dict[str, object]:
     """CLI flag values under their Settings names (None: not given)."""
     renamed = {flag: name for name, flag in FLAG_NAMES.items()}
     values = {renamed.get(name, name): value for name, value in flags.items()}
-    for name in ("allow", "deny"):
+    for name in ("allow", "deny", "headers"):
         values[name] = tuple(values[name]) if values.get(name) else None  # type: ignore[arg-type]
     return values
 
@@ -182,6 +217,7 @@ def _run_options(
     allow: AllowOpt = None,
     deny: DenyOpt = None,
     user_agent: UserAgentOpt = None,
+    header: HeaderOpt = None,
     timeout: TimeoutOpt = None,
     retries: RetriesOpt = None,
     robots: RobotsOpt = None,

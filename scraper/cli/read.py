@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from scraper.cli.content import DIRECTORY_FORMATS, export_content
 from scraper.cli.options import HELP_OPTIONS, DbOpt, shown_default
 from scraper.config import Settings
 from scraper.crawl import read_status, render_text
@@ -96,7 +97,9 @@ async def show_rows(
 
 @app.command()
 def query(
-    sql: Annotated[str, typer.Argument(help="One SQL statement.", show_default=False)],
+    sql: Annotated[
+        str, typer.Argument(metavar="SQL", help="One SQL statement.", show_default=False)
+    ],
     db: DbOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
@@ -107,15 +110,19 @@ def query(
 
 @app.command()
 def search(
-    terms: Annotated[list[str], typer.Argument(help="Words to find.", show_default=False)],
+    terms: Annotated[
+        list[str], typer.Argument(metavar="WORD...", help="Words to find.", show_default=False)
+    ],
     db: DbOpt = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=0, help="At most this many pages (0: all).")
+        int,
+        typer.Option("--limit", "-n", min=0, metavar="N", help="At most this many pages (0: all)."),
     ] = 20,
     raw: Annotated[
         bool,
         typer.Option(
             "--raw",
+            metavar="",
             help="TERMS are the database's query syntax: FTS5 on SQLite (OR, NOT, title:...), "
             'websearch_to_tsquery on PostgreSQL ("a phrase", or, -word).',
         ),
@@ -133,11 +140,17 @@ def search(
 @app.command()
 def export(
     fmt: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="Output format.", show_default=False)
-    ],
+        ExportFormat,
+        typer.Option(
+            "--format", "-f", help="Output format." + shown_default("jsonl"), show_default=False
+        ),
+    ] = ExportFormat.JSONL,
     db: DbOpt = None,
     output: Annotated[
-        str, typer.Option("--output", "-o", help="File to write ('-': standard output).")
+        str,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="File to write ('-': standard output)."
+        ),
     ] = "-",
     changed_since: Annotated[
         str | None,
@@ -147,10 +160,25 @@ def export(
             help="Only pages new or changed since TIME (2026-03-03, 2026-03-03T10:00, 6h, 2d).",
         ),
     ] = None,
+    # -- main content (issue 26): -f markdown -o DIR, --chunks -----------------------------
+    chunks: Annotated[
+        bool,
+        typer.Option(
+            "--chunks",
+            help="One row per chunk of the pages' main content (-f jsonl or csv); with "
+            "--changed-since: the new or changed chunks and the ids of those gone.",
+        ),
+    ] = False,
 ) -> None:
-    """Write every stored page, all columns, as JSON Lines or CSV (streamed)."""
+    """Write every stored page, all columns, as JSON Lines or CSV (streamed); with -f markdown,
+    one Markdown file per page in the directory -o (-f llms-txt: and an llms.txt per host); with
+    --chunks, the chunks."""
     target = None if output == "-" else Path(output)
     since = None if changed_since is None else iso(parse_time(changed_since, "--changed-since"))
+    if chunks or fmt in DIRECTORY_FORMATS:
+        with quiet_broken_pipe():
+            export_content(db_address(db), fmt, output, since, chunks)
+        return
     with quiet_broken_pipe():
         asyncio.run(export_file(db_address(db), fmt, target, sys.stdout.buffer, since))
 
@@ -178,7 +206,9 @@ def changes(
 @app.command()
 def stats(
     db: DbOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print one JSON object.")
+    ] = False,
 ) -> None:
     """The crawl in numbers: pages by status, host and type; frontier; failures; speed."""
     counts = asyncio.run(read_counts(db_address(db)))
@@ -194,10 +224,13 @@ def stats(
 @app.command()
 def status(
     db: DbOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
-    watch: Annotated[bool, typer.Option("--watch", help="Refresh every second.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="One JSON object.")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", metavar="", help="Refresh every second.")
+    ] = False,
     tasks: Annotated[
-        bool, typer.Option("--tasks", "-v", help="Also list every task and where it waits.")
+        bool,
+        typer.Option("--tasks", "-v", metavar="", help="Also list every task and where it waits."),
     ] = False,
 ) -> None:
     """Is a crawl running on the database, and what is it doing (from any other process)."""

@@ -3,16 +3,18 @@ scheduler (``scheduler``: claims from the store, hands URLs out per host), host 
 (``slots``: per-host concurrency, delays, throttling), link admission (``links``), the robots
 gate (``robots``), the fetch and parse workers (``workers``), the sink (``sink``: batches
 committed through the store) and status snapshots (``status``); ``reparse`` re-runs parsing
-over stored bodies."""
+over stored bodies; ``retry`` puts failed URLs back to pending."""
 
 from scraper.crawl.engine import Crawl
 from scraper.crawl.reparse import reparse_bodies
 from scraper.crawl.report import CrawlStats, CrawlSummary
+from scraper.crawl.retry import NETWORK_REASONS, retry_failed
 from scraper.crawl.revisit import RevisitPlan
 from scraper.crawl.status import read_status, render_text, resume_command
 from scraper.crawl.workers import interrupted_by_signals
 
 __all__ = [
+    "NETWORK_REASONS",
     "Crawl",
     "CrawlStats",
     "CrawlSummary",
@@ -22,4 +24,5 @@ __all__ = [
     "render_text",
     "reparse_bodies",
     "resume_command",
+    "retry_failed",
 ]

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,11 +37,10 @@ from scraper.crawl.status import (
     Rates,
     Snapshot,
     build_snapshot,
-    describe_tasks,
-    task_stacks,
 )
+from scraper.crawl.tasks import describe_tasks, task_stacks
 from scraper.crawl.workers import Workers
-from scraper.errors import ScraperError
+from scraper.errors import ScraperError, StoreError
 from scraper.fetch import Fetcher
 from scraper.models import FrontierState
 from scraper.parse import check_rules, parse_pool
@@ -81,6 +81,8 @@ class Crawl:
         self._settings = settings
         self._revisit = revisit
         self._revisits: int | None = None
+        self._pages_at_start: int | None = None
+        self._crawl_pages: int | None = None  # a shared crawl's, counted by the store
         self._save_settings = save_settings
         self._grace_s = grace_s
         self._nothing_to_do = False
@@ -118,13 +120,16 @@ class Crawl:
             return await self._run()
         except* ScraperError as group:
             raise _first(group) from None
+        except* sqlite3.OperationalError as group:  # the SQLite file's disk full, read-only...
+            raise StoreError(f"database {self._settings.db}: {_first(group)}") from None
         except* Exception as group:
             leaf = _first(group)
             raise ScraperError(f"internal error: {type(leaf).__name__}: {leaf}") from leaf
 
     async def _run(self) -> CrawlSummary:
         check_rules(self._settings.extract)
-        async with open_crawl_store(self._settings.db, lease_s=self._settings.lease_s) as store:
+        s = self._settings
+        async with open_crawl_store(s.db, lease_s=s.lease_s, retry_s=s.retry_s) as store:
             self._store = store
             s = self._settings = await self._settle_settings(store)
             await store.recover_abandoned()  # what a killed worker left claimed
@@ -134,8 +139,13 @@ class Crawl:
                     due_at=plan.due_at, checked_before=plan.checked_before
                 )
             seeds = _normalize_seeds(s.seeds)
+            self._pages_at_start = await store.page_count()
             slots = HostSlots(
-                s.per_host, s.delay_s, max_delay_s=s.max_delay_s, autothrottle=s.autothrottle
+                s.per_host,
+                s.delay_s,
+                max_delay_s=s.max_delay_s,
+                autothrottle=s.autothrottle,
+                for_host=s.for_host,
             )
             frontier = self._frontier = Scheduler(
                 store,
@@ -144,7 +154,7 @@ class Crawl:
                 host_buffer=host_quota(s),
                 window=s.concurrency + 2 * s.batch_size,
                 max_pages=s.max_pages,
-                pages_stored=await store.page_count(),
+                pages_stored=self._pages_at_start,
             )
             await frontier.add_seeds(seeds)
             if not await store.crawl_finished(s.max_pages):
@@ -166,7 +176,8 @@ class Crawl:
         pages: int | None = None,
     ) -> CrawlSummary:
         stats = self._frontier.stats() if self._frontier else None
-        failed, blocked = (stats.failed, stats.blocked) if stats else (0, 0)
+        sink = self._parts.sink.stats() if self._parts else None
+        failed, blocked = run = (stats.failed, stats.blocked) if stats else (0, 0)
         if counts is not None:
             failed, blocked = counts[FrontierState.FAILED], counts[FrontierState.BLOCKED]
         return CrawlSummary(
@@ -182,7 +193,13 @@ class Crawl:
             failures=failures,
             max_pages=self._settings.max_pages,
             revisits=self._revisits,
-            unchanged=self._parts.sink.stats().unchanged_written if self._parts else 0,
+            unchanged=sink.unchanged_written if sink else 0,
+            changed=sink.changed_written if sink else 0,
+            removed=sink.removed_written if sink else 0,
+            pages_at_start=self._pages_at_start,
+            shared=self._store is not None and self._store.leases,
+            run_failed=run[0],
+            run_blocked=run[1],
         )
 
     async def _settle_settings(self, store: CrawlStore) -> Settings:
@@ -215,6 +232,7 @@ class Crawl:
             s.deny,
             s.max_depth,
             s.max_url_length,
+            s.for_host,
         )
 
         async def add_sitemaps(urls: tuple[str, ...]) -> None:
@@ -224,8 +242,7 @@ class Crawl:
         gate = RobotsGate(
             fetcher,
             slots,
-            enabled=s.robots,
-            user_agent=s.user_agent,
+            for_host=s.for_host,
             on_sitemaps=add_sitemaps,
             retry_s=s.robots_retry_s,
         )
@@ -287,6 +304,8 @@ class Crawl:
 
     async def _publish(self, state: str) -> None:
         if self._store is not None:
+            if self._store.leases:  # a shared crawl: the store counts every worker's pages
+                self._crawl_pages = await self._store.page_count()
             await self._store.publish_status(self.snapshot(state).to_json())
 
     def snapshot(self, state: str) -> Snapshot:
@@ -299,6 +318,7 @@ class Crawl:
         counters = {
             "fetched": f.dispatched,
             "stored": f.new_pages,
+            **({"checked": stats.checked} if self._revisits is not None else {}),
             "failed": f.failed,
             "blocked": f.blocked,
             "retried": stats.retried,
@@ -340,6 +360,8 @@ class Crawl:
             in_flight=len(p.pipeline.in_flight),
             robots_fetched=p.gate.fetched,
             busiest=self._busiest(p, 3),
+            revisits=self._revisits,
+            crawl_pages=self._crawl_pages,
         )
 
     @staticmethod

@@ -4,9 +4,11 @@ and a fixed-size memory of URLs seen lately that spares the database the links m
 
 import re
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 from scraper.models import Scope
+from scraper.sites import HostSettings
 from scraper.urls import in_scope, url_host
 
 
@@ -46,12 +48,15 @@ class LinkFilter:
         deny: Sequence[str],
         max_depth: int,
         max_url_length: int = 2048,
+        for_host: Callable[[str], HostSettings] | None = None,
     ) -> None:
+        """``allow`` and ``deny`` apply to every host unless ``for_host`` (``Settings.for_host``)
+        gives a host its own."""
         self._seed_hosts = frozenset(seed_hosts)
         self._max_url_length = max_url_length
         self._scope = scope
-        self._allow = [re.compile(p) for p in allow]
-        self._deny = [re.compile(p) for p in deny]
+        default = HostSettings(allow=tuple(allow), deny=tuple(deny))
+        self._for_host = for_host or (lambda host: default)
         self._max_depth = max_depth
         self._recent = RecentUrls()
 
@@ -62,9 +67,11 @@ class LinkFilter:
         host = url_host(url)
         if not in_scope(host, self._seed_hosts, self._scope):
             return None
-        if self._allow and not any(p.search(url) for p in self._allow):
+        site = self._for_host(host)
+        if site.allow and not any(p.search(url) for p in _compiled(site.allow)):
             return None
-        return None if any(p.search(url) for p in self._deny) else host
+        denied = site.deny and any(p.search(url) for p in _compiled(site.deny))
+        return None if denied else host
 
     def admit(self, links: Iterable[str], depth: int) -> tuple[tuple[str, str], ...]:
         """The (url, host) pairs of ``links``, found at ``depth``, that the crawl should follow."""
@@ -73,3 +80,9 @@ class LinkFilter:
         fresh = (url for url in links if self._recent.add(url))
         pairs = ((url, self.host_if_allowed(url)) for url in fresh)
         return tuple((url, host) for url, host in pairs if host is not None)
+
+
+@lru_cache(maxsize=256)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """The compiled ``allow`` or ``deny`` patterns of a host (few distinct sets in a crawl)."""
+    return tuple(re.compile(p) for p in patterns)

@@ -17,6 +17,29 @@ class CrawlStats:
     in_flight: int
     robots_fetched: int
     busiest: tuple[tuple[str, int, int, float], ...] = ()  # (host, queued, in flight, delay_s)
+    revisits: int | None = None  # a recrawl: the stored pages it scheduled for a revisit
+    crawl_pages: int | None = None  # a shared crawl: every worker's pages, as the store counts
+
+    @property
+    def checked(self) -> int:
+        """Revisits this run wrote: unchanged, changed or removed."""
+        return self.sink.unchanged_written + self.sink.changed_written
+
+    @property
+    def visited(self) -> int:
+        """Pages this run fetched and wrote: new ones and revisits."""
+        return self.frontier.new_pages + self.checked
+
+    @property
+    def rate(self) -> float:
+        """Pages visited per second."""
+        return self.visited / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def pages(self) -> int:
+        """The crawl's pages: every worker's on a shared crawl (as last counted), else this
+        worker's count, which is the crawl's."""
+        return max(self.frontier.pages, self.crawl_pages or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +60,31 @@ class CrawlSummary:
     max_pages: int = 0  # this run's page limit (0: none)
     revisits: int | None = None  # a recrawl: the stored pages it scheduled for a revisit
     unchanged: int = 0  # revisits of this run that found their page unchanged
+    changed: int = 0  # revisits of this run that found it changed (removed ones included)
+    removed: int = 0  # revisits of this run that found it gone (404, 410)
+    pages_at_start: int | None = None  # in the database when this run started (None: unknown)
+    shared: bool = False  # a shared crawl (PostgreSQL): other workers store pages too
+    run_failed: int = 0  # URLs this run recorded as failed
+    run_blocked: int = 0  # URLs this run recorded as blocked
+
+    @property
+    def checked(self) -> int:
+        """Revisits this run wrote: unchanged, changed or removed."""
+        return self.unchanged + self.changed
+
+    @property
+    def visited(self) -> int:
+        """Pages this run fetched and wrote: new ones and revisits."""
+        return self.new_pages + self.checked
+
+    @property
+    def rate(self) -> float:
+        """Pages visited per second."""
+        return self.visited / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def earlier(self) -> int:
+        """Pages stored before this run (on a shared crawl: when this worker started)."""
+        if self.pages_at_start is not None:
+            return self.pages_at_start
+        return self.pages - self.new_pages

@@ -26,6 +26,7 @@ from scraper.errors import PermanentFetchError, TransientFetchError
 from scraper.fetch import Fetcher, FetchHooks
 from scraper.models import FrontierState
 from scraper.parse import RobotsPolicy
+from scraper.sites import HostSettings
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +69,14 @@ class RobotsGate:
         fetcher: Fetcher,
         slots: HostSlots,
         *,
-        enabled: bool,
-        user_agent: str,
+        for_host: Callable[[str], HostSettings],
         on_sitemaps: Callable[[tuple[str, ...]], Awaitable[None]],
         retry_s: float = 30.0,
         max_rounds: int = 3,
     ) -> None:
         self._fetcher = fetcher
         self._slots = slots
-        self._enabled = enabled
-        self._user_agent = user_agent
+        self._for_host = for_host
         self._on_sitemaps = on_sitemaps
         self._retry_s = retry_s
         self._max_rounds = max_rounds
@@ -88,7 +87,7 @@ class RobotsGate:
 
     async def check(self, url: str, host: str, hooks: FetchHooks) -> Decision:
         """Decide for one URL of ``host``; may fetch that origin's robots.txt first."""
-        if not self._enabled:
+        if not self._for_host(host).respect_robots:
             return ALLOW
         origin = await self._origin(origin_of(url), host, hooks)
         if origin.dead_reason is not None:
@@ -131,7 +130,8 @@ class RobotsGate:
 
     async def _load(self, key: str, host: str, hooks: FetchHooks, known: _Origin | None) -> _Origin:
         try:
-            policy = await self._fetch_policy(key + "/robots.txt", hooks)
+            agent = self._for_host(host).user_agent
+            policy = await self._fetch_policy(key + "/robots.txt", agent, hooks)
         except TransientFetchError as exc:  # no connection at all
             return _Origin(RobotsPolicy.allow_all(), dead_reason=exc.reason)
         self.fetched += 1
@@ -149,7 +149,9 @@ class RobotsGate:
             await self._on_sitemaps(policy.sitemaps)
         return _Origin(policy)
 
-    async def _fetch_policy(self, robots_url: str, hooks: FetchHooks) -> RobotsPolicy:
+    async def _fetch_policy(self, robots_url: str, agent: str, hooks: FetchHooks) -> RobotsPolicy:
+        """robots.txt's rules for the product token of ``agent``, the host's User-Agent."""
+
         async def follow(target: str) -> bool:
             return True  # RFC 9309 2.3.1.2: follow at least five redirects, to any host
 
@@ -159,7 +161,7 @@ class RobotsGate:
         except TransientFetchError as exc:
             if exc.reason in _NO_CONNECTION:
                 raise
-            return RobotsPolicy.from_response(None, b"", self._user_agent)
+            return RobotsPolicy.from_response(None, b"", agent)
         except PermanentFetchError:  # too large, redirect loop: treated as unavailable
             return RobotsPolicy.allow_all()
-        return RobotsPolicy.from_response(result.status, result.body, self._user_agent)
+        return RobotsPolicy.from_response(result.status, result.body, agent)

@@ -156,7 +156,7 @@ class Scheduler:
 
     def committed(self, records: Sequence[SinkRecord]) -> None:
         """The sink wrote ``records``: they stop being outstanding; their links may be claimed."""
-        pages = sum(isinstance(r, PageRecord) for r in records)
+        pages = sum(isinstance(r, PageRecord) and not r.revisit for r in records)  # new pages
         self._recent_failures.extend(
             (r.url, r.reason) for r in records if isinstance(r, FailureRecord)
         )

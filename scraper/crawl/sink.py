@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from scraper.models import CheckedRecord, PageRecord, SinkRecord
+from scraper.models import GONE_STATUSES, CheckedRecord, PageRecord, SinkRecord
 from scraper.storage import CrawlStore
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ class SinkStats:
     pages_written: int
     failures_written: int
     unchanged_written: int  # revisits that found their page unchanged
+    changed_written: int  # revisits that found it changed (removed ones included)
+    removed_written: int  # revisits that found it gone (404, 410)
     batches: int
     last_batch_ms: float
     queued: int
@@ -79,6 +81,8 @@ class Sink:
         self._pages = 0
         self._failures = 0
         self._unchanged = 0
+        self._changed = 0
+        self._removed = 0
         self._batches = 0
         self._last_batch_ms = 0.0
 
@@ -118,6 +122,9 @@ class Sink:
         unchanged = sum(isinstance(r, CheckedRecord) for r in records)
         self._pages += pages
         self._unchanged += unchanged
+        changed = [r for r in records if isinstance(r, PageRecord) and r.revisit]
+        self._changed += len(changed)
+        self._removed += sum(r.status in GONE_STATUSES for r in changed)
         self._failures += len(records) - pages - unchanged
         self._batches += 1
         self._last_batch_ms = (time.perf_counter() - started) * 1000
@@ -131,6 +138,8 @@ class Sink:
             pages_written=self._pages,
             failures_written=self._failures,
             unchanged_written=self._unchanged,
+            changed_written=self._changed,
+            removed_written=self._removed,
             batches=self._batches,
             last_batch_ms=round(self._last_batch_ms, 1),
             queued=self.inbox.qsize(),

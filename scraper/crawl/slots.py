@@ -10,6 +10,9 @@ never below the configured ``delay_s`` or the host's robots.txt ``Crawl-delay``,
 and 503 and only shrinks again on good responses; it never exceeds ``max_delay_s`` (a
 Crawl-delay is capped there too). ``Retry-After`` defers the host's next start outright.
 
+Each host's capacity, delay, cap and autothrottle are its own: ``Settings.for_host`` (its
+``[site."PATTERN"]`` tables over the globals), asked when the host gets a slot.
+
 Memory stays bounded by the hosts of the last minutes, not all hosts ever crawled: a slot with
 nothing in flight is dropped at release if it holds nothing to remember, and otherwise (a gap
 still to keep, a tuned delay) once it has been idle for ``forget_s`` (60 s, like Scrapy's
@@ -23,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scraper.config import Settings
+from scraper.sites import HostSettings
 from scraper.storage import HostTiming
 
 _OVERLOADED = frozenset({429, 503})
@@ -31,10 +35,16 @@ FORGET_S = 60.0
 
 @dataclass(slots=True)
 class _Slot:
+    site: HostSettings  # the host's configured per_host, delay, cap and autothrottle
     delay_s: float
     floor_s: float
     in_flight: int = 0
     next_start: float = 0.0
+
+    @property
+    def tuned(self) -> bool:
+        """Holding something to remember: a Crawl-delay, or a delay autothrottle moved."""
+        return self.floor_s != self.site.delay_s or self.delay_s != self.site.delay_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +69,14 @@ class HostSlots:
         autothrottle: bool = False,
         forget_s: float = FORGET_S,
         clock: Callable[[], float] = time.monotonic,
+        for_host: Callable[[str], HostSettings] | None = None,
     ) -> None:
+        """``per_host``, ``delay_s``, ``max_delay_s`` and ``autothrottle`` apply to every host,
+        unless ``for_host`` (``Settings.for_host``) says what one host gets."""
         self.per_host = per_host
         self.delay_s = delay_s
-        self.max_delay_s = max(max_delay_s, delay_s)
-        self.autothrottle = autothrottle
+        default = HostSettings(delay_s, per_host, max(max_delay_s, delay_s), autothrottle)
+        self._for_host = for_host or (lambda host: default)
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
         self._forget_s = forget_s
@@ -72,7 +85,8 @@ class HostSlots:
     def _slot(self, host: str) -> _Slot:
         slot = self._slots.get(host)
         if slot is None:
-            slot = self._slots[host] = _Slot(self.delay_s, self.delay_s)
+            site = self._for_host(host)
+            slot = self._slots[host] = _Slot(site, site.delay_s, site.delay_s)
         return slot
 
     def wait_s(self, host: str) -> float | None:
@@ -80,7 +94,7 @@ class HostSlots:
         slot = self._slots.get(host)
         if slot is None:
             return 0.0
-        if slot.in_flight >= self.per_host:
+        if slot.in_flight >= slot.site.per_host:
             return None
         return max(0.0, slot.next_start - self._clock())
 
@@ -99,7 +113,7 @@ class HostSlots:
             host
             for host, slot in self._slots.items()
             if slot.in_flight == 0
-            and slot.floor_s == self.delay_s
+            and slot.floor_s == slot.site.delay_s
             and now - slot.next_start >= self._forget_s
         ]
         for host in idle:
@@ -109,11 +123,8 @@ class HostSlots:
         """Give back what :meth:`acquire` took; forget a host that is idle and at rest."""
         slot = self._slots[host]
         slot.in_flight -= 1
-        if slot.in_flight == 0 and slot.next_start <= self._clock() and not self._tuned(slot):
+        if slot.in_flight == 0 and slot.next_start <= self._clock() and not slot.tuned:
             del self._slots[host]
-
-    def _tuned(self, slot: _Slot) -> bool:
-        return slot.floor_s != self.delay_s or slot.delay_s != self.delay_s
 
     def reserve(self, host: str) -> float:
         """Book the host's next start time; return how many seconds to wait before starting."""
@@ -140,22 +151,24 @@ class HostSlots:
     def set_crawl_delay(self, host: str, seconds: float) -> None:
         """Raise the host's minimum delay to its robots.txt Crawl-delay (capped)."""
         slot = self._slot(host)
-        slot.floor_s = max(self.delay_s, min(seconds, self.max_delay_s))
+        cap = max(slot.site.max_delay_s, slot.site.delay_s)
+        slot.floor_s = max(slot.site.delay_s, min(seconds, cap))
         slot.delay_s = max(slot.delay_s, slot.floor_s)
 
     def observe(self, host: str, status: int, latency_s: float) -> None:
         """Adapt the host's delay to one response (status 0: no response)."""
-        if not self.autothrottle:
-            return
         slot = self._slot(host)
+        site = slot.site
+        if not site.autothrottle:
+            return
         if status in _OVERLOADED:
             new = max(slot.delay_s * 2, 1.0)
         else:
-            target = latency_s / self.per_host
+            target = latency_s / site.per_host
             new = max(target, (slot.delay_s + target) / 2)
             if (status == 0 or status >= 400) and new < slot.delay_s:
                 return  # errors never speed a host up
-        slot.delay_s = min(max(new, slot.floor_s), max(self.max_delay_s, slot.floor_s))
+        slot.delay_s = min(max(new, slot.floor_s), max(site.max_delay_s, slot.floor_s))
 
     def timings(self) -> dict[str, HostTiming]:
         """(seconds until the next start, spacing) of every host with a slot: what a shared
@@ -173,7 +186,7 @@ class HostSlots:
 
     def delay_of(self, host: str) -> float:
         slot = self._slots.get(host)
-        return self.delay_s if slot is None else slot.delay_s
+        return self._for_host(host).delay_s if slot is None else slot.delay_s
 
     def in_flight(self, host: str) -> int:
         slot = self._slots.get(host)

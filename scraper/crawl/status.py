@@ -6,36 +6,34 @@ URLs in flight with their age and attempt, the busiest hosts' queues and next al
 and every asyncio task with what it is waiting on. ``scraper status`` reads it back.
 """
 
-import asyncio
-import io
+import dataclasses
 import json
 import os
 import shlex
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from types import CoroutineType, FrameType, GeneratorType
 from typing import Any
 
-from scraper.storage import WorkerStatus, crawl_running, db_label, open_read_store
+from scraper.crawl.tasks import TaskInfo
+from scraper.storage import (
+    PendingHosts,
+    WorkerStatus,
+    crawl_running,
+    db_label,
+    open_read_store,
+)
 
 RATE_WINDOW_S = 60.0
-RATE_COUNTERS = frozenset({"fetched", "stored", "failed", "blocked", "retried", "discovered"})
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # scraper/
+RATE_COUNTERS = frozenset(
+    {"fetched", "stored", "checked", "failed", "blocked", "retried", "discovered"}
+)
 TOP_HOSTS = 20
 TOP_IN_FLIGHT = 50
-
-
-@dataclass(frozen=True, slots=True)
-class TaskInfo:
-    name: str
-    state: str  # "running", "waiting", "done"
-    waiting_on: (
-        str  # innermost frame and what it awaits: "Scheduler.next_item (scheduler.py:1) on Future"
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,56 +105,6 @@ class Rates:
         return {k: round((v - old.get(k, 0)) * 60 / span, 1) for k, v in counters.items()}
 
 
-def _where(frame: FrameType) -> str:
-    code = frame.f_code
-    return f"{code.co_qualname} ({os.path.basename(code.co_filename)}:{frame.f_lineno})"
-
-
-def describe_task(task: "asyncio.Task[Any]") -> TaskInfo:
-    """A task's name, state and where it is suspended: the innermost frame of this package,
-    then the innermost frame of all (a library's), then the kind of object it awaits."""
-    if task.done():
-        return TaskInfo(task.get_name(), "done", "")
-    ours, innermost, awaited = "", "", None
-    coro: object = task.get_coro()
-    for _ in range(100):  # bounded walk down the await chain
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if isinstance(frame, FrameType):
-            innermost = _where(frame)
-            if _PACKAGE_DIR in frame.f_code.co_filename:
-                ours = innermost
-        nxt = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-        if not isinstance(nxt, CoroutineType | GeneratorType):
-            awaited = nxt
-            break
-        coro = nxt
-    where = ours if ours == innermost or not ours else f"{ours} > {innermost.split(' ')[0]}"
-    kind = type(awaited).__name__.removesuffix("Iter")  # _asyncio.FutureIter: a Future
-    on = f" on {kind}" if awaited is not None else ""
-    return TaskInfo(task.get_name(), "waiting" if awaited is not None else "running", where + on)
-
-
-def describe_tasks(tasks: Iterable["asyncio.Task[Any]"]) -> list[TaskInfo]:
-    return sorted((describe_task(t) for t in tasks), key=lambda t: _task_order(t.name))
-
-
-def _task_order(name: str) -> tuple[str, int]:
-    stem, _, number = name.rpartition("-")
-    return (stem, int(number)) if number.isdigit() else (name, -1)
-
-
-def task_stacks(tasks: Iterable["asyncio.Task[Any]"]) -> str:
-    """Every task's stack as text (for SIGUSR1)."""
-    out = io.StringIO()
-    for task in tasks:
-        out.write(f"--- task {task.get_name()} ---\n")
-        task.print_stack(limit=20, file=out)
-        info = describe_task(task)
-        if info.waiting_on:
-            out.write(f"    waiting in {info.waiting_on}\n")
-    return out.getvalue()
-
-
 def build_snapshot(
     *,
     state: str,
@@ -184,14 +132,34 @@ def build_snapshot(
     )
 
 
+class WorkerEnd(StrEnum):
+    """How a worker of a shared crawl left it (it says so in the database as it goes)."""
+
+    FINISHED = "finished"  # the crawl was over, or nothing was left for it
+    STOPPED = "stopped"  # a signal (Ctrl-C, SIGTERM): its claims went back to pending
+    FAILED = "failed"  # an error ended it
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerReport:
-    """One worker of a shared crawl (PostgreSQL): its name, heartbeat and last snapshot."""
+    """One worker of a shared crawl (PostgreSQL): its name, heartbeat and last snapshot; how it
+    ended, if it did; the hosts it holds, and whether it is idle (alive, holding no host and
+    fetching nothing)."""
 
     name: str
     alive: bool
     heartbeat_age_s: float
     snapshot: Snapshot | None
+    ended: WorkerEnd | None = None
+    ended_age_s: float | None = None
+    error: str | None = None
+    hosts_held: int | None = None
+    idle: bool = False
+
+    @property
+    def dead(self) -> bool:
+        """Silent without having said it left: killed, crashed or cut off."""
+        return not self.alive and self.ended is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +171,8 @@ class StatusReport:
     running: bool
     snapshot: Snapshot | None
     workers: tuple[WorkerReport, ...] = ()
+    pending: PendingHosts | None = None  # a shared crawl's hosts with pending URLs, held or not
+    totals: tuple[tuple[str, int], ...] = ()  # the crawl's, from the store: pages, URLs by state
 
     @property
     def stale(self) -> bool:
@@ -214,8 +184,14 @@ class StatusReport:
         snap = asdict(self.snapshot) if self.snapshot else None
         age = round(self.snapshot.age_s(), 1) if self.snapshot else None
         report = {"db": self.db, "running": self.running, "stale": self.stale}
-        workers = {"workers": [asdict(w) for w in self.workers]} if self.workers else {}
-        return json.dumps({**report, "age_s": age, "snapshot": snap, **workers}, ensure_ascii=False)
+        workers: dict[str, object] = {}
+        if self.workers:
+            workers["workers"] = [asdict(w) for w in self.workers]
+            workers["pending_hosts"] = asdict(self.pending) if self.pending else None
+        totals = {"totals": dict(self.totals)}
+        return json.dumps(
+            {**report, **totals, "age_s": age, "snapshot": snap, **workers}, ensure_ascii=False
+        )
 
 
 async def read_status(db: str | Path) -> StatusReport:
@@ -223,35 +199,70 @@ async def read_status(db: str | Path) -> StatusReport:
     running = crawl_running(db)
     async with open_read_store(db) as store:
         workers = await store.workers()
+        pending = await store.pending_hosts() if any(w.name for w in workers) else None
+        totals = await store.totals()
     if any(w.name for w in workers):
-        return _shared_report(db_label(db), workers)
+        return dataclasses.replace(_shared_report(db_label(db), workers, pending), totals=totals)
     text = workers[0].status if workers else None
-    return StatusReport(db_label(db), running, Snapshot.from_json(text) if text else None)
+    snapshot = Snapshot.from_json(text) if text else None
+    return StatusReport(db_label(db), running, snapshot, totals=totals)
 
 
-def _shared_report(db: str, workers: list[WorkerStatus]) -> StatusReport:
-    reports = tuple(
-        WorkerReport(
-            w.name, bool(w.alive), round(w.heartbeat_age_s or 0.0, 1),
-            Snapshot.from_json(w.status) if w.status else None,
-        )
-        for w in workers
-    )  # fmt: skip
+def _shared_report(
+    db: str, workers: list[WorkerStatus], pending: PendingHosts | None
+) -> StatusReport:
+    reports = tuple(_worker_report(w) for w in workers)
     live = [w for w in reports if w.alive] or list(reports)
-    return StatusReport(db, any(w.alive for w in reports), live[0].snapshot, reports)
+    return StatusReport(db, any(w.alive for w in reports), live[0].snapshot, reports, pending)
+
+
+def _worker_report(w: WorkerStatus) -> WorkerReport:
+    snap = Snapshot.from_json(w.status) if w.status else None
+    alive = bool(w.alive)
+    working = snap is None or snap.state != "running" or bool(snap.in_flight)
+    return WorkerReport(
+        w.name, alive, round(w.heartbeat_age_s or 0.0, 1), snap, ended=_end_of(w, snap),
+        ended_age_s=None if w.ended_age_s is None else round(w.ended_age_s, 1),
+        error=w.end_error, hosts_held=w.hosts_held,
+        idle=alive and w.hosts_held == 0 and not working,
+    )  # fmt: skip
+
+
+def _end_of(w: WorkerStatus, snap: Snapshot | None) -> WorkerEnd | None:
+    """How the worker left, from its end and its last snapshot (a signal's stop publishes
+    ``interrupted``; a second signal cuts it at ``stopping``)."""
+    if w.ended_age_s is None:
+        return None
+    if w.end_error:
+        return WorkerEnd.FAILED
+    if snap is not None and snap.state in ("interrupted", "stopping"):
+        return WorkerEnd.STOPPED
+    return WorkerEnd.FINISHED
 
 
 def render_text(report: StatusReport, *, tasks: bool = False) -> str:
     """The report as plain text, for a terminal or a pipe: a short summary, with the in-flight
     URLs and busiest hosts while a crawl runs, and every task's stack position with ``tasks``;
-    on a shared crawl, that for each worker, a dead one (no heartbeat) said so."""
+    on a shared crawl, that for each worker: how it ended if it did, dead if it went silent
+    without saying so, idle if it holds no host."""
+    totals = [_totals_line(report.totals)] if report.totals else []
     if report.workers:
-        return _workers_text(report, tasks=tasks)
+        head, _, rest = _workers_text(report, tasks=tasks).partition("\n")
+        return "\n".join([head, *totals, *([rest] if rest else [])])
     snap = report.snapshot
     if snap is None:
         state = "running (no snapshot yet)" if report.running else "not running"
-        return f"{report.db}: {state}; no crawl status recorded yet"
-    return "\n".join([_headline(report, snap), *_snapshot_lines(snap, report.running, tasks)])
+        return "\n".join([f"{report.db}: {state}; no crawl status recorded yet", *totals])
+    run, *more = _snapshot_lines(snap, report.running, tasks)
+    run = ("this run: " if report.running else "last run: ") + run
+    return "\n".join([_headline(report, snap), *totals, run, *more])
+
+
+def _totals_line(totals: tuple[tuple[str, int], ...]) -> str:
+    """The crawl's totals, every run's: ``crawl: 529 pages  done 529  failed 3 ...``."""
+    counts = dict(totals)
+    pages = counts.pop("pages", 0)
+    return "  ".join([f"crawl: {pages} pages", *(f"{k} {v}" for k, v in counts.items())])
 
 
 def _snapshot_lines(snap: Snapshot, running: bool, tasks: bool) -> list[str]:
@@ -268,24 +279,68 @@ def _snapshot_lines(snap: Snapshot, running: bool, tasks: bool) -> list[str]:
 
 
 def _workers_text(report: StatusReport, *, tasks: bool) -> str:
-    alive = sum(w.alive for w in report.workers)
-    state = "running" if report.running else "not running"
-    lines = [f"{report.db}: {state}; {len(report.workers)} workers, {alive} alive"]
+    lines = [_workers_headline(report)]
     for worker in report.workers:
         snap = worker.snapshot
-        said = f" (pid {snap.pid}, {snap.state})" if snap else " (no snapshot yet)"
-        if worker.alive:
-            lines.append(f"worker {worker.name}{said}, heartbeat {worker.heartbeat_age_s:.1f}s ago")
-        else:
-            lines.append(
-                f"worker {worker.name}{said}: dead, no heartbeat for {worker.heartbeat_age_s:.1f}s"
-                "; its URLs go back to the pool when another worker recovers them"
-            )
+        lines.append(_worker_line(worker))
         if snap is not None:
             lines += ["  " + line for line in _snapshot_lines(snap, worker.alive, tasks)]
-    if not report.running and report.stale:
+    if not report.running and _unfinished(report):
         lines.append(f"to continue the crawl, run: {resume_command(report.db)}")
     return "\n".join(lines)
+
+
+def _unfinished(report: StatusReport) -> bool:
+    """Is work left: URLs claimed by a worker that died or failed, or pending after one was
+    stopped? (Workers finish when the database says the crawl is over: --max-pages reached
+    leaves URLs pending.)"""
+    if any(w.dead or w.ended == WorkerEnd.FAILED for w in report.workers):
+        return True
+    stopped = any(w.ended == WorkerEnd.STOPPED for w in report.workers)
+    return stopped and (report.pending is None or report.pending.hosts > 0)
+
+
+def _workers_headline(report: StatusReport) -> str:
+    """``running; 3 workers, 2 alive, 1 finished, 1 idle: every host with pending URLs is
+    held``: the counts that are not zero (alive always)."""
+    workers = report.workers
+    parts = [_count(len(workers), "worker"), f"{sum(w.alive for w in workers)} alive"]
+    parts += [f"{n} {end}" for end in WorkerEnd if (n := sum(w.ended == end for w in workers))]
+    if dead := sum(w.dead for w in workers):
+        parts.append(f"{dead} dead")
+    if idle := sum(w.idle for w in workers):
+        parts.append(f"{idle} idle{_why_idle(report.pending)}")
+    return f"{report.db}: {'running' if report.running else 'not running'}; " + ", ".join(parts)
+
+
+def _why_idle(pending: PendingHosts | None) -> str:
+    """Why a live worker holds no host: one host is fetched by one worker at a time."""
+    if pending is None or (pending.hosts and pending.held < pending.hosts):
+        return ""  # free hosts: it leases one at its next claim
+    if not pending.hosts:
+        return ": no URL is pending"
+    return ": every host with pending URLs is held"
+
+
+def _worker_line(worker: WorkerReport) -> str:
+    snap = worker.snapshot
+    if worker.ended is not None:
+        pid = f" (pid {snap.pid})" if snap else ""
+        why = f": {worker.error}" if worker.error else ""
+        return f"worker {worker.name}{pid}: {worker.ended} {worker.ended_age_s:.1f}s ago{why}"
+    said = f" (pid {snap.pid}, {snap.state})" if snap else " (no snapshot yet)"
+    if worker.dead:
+        return (
+            f"worker {worker.name}{said}: dead, no heartbeat for {worker.heartbeat_age_s:.1f}s"
+            "; its URLs go back to the pool when another worker recovers them"
+        )
+    holds = "" if worker.hosts_held is None else f", holds {_count(worker.hosts_held, 'host')}"
+    idle = ", idle" if worker.idle else ""
+    return f"worker {worker.name}{said}, heartbeat {worker.heartbeat_age_s:.1f}s ago{holds}{idle}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _headline(report: StatusReport, snap: Snapshot) -> str:

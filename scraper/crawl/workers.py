@@ -35,6 +35,7 @@ from scraper.models import (
     FrontierState,
     PageRecord,
     ParsedPage,
+    ParseJob,
     SinkRecord,
 )
 from scraper.parse import (
@@ -100,6 +101,7 @@ class Workers:
         self._links = links
         self._sink = sink
         self._pool = pool
+        self._spec = settings.parse_spec
         self.parsers = settings.parse_workers * 4 or 1  # several in flight hide the IPC round trip
         self._inbox: asyncio.Queue[tuple[FrontierItem, Outcome] | None] = asyncio.Queue(
             maxsize=settings.concurrency * 2
@@ -249,15 +251,11 @@ class Workers:
         s = self._settings
         html = [isinstance(r, FetchResult) and self._parses(r) for _, r in jobs]
         requests = [
-            (r.body, self._base(item, r), r.charset, s.store_html)
+            ParseJob(r.body, self._base(item, r), r.charset, s.store_html)
             for (item, r), parse in zip(jobs, html, strict=True)
             if parse and isinstance(r, FetchResult)
         ]
-        parsed = iter(
-            await self._run(parse_many, requests, s.max_links_per_page, s.extract)
-            if requests
-            else []
-        )
+        parsed = iter(await self._run(parse_many, requests, self._spec) if requests else [])
         records: list[SinkRecord] = []
         for (item, outcome), parse in zip(jobs, html, strict=True):
             if isinstance(outcome, FailureRecord):
@@ -327,6 +325,8 @@ class Workers:
             charset=r.charset,
             redirected_to=_redirect_target(item.url, r),
             visit=revisit.visit(self._settings, item, r, hashes=(raw, content), changed=True),
+            content=parsed.content if parsed else None,
+            revisit=item.previous is not None,
         )
 
 

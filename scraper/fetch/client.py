@@ -37,7 +37,7 @@ from scraper.fetch.errors import EXPECTED, translate
 from scraper.fetch.guard import AddressPolicy, GuardedResolver
 from scraper.fetch.retries import RetryPolicy
 from scraper.models import HTML_TYPES, FetchResult, PreviousVisit
-from scraper.urls import join_url, normalize_url
+from scraper.urls import join_url, normalize_url, url_host
 
 _CHUNK = 64 * 1024
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
@@ -257,7 +257,8 @@ class Fetcher:
         on_sent: Callable[[str, float], None] | None = None,
         headers: dict[str, str] | None = None,
     ) -> _Page:
-        """GET ``url`` without following redirects; the body is read whole unless it is a 3xx."""
+        """GET ``url`` without following redirects, with the host's headers (its site table's,
+        ``--header``); the body is read whole unless it is a 3xx."""
         if self._session is None:
             raise RuntimeError("fetcher is not open")
         self._policy.check_literal(url)
@@ -267,7 +268,10 @@ class Fetcher:
             async with self._session.get(
                 URL(url, encoded=True),  # normalized: already percent-encoded, host in punycode
                 allow_redirects=False,
-                headers=headers,
+                headers={
+                    **self._settings.for_host(url_host(url)).request_headers(),
+                    **(headers or {}),
+                },
             ) as resp:
                 clock.headers(resp.status)
                 return await self._receive(resp)

@@ -18,7 +18,17 @@ import charset_normalizer
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.digest import content_hash
-from scraper.models import ExtractRule, ParsedPage, Reparsed, StoredBody
+from scraper.models import (
+    Content,
+    ExtractRule,
+    ParsedPage,
+    ParseJob,
+    ParseSpec,
+    Reparsed,
+    StoredBody,
+)
+from scraper.parse.chunks import chunk_markdown
+from scraper.parse.content import main_content
 from scraper.parse.extract import extract_fields
 from scraper.urls import join_url, try_normalize
 
@@ -239,6 +249,9 @@ def parse_html(
     charset: str | None,
     max_links: int = 1000,
     rules: tuple[ExtractRule, ...] = (),
+    *,
+    markdown: bool = False,
+    chunk_tokens: int | None = None,
 ) -> ParsedPage:
     """Parse one HTML document fetched from ``url`` (normalized, absolute).
 
@@ -246,7 +259,9 @@ def parse_html(
     Links come from ``<a href>`` and ``<area href>`` (rel="nofollow" included), resolved against
     the document base URL by :func:`scraper.urls.join_url`; non-http(s), fragment-only and invalid
     ones are dropped, and only the first ``max_links`` are kept. ``rules`` fill ``data``
-    (:mod:`scraper.parse.extract`). Never raises on any body; a body nested absurdly deep is parsed
+    (:mod:`scraper.parse.extract`). With ``markdown``, ``content`` is the page's main content
+    (:mod:`scraper.parse.content`), cut in chunks of ``chunk_tokens`` when that is set
+    (:mod:`scraper.parse.chunks`). Never raises on any body; a body nested absurdly deep is parsed
     only up to the first too-deep tag (logged), to bound the time.
     """
     html = _to_utf8(body, charset)
@@ -261,37 +276,46 @@ def parse_html(
     links = _links(nodes, base, max_links)
     title, description = _title(tree), _description(tree)
     data = extract_fields(tree, url, rules, base) if rules else None  # before _text changes it
-    return ParsedPage(title, description, _text(tree), links, data)
+    content = _content(tree, base, chunk_tokens) if markdown else None  # before _text too
+    return ParsedPage(title, description, _text(tree), links, data, content)
+
+
+def _content(tree: LexborHTMLParser, base: str, chunk_tokens: int | None) -> Content:
+    main = main_content(tree, base)
+    chunks = chunk_markdown(main.markdown, chunk_tokens) if chunk_tokens else ()
+    return Content(main.markdown, main.text, chunks)
+
+
+def parse_document(job: ParseJob, spec: ParseSpec) -> ParsedPage:
+    """:func:`parse_html` of a pool job, as ``spec`` says."""
+    return parse_html(
+        job.body, job.url, job.charset, spec.max_links, spec.rules,
+        markdown=spec.markdown, chunk_tokens=spec.chunk_tokens if spec.chunks else None,
+    )  # fmt: skip
 
 
 # --- In the parse pool: whole batches per call (top-level functions, picklable) -------------
 
 
-def parse_many(
-    requests: list[tuple[bytes, str, str | None, bool]],
-    max_links: int,
-    rules: tuple[ExtractRule, ...],
-) -> list[tuple[ParsedPage, bytes | None]]:
-    """Parse HTML pages, given as (body, base URL, charset, keep body), and for --store-html
-    compress their bodies: one trip to the parse pool for a whole batch (top-level, picklable)."""
+def parse_many(jobs: list[ParseJob], spec: ParseSpec) -> list[tuple[ParsedPage, bytes | None]]:
+    """Parse HTML pages, and for --store-html compress their bodies: one trip to the parse pool
+    for a whole batch (top-level, picklable)."""
     return [
-        (parse_html(body, url, charset, max_links, rules), zlib.compress(body) if keep else None)
-        for body, url, charset, keep in requests
+        (parse_document(job, spec), zlib.compress(job.body) if job.keep else None) for job in jobs
     ]
 
 
-def reparse_batch(
-    bodies: list[StoredBody], rules: tuple[ExtractRule, ...], max_links: int
-) -> list[Reparsed]:
+def reparse_batch(bodies: list[StoredBody], spec: ParseSpec) -> list[Reparsed]:
     """Parse stored bodies again (runs in the parse pool: top-level and picklable)."""
     out = []
     for stored in bodies:
         base = try_normalize(stored.final_url) or stored.url
-        page = parse_html(zlib.decompress(stored.body), base, stored.charset, max_links, rules)
+        job = ParseJob(zlib.decompress(stored.body), base, stored.charset)
+        page = parse_document(job, spec)
         data = json.dumps(page.data, ensure_ascii=False) if page.data else None
         digest = content_hash(page.title, page.text, data)
         out.append(
             Reparsed(stored.version_id, stored.url, page.title, page.description, page.text,
-                     data, page.links, digest)
+                     data, page.links, digest, page.content)
         )  # fmt: skip
     return out

@@ -1,14 +1,24 @@
 """All SQL lives here. The engine talks to a crawl's database through :class:`CrawlStore`
 (``base.py``), the read commands through :class:`CrawlReader` (``reading.py``); the backend is
 chosen from the database's address: a ``postgresql://`` (or ``postgres://``) URL is PostgreSQL
-(``postgres/``), anything else a file path, SQLite, the embedded default (``sqlite/``)."""
+(``postgres/``), a URL of any other scheme an error, anything else a file path, SQLite, the
+embedded default (``sqlite/``)."""
 
 import contextlib
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scraper.errors import UsageError
 from scraper.storage.base import CrawlStore, HostTiming, NewUrl, Tally
-from scraper.storage.reading import CrawlCounts, CrawlReader, Row, Rows, WorkerStatus
+from scraper.storage.reading import (
+    CrawlCounts,
+    CrawlReader,
+    PendingHosts,
+    Row,
+    Rows,
+    WorkerStatus,
+)
 from scraper.storage.sqlite import lock
 from scraper.storage.sqlite.readstore import ReadStore
 from scraper.storage.sqlite.store import Store as SqliteStore
@@ -37,6 +47,7 @@ __all__ = [
     "CrawlStore",
     "HostTiming",
     "NewUrl",
+    "PendingHosts",
     "PostgresStore",
     "ReadStore",
     "Row",
@@ -55,9 +66,21 @@ __all__ = [
 ]
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")  # libpq's URIs
+_URL = re.compile(r"([a-z][a-z0-9+.-]*)://", re.IGNORECASE)  # RFC 3986's scheme, then //
+
+
 def is_postgres(db: str | Path) -> bool:
-    """Is ``db`` the URL of a PostgreSQL database (else an SQLite file's path)?"""
-    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
+    """Is ``db`` the URL of a PostgreSQL database (else an SQLite file's path)? UsageError for
+    a URL of another scheme (``mysql://``, a typo such as ``postgresq://``): never a path."""
+    if not isinstance(db, str) or db.startswith(POSTGRES_SCHEMES):
+        return isinstance(db, str)
+    if url := _URL.match(db):
+        raise UsageError(
+            f"unsupported database URL scheme '{url.group(1)}://': the database is a "
+            "postgresql:// or postgres:// URL, or an SQLite file's path"
+        )
+    return False
 
 
 def db_label(db: str | Path) -> str:
@@ -70,15 +93,16 @@ def db_label(db: str | Path) -> str:
 
 
 def open_crawl_store(
-    db: str | Path, *, lease_s: float = 30.0
+    db: str | Path, *, lease_s: float = 30.0, retry_s: float = 60.0
 ) -> contextlib.AbstractAsyncContextManager[CrawlStore]:
     """The crawl's store for ``db``, for ``async with``: opening it joins the crawl as a worker
     (SQLite: takes the crawl lock, StoreError if another crawl holds it; PostgreSQL: registers
-    the worker, whose host leases last ``lease_s`` unless renewed)."""
+    the worker, whose host leases last ``lease_s`` unless renewed, transient errors retried
+    for ``retry_s``)."""
     if is_postgres(db):
         from scraper.storage.postgres.store import PostgresStore
 
-        return PostgresStore(str(db), lease_s=lease_s)
+        return PostgresStore(str(db), lease_s=lease_s, retry_s=retry_s)
     return SqliteStore(Path(db))
 
 

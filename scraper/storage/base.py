@@ -102,6 +102,12 @@ class CrawlStore(Protocol):
         last checked before ``checked_before``; both: pages that are both. Returns how many."""
         ...
 
+    async def retry_failed(self, reasons: Collection[str] = ()) -> int:
+        """Failed URLs back to pending with no attempt counted: those whose ``last_error`` is
+        one of ``reasons``, or every failed URL (``reasons`` empty). Blocked URLs stay blocked.
+        One statement; returns how many."""
+        ...
+
     # -- host leases (a shared backend; SQLite's one worker holds every host) ------------------
 
     @property

@@ -45,7 +45,20 @@ class WorkerStatus:
     name: str
     status: str | None  # its last status snapshot (JSON), None if none published yet
     heartbeat_age_s: float | None  # seconds since its last heartbeat, by the database's clock
-    alive: bool | None  # heartbeat younger than HEARTBEAT_DEAD_S
+    alive: bool | None  # heartbeat younger than HEARTBEAT_DEAD_S, and not ended
+    ended_age_s: float | None = None  # seconds since it left the crawl; None: it has not
+    end_error: str | None = None  # what ended it, if an error did
+    hosts_held: int | None = None  # hosts it holds a live lease on; None on SQLite
+
+
+@dataclass(frozen=True, slots=True)
+class PendingHosts:
+    """A shared crawl's hosts with pending URLs, and how many of them a worker holds a live
+    lease on: each host is fetched by one worker at a time, so a worker finds nothing to do
+    while every such host is held."""
+
+    hosts: int
+    held: int
 
 
 class Rows(Protocol):
@@ -102,8 +115,17 @@ class CrawlReader(Protocol):
         """Every worker of the crawl, oldest first, with its heartbeat's age."""
         ...
 
+    async def pending_hosts(self) -> PendingHosts | None:
+        """The hosts with pending URLs and how many are held; None without leases (SQLite)."""
+        ...
+
     async def counts(self) -> CrawlCounts:
         """The crawl in numbers, all read from one snapshot."""
+        ...
+
+    async def totals(self) -> tuple[tuple[str, int], ...]:
+        """The crawl's totals, cheap enough for ``status --watch``: ``("pages", N)``, then the
+        frontier's URLs by state, most first (see :func:`read_totals`)."""
         ...
 
     async def __aenter__(self) -> Self: ...
@@ -145,6 +167,12 @@ async def read_counts(
         first_fetched_at=None if first is None else str(first),
         last_fetched_at=None if last is None else str(last),
     )
+
+
+async def read_totals(query: Callable[[str], Awaitable[list[Row]]]) -> tuple[tuple[str, int], ...]:
+    """Pages stored, then URLs by frontier state: the same SQL on both backends."""
+    [(pages,)] = await query("SELECT count(*) FROM pages")
+    return (("pages", int(str(pages))), *_pairs(await query(FRONTIER)))
 
 
 def _pairs(rows: list[Row]) -> tuple[tuple[str, int], ...]:

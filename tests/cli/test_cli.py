@@ -1,6 +1,7 @@
 """The real CLI in a subprocess: exit codes, one-line errors, warnings and a crawl end to end."""
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,30 @@ async def test_no_seeds_at_all_exits_2(tmp_path: Path):
     code, _, err = await run_cli("crawl", "--db", str(tmp_path / "x.db"))
     assert code == 2
     assert_one_error_line(err, "no seeds")
+
+
+# Every command taking --db, with what else it needs to get that far.
+DB_COMMANDS = [
+    ["crawl", "http://127.0.0.1:9/"], ["resume"], ["recrawl"], ["reparse"], ["query", "SELECT 1"],
+    ["search", "word"], ["export", "-f", "jsonl"], ["changes", "--since", "1d"], ["stats"],
+    ["status"], ["bench", "--workers", "2"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("db", ["mysql://me:s3cret@db/crawl", "postgresq://me@db/crawl"])
+async def test_a_database_url_of_another_scheme_is_refused_by_every_command(
+    tmp_path: Path, db: str
+):
+    """--db with a URL scheme other than PostgreSQL's (another database, a typo) is exit 2, one
+    line naming the schemes that work (never the password), and nothing is created."""
+    scheme = db.split(":")[0]
+    for args in DB_COMMANDS:
+        code, _out, err = await run_cli(*args, "--db", db, cwd=tmp_path)
+        assert code == 2, (args, err)
+        assert_one_error_line(err, f"unsupported database URL scheme '{scheme}://'")
+        assert "postgresql:// or postgres:// URL, or an SQLite file's path" in err
+        assert "s3cret" not in err
+    assert os.listdir(tmp_path) == []
 
 
 async def test_file_of_garbage_exits_2_after_warning_each_line(tmp_path: Path):

@@ -400,13 +400,14 @@ async def test_exporting_100k_pages_keeps_memory_flat(pg_url: str, tmp_path: Pat
 # -- status -------------------------------------------------------------------------------------
 
 
-def snapshot(pid: int, state: str, url: str) -> str:
+def snapshot(pid: int, state: str, url: str | None) -> str:
+    """A worker's snapshot, fetching ``url`` (None: fetching nothing, holding no host)."""
     return Snapshot(
         pid=pid, state=state, updated_at="2026-12-06T00:00:00.000+00:00",
         started_at="2026-12-06T00:00:00.000+00:00", elapsed_s=12.0,
         counters={"stored": pid}, rates_per_min={"stored": 6.0},
-        in_flight=[FlightInfo(url, "a.test", 1.5, 1)],
-        hosts=[HostInfo("a.test", 3, 1, 0.5, 0.2)],
+        in_flight=[FlightInfo(url, "a.test", 1.5, 1)] if url else [],
+        hosts=[HostInfo("a.test", 3, 1, 0.5, 0.2)] if url else [],
     ).to_json()  # fmt: skip
 
 
@@ -424,7 +425,7 @@ async def test_status_shows_every_worker_and_a_dead_one(crawl_pg: str):
         cli_ok("status", "--db", crawl_pg), cli_ok("status", "--db", crawl_pg, "--json")
     )
     lines = text.splitlines()
-    assert lines[0].endswith("running; 2 workers, 1 alive")
+    assert lines[0].endswith("running; 2 workers, 1 alive, 1 dead")
     assert any(line.startswith("worker m1:101 (pid 101, running), heartbeat ") for line in lines)
     dead = [line for line in lines if line.startswith("worker m2:202")]
     assert len(dead) == 1
@@ -449,8 +450,71 @@ async def test_status_of_a_crawl_whose_workers_all_died(crawl_pg: str):
         )
     assert not crawl_running(crawl_pg)
     out = await cli_ok("status", "--db", crawl_pg)
-    assert out.splitlines()[0].endswith("not running; 1 workers, 0 alive")
+    assert out.splitlines()[0].endswith("not running; 1 worker, 0 alive, 1 dead")
     assert f"run: scraper resume --db {crawl_pg}" in out
+
+
+async def test_status_says_how_workers_ended_and_not_that_they_died(crawl_pg: str):
+    """Workers that left (finished, stopped by a signal, failed), heartbeats still fresh: not
+    running, each said as it ended, none dead; the resume command, as not all finished."""
+    with psycopg.connect(crawl_pg, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO workers (name, heartbeat_at, status, ended_at, end_error) VALUES "
+            "('m1:1', now(), %s, now() - interval '2 s', NULL), "
+            "('m2:2', now(), %s, now() - interval '3 s', NULL), "
+            "('m3:3', now(), %s, now(), 'database unavailable for 60 s: gone')",
+            (snapshot(1, "finished", None), snapshot(2, "interrupted", None),
+             snapshot(3, "running", "https://a.test/x")),
+        )  # fmt: skip
+    assert not crawl_running(crawl_pg)
+    text, as_json = await asyncio.gather(
+        cli_ok("status", "--db", crawl_pg), cli_ok("status", "--db", crawl_pg, "--json")
+    )
+    lines = text.splitlines()
+    assert lines[0].endswith("not running; 3 workers, 0 alive, 1 finished, 1 stopped, 1 failed")
+    assert any(line.startswith("worker m1:1 (pid 1): finished 2.") for line in lines), text
+    assert any(line.startswith("worker m2:2 (pid 2): stopped 3.") for line in lines), text
+    failed = [line for line in lines if line.startswith("worker m3:3 (pid 3): failed ")]
+    assert failed == [failed[0]]
+    assert failed[0].endswith("s ago: database unavailable for 60 s: gone")
+    assert "dead" not in text
+    assert "https://a.test/x" not in text  # an ended worker fetches nothing
+    assert f"run: scraper resume --db {crawl_pg}" in text
+    report = json.loads(as_json)
+    assert report["running"] is False
+    ends = [(w["ended"], w["alive"], w["error"] is None) for w in report["workers"]]
+    assert ends == [("finished", False, True), ("stopped", False, True), ("failed", False, False)]
+
+
+async def test_status_names_an_idle_worker_and_why(crawl_pg: str):
+    """A live worker holding no host while the other holds every host with pending URLs is
+    idle, for that reason; once nothing is pending, for that one."""
+    with psycopg.connect(crawl_pg, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO hosts (host, owner, lease_until) VALUES "
+            "('a.test', 'm1:1', now() + interval '30 s'), ('b.test', NULL, NULL)"
+        )
+        conn.execute(
+            "INSERT INTO workers (name, heartbeat_at, status) VALUES "
+            "('m1:1', now(), %s), ('m2:2', now(), %s)",
+            (snapshot(1, "running", "https://a.test/later"), snapshot(2, "running", None)),
+        )
+    text, as_json = await asyncio.gather(
+        cli_ok("status", "--db", crawl_pg), cli_ok("status", "--db", crawl_pg, "--json")
+    )
+    lines = text.splitlines()
+    headline = "running; 2 workers, 2 alive, 1 idle: every host with pending URLs is held"
+    assert lines[0].endswith(headline), text
+    assert any(line.startswith("worker m1:1 (pid 1, running), ") and line.endswith(
+        "s ago, holds 1 host") for line in lines), text  # fmt: skip
+    assert any(line.endswith("s ago, holds 0 hosts, idle") for line in lines), text
+    report = json.loads(as_json)
+    assert [(w["hosts_held"], w["idle"]) for w in report["workers"]] == [(1, False), (0, True)]
+    assert report["pending_hosts"] == {"hosts": 1, "held": 1}
+    with psycopg.connect(crawl_pg, autocommit=True) as conn:
+        conn.execute("UPDATE frontier SET state = 'done'")
+    text = await cli_ok("status", "--db", crawl_pg)
+    assert text.splitlines()[0].endswith("running; 2 workers, 2 alive, 1 idle: no URL is pending")
 
 
 # -- errors -------------------------------------------------------------------------------------

@@ -9,28 +9,24 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestServer
-
 from scraper.config import Settings
-from scraper.crawl import Crawl, CrawlSummary, RevisitPlan, reparse_bodies
+from scraper.crawl import Crawl, RevisitPlan, reparse_bodies
 from scraper.models import ExtractRule
 from scraper.testing.changing import ROUND, SEEN, make_changing_app
 from scraper.timespec import now_iso
-from tests.conftest import FAST, TEST_SETTINGS, VERSION_5, pg_rows, poll, rows, run, scraper
-
-REVISIT = {"min_revisit_s": 100.0, "max_revisit_s": 1000.0}
-
-
-async def crawl_changing(db: Path, server: TestServer, revisit: RevisitPlan | None = None,
-                         **overrides: Any) -> CrawlSummary:  # fmt: skip
-    values = {**TEST_SETTINGS, **REVISIT, "db": str(db), **overrides}
-    settings = Settings(seeds=(str(server.make_url("/")),), **values)
-    return await Crawl(settings, save_settings=revisit is None, revisit=revisit).run()
-
-
-def by_path(server: TestServer, found: list[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
-    base = str(server.make_url("/"))[:-1]
-    return {str(row[0]).removeprefix(base): row[1:] for row in found}
+from tests.conftest import (
+    FAST,
+    REVISIT,
+    TEST_SETTINGS,
+    VERSION_5,
+    by_path,
+    crawl_changing,
+    pg_rows,
+    poll,
+    rows,
+    run,
+    scraper,
+)
 
 
 async def test_a_recrawl_asks_conditionally_and_stores_only_what_changed(
@@ -51,6 +47,8 @@ async def test_a_recrawl_asks_conditionally_and_stores_only_what_changed(
     app[SEEN].clear()
     summary = await crawl_changing(db, server, RevisitPlan())
     assert (summary.revisits, summary.unchanged) == (9, 5)
+    assert (summary.changed, summary.removed, summary.new_pages) == (4, 1, 1)  # /fresh is new
+    assert (summary.pages, summary.earlier, summary.visited) == (10, 9, 10)
     seen = {s.path: s for s in app[SEEN]}
     assert Counter(s.path for s in app[SEEN]) == Counter(set(seen))  # each asked once
     assert seen["/etag/1"].if_none_match == '"e1-v0"'
@@ -102,7 +100,7 @@ async def test_a_recrawl_of_a_migrated_database_finds_its_pages_unchanged(
     assert code == 2
     assert "has schema version 5, from before revisits; `scraper resume --db" in err
     summary = await crawl_changing(db, server, RevisitPlan())
-    assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
     assert summary.unchanged == 9  # /noise too: only its markup changes
     assert rows(db, "SELECT change, count(*) FROM versions GROUP BY 1") == [("new", 9)]
 
@@ -127,7 +125,11 @@ async def test_the_commands_recrawl_list_changes_and_export_the_delta(
     app[ROUND][0] = 1
     code, out, err = await run(tmp_path, "recrawl", "--older-than", "0s", "--db", str(db))
     assert code == 0, err
-    assert "recrawl: 9 pages scheduled for a revisit; 5 unchanged" in out
+    revisits, totals = out.splitlines()
+    assert revisits == (
+        "recrawl: 9 of 9 scheduled pages checked (5 unchanged, 3 changed, 1 removed), 1 new page"
+    )
+    assert totals.startswith("10 pages stored (9 before this run), 0 failed")
     code, out, err = await run(
         tmp_path, "changes", "--since", before, "-f", "jsonl", "--db", str(db)
     )

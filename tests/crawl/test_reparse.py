@@ -40,3 +40,31 @@ async def test_reparse_without_stored_bodies_says_so(site: TestServer, crawl: Cr
     code, out, err = await run_cli("reparse", "--db", str(result.db))
     assert code == 0, err
     assert "reparsed 0 pages: 5 pages have no stored body (crawl with --store-html" in out
+
+
+async def test_reparse_without_bodies_keeps_the_crawls_rules(site: TestServer, tmp_path: Path):
+    """Reparse with new rules on a crawl without bodies leaves meta.settings.extract and
+    pages.data as they were, and says the stored rules are unchanged."""
+    db = tmp_path / "c.db"
+    first = tmp_path / "first.toml"
+    first.write_text('[extract.heading]\nselector = "h1"\n')
+    code, _, err = await run_cli(
+        "crawl", str(site.make_url("/")), "--db", str(db), "--config", str(first),
+        "--delay", "0", "--retries", "0", "--max-depth", "1",
+    )  # fmt: skip
+    assert code == 0, err
+
+    def stored() -> tuple[object, list[tuple[str, str]]]:
+        with sqlite3.connect(db) as conn:
+            settings = conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+            data = conn.execute("SELECT url, data FROM pages ORDER BY url").fetchall()
+        return json.loads(settings[0])["extract"], data
+
+    before = stored()
+    second = tmp_path / "second.toml"
+    second.write_text('[extract.first_link]\nselector = "a"\nattr = "href"\n')
+    code, out, err = await run_cli("reparse", "--db", str(db), "--config", str(second))
+    assert code == 0, err
+    assert "stored settings and [extract] rules are unchanged" in out
+    assert stored() == before
+    assert "heading" in json.dumps(before[0])

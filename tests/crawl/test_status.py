@@ -103,11 +103,36 @@ async def test_status_of_a_finished_crawl_and_of_no_crawl(site: TestServer, tmp_
     code, out, _ = await run_cli("status", "--db", str(db))
     assert "not running" in out
     assert "finished" in out
-    assert len(out.splitlines()) == 2  # headline and counters: no hosts, in-flight or tasks
+    assert len(out.splitlines()) == 3  # headline, totals, last run: no hosts, in flight, tasks
     assert "next start in" not in out
     code, _, err = await run_cli("status", "--db", str(tmp_path / "none.db"))
     assert code == 2
     assert err.startswith("error: ")
+
+
+async def test_status_of_a_finished_crawl_shows_its_totals_and_the_last_run(
+    site: TestServer, tmp_path: Path
+):
+    """After two runs, status shows the crawl's totals (every run's pages, URLs by state) and,
+    beside them, the last run's counters."""
+    db = tmp_path / "c.db"
+    url = str(site.make_url("/"))
+    code, _, err = await run_cli("crawl", url, "--db", str(db), "--max-pages", "2", *FAST)
+    assert code == 0, err
+    code, _, err = await run_cli("resume", "--db", str(db), "--max-pages", "0", *FAST)
+    assert code == 0, err
+    with sqlite3.connect(db) as conn:
+        (pages,) = conn.execute("SELECT count(*) FROM pages").fetchone()
+        (done,) = conn.execute("SELECT count(*) FROM frontier WHERE state = 'done'").fetchone()
+    code, out, err = await run_cli("status", "--db", str(db))
+    assert code == 0, err
+    _headline, totals, last = out.splitlines()
+    assert totals.startswith(f"crawl: {pages} pages  done {done}  "), out
+    assert last.startswith("last run: elapsed "), out
+    assert f"  stored {pages - 2}  " in last
+    status = await status_json(db)
+    assert status["totals"]["pages"] == pages
+    assert status["snapshot"]["counters"]["stored"] == pages - 2
 
 
 async def test_debug_mode_reports_a_blocking_callback(site: TestServer, tmp_path: Path):

@@ -15,6 +15,8 @@ import pytest
 from scraper.errors import StoreError
 from scraper.models import (
     CheckedRecord,
+    Chunk,
+    Content,
     FailureRecord,
     FrontierItem,
     FrontierState,
@@ -24,7 +26,13 @@ from scraper.models import (
     StoredBody,
     Visit,
 )
-from scraper.storage import CrawlStore, is_postgres, open_crawl_store, open_read_store
+from scraper.storage import (
+    CrawlStore,
+    crawl_running,
+    is_postgres,
+    open_crawl_store,
+    open_read_store,
+)
 from tests.conftest import failure_record as failure
 from tests.conftest import page_record as page
 from tests.conftest import pg_rows
@@ -189,6 +197,35 @@ async def test_settings_and_status_are_kept_for_other_processes(
     else:
         async with open_read_store(backend) as reader:
             assert await reader.worker_statuses() == ['{"state": "running"}']
+
+
+async def test_a_worker_that_leaves_is_no_longer_running(open_store: OpenStore, backend: str):
+    """An open store is a running crawl; once closed, it is not, at once (not only when its
+    heartbeat grows old), and readers see how it ended: cleanly, or with the error that did."""
+    async with open_store() as store:
+        await store.publish_status('{"state": "finished"}')
+        assert crawl_running(backend)
+    assert not crawl_running(backend)
+
+    async def fail_inside() -> None:
+        async with open_store():
+            assert crawl_running(backend)  # the same worker (this process) joined again
+            raise RuntimeError("boom\nsecond line")
+
+    with pytest.raises(RuntimeError):
+        await fail_inside()
+    assert not crawl_running(backend)
+    async with open_read_store(backend) as reader:
+        workers = await reader.workers()
+    if is_postgres(backend):  # one row: both stores were this process, one worker name
+        [worker] = workers
+        assert worker.alive is False
+        assert worker.ended_age_s is not None
+        assert 0 <= worker.ended_age_s < 10
+        assert worker.end_error == "RuntimeError: boom second line"
+        assert worker.hosts_held == 0
+    else:
+        assert [(w.alive, w.ended_age_s, w.end_error) for w in workers] == [(None, None, None)]
 
 
 async def test_sqlite_allows_one_crawl_at_a_time(open_store: OpenStore, backend: str):
@@ -371,3 +408,77 @@ async def test_the_reader_lists_changes_and_the_changed_pages(open_store: OpenSt
             urls = [row[1] for row in await rows.fetch()]
     assert changes == [(b.url, "new"), (c.url, "new"), (c.url, "removed")]
     assert urls == [b.url]
+
+
+def content(markdown: str) -> Content:
+    """A main content of one chunk per paragraph (as parse would cut it, small)."""
+    parts = markdown.split("\n\n")
+    chunks = tuple(Chunk(i, "H", p, len(p.split()), f"hash-{p}") for i, p in enumerate(parts))
+    return Content(markdown, markdown, chunks)
+
+
+async def test_contents_and_chunks_are_stored_per_version(open_store: OpenStore, backend: str):
+    """A page's Markdown and chunks are stored for its version and read by URL through
+    pages_markdown; the same content written again adds nothing, changed content a version
+    with its own, and the old version keeps its own."""
+    async with seeded(open_store, 1) as store:
+        (item,) = await store.claim(1)
+        await store.write_batch([page(item, visit=visit("h1"), content=content("a\n\nb"))])
+        await store.write_batch([page(item, visit=visit("h1"), content=content("a\n\nb"))])
+        await store.schedule_revisits(due_at=None, checked_before=None)
+        (again,) = await store.claim(1)
+        later = "2026-12-07T00:00:00.000+00:00"
+        record = page(again, title="new", fetched_at=later, visit=visit("h2", later),
+                      content=content("c"))  # fmt: skip
+        await store.write_batch([record])
+    assert await stored(backend, "SELECT url, markdown FROM pages_markdown") == [(item.url, "c")]
+    contents = "SELECT v.change, c.markdown FROM contents c JOIN versions v ON v.id = c.version_id"
+    assert sorted(await stored(backend, contents)) == [("changed", "c"), ("new", "a\n\nb")]
+    chunks = await stored(
+        backend,
+        "SELECT c.seq, c.url, c.heading, c.markdown, c.tokens, c.hash FROM chunks c "
+        "JOIN versions v ON v.id = c.version_id ORDER BY v.id, c.seq",
+    )
+    assert chunks == [
+        (0, item.url, "H", "a", 1, "hash-a"),
+        (1, item.url, "H", "b", 1, "hash-b"),
+        (0, item.url, "H", "c", 1, "hash-c"),
+    ]
+
+
+async def test_reparse_replaces_a_versions_content_and_chunks(open_store: OpenStore, backend: str):
+    """A version parsed again gets its new Markdown and exactly its new chunks."""
+    async with seeded(open_store, 1) as store:
+        (item,) = await store.claim(1)
+        await store.write_batch([page(item, content=content("a\n\nb\n\nc"))])
+        (version,) = (await stored(backend, "SELECT id FROM versions"))[0]
+        assert isinstance(version, int)
+        new = Reparsed(version, item.url, "t", None, "x", None, (), None, content("z\n\ny"))
+        await store.update_parsed([new])
+    assert await stored(backend, "SELECT markdown FROM pages_markdown") == [("z\n\ny",)]
+    found = await stored(backend, "SELECT seq, markdown FROM chunks ORDER BY seq")
+    assert found == [(0, "z"), (1, "y")]
+
+
+async def test_failed_urls_are_retried_by_reason_or_all(open_store: OpenStore, backend: str):
+    """retry_failed puts failed URLs whose last_error is one of the reasons back to pending
+    with no attempt counted (empty: every failed URL); blocked and done URLs stay as they are."""
+    async with seeded(open_store, 5) as store:
+        a, b, c, d, e = await store.claim(5)
+        await store.write_batch([
+            page(a), FailureRecord(b.id, b.url, 3, "dns_error"),
+            FailureRecord(c.id, c.url, 3, "timeout"), FailureRecord(d.id, d.url, 3, "dns_error"),
+            FailureRecord(e.id, e.url, 1, "robots", FrontierState.BLOCKED),
+        ])  # fmt: skip
+        assert await store.retry_failed(["dns_error"]) == 2
+        counts, failures = await store.frontier_tally()
+        assert (counts[PENDING], counts[FAILED], counts[FrontierState.BLOCKED]) == (2, 1, 1)
+        assert failures == [("timeout", 1)]
+        assert await store.retry_failed(["http_500"]) == 0
+        assert await store.retry_failed() == 1
+        assert not await store.crawl_finished()
+        again = await store.claim(5)
+        assert sorted(i.url for i in again) == sorted([b.url, c.url, d.url])
+    found = await stored(backend, "SELECT url, attempts, last_error FROM frontier "
+                                  "WHERE state = 'in_progress' ORDER BY url")  # fmt: skip
+    assert [(row[1], row[2]) for row in found] == [(0, None)] * 3

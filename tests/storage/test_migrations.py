@@ -11,11 +11,11 @@ from datasette.utils import detect_fts  # type: ignore[import-untyped]
 
 from scraper.digest import page_content_hash
 from scraper.errors import StoreError
-from scraper.storage import open_crawl_store
+from scraper.storage import crawl_running, open_crawl_store, open_read_store
 from scraper.storage.postgres.schema import REVISIT_COLUMNS
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.storage.sqlite.store import Store
-from tests.conftest import VERSION_5, CrawlFn, page_record, pg_rows
+from tests.conftest import VERSION_5, VERSION_6, CrawlFn, page_record, pg_rows
 
 
 async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn):
@@ -150,8 +150,10 @@ async def test_the_batch_writer_is_not_part_of_the_file(site: TestServer, crawl:
 
 
 # What a PostgreSQL crawl of version 5 had: no versions, no revisit columns, bodies by URL.
+PG_VERSION_6 = "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
 PG_VERSION_5 = (
-    "DROP TABLE versions; ALTER TABLE pages "
+    PG_VERSION_6
+    + "DROP TABLE versions; ALTER TABLE pages "
     + ", ".join(f"DROP COLUMN {name}" for name, _kind in REVISIT_COLUMNS)
     + "; DROP TABLE bodies;"
     " CREATE TABLE bodies (url text PRIMARY KEY, charset text, body bytea NOT NULL);"
@@ -186,4 +188,66 @@ async def test_a_version_5_postgresql_crawl_is_migrated(pg_url: str):
     bodies = await pg_rows(pg_url, "SELECT b.url FROM bodies b JOIN versions v ON v.id = "
                                    "b.version_id ORDER BY 1")  # fmt: skip
     assert [url for (url,) in bodies] == [items[0].url, items[1].url]
-    assert await pg_rows(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert await pg_rows(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_version_6_crawl_gets_the_content_tables(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """Opening a schema-6 crawl (either backend) adds contents, chunks and pages_markdown, and
+    leaves its pages and versions as they were (no page reads as changed)."""
+    postgres = backend == "postgres"
+    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    async with open_crawl_store(address) as store:
+        await store.add_urls([("http://h.test/0", "h.test", 0)])
+        (item,) = await store.claim(1)
+        await store.write_batch([page_record(item)])
+    hashes = (
+        "SELECT p.content_hash, p.changed_at, v.content_hash FROM pages p "
+        "JOIN versions v USING (url)"
+    )
+    if backend == "postgres":
+        await pg_rows(
+            address, PG_VERSION_6 + "UPDATE meta SET value = '6' WHERE key = 'schema_version'"
+        )
+        before = await pg_rows(address, hashes)
+    else:
+        with sqlite3.connect(address) as conn:
+            conn.executescript(VERSION_6)
+            before = conn.execute(hashes).fetchall()
+    async with open_crawl_store(address):
+        pass
+    check = (
+        "SELECT (SELECT count(*) FROM contents), (SELECT count(*) FROM chunks), "
+        "(SELECT count(*) FROM pages_markdown)"
+    )
+    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
+    if backend == "postgres":
+        found = await pg_rows(address, check) + await pg_rows(address, meta)
+        after = await pg_rows(address, hashes)
+    else:
+        with sqlite3.connect(address) as conn:
+            found = conn.execute(check).fetchall() + conn.execute(meta).fetchall()
+            after = conn.execute(hashes).fetchall()
+    assert found == [(0, 0, 0), ("7",)]
+    assert after == before
+
+
+async def test_a_postgresql_crawl_made_before_worker_ends_gets_them(pg_url: str):
+    """A crawl whose workers table has no end columns is read as it is (every worker not
+    ended) and gets them from the first worker that opens it, which records its end there."""
+    async with open_crawl_store(pg_url) as store:
+        await store.publish_status('{"state": "running"}')
+    await pg_rows(pg_url, "ALTER TABLE workers DROP COLUMN ended_at, DROP COLUMN end_error")
+    await pg_rows(pg_url, "UPDATE workers SET name = 'gone:1'")
+    async with open_read_store(pg_url) as reader:
+        [old] = await reader.workers()
+    assert (old.name, old.alive, old.ended_age_s, old.end_error) == ("gone:1", True, None, None)
+    assert crawl_running(pg_url)  # its heartbeat is fresh and it never said it left
+    async with open_crawl_store(pg_url):
+        pass
+    async with open_read_store(pg_url) as reader:
+        workers = {w.name: w for w in await reader.workers()}
+    assert workers["gone:1"].ended_age_s is None
+    assert [w.ended_age_s is not None for name, w in workers.items() if name != "gone:1"] == [True]

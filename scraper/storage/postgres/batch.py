@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import orjson
 
-from scraper.models import CheckedRecord, PageRecord, SinkRecord
+from scraper.models import CheckedRecord, PageRecord, Reparsed, SinkRecord
+from scraper.storage.postgres.contents import batch_statements, reparse_statements
 from scraper.storage.postgres.setup import Conn
 from scraper.storage.postgres.statements import (
     ADD_URLS,
@@ -19,6 +20,8 @@ from scraper.storage.postgres.statements import (
     INSERT_BODIES,
     INSERT_VERSIONS,
     REDIRECT_TARGETS_DONE,
+    UPDATE_PARSED,
+    UPDATE_PARSED_PAGES,
     UPSERT_PAGES,
 )
 from scraper.storage.revisits import checked_columns, finished_rows, visit_columns
@@ -64,6 +67,7 @@ async def write(conn: Conn, records: Sequence[SinkRecord]) -> None:
     statements: list[tuple[str, list[list[object]]]] = [
         (INSERT_VERSIONS, columns),  # before the pages: compared with the latest version
         (UPSERT_PAGES, columns),
+        *batch_statements(pages),  # after the versions: for the latest
     ]
     bodies = [(p.url, p.charset, p.body) for p in pages if p.body is not None]
     if bodies:
@@ -96,3 +100,24 @@ def _page_columns(pages: Sequence[PageRecord]) -> list[list[object]]:
         for p in pages
     ]  # fmt: skip
     return _columns(rows, 21)
+
+
+async def update_parsed(conn: Conn, pages: Sequence[Reparsed]) -> None:
+    """Versions parsed again (``reparse``): their title, description, text, data and content
+    hash; for the latest version of its URL, its page's too, and its links; their main content
+    and chunks replaced. Idempotent: run again whole after a lost connection."""
+    columns: list[list[object]] = [
+        [p.version_id for p in pages],
+        [clean(p.title) for p in pages],
+        [clean(p.description) for p in pages],
+        [clean(p.text) for p in pages],
+        [clean_json(p.data) for p in pages],
+        [p.content_hash for p in pages],
+    ]
+    await conn.execute(UPDATE_PARSED, columns)
+    links: list[object] = [json_array(p.links) for p in pages]
+    await conn.execute(
+        UPDATE_PARSED_PAGES, [columns[0], [p.url for p in pages], *columns[1:], links]
+    )
+    for sql, params in reparse_statements(pages):  # main content (schema 7)
+        await conn.execute(sql, params)

@@ -1,14 +1,17 @@
 """Reaching a crawl database on PostgreSQL: its address as users may see it (never a password),
 the connection (libpq: the URL, then ``PG*`` environment variables and ``~/.pgpass``), and
-psycopg's errors as the package's one-line ones."""
+psycopg's errors as the package's one-line ones; :data:`Conn`, the type of a connection."""
 
 import os
 import urllib.parse
 
 import psycopg
 from psycopg import conninfo
+from psycopg.rows import TupleRow
 
 from scraper.errors import ScraperError, StoreError, UsageError
+
+Conn = psycopg.AsyncConnection[TupleRow]  # a connection of the workers' pool, or a reader's
 
 CONNECT_TIMEOUT_S = 10  # unless the URL or PGCONNECT_TIMEOUT says otherwise
 APPLICATION_NAME = "scraper"

@@ -4,13 +4,19 @@ setup lock, in the setup's transaction: all or nothing).
 5 -> 6 (revisits): the revisit columns of pages; each page's content hash, computed here as
 the crawler computes it (:func:`scraper.digest.page_content_hash`; PostgreSQL has no such
 function), in batches; every page its first version; bodies one per version.
+
+6 -> 7 (main content): the contents and chunks tables and the pages_markdown view
+(:mod:`scraper.storage.contents`), empty until pages are fetched again or reparsed.
+
+Within 6: ``workers.ended_at`` and ``end_error`` (a worker's end, for ``scraper status``), added
+to a database made before them. Nullable columns older scrapers ignore, so the version stays.
 """
 
 import logging
 
 from scraper.digest import page_content_hash
-from scraper.storage.postgres.schema import BODIES, REVISIT_COLUMNS, VERSIONS
-from scraper.storage.postgres.setup import Conn
+from scraper.storage.postgres.connect import Conn
+from scraper.storage.postgres.schema import BODIES, CONTENTS, REVISIT_COLUMNS, VERSIONS
 from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS
 
 log = logging.getLogger(__name__)
@@ -55,3 +61,24 @@ async def migrate_to_6(conn: Conn) -> None:
         await conn.execute(_SET_HASHES, (ids, hashes))
         last = ids[-1]
     await conn.execute(_TO_6_AFTER)
+
+
+async def migrate(conn: Conn, version: int) -> None:
+    """A database of schema ``version`` to the current one, in the caller's transaction."""
+    if version <= 5:
+        await migrate_to_6(conn)
+    await conn.execute(CONTENTS)  # 6 -> 7
+
+
+_HAS_WORKER_ENDS = """
+SELECT EXISTS (SELECT FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'workers' AND column_name = 'ended_at')
+"""
+_ADD_WORKER_ENDS = "ALTER TABLE workers ADD COLUMN ended_at timestamptz, ADD COLUMN end_error text"
+
+
+async def add_worker_ends(conn: Conn) -> None:
+    """The workers' end columns, if the database has none yet (caller's transaction)."""
+    row = await (await conn.execute(_HAS_WORKER_ENDS)).fetchone()
+    if not (row and row[0]):
+        await conn.execute(_ADD_WORKER_ENDS)

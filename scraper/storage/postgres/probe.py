@@ -5,7 +5,12 @@ import psycopg
 from scraper.storage.postgres.connect import connect_error, conninfo_for
 from scraper.storage.reading import HEARTBEAT_DEAD_S
 
-_LIVE = "SELECT EXISTS (SELECT FROM workers WHERE heartbeat_at > clock_timestamp() - %s::interval)"
+# A worker that left the crawl is not running, whatever its heartbeat (the end column through
+# to_jsonb: a database made before it has none, see readstore).
+_LIVE = """
+SELECT EXISTS (SELECT FROM workers w WHERE heartbeat_at > clock_timestamp() - %s::interval
+               AND to_jsonb(w) ->> 'ended_at' IS NULL)
+"""
 
 
 def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
@@ -24,9 +29,9 @@ def crawl_exists(url: str) -> bool:
 
 
 def crawl_running(url: str) -> bool:
-    """Has any worker of the crawl at ``url`` sent a heartbeat in the last HEARTBEAT_DEAD_S
-    (by the database's clock)? False for a database without workers (no crawl yet); StoreError
-    if the server cannot be reached."""
+    """Has any worker of the crawl at ``url`` that has not left it sent a heartbeat in the last
+    HEARTBEAT_DEAD_S (by the database's clock)? False for a database without workers (no crawl
+    yet); StoreError if the server cannot be reached."""
     with _connect(url) as conn:
         try:
             row = conn.execute(_LIVE, (f"{HEARTBEAT_DEAD_S} seconds",)).fetchone()

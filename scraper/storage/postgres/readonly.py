@@ -92,8 +92,10 @@ def never_sent(sql: str) -> bool:
 
 async def reader_role(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> str:
     """The role user statements run under: READER_ROLE when this session may take it (created
-    here if the session is a superuser's and it does not exist yet), else ``none`` (the
-    session's own). Runs outside any transaction (autocommit)."""
+    here if the session is a superuser's and it does not exist yet), else ``none``: the
+    session's own, as for a plain role owning the crawl on a cluster without READER_ROLE (its
+    statements are as read-only; only signalling its own other sessions is not denied). Runs
+    outside any transaction (autocommit)."""
     async with conn.cursor() as cur:
         await cur.execute(
             "SELECT rolsuper, EXISTS (SELECT FROM pg_roles WHERE rolname = %s) "
@@ -106,9 +108,12 @@ async def reader_role(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> str:
             with contextlib.suppress(errors.DuplicateObject, errors.UniqueViolation):
                 await cur.execute(f"CREATE ROLE {READER_ROLE} NOLOGIN")  # a race
             await cur.execute(f"GRANT pg_read_all_data TO {READER_ROLE}")
+        elif not exists:
+            return "none"
         try:
             await cur.execute(f"SET ROLE {READER_ROLE}")
-        except (errors.InsufficientPrivilege, errors.UndefinedObject):
+        # not a member (42501); the role dropped meanwhile: SET ROLE says 22023, not 42704
+        except (errors.InsufficientPrivilege, errors.InvalidParameterValue, errors.UndefinedObject):
             return "none"
         await cur.execute("RESET ROLE")
     return READER_ROLE

@@ -19,8 +19,10 @@ from psycopg.rows import TupleRow
 from scraper.errors import StoreError
 from scraper.storage.postgres import readonly
 from scraper.storage.postgres.connect import (
+    Conn,
     connect_error,
     conninfo_for,
+    first_line,
     redact,
     translate,
 )
@@ -30,14 +32,16 @@ from scraper.storage.reading import (
     CHANGES,
     HEARTBEAT_DEAD_S,
     CrawlCounts,
+    PendingHosts,
     Row,
     WorkerStatus,
     read_counts,
+    read_totals,
     search_words,
 )
 
 CHUNK_ROWS = 500  # rows per fetch from a server-side cursor
-Connection = psycopg.AsyncConnection[TupleRow]
+Connection = Conn
 # The columns of SQLite's pages table (PostgreSQL's adds the generated `search`).
 PAGE_COLUMNS = (
     "id, url, final_url, status, content_type, title, description, text, depth, fetched_at, "
@@ -55,9 +59,18 @@ WHERE p.search @@ q.q
 ORDER BY r.rank DESC, p.id
 LIMIT %(limit)s
 """
+# Ages by the database's clock. The end columns read through to_jsonb: a database made before
+# them (migrate.add_worker_ends) has none until a worker of this version opens it.
 _WORKERS = """
-SELECT name, status, extract(epoch FROM clock_timestamp() - heartbeat_at)::float8
-FROM workers ORDER BY started_at, name
+SELECT w.name, w.status, extract(epoch FROM clock_timestamp() - w.heartbeat_at)::float8,
+       extract(epoch FROM clock_timestamp() - (to_jsonb(w) ->> 'ended_at')::timestamptz)::float8,
+       to_jsonb(w) ->> 'end_error',
+       (SELECT count(*) FROM hosts h WHERE h.owner = w.name AND h.lease_until > clock_timestamp())
+FROM workers w ORDER BY w.started_at, w.name
+"""
+_PENDING_HOSTS = """
+SELECT count(*), count(*) FILTER (WHERE h.owner IS NOT NULL AND h.lease_until > clock_timestamp())
+FROM hosts h WHERE EXISTS (SELECT FROM frontier f WHERE f.host = h.host AND f.state = 'pending')
 """
 
 
@@ -127,8 +140,8 @@ class PostgresReadStore:
             await self._check()
         except BaseException as exc:
             await self.close()
-            if isinstance(exc, psycopg.Error):
-                raise translate(self.url, exc) from None
+            if isinstance(exc, psycopg.Error):  # the server's condition, not the user's input
+                raise StoreError(f"cannot read {self.label}: {first_line(exc)}") from None
             raise
         return self
 
@@ -149,20 +162,26 @@ class PostgresReadStore:
         return self._conn
 
     @contextlib.asynccontextmanager
-    async def _reading(self) -> AsyncIterator[Connection]:
+    async def _guarded(self) -> AsyncIterator[Connection]:
         """One read-only transaction, rolled back at the end, under the reader role and the
-        statement timeout; psycopg's errors become the package's."""
+        statement timeout."""
         timeout_ms = str(int(readonly.STATEMENT_TIMEOUT_S * 1000))
+        async with self.conn.transaction(force_rollback=True):
+            await self.conn.execute(readonly.GUARD, (timeout_ms, self._role))
+            yield self.conn
+
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[Connection]:
+        """:meth:`_guarded`, psycopg's errors as the package's (a refused statement: exit 2)."""
         try:
-            async with self.conn.transaction(force_rollback=True):
-                await self.conn.execute(readonly.GUARD, (timeout_ms, self._role))
-                yield self.conn
+            async with self._guarded() as conn:
+                yield conn
         except psycopg.Error as exc:
             raise translate(self.url, exc) from None
 
     async def _check(self) -> None:
         """Refuse a database that is not a crawl database of a version this scraper reads."""
-        async with self._reading():
+        async with self._guarded():
             version = None
             if await self._scalar("SELECT to_regclass('meta') IS NOT NULL"):
                 version = await self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
@@ -315,10 +334,20 @@ class PostgresReadStore:
         async with self._reading():
             found = await self._all(_WORKERS)
         return [
-            WorkerStatus(str(name), None if status is None else str(status), float(str(age)),
-                         float(str(age)) < HEARTBEAT_DEAD_S)
-            for name, status, age in found
+            WorkerStatus(
+                str(name), None if status is None else str(status), float(str(age)),
+                float(str(age)) < HEARTBEAT_DEAD_S and ended is None,
+                None if ended is None else float(str(ended)),
+                None if error is None else str(error), int(str(held)),
+            )
+            for name, status, age, ended, error, held in found
         ]  # fmt: skip
+
+    async def pending_hosts(self) -> PendingHosts:
+        """The hosts with pending URLs, and how many of them a live lease holds."""
+        async with self._reading():
+            [(hosts, held)] = await self._all(_PENDING_HOSTS)
+        return PendingHosts(int(str(hosts)), int(str(held)))
 
     async def worker_statuses(self) -> list[str]:
         """The last status snapshot (JSON) of each worker that published one."""
@@ -330,6 +359,11 @@ class PostgresReadStore:
             return await read_counts(
                 self._all, "SELECT coalesce(sum(jsonb_array_length(links)), 0) FROM pages"
             )
+
+    async def totals(self) -> tuple[tuple[str, int], ...]:
+        """Pages and URLs by state (see ``CrawlReader.totals``), in one snapshot."""
+        async with self._reading():
+            return await read_totals(self._all)
 
 
 async def _take(stream: AsyncGenerator[TupleRow, None], n: int) -> AsyncIterator[TupleRow]:

@@ -12,9 +12,11 @@ Differences from the SQLite schema, for people writing SQL against both:
   ``workers`` (SQLite has one ``meta.status``).
 """
 
+from scraper.storage.contents import CONTENTS_SCHEMA, contents_ddl
 from scraper.storage.revisits import revisit_columns, versions_ddl
 
-SCHEMA_VERSION = 6  # the SQLite schema's version this one matches (columns of pages, frontier)
+# The SQLite schema's version this one matches (columns of pages, frontier); 7: contents
+SCHEMA_VERSION = CONTENTS_SCHEMA
 
 # The schema's types, by the kinds the revisit tables' columns name (storage.revisits).
 _TYPES = {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "text": "text"}
@@ -30,6 +32,7 @@ CREATE TABLE bodies (  -- one raw body per version (--store-html)
 );
 CREATE INDEX bodies_url ON bodies (url);
 """
+CONTENTS = contents_ddl({"bigint": "bigint", "int": "integer", "text": "text"})
 
 SCHEMA = (
     """
@@ -71,7 +74,9 @@ CREATE TABLE workers (
     name         text PRIMARY KEY,  -- hostname:pid
     started_at   timestamptz NOT NULL DEFAULT now(),
     heartbeat_at timestamptz NOT NULL DEFAULT now(),
-    status       text  -- the worker's last status snapshot (JSON)
+    status       text,  -- the worker's last status snapshot (JSON)
+    ended_at     timestamptz,  -- when it left the crawl (NULL: it has not, or it died)
+    end_error    text  -- what ended it, if an error did
 );
 CREATE TABLE pages (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -105,4 +110,5 @@ CREATE VIEW links (from_url, to_url) AS
 SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(value);
 """
     + BODIES
+    + CONTENTS
 )

@@ -1,13 +1,13 @@
 """Opening a PostgreSQL crawl database: the connection (its failures as one line, without the
 password), the schema (created in an empty database, checked in any other), the worker's
-registration, and the retry policy of every later statement."""
+registration and its end, and the retry policy of every later statement."""
 
+import asyncio
 import logging
 from collections.abc import Callable
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import TupleRow
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -16,7 +16,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from scraper.errors import StoreError
+from scraper.errors import Interrupted, ScraperError, StoreError
+from scraper.storage.postgres.connect import Conn as Conn  # re-exported: claims, batch, store
+from scraper.storage.postgres.migrate import add_worker_ends, migrate
 from scraper.storage.postgres.schema import SCHEMA, SCHEMA_VERSION
 from scraper.storage.postgres.statements import (
     HAS_META,
@@ -31,9 +33,11 @@ from scraper.storage.postgres.statements import (
 
 log = logging.getLogger(__name__)
 
-Conn = psycopg.AsyncConnection[TupleRow]
-
 CONNECT_TIMEOUT_S = 5  # libpq's connect_timeout (whole seconds, 2 at least)
+END_ERROR_CHARS = 300
+# A worker's end (workers.ended_at, end_error); a new registration of its name has none.
+_END = "UPDATE workers SET ended_at = now(), heartbeat_at = now(), end_error = %s WHERE name = %s"
+_REOPEN = "UPDATE workers SET ended_at = NULL, end_error = NULL WHERE name = %s"
 
 
 def address(url: str) -> str:
@@ -124,8 +128,30 @@ async def prepare_for_crawl(conn: Conn, url: str, worker: str) -> None:
             await conn.execute(SET_VERSION, (str(SCHEMA_VERSION),))
         else:
             await _check_version(conn, url)
+            await add_worker_ends(conn)
         await conn.execute(REGISTER, (worker,))
+        await conn.execute(_REOPEN, (worker,))
         await conn.execute(RELEASE_HOSTS, (worker,))
+
+
+async def leave_crawl(conn: Conn, worker: str, error: str | None) -> None:
+    """The worker leaves the crawl: its leases released, its end recorded (``error``: what
+    ended it, None for a clean end, finished or stopped), its heartbeat last beaten now."""
+    await conn.execute(RELEASE_HOSTS, (worker,))
+    await conn.execute(_END, (error, worker))
+
+
+def end_error(exc: BaseException | None) -> str | None:
+    """What ended a worker, on one line (at most END_ERROR_CHARS): None for a clean end, a
+    signal's stop included (Ctrl-C, a cancellation)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if exc is None or isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | Interrupted):
+        return None
+    text = " ".join(str(exc).split())
+    if not isinstance(exc, ScraperError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text[:END_ERROR_CHARS]
 
 
 async def _check_version(conn: Conn, url: str) -> None:
@@ -138,12 +164,14 @@ async def _check_version(conn: Conn, url: str) -> None:
         value = None
     if value is None:
         raise StoreError(f"{address(url)} is not a crawl database")
-    if str(value) == "5":
-        from scraper.storage.postgres.migrate import migrate_to_6  # it uses this module's Conn
-
-        log.warning("upgrading %s from schema version 5 to %d", address(url), SCHEMA_VERSION)
-        await migrate_to_6(conn)
-        await conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", ("6",))
+    if str(value) in ("5", "6"):
+        log.warning(
+            "upgrading %s from schema version %s to %d", address(url), value, SCHEMA_VERSION
+        )
+        await migrate(conn, int(str(value)))
+        await conn.execute(
+            "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
     elif str(value) != str(SCHEMA_VERSION):
         raise StoreError(
             f"{address(url)} has schema version {value}; this scraper reads version "

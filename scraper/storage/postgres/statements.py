@@ -280,6 +280,13 @@ SCHEDULE = """
 UPDATE frontier SET state = 'pending', attempts = 0, last_error = NULL, claimed_by = NULL
 WHERE state IN ('done', 'failed') AND url IN (SELECT url FROM pages WHERE {where})
 """
+# Failed URLs back to pending (resume --retry-failed): those whose last_error is in the array,
+# or all of them when it is empty.
+RETRY_FAILED = """
+UPDATE frontier SET state = 'pending', attempts = 0, last_error = NULL, claimed_by = NULL
+WHERE state = 'failed' AND (cardinality(%(reasons)s::text[]) = 0
+                            OR last_error = ANY(%(reasons)s::text[]))
+"""
 # (urls, hosts, depths): where followed redirects ended, content stored under the first URL;
 # done, so a link to one later is not fetched again (pending ones are not claimed yet).
 REDIRECT_TARGETS_DONE = """
@@ -325,3 +332,24 @@ FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::te
                                          links)
 WHERE p.url = t.url AND t.id = (SELECT max(id) FROM versions v WHERE v.url = t.url)
 """
+
+# -- unknown outcomes ---------------------------------------------------------------------------
+# URLs this worker claims and does not know it claims (not in %(known)s): a claim whose COMMIT
+# reached the server while the worker saw its connection die. A retried claim takes them back
+# (their hosts' leases extended, with each host's wait before its next request; NULL when the
+# worker no longer holds the host); the periodic reconciliation gives them back.
+ADOPT = """
+WITH mine AS (
+    SELECT id, url, host, depth, attempts FROM frontier
+    WHERE claimed_by = %(me)s AND state = 'in_progress' AND id <> ALL(%(known)s::bigint[])
+), held AS (
+    UPDATE hosts h SET lease_until = statement_timestamp() + make_interval(secs => %(lease_s)s)
+    WHERE h.owner = %(me)s AND h.host IN (SELECT host FROM mine)
+    RETURNING h.host, extract(
+        epoch FROM greatest(h.next_at, statement_timestamp()) - statement_timestamp()
+    )::float8 AS wait_s
+)
+SELECT m.id, m.url, m.host, m.depth, m.attempts, held.wait_s
+FROM mine AS m LEFT JOIN held USING (host) ORDER BY m.id
+"""
+MINE_CLAIMED = "SELECT id FROM frontier WHERE claimed_by = %s AND state = 'in_progress'"

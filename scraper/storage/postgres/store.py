@@ -33,13 +33,16 @@ from scraper.errors import StoreError
 from scraper.models import FrontierItem, Reparsed, SinkRecord, StoredBody
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.postgres import claims
-from scraper.storage.postgres.batch import clean, clean_json, json_array, write
+from scraper.storage.postgres.batch import update_parsed, write
 from scraper.storage.postgres.leases import Leases
+from scraper.storage.postgres.reconcile import RECONCILE_S, Known, give_back_unknown
 from scraper.storage.postgres.setup import (
     CONNECT_TIMEOUT_S,
     Conn,
     address,
     connect,
+    end_error,
+    leave_crawl,
     one_line,
     prepare_for_crawl,
     retrying,
@@ -61,11 +64,10 @@ from scraper.storage.postgres.statements import (
     RELEASE_IDS,
     RELEASE_MINE,
     RENEW,
+    RETRY_FAILED,
     SCHEDULE,
     TALLY,
     UNFINISHED,
-    UPDATE_PARSED,
-    UPDATE_PARSED_PAGES,
     WITHOUT_BODY,
 )
 from scraper.storage.revisits import revisit_filter, with_previous
@@ -82,7 +84,8 @@ class PostgresStore:
 
     ``lease_s``: how long a host lease lasts without renewal (the engine renews about once a
     second). ``worker``: this worker's name, ``hostname:pid`` by default. ``retry_s``: how long
-    transient database errors are retried before StoreError.
+    transient database errors are retried before StoreError. ``reconcile_s``: how often the
+    renewal gives back URLs claimed for this worker that it does not know (:mod:`.reconcile`).
     """
 
     def __init__(
@@ -92,12 +95,14 @@ class PostgresStore:
         lease_s: float = 30.0,
         worker: str | None = None,
         retry_s: float = 60.0,
+        reconcile_s: float = RECONCILE_S,
     ) -> None:
         self.url = url
         self._worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self._lease_s = lease_s
         self._retry_s = retry_s
         self._leases = Leases(lease_s)
+        self._known = Known(reconcile_s)  # the ids it claims, checked every reconcile_s
         self._leasing = asyncio.Lock()  # this worker's claims and renewals, one at a time
         self._pool: AsyncConnectionPool[Conn] | None = None
 
@@ -144,18 +149,18 @@ class PostgresStore:
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.close()
+        await self.close(error=end_error(e))
 
-    async def close(self) -> None:
-        """Leave the crawl: this worker's leases are released (its registration stays, with
-        its last status and heartbeat); URLs it still claims are left for recovery."""
+    async def close(self, *, error: str | None = None) -> None:
+        """Leave the crawl: this worker's leases are released and its end recorded (``error``:
+        what ended it; its registration stays, with its last status); URLs it still claims are
+        left for recovery."""
         if self._pool is None:
             return
         pool, self._pool = self._pool, None
         try:
             async with pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
-                await conn.execute(RELEASE_HOSTS, (self._worker,))
-                await conn.execute(HEARTBEAT, (self._worker,))
+                await leave_crawl(conn, self._worker, error)
         except psycopg.OperationalError as exc:  # the leases run out by themselves
             log.warning("database %s: leases not released: %s", self._where, self._why(exc))
         finally:
@@ -252,8 +257,12 @@ class PostgresStore:
             per_host=per_host, new_hosts=new_hosts,
         )  # fmt: skip
 
+        tries = 0
+
         async def work(conn: Conn) -> tuple[claims.Claimed, list[TupleRow]]:
-            done = await claims.claim(conn, req)
+            nonlocal tries
+            tries += 1  # a retry: the outcome of the first try may be unknown
+            done = await claims.claim(conn, req, self._known.ids if tries > 1 else None)
             urls = [row[1] for row in done.rows]  # revisits: what their last visit left
             found = await (await conn.execute(PREVIOUS, (urls,))).fetchall() if urls else []
             return done, found
@@ -261,6 +270,7 @@ class PostgresStore:
         async with self._leasing:
             done, found = await self._run(work)
             self._leases.leased(done.sent_at, done.leased)
+            self._known.claimed(row[0] for row in done.rows)
         items = with_previous([FrontierItem(*row) for row in done.rows], found)
         return sorted(items, key=lambda i: (i.depth, i.id))
 
@@ -268,6 +278,10 @@ class PostgresStore:
         """Stored pages back to pending for a revisit (see ``CrawlStore.schedule_revisits``)."""
         where, params = revisit_filter(due_at, checked_before, "%s::timestamptz")
         return await self._execute(SCHEDULE.format(where=where), params)
+
+    async def retry_failed(self, reasons: Collection[str] = ()) -> int:
+        """Failed URLs back to pending (see ``CrawlStore.retry_failed``)."""
+        return await self._execute(RETRY_FAILED, {"reasons": sorted(reasons)})
 
     # -- host leases ----------------------------------------------------------------------------
 
@@ -296,20 +310,30 @@ class PostgresStore:
             "gaps": [max(0.0, timings[h][1]) for h in hosts],
         }  # fmt: skip
 
-        async def work(conn: Conn) -> tuple[float, list[TupleRow]]:
+        check = self._known.due()
+
+        async def work(conn: Conn) -> tuple[float, list[TupleRow], tuple[set[int], list[int]]]:
             sent_at = time.monotonic()
             held = await (await conn.execute(RENEW, params)).fetchall()
             await conn.execute(HEARTBEAT, (self._worker,))
-            return sent_at, held
+            mine = await give_back_unknown(conn, self._worker, self._known) if check else None
+            return sent_at, held, mine or (set(), [])
 
         async with self._leasing:
-            sent_at, held = await self._run(work)
+            sent_at, held, (mine, unknown) = await self._run(work)
             self._leases.renewed(sent_at, ((host, kept) for host, kept in held), keep)
+            if check:
+                self._known.ids &= mine
+        if unknown:
+            log.warning("gave back %d URLs claimed for this worker it did not know", len(unknown))
+        if check:  # and what dead workers left (their hosts' leases ran out)
+            await self.recover_abandoned()
 
     async def release(self, ids: Sequence[int]) -> None:
         """Give back URLs this worker claimed and did not fetch (others' are left alone)."""
         if ids:
             await self._execute(RELEASE_IDS, (list(ids), self._worker))
+            self._known.ended(ids)
 
     async def release_claims(self) -> int:
         """Give back every URL this worker claims, and every host it holds (each one's next
@@ -323,6 +347,7 @@ class PostgresStore:
         async with self._leasing:
             count = await self._run(work)
             self._leases.clear()
+            self._known.ids.clear()
         return count
 
     async def recover_abandoned(self) -> int:
@@ -360,6 +385,7 @@ class PostgresStore:
         transaction (see :func:`.batch.write`); run again whole after a lost connection."""
         if records:
             await self._run(lambda conn: write(conn, records))
+            self._known.ended(r.frontier_id for r in records)
 
     # -- reparse --------------------------------------------------------------------------------
 
@@ -375,19 +401,7 @@ class PostgresStore:
         return count if isinstance(count, int) else 0
 
     async def update_parsed(self, pages: Sequence[Reparsed]) -> None:
-        """New title, description, text, data and content hash for versions parsed again; for
-        the latest version of its URL, its page's too, and its links."""
+        """New title, description, text, data, content hash and main content for versions
+        parsed again, in one transaction (see :func:`.batch.update_parsed`)."""
         if pages:
-            columns: list[list[object]] = [
-                [p.version_id for p in pages],
-                [clean(p.title) for p in pages],
-                [clean(p.description) for p in pages],
-                [clean(p.text) for p in pages],
-                [clean_json(p.data) for p in pages],
-                [p.content_hash for p in pages],
-            ]
-            await self._execute(UPDATE_PARSED, columns)
-            links: list[object] = [json_array(p.links) for p in pages]
-            await self._execute(
-                UPDATE_PARSED_PAGES, [columns[0], [p.url for p in pages], *columns[1:], links]
-            )
+            await self._run(lambda conn: update_parsed(conn, pages))

@@ -31,6 +31,7 @@ from scraper.storage.reading import (
     Row,
     WorkerStatus,
     read_counts,
+    read_totals,
     search_words,
 )
 from scraper.storage.sqlite.schema import REVISITS_SCHEMA
@@ -264,6 +265,10 @@ class ReadStore:
         """The one worker's last status, if it published one (its liveness: the crawl lock)."""
         return [WorkerStatus("", status, None, None) for status in await self.worker_statuses()]
 
+    async def pending_hosts(self) -> None:
+        """None: one worker holds every host of an SQLite crawl (no leases)."""
+        return None
+
     def pages(
         self, changed_since: str | None = None
     ) -> contextlib.AbstractAsyncContextManager[SqliteRows]:
@@ -296,6 +301,13 @@ class ReadStore:
                 return await self._counts()
             finally:
                 await self._run_internal("COMMIT")
+        except sqlite3.Error as exc:
+            raise self.translate(exc) from None
+
+    async def totals(self) -> tuple[tuple[str, int], ...]:
+        """Pages and URLs by state (see ``CrawlReader.totals``)."""
+        try:
+            return await read_totals(self._all)
         except sqlite3.Error as exc:
             raise self.translate(exc) from None
 

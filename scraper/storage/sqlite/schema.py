@@ -5,6 +5,7 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
+from scraper.storage.contents import CONTENTS_SCHEMA, contents_ddl
 from scraper.storage.revisits import (
     BODIES_OF_VERSIONS,
     FIRST_VERSIONS,
@@ -12,8 +13,9 @@ from scraper.storage.revisits import (
     versions_ddl,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = CONTENTS_SCHEMA
 REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
+# 7 (CONTENTS_SCHEMA): contents, chunks and the pages_markdown view (storage.contents)
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -74,6 +76,7 @@ _TYPES = {"id": "INTEGER PRIMARY KEY", "text": "TEXT", "time": "TEXT", "seconds"
 _TYPES |= {"int": "INTEGER", "json": "TEXT"}
 _VERSIONS = versions_ddl(_TYPES)
 _REVISIT_COLUMNS = revisit_columns(_TYPES)
+_CONTENTS = contents_ddl({"bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"})
 
 
 # (No comma in a comment before the last column: SQLite's DROP COLUMN cuts at the last comma it
@@ -134,6 +137,7 @@ CREATE TABLE pages (
     + _VERSIONS
     + _LINKS_VIEW
     + _FTS
+    + _CONTENTS
 )
 
 # MIGRATIONS[n] turns a version-n database into version n + 1.
@@ -170,4 +174,6 @@ ALTER TABLE bodies RENAME TO bodies_5;
 """
     + BODIES
     + BODIES_OF_VERSIONS,
+    # Main content: the contents and chunks tables, empty until pages are fetched or reparsed.
+    6: _CONTENTS,
 }

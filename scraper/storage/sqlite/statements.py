@@ -52,6 +52,23 @@ LEFT JOIN versions AS latest ON latest.id = (SELECT max(id) FROM versions WHERE 
 WHERE CASE WHEN latest.id IS NULL THEN p.status NOT IN (404, 410)
            ELSE latest.content_hash IS NOT p.content_hash END
 """
+# [[url, markdown, [[seq, heading, markdown, tokens, hash], ...]], ...] (after INSERT_VERSIONS):
+# each page's main content and chunks for its URL's latest version, one kept per version (a page
+# written twice stays one); none for a URL without a version.
+INSERT_CONTENTS = """
+INSERT OR IGNORE INTO contents (version_id, url, markdown)
+SELECT (SELECT max(id) FROM versions WHERE url = json_extract(value, '$[0]')),
+       json_extract(value, '$[0]'), json_extract(value, '$[1]')
+FROM json_each(?)
+"""
+INSERT_CHUNKS = """
+INSERT OR IGNORE INTO chunks (version_id, seq, url, heading, markdown, tokens, hash)
+SELECT (SELECT max(id) FROM versions WHERE url = json_extract(page.value, '$[0]')),
+       json_extract(c.value, '$[0]'), json_extract(page.value, '$[0]'),
+       json_extract(c.value, '$[1]'), json_extract(c.value, '$[2]'),
+       json_extract(c.value, '$[3]'), json_extract(c.value, '$[4]')
+FROM json_each(?) AS page, json_each(page.value, '$[2]') AS c
+"""
 # A body for the latest version of its URL (params: url, charset, body, url); one kept per
 # version.
 INSERT_BODY = """
@@ -75,6 +92,12 @@ SELECT count(*) FROM pages WHERE url IN (SELECT json_extract(value, '$[0]') FROM
 SCHEDULE = """
 UPDATE frontier SET state = 'pending', attempts = 0, last_error = NULL
 WHERE state IN ('done', 'failed') AND url IN (SELECT url FROM pages WHERE {where})
+"""
+# Failed URLs back to pending (resume --retry-failed): those whose last_error is in the JSON
+# array given twice, or all of them when it is empty.
+RETRY_FAILED = """
+UPDATE frontier SET state = 'pending', attempts = 0, last_error = NULL
+WHERE state = 'failed' AND (? = '[]' OR last_error IN (SELECT value FROM json_each(?)))
 """
 # [[depth, [[url, host], ...]], ...]: the new URLs of a batch's pages, or seeds (add_urls)
 INSERT_NEW_URLS = """
@@ -113,13 +136,15 @@ def _reading(sql: str, column: str) -> str:
     return sql.replace("json_each(?)", f"json_each(NEW.{column})").strip() + ";\n"
 
 
-BATCH_COLUMNS = ("pages", "checked", "targets", "found", "finished")
+BATCH_COLUMNS = ("pages", "contents", "checked", "targets", "found", "finished")
 BATCH_WRITER = (
     f"CREATE TEMP VIEW batch ({', '.join(BATCH_COLUMNS)}) AS SELECT "
     + ", ".join(["NULL"] * len(BATCH_COLUMNS))
     + ";"
     "CREATE TEMP TRIGGER batch_write INSTEAD OF INSERT ON batch BEGIN\n"
     + _reading(INSERT_VERSIONS, "pages")  # before the pages: compared with the latest
+    + _reading(INSERT_CONTENTS, "contents")  # after the versions: for the latest
+    + _reading(INSERT_CHUNKS, "contents")
     + _reading(UPSERT_PAGE, "pages")
     + _reading(CHECKED, "checked")
     + _reading(REDIRECT_TARGETS_DONE, "targets")  # before the new URLs: a target stays done
@@ -213,3 +238,12 @@ REPARSED_PAGE = (
     "UPDATE pages SET title = ?1, description = ?2, text = ?3, data = ?4, links = ?5, "
     "content_hash = ?6 WHERE url = ?7 AND (SELECT max(id) FROM versions WHERE url = ?7) = ?8"
 )
+# reparse: a version's main content parsed again (params: version id, url, markdown), its
+# chunks replaced (DELETE: version id; INSERT: version id, seq, url, heading, markdown, tokens,
+# hash).
+REPARSED_CONTENT = (
+    "INSERT INTO contents (version_id, url, markdown) VALUES (?, ?, ?) "
+    "ON CONFLICT (version_id) DO UPDATE SET markdown = excluded.markdown"
+)
+REPARSED_CHUNKS_GONE = "DELETE FROM chunks WHERE version_id = ?"
+REPARSED_CHUNK = "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)"

