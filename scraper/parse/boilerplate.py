@@ -12,22 +12,107 @@ import re
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 # Elements that are never main content.
-_DROP_TAGS = frozenset("nav aside dialog menu".split())
+_DROP_TAGS = frozenset(["nav", "aside", "dialog", "menu"])
 _ROLES = frozenset(
-    "navigation banner contentinfo complementary dialog alertdialog search menu menubar".split()
+    [
+        "navigation",
+        "banner",
+        "contentinfo",
+        "complementary",
+        "dialog",
+        "alertdialog",
+        "search",
+        "menu",
+        "menubar",
+    ]
 )
 # Class/id name tokens that mark boilerplate (split at non-letters: "site-footer" -> site, footer).
 _BAD_TOKENS = frozenset(
-    "nav navbar navigation navi menu menus submenu megamenu footer sidebar sidebars aside"
-    " breadcrumb breadcrumbs crumbs cookie cookies consent gdpr cmp banner share sharing social"
-    " socials sharebar shariff comments comment respond related recommended recommendations"
-    " newsletter subscribe subscription signup login popup modal overlay advert advertisement ads"
-    " sponsored promo teaser teasers widget widgets toolbar pagination pager skip skiplink"
-    " masthead topbar sitemap tagcloud disqus outbrain taboola print".split()
+    [
+        "nav",
+        "navbar",
+        "navigation",
+        "navi",
+        "menu",
+        "menus",
+        "submenu",
+        "megamenu",
+        "footer",
+        "sidebar",
+        "sidebars",
+        "aside",
+        "breadcrumb",
+        "breadcrumbs",
+        "crumbs",
+        "cookie",
+        "cookies",
+        "consent",
+        "gdpr",
+        "cmp",
+        "banner",
+        "share",
+        "sharing",
+        "social",
+        "socials",
+        "sharebar",
+        "shariff",
+        "comments",
+        "comment",
+        "respond",
+        "related",
+        "recommended",
+        "recommendations",
+        "newsletter",
+        "subscribe",
+        "subscription",
+        "signup",
+        "login",
+        "popup",
+        "modal",
+        "overlay",
+        "advert",
+        "advertisement",
+        "ads",
+        "sponsored",
+        "promo",
+        "teaser",
+        "teasers",
+        "widget",
+        "widgets",
+        "toolbar",
+        "pagination",
+        "pager",
+        "skip",
+        "skiplink",
+        "masthead",
+        "topbar",
+        "sitemap",
+        "tagcloud",
+        "disqus",
+        "outbrain",
+        "taboola",
+        "print",
+    ]
 )
 _TOKEN = re.compile(r"[a-z]+")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
-_LINKY = frozenset("ul ol dl div section table td p span li header footer form".split())
+_LINKY = frozenset(
+    [
+        "ul",
+        "ol",
+        "dl",
+        "div",
+        "section",
+        "table",
+        "td",
+        "p",
+        "span",
+        "li",
+        "header",
+        "footer",
+        "form",
+    ]
+)
 _ROOTS = (
     '[itemprop="articleBody"]',
     "article",
@@ -82,7 +167,7 @@ class Skipper:
     def _linky(self, node: LexborNode, tag: str) -> bool:
         """Mostly links: a menu, a tag list, a "related" list."""
         if node.css_first("a") is None:
-            return tag == "footer" or tag == "header" and node.css_first("h1, h2, p") is None
+            return tag == "footer" or (tag == "header" and node.css_first("h1, h2, p") is None)
         length = _text_len(node)
         if length == 0:
             return node.css_first("img") is None

@@ -19,20 +19,89 @@ _HEADINGS = {"h1": "#", "h2": "##", "h3": "###", "h4": "####", "h5": "#####", "h
 _EMPHASIS = {"em": "*", "i": "*", "strong": "**", "b": "**", "del": "~~", "s": "~~"}
 # Never rendered: their text is not the page's text.
 _INVISIBLE = frozenset(
-    "head title script style noscript template svg iframe object embed canvas video audio"
-    " map select option button input textarea math".split()
+    [
+        "head",
+        "title",
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "svg",
+        "iframe",
+        "object",
+        "embed",
+        "canvas",
+        "video",
+        "audio",
+        "map",
+        "select",
+        "option",
+        "button",
+        "input",
+        "textarea",
+        "math",
+    ]
 )
 # Elements after which a paragraph ends (the others are inline: their text flows on).
 _BLOCKS = frozenset(
-    "address article aside body blockquote center dd details dialog dir div dl dt fieldset"
-    " figcaption figure footer form header hgroup hr html li main menu nav ol p pre section"
-    " summary table tbody td tfoot th thead tr ul h1 h2 h3 h4 h5 h6 caption".split()
+    [
+        "address",
+        "article",
+        "aside",
+        "body",
+        "blockquote",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "header",
+        "hgroup",
+        "hr",
+        "html",
+        "li",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "caption",
+    ]
 )
 # Markdown's special characters in text; "\\" first so escapes are not escaped again.
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _LINE_START = re.compile(r"^(?:([#+-])|(\d+)([.)]))(?=\s|$)")
 _BREAK = "\x00"  # a hard line break inside a paragraph, until it is written out
 _SPACES = re.compile(r"\s+")
+# After each link, until written out: before another link, a soft line break (read as a space),
+# so that a run of links kept in the content (a menu) can be cut by a chunker; else nothing.
+_AFTER_LINK = "\x01"
+_LINK_END = re.compile(r"\x01 ?(?=!?\[)")
 _LANG = re.compile(r"(?:^|\s)(?:language|lang|highlight-source|brush:?)-?\s*([\w+#.-]+)", re.I)
 
 
@@ -75,6 +144,7 @@ class Writer:
         if text:
             text = _LINE_START.sub(_escape_start, text)
             text = text.replace(" " + _BREAK, _BREAK).replace(_BREAK + " ", _BREAK)
+            text = _LINK_END.sub("\n", text).replace(_AFTER_LINK, "")
             self.blocks.append(text.strip(_BREAK).replace(_BREAK, "\\\n"))
 
     def markdown(self) -> str:
@@ -141,9 +211,9 @@ class Writer:
         del self.line[start:]
         url = _url(self.base, node.attrs.get("href"))
         if label and url:
-            self.line.append(f" [{label}]({url}) " if "\n" not in label else label)
+            self.line.append(f"[{label}]({url}){_AFTER_LINK}" if "\n" not in label else label)
         elif label:
-            self.line.append(f" {label} ")
+            self.line.append(f"{label}{_AFTER_LINK}")
 
     def image(self, node: LexborNode) -> None:
         attrs = node.attrs
@@ -167,8 +237,6 @@ class Writer:
         elif tag == "blockquote":
             self.quote(node)
         elif tag == "table":
-            from scraper.parse.tables import table
-
             table(self, node)
         elif tag == "hr":
             self.blocks.append("---")
@@ -221,3 +289,46 @@ class Writer:
         body = self.sub(node)
         if body:
             self.blocks.append("\n".join(f"> {line}".rstrip() for line in body.split("\n")))
+
+
+# A table whose cells hold these is a page layout, not data.
+_LAYOUT = "table, p, div, ul, ol, pre, blockquote, h1, h2, h3, h4, h5, h6"
+
+
+def _rows(node: LexborNode) -> list[LexborNode]:
+    """The table's own rows (not those of a nested table)."""
+    rows = []
+    for child in node.iter():
+        if child.tag == "tr":
+            rows.append(child)
+        elif child.tag in ("thead", "tbody", "tfoot"):
+            rows.extend(row for row in child.iter() if row.tag == "tr")
+    return rows
+
+
+def _cell(writer: Writer, cell: LexborNode) -> str:
+    return writer.sub(cell).replace("\n", " ")  # "|" in text is escaped already
+
+
+def table(writer: Writer, node: LexborNode) -> None:
+    """Append ``node`` to ``writer``: a GFM table, or its cells' content for a layout table."""
+    inner = node.css_first(_LAYOUT)
+    rows = _rows(node)
+    if inner is not None or not rows:
+        writer.children(node)  # cells are blocks: each its own paragraph
+        return
+    grid = []
+    for row in rows:
+        cells = [_cell(writer, cell) for cell in row.iter() if cell.tag in ("td", "th")]
+        if any(cells):
+            grid.append(cells)
+    if not grid:
+        return
+    width = max(len(cells) for cells in grid)
+    lines = []
+    for i, cells in enumerate(grid):
+        cells = cells + [""] * (width - len(cells))
+        lines.append(("| " + " | ".join(cells) + " |").replace("|  |", "| |"))
+        if i == 0:
+            lines.append("|" + " --- |" * width)
+    writer.blocks.append("\n".join(lines))
