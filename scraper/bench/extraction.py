@@ -1,7 +1,7 @@
 """``scraper bench --extraction``: main-content extraction scored on trafilatura's evaluation
 corpus (``../shared/corpora/extraction-tfeval``, its README gives the method).
 
-Each page is decoded as the crawler does (``scraper.parse.html._to_utf8``, lexbor), then
+Each page is decoded and parsed as the crawler does (``scraper.parse.html.html_tree``), then
 :func:`scraper.parse.content.main_content` runs on it, timed alone in CPU time. The Markdown is
 scored with its syntax removed (:func:`scraper.parse.content.markdown_text`); ``text`` is scored
 too. A "with" snippet found in the output (whitespace collapsed, case-sensitive) is a true
@@ -16,11 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from selectolax.lexbor import LexborHTMLParser
-
 import scraper
 from scraper.parse.content import main_content, markdown_text
-from scraper.parse.html import _to_utf8
+from scraper.parse.html import decode_html, html_tree
 
 DEFAULT_CORPUS = Path(scraper.__file__).parents[1].parent / "shared/corpora/extraction-tfeval"
 
@@ -92,7 +90,7 @@ def score_pages(pages: list[Page]) -> tuple[Score, Score]:
     """main_content's Markdown (syntax removed) and its ``text``, scored over ``pages``."""
     markdown, text = Score(), Score()
     for page in pages:
-        tree = LexborHTMLParser(_to_utf8(page.body, None))
+        tree = html_tree(page.body, None)
         start = time.process_time()
         content = main_content(tree, page.url)
         markdown.ms.append((time.process_time() - start) * 1000)
@@ -122,7 +120,7 @@ def score_trafilatura(pages: list[Page]) -> Score | None:
         return None
     score = Score()
     for page in pages:
-        html = _to_utf8(page.body, None).decode("utf-8", "replace")
+        html = decode_html(page.body, None)
         start = time.process_time()
         output = extract(html, page.url) or ""
         score.ms.append((time.process_time() - start) * 1000)
