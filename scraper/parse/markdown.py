@@ -292,7 +292,11 @@ class Writer:
 
 
 # A table whose cells hold these is a page layout, not data.
-_LAYOUT = "table, p, div, ul, ol, pre, blockquote, h1, h2, h3, h4, h5, h6"
+_LAYOUT = ", ".join(
+    f"{cell} {tag}"
+    for cell in ("td", "th")
+    for tag in "table p div ul ol pre blockquote h1 h2 h3 h4 h5 h6".split()
+)  # (css_first from the table itself would match the table)
 
 
 def _rows(node: LexborNode) -> list[LexborNode]:
