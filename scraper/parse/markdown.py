@@ -295,7 +295,21 @@ class Writer:
 _LAYOUT = ", ".join(
     f"{cell} {tag}"
     for cell in ("td", "th")
-    for tag in "table p div ul ol pre blockquote h1 h2 h3 h4 h5 h6".split()
+    for tag in [
+        "table",
+        "p",
+        "div",
+        "ul",
+        "ol",
+        "pre",
+        "blockquote",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+    ]
 )  # (css_first from the table itself would match the table)
 
 
