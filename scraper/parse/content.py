@@ -52,6 +52,9 @@ def markdown_text(markdown: str) -> str:
 def _render(root: LexborNode, base_url: str, skip: Skipper) -> str:
     writer = Writer(base_url, skip)
     writer.children(root)
+    writer.flush()
+    while len(writer.blocks) > 1 and writer.blocks[-1].startswith("#"):
+        writer.blocks.pop()  # a heading closing the content titles what was left out
     return writer.markdown()
 
 

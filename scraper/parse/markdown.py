@@ -167,7 +167,12 @@ class Writer:
 
     def element(self, node: LexborNode) -> None:
         tag = node.tag or ""
-        if tag in _INVISIBLE or self.skip(node):
+        if tag in _INVISIBLE:
+            return
+        if self.skip(node):
+            # A heading right before boilerplate is its title ("Related", "Comments"): dropped.
+            if self.blocks and self.blocks[-1].startswith("#") and not "".join(self.line).strip():
+                self.blocks.pop()
             return
         if tag in _BLOCKS:
             self.block(node, tag)
