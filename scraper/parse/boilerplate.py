@@ -91,6 +91,10 @@ _BAD_TOKENS = frozenset(
         "disqus",
         "outbrain",
         "taboola",
+        "contact",
+        "feedback",
+        "rating",
+        "ratings",
         "print",
     ]
 )
@@ -180,8 +184,9 @@ def _by_paragraphs(body: LexborNode) -> LexborNode | None:
     """The element the most paragraph text hangs from (children score 1, grandchildren 1/2)."""
     scores: dict[int, float] = {}
     nodes: dict[int, LexborNode] = {}
-    for para in body.css("p, pre, td, blockquote"):
-        length = _text_len(para)
+    for para in body.css("p, pre, td, blockquote, div"):
+        # a div counts its own text only (text set with <br> rather than in paragraphs)
+        length = _text_len(para) if para.tag != "div" else len(para.text(deep=False).strip())
         if length < 25:
             continue
         score = 1 + min(length / 100, 3)
