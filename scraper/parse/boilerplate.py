@@ -216,7 +216,7 @@ def main_root(tree: LexborHTMLParser) -> LexborNode | None:
             continue
         lengths = [_text_len(node) for node in found]
         best = max(range(len(found)), key=lengths.__getitem__)
-        if lengths[best] >= 0.25 * total and lengths[best] >= 0.6 * sum(lengths):
+        if lengths[best] >= 0.25 * total and lengths[best] >= 0.5 * sum(lengths):
             return found[best]
     scored = _by_paragraphs(body)
     if scored is not None and _text_len(scored) >= 0.1 * total:
