@@ -58,3 +58,14 @@ def test_tree_not_mutated_page_text_unchanged():
     before = tree.html
     main_content(tree, "https://news.example/")
     assert tree.html == before
+
+
+def test_plain_text_has_no_markdown_syntax():
+    """The text drops fences with their language word, markers and link targets."""
+    body = (
+        '<h2>Use</h2><ul><li><a href="/x">link</a> *star*</li></ul>'
+        '<pre><code class="language-python">print(1)</code></pre>'
+    )
+    content = main_content(LexborHTMLParser(f"<body>{body}</body>"), "http://x/")
+    assert "```python" in content.markdown
+    assert content.text == "Use link *star* print(1)"
