@@ -21,8 +21,8 @@ from scraper.parse.markdown import Writer
 log = logging.getLogger(__name__)
 
 _MIN_TEXT = 100  # a root with less text than this falls back to the whole body
-# Markdown syntax, removed to give the plain text: code fences (with their language), escapes, emphasis, code ticks, link targets,
-# images, heading/list/quote markers, table pipes and rules.
+# Markdown syntax, removed to give the plain text: code fences (with their language), escapes,
+# emphasis, code ticks, link targets, images, heading/list/quote markers, table pipes and rules.
 _SYNTAX = re.compile(
     r"^`{3,}[^`\n]*$|\\([!-/:-@\[-`{-~])|!\[([^\]]*)\]\([^)\s]*\)|\]\([^)\s]*\)|(?<!\\)[\[*~`]+"
     r"|^(?:#{1,6} |\s*(?:[-+] |\d+\. |> ?)+)|^\|( --- \|)+$|(?<!\\)\|",
