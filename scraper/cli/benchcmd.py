@@ -2,6 +2,7 @@
 imported when run (the product never imports them otherwise)."""
 
 import functools
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -92,10 +93,29 @@ def bench(
             " (0.2 s delay), 5 s leases. Pages lost, stored twice, re-fetched, takeover time.",
         ),
     ] = False,
+    extraction: Annotated[
+        bool,
+        typer.Option(
+            "--extraction",
+            help="Instead: main-content extraction scored on trafilatura's evaluation corpus"
+            " (F1, precision, recall, empty outputs, median ms CPU per page).",
+        ),
+    ] = False,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(
+            "--corpus",
+            metavar="PATH",
+            help="With --extraction: the corpus directory"
+            " (default: ../shared/corpora/extraction-tfeval from the repository).",
+        ),
+    ] = None,
 ) -> None:
     """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
     note = functools.partial(typer.echo, err=True)
-    if recrawl:
+    if extraction:
+        lines = _extraction_lines(corpus)
+    elif recrawl:
         from scraper.bench.recrawl import report_lines as recrawl_report
         from scraper.bench.recrawl import run_recrawl_bench
 
@@ -130,3 +150,17 @@ def bench(
         lines = report_lines(run_bench(pages, concurrency, note, scrapy_python=scrapy))
     for line in lines:
         typer.echo(line)
+
+
+def _extraction_lines(corpus: Path | None) -> list[str]:
+    from scraper.bench.extraction import DEFAULT_CORPUS, report_lines
+
+    where = corpus or DEFAULT_CORPUS
+    if not (where / "ground-truth.json").is_file():
+        typer.echo(f"error: no extraction corpus at {where} (ground-truth.json missing)", err=True)
+        raise typer.Exit(2)
+    try:
+        return report_lines(where)
+    except (OSError, ValueError, KeyError) as error:
+        typer.echo(f"error: extraction corpus {where} unreadable: {error}", err=True)
+        raise typer.Exit(1) from None

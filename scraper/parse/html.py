@@ -162,6 +162,11 @@ def _sniff_codec(body: bytes) -> str:
     return "utf-8"
 
 
+def html_tree(body: bytes, charset: str | None) -> LexborHTMLParser:
+    """The document parsed as the crawler parses it (for benchmarks: no depth cut)."""
+    return LexborHTMLParser(_to_utf8(body, charset))
+
+
 def decode_html(body: bytes, charset: str | None) -> str:
     """Bytes to text: the encoding is chosen by a byte-order mark, else the HTTP ``charset`` if
     Python knows it, else a ``<meta charset>`` or ``<meta http-equiv="Content-Type">`` in the

@@ -1,0 +1,224 @@
+"""Which subtree of a page is its main content, and which elements inside it are boilerplate
+(navigation, headers and footers, sidebars, banners, share bars, comments, "related" lists).
+
+General signals only: the elements' roles (``<nav>``, ``<aside>``, ``role="navigation"``...),
+class and id name tokens, hidden elements, and link density (the share of a block's text that is
+link text). The root is ``<article>``/``<main>``/``role=main``/``itemprop=articleBody`` when one
+holds the page's text, else the container the most paragraph text hangs from (readability's idea).
+"""
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+# Elements that are never main content.
+_DROP_TAGS = frozenset(["nav", "aside", "dialog", "menu"])
+_ROLES = frozenset(
+    [
+        "navigation",
+        "banner",
+        "contentinfo",
+        "complementary",
+        "dialog",
+        "alertdialog",
+        "search",
+        "menu",
+        "menubar",
+    ]
+)
+# Class/id name tokens that mark boilerplate (split at non-letters: "site-footer" -> site, footer).
+_BAD_TOKENS = frozenset(
+    [
+        "nav",
+        "navbar",
+        "navigation",
+        "navi",
+        "menu",
+        "menus",
+        "submenu",
+        "megamenu",
+        "footer",
+        "sidebar",
+        "sidebars",
+        "aside",
+        "breadcrumb",
+        "breadcrumbs",
+        "crumbs",
+        "cookie",
+        "cookies",
+        "consent",
+        "gdpr",
+        "cmp",
+        "banner",
+        "share",
+        "sharing",
+        "social",
+        "socials",
+        "sharebar",
+        "shariff",
+        "comments",
+        "comment",
+        "respond",
+        "related",
+        "recommended",
+        "recommendations",
+        "newsletter",
+        "subscribe",
+        "subscription",
+        "signup",
+        "login",
+        "popup",
+        "modal",
+        "overlay",
+        "advert",
+        "advertisement",
+        "ads",
+        "sponsored",
+        "promo",
+        "teaser",
+        "teasers",
+        "widget",
+        "widgets",
+        "toolbar",
+        "pagination",
+        "pager",
+        "skip",
+        "skiplink",
+        "masthead",
+        "topbar",
+        "sitemap",
+        "tagcloud",
+        "disqus",
+        "outbrain",
+        "taboola",
+        "contact",
+        "feedback",
+        "rating",
+        "ratings",
+        "print",
+    ]
+)
+_TOKEN = re.compile(r"[a-z]+")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_LINKY = frozenset(
+    [
+        "ul",
+        "ol",
+        "dl",
+        "div",
+        "section",
+        "table",
+        "td",
+        "p",
+        "span",
+        "li",
+        "header",
+        "footer",
+        "form",
+    ]
+)
+_ROOTS = (
+    '[itemprop="articleBody"]',
+    "article",
+    '[role="main"], main',
+    "#content, #main, #main-content, .entry-content, .post-content, .article-body, .content",
+)
+
+
+def _text_len(node: LexborNode) -> int:
+    return len(" ".join(node.text(deep=True).split()))
+
+
+def _link_len(node: LexborNode) -> int:
+    return sum(len(" ".join(a.text(deep=True).split())) for a in node.css("a"))
+
+
+def _named_boilerplate(attrs: dict[str, str | None]) -> bool:
+    names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+    return bool(names.strip()) and not _BAD_TOKENS.isdisjoint(_TOKEN.findall(names))
+
+
+def _hidden(attrs: dict[str, str | None]) -> bool:
+    if "hidden" in attrs or attrs.get("aria-hidden") == "true":
+        return True
+    style = attrs.get("style")
+    return bool(style) and _HIDDEN_STYLE.search(style or "") is not None
+
+
+class Skipper:
+    """The predicate the Markdown walk asks of each element: leave this subtree out?"""
+
+    __slots__ = ("keep_len",)
+
+    def __init__(self, root_len: int) -> None:
+        # A named block holding most of the content is a wrapper, not boilerplate.
+        self.keep_len = max(root_len // 2, 400)
+
+    def __call__(self, node: LexborNode) -> bool:
+        tag = node.tag or ""
+        if tag in _DROP_TAGS:
+            return True
+        attrs = node.attributes
+        if attrs:
+            if attrs.get("role") in _ROLES or _hidden(attrs):
+                return True
+            if _named_boilerplate(attrs) and _text_len(node) < self.keep_len:
+                return True
+        if tag in _LINKY:
+            return self._linky(node, tag)
+        return False
+
+    def _linky(self, node: LexborNode, tag: str) -> bool:
+        """Mostly links: a menu, a tag list, a "related" list."""
+        if node.css_first("a") is None:
+            return tag == "footer" or (tag == "header" and node.css_first("h1, h2, p") is None)
+        length = _text_len(node)
+        if length == 0:
+            return node.css_first("img") is None
+        links = _link_len(node)
+        limit = 0.8 if tag == "p" else 0.5
+        return links > limit * length and (length < 2000 or links > 0.8 * length)
+
+
+def _by_paragraphs(body: LexborNode) -> LexborNode | None:
+    """The element the most paragraph text hangs from (children score 1, grandchildren 1/2)."""
+    scores: dict[int, float] = {}
+    nodes: dict[int, LexborNode] = {}
+    for para in body.css("p, pre, td, blockquote, div"):
+        # a div counts its own text only (text set with <br> rather than in paragraphs)
+        length = _text_len(para) if para.tag != "div" else len(para.text(deep=False).strip())
+        if length < 25:
+            continue
+        score = 1 + min(length / 100, 3)
+        parent = para.parent
+        for share in (1.0, 0.5):
+            if parent is None:
+                break
+            key = parent.mem_id
+            nodes[key] = parent
+            scores[key] = scores.get(key, 0.0) + score * share
+            parent = parent.parent
+    if not scores:
+        return None
+    best = max(scores, key=scores.__getitem__)
+    return nodes[best]
+
+
+def main_root(tree: LexborHTMLParser) -> LexborNode | None:
+    """The element holding the page's main content (None: the page has no body)."""
+    body = tree.body or tree.root
+    if body is None:
+        return None
+    total = _text_len(body)
+    for selector in _ROOTS:
+        found = [node for node in body.css(selector) if node.parent is not None]
+        if not found:
+            continue
+        lengths = [_text_len(node) for node in found]
+        best = max(range(len(found)), key=lengths.__getitem__)
+        if lengths[best] >= 0.25 * total and lengths[best] >= 0.5 * sum(lengths):
+            return found[best]
+    scored = _by_paragraphs(body)
+    if scored is not None and _text_len(scored) >= 0.1 * total:
+        return scored
+    return body
