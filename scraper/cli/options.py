@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 from typer.models import OptionInfo
 
 from scraper.config import FLAG_NAMES, Settings, load_settings, settings_from_json
@@ -26,10 +27,26 @@ from scraper.storage import crawl_exists, db_label, is_postgres, open_read_store
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # context_settings of every typer app
 
 
+class Command(TyperCommand):
+    """A command whose help is plain text that fits 80 columns (not rich's table of columns),
+    naming an argument by its metavar (URL, SQL, WORDS), never by a Python type."""
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:  # typer vendors click's types
+        params = self.get_params(ctx)
+        names = [(p.display_name_raw, p.help or "") for p in params if isinstance(p, TyperArgument)]
+        options = [
+            r for p in params if not isinstance(p, TyperArgument) if (r := p.get_help_record(ctx))
+        ]
+        for title, rows in (("Arguments", names), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
 def shown_default(value: object) -> str:
-    """`` [default: VALUE]`` for an option's help, escaped so rich does not read it as markup
-    (typer shows no default for an option whose default is None)."""
-    return rf" \[default: {value}]"
+    """`` [default: VALUE]`` for an option's help (typer shows no default for an option whose
+    default is None)."""
+    return f" [default: {value}]"
 
 
 _NEW = Settings()
