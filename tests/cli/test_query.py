@@ -327,7 +327,8 @@ async def test_search_of_the_title_column_marks_the_word_in_the_title(crawled: C
         search(crawled.db, "--raw", "title:leaf"), search(crawled.db, "--raw", "text:leaf")
     )
     assert [(page["title"], page["snippet"]) for page in titled] == [("Leaf", "[Leaf]")]
-    assert texted and all("[leaf]" in page["snippet"].lower() for page in texted)
+    assert texted
+    assert all("[leaf]" in page["snippet"].lower() for page in texted)
 
 
 async def test_search_scores_of_a_word_on_every_page_are_not_zero(site: TestServer, crawl: CrawlFn):

@@ -85,7 +85,8 @@ _FILE_ERRORS = frozenset(
 # the title (`title:socket`): a snippet that marks nothing differs not from one without markers.
 _SEARCH = """
 SELECT p.url, p.title,
-       CASE WHEN snippet(pages_fts, 1, :open, :close, '…', 12) = snippet(pages_fts, 1, '', '', '…', 12)
+       CASE WHEN snippet(pages_fts, 1, :open, :close, '…', 12)
+                 = snippet(pages_fts, 1, '', '', '…', 12)
             THEN snippet(pages_fts, 0, :open, :close, '…', 12)
             ELSE snippet(pages_fts, 1, :open, :close, '…', 12) END AS snippet,
        CAST(printf('%.3g', -bm25(pages_fts, 10.0, 1.0)) AS REAL) AS score
