@@ -9,6 +9,7 @@ seeds to them).
 import asyncio
 import functools
 import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typer.core import TyperArgument, TyperCommand
 from typer.models import OptionInfo
 
 from scraper.config import FLAG_NAMES, Settings, load_settings, settings_from_json
-from scraper.errors import UsageError
+from scraper.errors import ScraperError, UsageError
 from scraper.logs import LogFormat
 from scraper.models import Scope
 from scraper.storage import crawl_exists, db_label, is_postgres, open_read_store
@@ -196,7 +197,23 @@ def run_settings(
     new = not crawl_exists(address)  # a crawl creates it (its file, or its tables)
     stored = None if new else asyncio.run(stored_settings(address))
     settings = load_settings(config, base=stored, seeds=seeds or None, db=address, **flags)
+    writable_directory(settings.db)
     return settings, stored is None
+
+
+def writable_directory(db: str) -> None:
+    """ScraperError if an SQLite crawl database's directory (or the nearest one that exists)
+    cannot be written: WAL mode makes its -wal and -shm files beside the database."""
+    if is_postgres(db):
+        return
+    directory = Path(db).absolute().parent
+    while not directory.exists():
+        directory = directory.parent
+    if not os.access(directory, os.W_OK):
+        raise ScraperError(
+            f"cannot write the crawl database's directory {directory} "
+            "(SQLite's WAL needs it writable)"
+        )
 
 
 def resume_settings(config: Path | None, db: str | None, flags: dict[str, object]) -> Settings:

@@ -3,14 +3,17 @@
 import asyncio
 import json
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import typer
 from aiohttp.test_utils import TestServer
 
 from scraper.cli.app import app
-from tests.conftest import CrawlFn, run_cli
+from tests.conftest import CrawlFn, assert_one_error_line, run_cli
 
 
 async def test_export_defaults_to_json_lines(site: TestServer, crawl: CrawlFn):
@@ -101,3 +104,43 @@ async def test_help_fits_80_columns_without_breaking_words():
         for param in params:
             text = getattr(param, "help", None) or ""
             assert " ".join(text.split()) in flat, (command, text)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs directory that can be remounted read-only (chmod does not stop root)."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mount)], check=False).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+async def test_a_database_in_a_read_only_directory(
+    site: TestServer, crawl: CrawlFn, read_only_dir: Path
+):
+    """In a read-only directory the read commands still read the crawl, and crawl and resume
+    say the directory must be writable (one line, exit 1)."""
+    db = str(read_only_dir / "c.db")
+    await crawl(site.make_url("/"), max_depth=0, db=db)
+    remount = ["mount", "-o", "remount,ro", str(read_only_dir)]
+    assert subprocess.run(remount, check=False).returncode == 0
+    reads = [
+        ["query", "SELECT count(*) AS n FROM pages", "-f", "jsonl"],
+        ["search", "Welcome", "-f", "jsonl"],
+        ["export"],
+        ["stats", "--json"],
+        ["status"],
+    ]
+    for args in reads:
+        code, out, err = await run_cli(*args, "--db", db)
+        assert code == 0, (args, err)
+        assert out, args
+    line = f"cannot write the crawl database's directory {read_only_dir} (SQLite's WAL needs it"
+    for args in (["crawl", str(site.make_url("/a"))], ["resume"]):
+        code, _, err = await run_cli(*args, "--db", db)
+        assert code == 1, (args, err)
+        assert_one_error_line(err, line)

@@ -14,6 +14,7 @@ while the writer goes on. A busy timeout covers the brief moments WAL needs a lo
 """
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -155,9 +156,13 @@ class ReadStore:
         waiting, and that thread then reports to an event loop that a one-shot command has
         already closed ("Exception in thread ...: Event loop is closed"). Here a failed open
         never starts that thread. Opening only opens the file (reading starts with the first
-        statement), so it is done right here, on the event loop.
+        statement), so it is done right here, on the event loop. In a directory it cannot write
+        (a read-only mount, a copy on a CD), WAL mode cannot make its ``-shm`` index, so the
+        file is opened ``immutable``: read as it is, without the locks no writer could need.
         """
         uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        if not os.access(self.path.absolute().parent, os.W_OK):
+            uri += "&immutable=1"  # WAL's -shm cannot be made there: nothing can write it anyway
         conn = sqlite3.connect(
             uri,
             uri=True,
