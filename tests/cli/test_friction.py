@@ -127,7 +127,8 @@ async def test_a_database_in_a_read_only_directory(
     db = str(read_only_dir / "c.db")
     await crawl(site.make_url("/"), max_depth=0, db=db)
     remount = ["mount", "-o", "remount,ro", str(read_only_dir)]
-    assert subprocess.run(remount, check=False).returncode == 0
+    proc = await asyncio.create_subprocess_exec(*remount)
+    assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
     reads = [
         ["query", "SELECT count(*) AS n FROM pages", "-f", "jsonl"],
         ["search", "Welcome", "-f", "jsonl"],
