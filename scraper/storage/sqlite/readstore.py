@@ -93,7 +93,7 @@ SELECT p.url, p.title,
        CAST(printf('%.3g', -bm25(pages_fts, 10.0, 1.0)) AS REAL) AS score
 FROM pages_fts JOIN pages AS p ON p.id = pages_fts.rowid
 WHERE pages_fts MATCH :match
-ORDER BY bm25(pages_fts, 10.0, 1.0), p.id
+ORDER BY bm25(pages_fts, 10.0, 1.0), p.url  -- ties by URL, as on PostgreSQL
 LIMIT :limit
 """
 # Before schema version 5, pages had no host column (a reader never migrates).
