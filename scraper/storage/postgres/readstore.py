@@ -51,8 +51,12 @@ PAGE_COLUMNS = (
 # Title (weight A) counts 10x the text (B), as bm25's weights on SQLite; {D, C, B, A}. Rank
 # normalization 1 (divided by 1 + log(length)) makes a longer page rank lower, as bm25 does;
 # equal ranks go by URL on both backends (ids follow the order pages happened to be stored).
+# The snippet is of the text, or of the title if the text alone does not match.
 _SEARCH = """
-SELECT p.url, p.title, ts_headline('simple', coalesce(p.text, ''), q.q, %(options)s) AS snippet,
+SELECT p.url, p.title,
+       CASE WHEN p.title IS NOT NULL AND NOT to_tsvector('simple', coalesce(p.text, '')) @@ q.q
+            THEN ts_headline('simple', p.title, q.q, %(options)s)
+            ELSE ts_headline('simple', coalesce(p.text, ''), q.q, %(options)s) END AS snippet,
        CASE WHEN r.rank > 0 THEN round(r.rank::numeric, 2 - floor(log(r.rank::numeric))::int)
             ELSE 0 END::float8 AS score
 FROM (SELECT {tsquery} AS q) AS q, pages AS p,
@@ -282,7 +286,7 @@ class PostgresReadStore:
         self, terms: Sequence[str], *, raw: bool, limit: int, markers: tuple[str, str]
     ) -> contextlib.AbstractAsyncContextManager[PgRows]:
         """Pages matching ``terms``, best first (``ts_rank_cd``, a title match weighs 10x the
-        text), with a ``ts_headline`` snippet of the text.
+        text), with a ``ts_headline`` snippet of the text (of the title if only it matched).
 
         Plain words: every word (``to_tsquery`` of quoted words, a trailing ``*`` a prefix:
         ``websearch_to_tsquery`` has no prefixes and reads ``-``, ``or`` and quotes as syntax).
