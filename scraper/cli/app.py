@@ -298,7 +298,7 @@ def recrawl(
 
 @app.command(cls=Command)
 def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
-    """Re-run parsing and extraction rules over stored bodies (--store-html); fetch nothing.
+    """Re-run parsing and extraction rules over the bodies kept by --store-html; fetch nothing.
 
     The rules become the crawl's own only if every stored page had a body to apply them to."""
     summary = asyncio.run(reparse_bodies(resume_settings(config, db, {})))

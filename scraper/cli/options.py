@@ -32,6 +32,10 @@ class Command(TyperCommand):
     """A command whose help is plain text that fits 80 columns (not rich's table of columns),
     naming an argument by its metavar (URL, SQL, WORDS), never by a Python type."""
 
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The first sentence whole, for the list of commands (which wraps it), not cut."""
+        return super().get_short_help_str(limit=max(limit, 1000))
+
     def format_options(self, ctx: Any, formatter: Any) -> None:  # typer vendors click's types
         params = self.get_params(ctx)
         names = [(p.display_name_raw, p.help or "") for p in params if isinstance(p, TyperArgument)]

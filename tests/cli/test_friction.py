@@ -101,8 +101,11 @@ async def test_help_fits_80_columns_without_breaking_words():
         assert "…" not in out
         flat = " ".join(out.split())
         params = root.commands[command].params if command else root.params
-        for param in params:
-            text = getattr(param, "help", None) or ""
+        texts = [getattr(param, "help", None) or "" for param in params]
+        if not command:  # each command's first sentence whole, not cut with "..."
+            texts += [c.get_short_help_str() for c in root.commands.values()]
+            assert "..." not in out.split("Commands:")[1], out
+        for text in texts:
             assert " ".join(text.split()) in flat, (command, text)
 
 
