@@ -23,6 +23,7 @@ from scraper.cli import read as cliread
 from scraper.cli.benchcmd import bench
 from scraper.cli.options import (
     HELP_OPTIONS,
+    Command,
     ConfigOpt,
     DbOpt,
     RunOptions,
@@ -62,6 +63,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings=HELP_OPTIONS,
     help="Crawl sites into an SQLite database you can query.",
+    rich_markup_mode=None,
 )
 app.add_typer(cliread.app)  # query, search, export, stats, status: at the top level
 
@@ -176,11 +178,11 @@ def run_crawl(
         )
 
 
-@app.command()
+@app.command(cls=Command)
 @with_run_options
 def crawl(
     urls: Annotated[
-        list[str] | None, typer.Argument(metavar="[URL]...", help="Seed URLs.", show_default=False)
+        list[str] | None, typer.Argument(metavar="URL", help="Seed URLs.", show_default=False)
     ] = None,
     input_file: Annotated[
         str | None,
@@ -204,7 +206,7 @@ def crawl(
 RETRY_ALL = "all"  # `--retry-failed` given without a reason (see bare_retry_failed)
 
 
-@app.command()
+@app.command(cls=Command)
 @with_run_options
 def resume(
     retry: Annotated[
@@ -256,7 +258,7 @@ def bare_retry_failed(args: list[str]) -> list[str]:
     return out
 
 
-@app.command()
+@app.command(cls=Command)
 @with_run_options
 def recrawl(
     due: Annotated[
@@ -294,9 +296,9 @@ def recrawl(
     run_crawl(settings, run, save_settings=False, revisit=plan)
 
 
-@app.command()
+@app.command(cls=Command)
 def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
-    """Re-run parsing and extraction rules over stored bodies (--store-html); fetch nothing.
+    """Re-run parsing and extraction rules over the bodies kept by --store-html; fetch nothing.
 
     The rules become the crawl's own only if every stored page had a body to apply them to."""
     summary = asyncio.run(reparse_bodies(resume_settings(config, db, {})))
@@ -306,7 +308,7 @@ def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
 # -- reading what was scraped: query, search, export, stats ----------------------------------
 
 
-app.command()(bench)
+app.command(cls=Command)(bench)
 
 
 def fail(message: str, exit_code: int) -> NoReturn:

@@ -12,10 +12,13 @@ from scraper.cli.options import checked_db
 
 def bench(
     pages: Annotated[
-        int, typer.Option("--pages", min=1, help="Pages of the generated site.")
+        int, typer.Option("--pages", metavar="N", min=1, help="Pages of the generated site.")
     ] = 2000,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Requests in flight, crawl and raw.")
+        int,
+        typer.Option(
+            "--concurrency", metavar="N", min=1, help="Requests in flight, crawl and raw."
+        ),
     ] = 32,
     scrapy: Annotated[
         str | None,
@@ -30,6 +33,7 @@ def bench(
         int | None,
         typer.Option(
             "--frontier-urls",
+            metavar="N",
             min=2,
             help="Instead: peak RSS of two crawls of --pages "
             "pages, their frontiers ending at --pages URLs and at this many.",
@@ -39,6 +43,7 @@ def bench(
         int | None,
         typer.Option(
             "--hosts",
+            metavar="N",
             min=1,
             max=99_999,
             help="Instead: a polite crawl of this many local hosts, "
@@ -46,14 +51,22 @@ def bench(
         ),
     ] = None,
     pages_per_host: Annotated[
-        int, typer.Option("--pages-per-host", min=1, help="With --hosts: pages of each host.")
+        int,
+        typer.Option(
+            "--pages-per-host", metavar="N", min=1, help="With --hosts: pages of each host."
+        ),
     ] = 10,
     delay: Annotated[
         float,
-        typer.Option("--delay", min=0, help="With --hosts: seconds between a host's requests."),
+        typer.Option(
+            "--delay", metavar="S", min=0, help="With --hosts: seconds between a host's requests."
+        ),
     ] = 1.0,
     per_host: Annotated[
-        int, typer.Option("--per-host", min=1, help="With --hosts: requests in flight per host.")
+        int,
+        typer.Option(
+            "--per-host", metavar="N", min=1, help="With --hosts: requests in flight per host."
+        ),
     ] = 1,
     recrawl: Annotated[
         bool,
@@ -68,6 +81,7 @@ def bench(
         int | None,
         typer.Option(
             "--workers",
+            metavar="N",
             min=1,
             max=64,
             help="Instead: a latency-bound site of --hosts hosts (default 200) crawled by 1 worker"

@@ -9,16 +9,18 @@ seeds to them).
 import asyncio
 import functools
 import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 from typer.models import OptionInfo
 
 from scraper.config import FLAG_NAMES, Settings, load_settings, settings_from_json
-from scraper.errors import UsageError
+from scraper.errors import ScraperError, UsageError
 from scraper.logs import LogFormat
 from scraper.models import Scope
 from scraper.storage import crawl_exists, db_label, is_postgres, open_read_store
@@ -26,10 +28,30 @@ from scraper.storage import crawl_exists, db_label, is_postgres, open_read_store
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # context_settings of every typer app
 
 
+class Command(TyperCommand):
+    """A command whose help is plain text that fits 80 columns (not rich's table of columns),
+    naming an argument by its metavar (URL, SQL, WORDS), never by a Python type."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The first sentence whole, for the list of commands (which wraps it), not cut."""
+        return super().get_short_help_str(limit=max(limit, 1000))
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:  # typer vendors click's types
+        params = self.get_params(ctx)
+        names = [(p.display_name_raw, p.help or "") for p in params if isinstance(p, TyperArgument)]
+        options = [
+            r for p in params if not isinstance(p, TyperArgument) if (r := p.get_help_record(ctx))
+        ]
+        for title, rows in (("Arguments", names), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
 def shown_default(value: object) -> str:
-    """`` [default: VALUE]`` for an option's help, escaped so rich does not read it as markup
-    (typer shows no default for an option whose default is None)."""
-    return rf" \[default: {value}]"
+    """`` [default: VALUE]`` for an option's help (typer shows no default for an option whose
+    default is None)."""
+    return f" [default: {value}]"
 
 
 _NEW = Settings()
@@ -179,7 +201,23 @@ def run_settings(
     new = not crawl_exists(address)  # a crawl creates it (its file, or its tables)
     stored = None if new else asyncio.run(stored_settings(address))
     settings = load_settings(config, base=stored, seeds=seeds or None, db=address, **flags)
+    writable_directory(settings.db)
     return settings, stored is None
+
+
+def writable_directory(db: str) -> None:
+    """ScraperError if an SQLite crawl database's directory (or the nearest one that exists)
+    cannot be written: WAL mode makes its -wal and -shm files beside the database."""
+    if is_postgres(db):
+        return
+    directory = Path(db).absolute().parent
+    while not directory.exists():
+        directory = directory.parent
+    if not os.access(directory, os.W_OK):
+        raise ScraperError(
+            f"cannot write the crawl database's directory {directory} "
+            "(SQLite's WAL needs it writable)"
+        )
 
 
 def resume_settings(config: Path | None, db: str | None, flags: dict[str, object]) -> Settings:

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from scraper.cli.content import DIRECTORY_FORMATS, export_content
-from scraper.cli.options import HELP_OPTIONS, DbOpt, shown_default
+from scraper.cli.options import HELP_OPTIONS, Command, DbOpt, shown_default
 from scraper.config import Settings
 from scraper.crawl import read_status, render_text
 from scraper.output import HIGHLIGHT, clear_screen, print_table
@@ -40,7 +40,7 @@ from scraper.query import (
 from scraper.storage import Rows, is_postgres
 from scraper.timespec import iso, parse_time
 
-app = typer.Typer(context_settings=HELP_OPTIONS)
+app = typer.Typer(context_settings=HELP_OPTIONS, rich_markup_mode=None)
 
 
 def warn(message: str) -> None:
@@ -95,7 +95,7 @@ async def show_rows(
         warn(f"showing the first {TABLE_MAX_ROWS} rows; --format jsonl or csv writes them all")
 
 
-@app.command()
+@app.command(cls=Command)
 def query(
     sql: Annotated[
         str, typer.Argument(metavar="SQL", help="One SQL statement.", show_default=False)
@@ -108,10 +108,10 @@ def query(
         asyncio.run(show_rows(select_rows(db_address(db), sql), chosen_format(fmt)))
 
 
-@app.command()
+@app.command(cls=Command)
 def search(
     terms: Annotated[
-        list[str], typer.Argument(metavar="WORD...", help="Words to find.", show_default=False)
+        list[str], typer.Argument(metavar="WORDS", help="Words to find.", show_default=False)
     ],
     db: DbOpt = None,
     limit: Annotated[
@@ -137,7 +137,7 @@ def search(
         asyncio.run(show_rows(found, fmt, markers))
 
 
-@app.command()
+@app.command(cls=Command)
 def export(
     fmt: Annotated[
         ExportFormat,
@@ -183,7 +183,7 @@ def export(
         asyncio.run(export_file(db_address(db), fmt, target, sys.stdout.buffer, since))
 
 
-@app.command()
+@app.command(cls=Command)
 def changes(
     since: Annotated[
         str,
@@ -203,7 +203,7 @@ def changes(
         asyncio.run(show_rows(rows, chosen_format(fmt)))
 
 
-@app.command()
+@app.command(cls=Command)
 def stats(
     db: DbOpt = None,
     as_json: Annotated[
@@ -221,7 +221,7 @@ def stats(
         typer.echo(sections_text(stats_sections(counts)), nl=False)
 
 
-@app.command()
+@app.command(cls=Command)
 def status(
     db: DbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="One JSON object.")] = False,

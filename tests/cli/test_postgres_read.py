@@ -327,6 +327,7 @@ async def test_search_ranks_titles_first_and_marks_words(crawl_pg: str):
     )
     assert [page["title"] for page in leaf] == ["Leaf", "Home"]
     assert leaf[0]["score"] > leaf[1]["score"] > 0
+    assert leaf[0]["snippet"] == "[Leaf]"  # only the title has the word: the title's snippet
     assert "[leaf]" in leaf[1]["snippet"]
     assert set(leaf[0]) == {"url", "title", "snippet", "score"}
     assert [page["title"] for page in welcome] == ["Home"]

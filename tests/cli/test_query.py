@@ -320,6 +320,17 @@ async def test_search_ranks_pages_with_the_words_first_and_titles_higher(crawled
     assert "[leaf]" in leaf[1]["snippet"]
 
 
+async def test_search_of_the_title_column_marks_the_word_in_the_title(crawled: CrawlResult):
+    """`--raw 'title:leaf'` matches the title only, so its snippet is the title, word marked; a
+    word of the text still gets a snippet of the text."""
+    titled, texted = await asyncio.gather(
+        search(crawled.db, "--raw", "title:leaf"), search(crawled.db, "--raw", "text:leaf")
+    )
+    assert [(page["title"], page["snippet"]) for page in titled] == [("Leaf", "[Leaf]")]
+    assert texted
+    assert all("[leaf]" in page["snippet"].lower() for page in texted)
+
+
 async def test_search_scores_of_a_word_on_every_page_are_not_zero(site: TestServer, crawl: CrawlFn):
     """A word on every page has tiny bm25 values: shown to 3 significant digits, best first,
     not rounded to 0."""

@@ -48,15 +48,21 @@ PAGE_COLUMNS = (
     "elapsed_ms, size_bytes, data, links, host, "
     + ", ".join(name for name, _kind in REVISIT_COLUMNS)
 )
-# Title (weight A) counts 10x the text (B), as bm25's weights on SQLite; {D, C, B, A}.
+# Title (weight A) counts 10x the text (B), as bm25's weights on SQLite; {D, C, B, A}. Rank
+# normalization 1 (divided by 1 + log(length)) makes a longer page rank lower, as bm25 does;
+# equal ranks go by URL on both backends (ids follow the order pages happened to be stored).
+# The snippet is of the text, or of the title if the text alone does not match.
 _SEARCH = """
-SELECT p.url, p.title, ts_headline('simple', coalesce(p.text, ''), q.q, %(options)s) AS snippet,
+SELECT p.url, p.title,
+       CASE WHEN p.title IS NOT NULL AND NOT to_tsvector('simple', coalesce(p.text, '')) @@ q.q
+            THEN ts_headline('simple', p.title, q.q, %(options)s)
+            ELSE ts_headline('simple', coalesce(p.text, ''), q.q, %(options)s) END AS snippet,
        CASE WHEN r.rank > 0 THEN round(r.rank::numeric, 2 - floor(log(r.rank::numeric))::int)
             ELSE 0 END::float8 AS score
 FROM (SELECT {tsquery} AS q) AS q, pages AS p,
-     LATERAL (SELECT ts_rank_cd('{{0.1, 0.1, 0.1, 1.0}}', p.search, q.q) AS rank) AS r
+     LATERAL (SELECT ts_rank_cd('{{0.1, 0.1, 0.1, 1.0}}', p.search, q.q, 1) AS rank) AS r
 WHERE p.search @@ q.q
-ORDER BY r.rank DESC, p.id
+ORDER BY r.rank DESC, p.url
 LIMIT %(limit)s
 """
 # Ages by the database's clock. The end columns read through to_jsonb: a database made before
@@ -280,7 +286,7 @@ class PostgresReadStore:
         self, terms: Sequence[str], *, raw: bool, limit: int, markers: tuple[str, str]
     ) -> contextlib.AbstractAsyncContextManager[PgRows]:
         """Pages matching ``terms``, best first (``ts_rank_cd``, a title match weighs 10x the
-        text), with a ``ts_headline`` snippet of the text.
+        text), with a ``ts_headline`` snippet of the text (of the title if only it matched).
 
         Plain words: every word (``to_tsquery`` of quoted words, a trailing ``*`` a prefix:
         ``websearch_to_tsquery`` has no prefixes and reads ``-``, ``or`` and quotes as syntax).

@@ -14,8 +14,9 @@ while the writer goes on. A busy timeout covers the brief moments WAL needs a lo
 """
 
 import contextlib
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self, cast
@@ -81,13 +82,19 @@ _FILE_ERRORS = frozenset(
     }
 )  # fmt: skip
 
+# The snippet is of the text if the query matched it (snippet() then marks a word), else of
+# the title (`title:socket`): a snippet that marks nothing differs not from one without markers.
 _SEARCH = """
-SELECT p.url, p.title, snippet(pages_fts, 1, ?, ?, '…', 12) AS snippet,
+SELECT p.url, p.title,
+       CASE WHEN snippet(pages_fts, 1, :open, :close, '…', 12)
+                 = snippet(pages_fts, 1, '', '', '…', 12)
+            THEN snippet(pages_fts, 0, :open, :close, '…', 12)
+            ELSE snippet(pages_fts, 1, :open, :close, '…', 12) END AS snippet,
        CAST(printf('%.3g', -bm25(pages_fts, 10.0, 1.0)) AS REAL) AS score
 FROM pages_fts JOIN pages AS p ON p.id = pages_fts.rowid
-WHERE pages_fts MATCH ?
-ORDER BY bm25(pages_fts, 10.0, 1.0), p.id
-LIMIT ?
+WHERE pages_fts MATCH :match
+ORDER BY bm25(pages_fts, 10.0, 1.0), p.url  -- ties by URL, as on PostgreSQL
+LIMIT :limit
 """
 # Before schema version 5, pages had no host column (a reader never migrates).
 _BY_HOST_V4 = """
@@ -149,9 +156,13 @@ class ReadStore:
         waiting, and that thread then reports to an event loop that a one-shot command has
         already closed ("Exception in thread ...: Event loop is closed"). Here a failed open
         never starts that thread. Opening only opens the file (reading starts with the first
-        statement), so it is done right here, on the event loop.
+        statement), so it is done right here, on the event loop. In a directory it cannot write
+        (a read-only mount, a copy on a CD), WAL mode cannot make its ``-shm`` index, so the
+        file is opened ``immutable``: read as it is, without the locks no writer could need.
         """
         uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        if not os.access(self.path.absolute().parent, os.W_OK):
+            uri += "&immutable=1"  # WAL's -shm cannot be made there: nothing can write it anyway
         conn = sqlite3.connect(
             uri,
             uri=True,
@@ -218,7 +229,9 @@ class ReadStore:
         return await scalar(self.db, sql, params)
 
     @contextlib.asynccontextmanager
-    async def rows(self, sql: str, params: Sequence[object] = ()) -> AsyncIterator[SqliteRows]:
+    async def rows(
+        self, sql: str, params: Sequence[object] | Mapping[str, object] = ()
+    ) -> AsyncIterator[SqliteRows]:
         """Run one statement; its rows are read as they are consumed (bounded memory).
 
         UsageError for a statement SQLite refuses (syntax, unknown table, any write).
@@ -240,7 +253,8 @@ class ReadStore:
         """Pages matching ``terms`` (plain words, or FTS5 syntax if ``raw``), best first (bm25,
         a title match weighs 10x the text).
 
-        Columns: url, title, snippet (of the text, matched words between ``markers``), score.
+        Columns: url, title, snippet (of the text, or of the title if only the title matched;
+        matched words between ``markers``), score.
         """
         if self.schema_version < 2:
             raise StoreError(
@@ -248,7 +262,9 @@ class ReadStore:
                 "`scraper resume` upgrades it"
             )
         match = " ".join(terms) if raw else fts_query(terms)
-        return self.rows(_SEARCH, (*markers, match, limit if limit > 0 else -1))
+        opening, closing = markers
+        params = {"open": opening, "close": closing, "match": match, "limit": limit or -1}
+        return self.rows(_SEARCH, params)
 
     async def meta(self, key: str) -> str | None:
         """A value of the ``meta`` table (``settings``, ``status``), None if there is none."""
