@@ -1,8 +1,9 @@
 """A private PostgreSQL server for tests and the bench: Debian's ``postgresql`` package,
 ``initdb`` into a temporary directory (as the ``postgres`` user when run as root, since the server
 refuses to run as root), ``pg_ctl`` on a private port on 127.0.0.1 with its socket in that
-directory, fsync off. Databases are made and dropped with the server's own ``createdb``/``dropdb``
-(the product's driver is owned by the storage layer). Linux; needs ``runuser`` as root.
+directory, fsync off (commits still synchronous: see ``start``). Databases are made and dropped
+with the server's own ``createdb``/``dropdb`` (the product's driver is owned by the storage
+layer). Linux; needs ``runuser`` as root.
 """
 
 import os
@@ -85,9 +86,14 @@ class PostgresServer:
         if self.listen != "127.0.0.1":  # clients in network namespaces, over veth pairs
             with (self.data / "pg_hba.conf").open("a") as hba:
                 hba.write("host all all 10.0.0.0/8 trust\n")
+        # fsync and full-page writes off: a crash of the server's processes (``-m immediate``)
+        # keeps what they wrote in the OS's cache, only a crash of the machine would not.
+        # synchronous_commit stays on: off, a COMMIT is answered before its WAL is written, and
+        # an immediate stop loses transactions the client was told had committed (~0.6 s of
+        # them), which no crawler survives and no production server does.
         self._options = (
             f"-p {self.port} -k {self.root} -c listen_addresses='{self.listen}' "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c fsync=off -c full_page_writes=off "
             "-c max_connections=200 -c shared_buffers=64MB"
         )
         started = self._run(
