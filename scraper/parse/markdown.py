@@ -84,12 +84,7 @@ _BLOCKS = frozenset(
         "thead",
         "tr",
         "ul",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
+        *_HEADINGS,
         "caption",
     ]
 )
@@ -308,12 +303,7 @@ _LAYOUT = ", ".join(
         "ol",
         "pre",
         "blockquote",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
+        *_HEADINGS,
     ]
 )  # (css_first from the table itself would match the table)
 
