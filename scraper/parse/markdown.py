@@ -102,6 +102,8 @@ _LANG = re.compile(r"(?:^|\s)(?:language|lang|highlight-source|brush:?)-?\s*([\w
 
 def escape(text: str) -> str:
     """``text`` with Markdown's special characters backslash-escaped."""
+    if _SPECIAL.search(text) is None:  # most text nodes: no new string, no substitution
+        return text
     return _SPECIAL.sub(r"\\\1", text)
 
 
@@ -139,7 +141,8 @@ class Writer:
         if text:
             text = _LINE_START.sub(_escape_start, text)
             text = text.replace(" " + _BREAK, _BREAK).replace(_BREAK + " ", _BREAK)
-            text = _LINK_END.sub("\n", text).replace(_AFTER_LINK, "")
+            if _AFTER_LINK in text:
+                text = _LINK_END.sub("\n", text).replace(_AFTER_LINK, "")
             self.blocks.append(text.strip(_BREAK).replace(_BREAK, "\\\n"))
 
     def markdown(self) -> str:
