@@ -29,6 +29,7 @@ LAYERS = {
     "parse": 3,  # pure and picklable
     "storage": 3,  # all SQL
     "query": 4,  # read services over storage
+    "render": 4,  # the headless browser of pages built by JavaScript (over fetch's guard)
     "crawl": 5,  # the engine
     "export": 5,  # exports of the main content over the read store
     "cli": 6,

@@ -8,7 +8,8 @@ reachable from ``/gen/0``, ``/wide/{n}?fan=K&total=N`` is page n of a site of N 
 each linking to K others (a frontier of any size from a few pages), ``/heavy`` is a 3.6 MB page.
 ``/robots.txt`` answers what the app's :class:`SiteConfig` says (404 by default);
 ``/sitemap_index.xml`` names ``/sitemap.xml`` and the gzipped ``/sitemap2.xml.gz``. The app
-records what it saw (:class:`Traffic`); the hostile routes are :mod:`scraper.testing.hostile`'s.
+records what it saw (:class:`Traffic`); the hostile routes are :mod:`scraper.testing.hostile`'s,
+``/js/`` :mod:`scraper.testing.jsroutes`'s.
 ``python -m scraper.testing [PORT]`` serves it.
 """
 
@@ -20,6 +21,7 @@ from collections import Counter
 from aiohttp import web
 
 from scraper.testing.hostile import add_hostile_routes
+from scraper.testing.jsroutes import add_js_routes
 from scraper.testing.traffic import CONFIG, FLAKY, TRAFFIC, SiteConfig, Traffic, html, record
 
 PDF_BYTES = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF\n"
@@ -212,6 +214,7 @@ def make_app() -> web.Application:
     app.router.add_get("/sitemap2.xml.gz", sitemap_gz)
     app.router.add_get("/sitemap_index.xml", sitemap_index)
     add_hostile_routes(app.router)
+    add_js_routes(app.router)  # pages built by JavaScript
     return app
 
 

@@ -1,0 +1,316 @@
+"""The Renderer: a fixed number of tabs in one headless browser, recycled and restarted.
+
+Each page gets a fresh browser context (no cookies or storage carried between pages). The
+browser is recycled after ``recycle_after`` pages or when the resident memory of its process
+tree passes ``memory_cap`` bytes: new pages go to a new browser while the pages in flight finish
+in the old one. A crash (the pipe closes) restarts the browser and retries the page once.
+"""
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scraper.render.browser import Browser, BrowserCrashed, find_browser
+from scraper.render.procs import tree_rss
+from scraper.render.requests import RequestFilter
+
+_READ_DOM = "document.documentElement ? document.documentElement.outerHTML : ''"
+_POLL = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class RenderResult:
+    """What the browser made of one page: its DOM after scripts ran, and how it got there."""
+
+    url: str
+    final_url: str
+    status: int | None
+    html: str
+    requests: int  # sub-requests the page let through
+    refused: int  # sub-requests refused inside the browser
+    timed_out: bool  # ready by the timeout rather than network idle or ``wait_for``
+
+
+@dataclass(slots=True)
+class RenderStats:
+    """The renderer as ``scraper status`` shows it."""
+
+    tabs: int
+    pages: int = 0
+    restarts: int = 0
+    recycles: int = 0
+    refused: int = 0
+    memory: int = 0  # bytes, of the browser's process tree at the last page
+
+    def line(self) -> str:
+        mb = self.memory / 1e6
+        return (
+            f"renderer: {self.tabs} tabs, {self.pages} pages rendered, {mb:.0f} MB, "
+            f"{self.restarts} restarts, {self.recycles} recycles"
+        )
+
+
+@dataclass(slots=True)
+class _Page:
+    session: str
+    loader: str | None = None
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    idle_loaders: set[str] = field(default_factory=set)
+    status: int | None = None
+    final_url: str = ""
+    requests: int = 0
+    refused: int = 0
+    verdicts: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class _Instance:
+    """One browser process and the pages in it."""
+
+    def __init__(self, check: RequestFilter, tasks: asyncio.TaskGroup) -> None:
+        self.tasks = tasks
+        self.browser = Browser(self._event, tasks)
+        self.check = check
+        self.pages: dict[str, _Page] = {}
+        self.served = 0
+        self.inflight = 0
+        self.retired = False
+
+    def _event(self, method: str, params: dict[str, Any], session: str | None) -> None:
+        page = self.pages.get(session or "")
+        if page is None:
+            return
+        if method == "Fetch.requestPaused":
+            task = self.tasks.create_task(self._verdict(page, params))
+            page.verdicts.add(task)
+            task.add_done_callback(page.verdicts.discard)
+        elif method == "Page.lifecycleEvent" and params.get("name") == "networkIdle":
+            page.idle_loaders.add(params.get("loaderId", ""))
+            if page.loader in page.idle_loaders:
+                page.idle.set()
+        elif (
+            method == "Network.responseReceived"
+            and params.get("type") == "Document"
+            and page.status is None
+        ):
+            page.status = int(params["response"]["status"])
+            page.final_url = params["response"]["url"]
+
+    async def _verdict(self, page: _Page, params: dict[str, Any]) -> None:
+        request_id = params["requestId"]
+        try:
+            reason = await self.check.refusal(
+                params["request"]["url"], params.get("resourceType", "")
+            )
+        except Exception:  # a check that fails refuses (and must not end the TaskGroup)
+            reason = "check_failed"
+        if reason is None:
+            page.requests += 1
+            self.browser.post("Fetch.continueRequest", {"requestId": request_id}, page.session)
+        else:
+            page.refused += 1
+            verdict = {"requestId": request_id, "errorReason": "BlockedByClient"}
+            self.browser.post("Fetch.failRequest", verdict, page.session)
+
+
+class Renderer:
+    """``async with Renderer(...) as r: await r.render(url)``; one browser, ``tabs`` pages."""
+
+    def __init__(
+        self,
+        check: RequestFilter,
+        *,
+        tabs: int = 2,
+        recycle_after: int = 100,
+        memory_cap: int = 600 * 1024 * 1024,
+        timeout: float = 15.0,
+        binary: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self._check = check
+        self._tabs = asyncio.Semaphore(tabs)
+        self._recycle_after = recycle_after
+        self._memory_cap = memory_cap
+        self._timeout = timeout
+        self._binary = binary or find_browser()
+        self._user_agent = user_agent
+        self._current: _Instance | None = None
+        self._starting = asyncio.Lock()
+        self._closing: set[asyncio.Task[None]] = set()
+        self._tasks = asyncio.TaskGroup()  # every task of the browser and its pages
+        self.stats = RenderStats(tabs=tabs)
+
+    @property
+    def pid(self) -> int:
+        """The current browser's process id (0 when none runs)."""
+        return self._current.browser.pid if self._current else 0
+
+    async def __aenter__(self) -> "Renderer":
+        if self._binary is None:
+            raise FileNotFoundError("no headless Chromium found (install chromium-headless-shell)")
+        await self._tasks.__aenter__()
+        await self._instance()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+        await self._tasks.__aexit__(None, None, None)
+
+    async def close(self) -> None:
+        if self._current is not None:
+            self._closing.add(self._tasks.create_task(self._current.browser.close()))
+            self._current = None
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+    async def _instance(self) -> _Instance:
+        async with self._starting:
+            if self._current is None or self._current.browser.dead:
+                if self._current is not None:  # died between pages: restart
+                    self._retire(self._current)
+                    self.stats.restarts += 1
+                instance = _Instance(self._check, self._tasks)
+                assert self._binary is not None
+                await instance.browser.start(self._binary)
+                self._current = instance
+            return self._current
+
+    def _retire(self, instance: _Instance) -> None:
+        instance.retired = True
+        if self._current is instance:
+            self._current = None
+        if instance.inflight == 0:
+            task = self._tasks.create_task(instance.browser.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def render(
+        self,
+        url: str,
+        *,
+        wait_for: str | None = None,
+        before: Callable[[], Awaitable[None]] | None = None,
+    ) -> RenderResult:
+        """Load ``url`` in a fresh context and return its DOM; one retry after a browser crash.
+
+        ``before`` is awaited right before the page's own request (the host's politeness slot).
+        """
+        async with self._tabs:
+            try:
+                return await self._render_once(url, wait_for, before)
+            except BrowserCrashed:
+                self.stats.restarts += 1
+                if self._current is not None and self._current.browser.dead:
+                    self._retire(self._current)
+                return await self._render_once(url, wait_for, before)
+
+    async def _render_once(
+        self, url: str, wait_for: str | None, before: Callable[[], Awaitable[None]] | None
+    ) -> RenderResult:
+        instance = await self._instance()
+        instance.inflight += 1
+        context = ""
+        try:
+            send = instance.browser.send
+            context = (await send("Target.createBrowserContext", {"disposeOnDetach": True}))[
+                "browserContextId"
+            ]
+            target = await send(
+                "Target.createTarget", {"url": "about:blank", "browserContextId": context}
+            )
+            attached = await send(
+                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+            )
+            page = _Page(session=attached["sessionId"])
+            instance.pages[page.session] = page
+            return await self._load(instance, page, url, wait_for, before)
+        finally:
+            instance.inflight -= 1
+            instance.pages.pop(locals().get("page", _Page("")).session, None)
+            if context and not instance.browser.dead:
+                with contextlib.suppress(Exception):
+                    await instance.browser.send(
+                        "Target.disposeBrowserContext", {"browserContextId": context}
+                    )
+            self._after_page(instance)
+
+    async def _load(
+        self,
+        instance: _Instance,
+        page: _Page,
+        url: str,
+        wait_for: str | None,
+        before: Callable[[], Awaitable[None]] | None,
+    ) -> RenderResult:
+        def send(method: str, params: dict[str, Any] | None = None) -> Awaitable[dict[str, Any]]:
+            return instance.browser.send(method, params, page.session)
+
+        await send("Page.enable")
+        await send("Page.setLifecycleEventsEnabled", {"enabled": True})
+        await send("Network.enable")
+        await send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
+        if self._user_agent:
+            await send("Network.setUserAgentOverride", {"userAgent": self._user_agent})
+        if before is not None:
+            await before()
+        navigated = await send("Page.navigate", {"url": url})
+        if navigated.get("errorText"):
+            raise ConnectionError(f"{url}: {navigated['errorText']}")
+        page.loader = navigated.get("loaderId")
+        if page.loader in page.idle_loaders:
+            page.idle.set()
+        timed_out = not await self._ready(instance, page, wait_for)
+        dom = await send("Runtime.evaluate", {"expression": _READ_DOM, "returnByValue": True})
+        html = str(dom.get("result", {}).get("value", ""))
+        self.stats.pages += 1
+        self.stats.refused += page.refused
+        return RenderResult(
+            url, page.final_url or url, page.status, html, page.requests, page.refused, timed_out
+        )
+
+    async def _ready(self, instance: _Instance, page: _Page, wait_for: str | None) -> bool:
+        """Wait for network idle (or ``wait_for`` to match); False at the timeout."""
+        deadline = time.monotonic() + self._timeout
+        if wait_for is None:
+            idle = asyncio.ensure_future(page.idle.wait())
+            ended = asyncio.ensure_future(instance.browser.ended.wait())
+            try:
+                await asyncio.wait(
+                    {idle, ended}, timeout=self._timeout, return_when="FIRST_COMPLETED"
+                )
+            finally:
+                idle.cancel()
+                ended.cancel()
+            if instance.browser.dead:
+                raise BrowserCrashed("the browser went away")
+            return page.idle.is_set()
+        probe = f"!!document.querySelector({_js_string(wait_for)})"
+        while time.monotonic() < deadline:
+            found = await instance.browser.send(
+                "Runtime.evaluate", {"expression": probe, "returnByValue": True}, page.session
+            )
+            if found.get("result", {}).get("value") is True:
+                return True
+            await asyncio.sleep(_POLL)
+        return False
+
+    def _after_page(self, instance: _Instance) -> None:
+        instance.served += 1
+        if instance.browser.dead:
+            if not instance.retired:
+                self._retire(instance)
+            return
+        if not instance.retired:
+            self.stats.memory = tree_rss(instance.browser.pid)
+            if instance.served >= self._recycle_after or self.stats.memory > self._memory_cap:
+                self.stats.recycles += 1
+                self._retire(instance)
+        elif instance.inflight == 0:
+            self._retire(instance)
+
+
+def _js_string(text: str) -> str:
+    return json.dumps(text)
