@@ -79,6 +79,8 @@ class BenchReport:
     db_mb: float  # the crawl's SQLite file (with its WAL) at the end
     peak_rss_mb: float  # this process, whole run
     scrapy: ScrapyRun | None = None  # the same site crawled by Scrapy (``--scrapy PYTHON``)
+    parse_workers: int = 1  # the crawl's parse processes
+    content: bool = True  # main content, Markdown and chunks derived
 
 
 # -- the measurements ----------------------------------------------------------------------------
@@ -89,7 +91,9 @@ def _cpu_s(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench_settings(root: str, db: Path, pages: int, concurrency: int) -> Settings:
+def bench_settings(
+    root: str, db: Path, pages: int, concurrency: int, parse_workers: int = 1, content: bool = True
+) -> Settings:
     return Settings(
         seeds=(root,),
         db=str(db),
@@ -100,7 +104,9 @@ def bench_settings(root: str, db: Path, pages: int, concurrency: int) -> Setting
         robots=False,
         sitemaps=False,
         max_depth=pages + 1,
-        parse_workers=1,
+        parse_workers=parse_workers,
+        markdown=content,
+        chunks=content,
     )
 
 
@@ -217,7 +223,13 @@ def _run_crawl(settings: Settings, limit_s: float) -> Phase:
 
 
 def run_bench(
-    pages: int, concurrency: int, note: Callable[[str], None], scrapy_python: str | None = None
+    pages: int,
+    concurrency: int,
+    note: Callable[[str], None],
+    scrapy_python: str | None = None,
+    *,
+    parse_workers: int = 1,
+    content: bool = True,
 ) -> BenchReport:
     """Generate, serve, fetch raw, crawl, and with ``scrapy_python`` crawl with Scrapy too; the
     server is always stopped and the files removed."""
@@ -230,7 +242,9 @@ def run_bench(
         note(f"generating {pages} pages in {work} ...")
         site = generate_site(work / "site", pages)
         with serve(site.directory, work) as (root, server):
-            settings = bench_settings(root, work / "bench.db", pages, concurrency)
+            settings = bench_settings(
+                root, work / "bench.db", pages, concurrency, parse_workers, content
+            )
             note(f"raw fetch of {pages + len(site.missing)} URLs from {server} ...")
             raw = _run_raw(settings, [root.rstrip("/") + p for p in site.paths()], limit_s)
             note("crawl ...")
@@ -254,6 +268,8 @@ def run_bench(
         db_mb=db_mb,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         scrapy=scrapy,
+        parse_workers=parse_workers,
+        content=content,
     )
 
 
@@ -266,6 +282,8 @@ def report_lines(r: BenchReport) -> list[str]:
         f"server: {r.server}, separate process on 127.0.0.1",
         f"site: {r.site.pages} pages, {r.site.total_bytes / r.site.pages / 1000:.1f} KB average,"
         f" {len(r.site.missing)} linked 404 paths; concurrency {r.concurrency}",
+        f"parse: {r.parse_workers} processes; main content, Markdown and chunks"
+        f" {'on' if r.content else 'off'}",
         f"crawled: {r.html_pages} pages (status 200), {r.not_found} 404, {c.failed} failed;"
         f" database {r.db_mb:.0f} MB",
         f"crawl: {c.pages_per_s:.1f} pages/s ({c.responses} in {c.elapsed_s:.2f} s)",

@@ -124,6 +124,17 @@ def bench(
             " (default: ../shared/corpora/extraction-tfeval from the repository).",
         ),
     ] = None,
+    parse_workers: Annotated[
+        int,
+        typer.Option("--parse-workers", metavar="N", min=0, help="Parse processes of the crawl."),
+    ] = 1,
+    content: Annotated[
+        bool,
+        typer.Option(
+            "--content/--no-content",
+            help="Main content, Markdown and chunks on or off ([parse] markdown, chunks).",
+        ),
+    ] = True,
 ) -> None:
     """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
     note = functools.partial(typer.echo, err=True)
@@ -161,7 +172,10 @@ def bench(
     else:
         from scraper.bench.throughput import report_lines, run_bench
 
-        lines = report_lines(run_bench(pages, concurrency, note, scrapy_python=scrapy))
+        run = run_bench(
+            pages, concurrency, note, scrapy, parse_workers=parse_workers, content=content
+        )
+        lines = report_lines(run)
     for line in lines:
         typer.echo(line)
 
