@@ -62,6 +62,8 @@ class Settings:
     allow_private: bool = False
     resolve: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
+    cookies: bool = False
+    cookies_file: str = ""
     # [parse]
     max_links_per_page: int = 1000
     parse_workers: int = 1
@@ -118,7 +120,7 @@ class Settings:
 
 _HOST_FIELDS = (
     *("delay_s", "per_host", "max_delay_s", "autothrottle", "user_agent", "headers"),
-    *("allow", "deny", "robots"),
+    *("allow", "deny", "robots", "cookies", "cookies_file"),
 )
 _HOSTS_CACHED = 4096
 
@@ -146,6 +148,8 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "allow_private",
         "resolve",
         "headers",
+        "cookies",
+        "cookies_file",
     ),
     "parse": ("max_links_per_page", "parse_workers", "markdown", "chunks", "chunk_tokens"),
     "storage": ("db", "batch_size", "flush_interval_s", "store_html", "lease_s", "retry_s"),
@@ -182,7 +186,12 @@ _MINIMUM: Mapping[str, float] = {
 
 
 # Settings whose command-line flag has another name (the rest: `max_pages` is `--max-pages`).
-FLAG_NAMES: Mapping[str, str] = {"delay_s": "delay", "timeout_s": "timeout", "headers": "header"}
+FLAG_NAMES: Mapping[str, str] = {
+    "delay_s": "delay",
+    "timeout_s": "timeout",
+    "headers": "header",
+    "cookies_file": "cookies",
+}
 
 
 def flag_name(name: str) -> str:

@@ -20,6 +20,8 @@ SITE_KEYS: Mapping[str, str] = {
     "autothrottle": "autothrottle",
     "user_agent": "user_agent",
     "headers": "headers",
+    "cookies": "cookies",
+    "cookies_file": "cookies_file",
     "deny": "deny",
     "allow": "allow",
     "respect_robots": "robots",
@@ -63,6 +65,13 @@ class HostSettings:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     respect_robots: bool = True
+    cookies: bool = False
+    cookies_file: str = ""
+
+    @property
+    def cookies_on(self) -> bool:
+        """Whether the host's cookies are kept and sent: ``cookies``, or a ``cookies_file``."""
+        return self.cookies or bool(self.cookies_file)
 
     def request_headers(self) -> dict[str, str]:
         """The headers every request to the host carries: ``headers``, and ``User-Agent`` unless

@@ -130,6 +130,14 @@ HeaderOpt = Annotated[
         help="Send this header on every request (repeatable; robots.txt too).",
     ),
 ]
+CookiesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cookies",
+        metavar="FILE",
+        help="Load this Netscape cookies.txt and keep cookies (Set-Cookie) for every host.",
+    ),
+]
 UserAgentOpt = Annotated[
     str | None, _setting("--user-agent", "User-Agent header.", _NEW.user_agent, "TEXT")
 ]
@@ -256,6 +264,7 @@ def _run_options(
     deny: DenyOpt = None,
     user_agent: UserAgentOpt = None,
     header: HeaderOpt = None,
+    cookies: CookiesOpt = None,
     timeout: TimeoutOpt = None,
     retries: RetriesOpt = None,
     robots: RobotsOpt = None,

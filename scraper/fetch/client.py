@@ -33,6 +33,7 @@ from yarl import URL
 from scraper.config import Settings
 from scraper.errors import FetchError, InvalidURL, PermanentFetchError, TransientFetchError
 from scraper.fetch.addresses import host_key, parse_resolve, parse_retry_after
+from scraper.fetch.cookies import SiteCookieJar, load_cookies, read_cookies_txt
 from scraper.fetch.errors import EXPECTED, translate
 from scraper.fetch.guard import AddressPolicy, GuardedResolver
 from scraper.fetch.retries import RetryPolicy
@@ -119,16 +120,22 @@ class Fetcher:
         self._resolver: AbstractResolver | None = None
         self._retries = RetryPolicy(settings)
         self.retried = 0
+        # [cookies] the files of --cookies and the sites' cookies_file, read now (errors at once)
+        self._file_cookies = [c for path in _cookie_files(settings) for c in read_cookies_txt(path)]
+        self.cookie_jar: SiteCookieJar | None = None
 
     async def __aenter__(self) -> Self:
         s = self._settings
         self._resolver = GuardedResolver(self._policy)
+        # [cookies] the session's jar: only hosts with cookies on store and send cookies
+        self.cookie_jar = SiteCookieJar(lambda host: s.for_host(host).cookies_on)
+        load_cookies(self.cookie_jar, self._file_cookies)
         self._session = aiohttp.ClientSession(
             connector=_connector(s, self._resolver),
             # Per request, each redirect hop on its own, body included (aiohttp's total).
             timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
             headers={"User-Agent": s.user_agent, "Accept": _ACCEPT},
-            cookie_jar=aiohttp.DummyCookieJar(),
+            cookie_jar=self.cookie_jar,  # [cookies]
             trust_env=False,
             request_class=_StampedRequest,
         )
@@ -319,6 +326,14 @@ class Fetcher:
         finally:
             undo()
         return b"".join(chunks), size
+
+
+def _cookie_files(s: Settings) -> list[str]:
+    """[cookies] The cookies.txt files to load: ``cookies_file`` and the sites' own."""
+    files = [s.cookies_file] if s.cookies_file else []
+    for rule in s.sites:
+        files += [str(v) for name, v in rule.values if name == "cookies_file" and v]
+    return list(dict.fromkeys(files))
 
 
 def _connector(s: Settings, resolver: AbstractResolver) -> aiohttp.TCPConnector:

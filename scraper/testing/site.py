@@ -189,6 +189,12 @@ async def wide(request: web.Request) -> web.Response:
     return html(f"Wide {n}", f"<p>Page {n} of {total or 'many'}.</p>{links}")
 
 
+async def cookie_set(request: web.Request) -> web.Response:
+    response = html("Cookie set", "<p>sid set</p>")
+    response.set_cookie("sid", "s3ss10n", path="/")
+    return response
+
+
 def make_app() -> web.Application:
     app = web.Application(middlewares=[record])
     app[TRAFFIC] = Traffic()
@@ -209,6 +215,7 @@ def make_app() -> web.Application:
     app.router.add_get("/hub", hub)
     app.router.add_get("/status/{code:\\d+}", status)
     app.router.add_get("/doc.pdf", pdf)
+    app.router.add_get("/cookie/set", cookie_set)
     app.router.add_get("/robots.txt", robots_txt)
     app.router.add_get("/sitemap.xml", sitemap)
     app.router.add_get("/sitemap2.xml.gz", sitemap_gz)
