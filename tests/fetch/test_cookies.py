@@ -65,5 +65,5 @@ async def test_cookies_txt_is_loaded_and_sent(site: TestServer, tmp_path: Path) 
 def test_missing_cookies_file_is_a_usage_error(tmp_path: Path) -> None:
     """A cookies file that cannot be read is one UsageError naming it, before any fetch."""
     missing = tmp_path / "none.txt"
-    with pytest.raises(UsageError, match="cannot read cookies file .*none.txt"):
+    with pytest.raises(UsageError, match=r"cannot read cookies file .*none\.txt"):
         Fetcher(Settings(cookies_file=str(missing)))
