@@ -8,5 +8,13 @@ in each fetch (politeness slot, redirect admission, timing) is a :class:`FetchHo
 
 from scraper.fetch.addresses import is_public_address
 from scraper.fetch.client import Fetcher, FetchHooks
+from scraper.fetch.transport import FetchRequest, HopResponse, Transport
 
-__all__ = ["FetchHooks", "Fetcher", "is_public_address"]
+__all__ = [
+    "FetchHooks",
+    "FetchRequest",
+    "Fetcher",
+    "HopResponse",
+    "Transport",
+    "is_public_address",
+]

@@ -17,6 +17,7 @@ from aiohttp.abc import ClearCookiePredicate
 from aiohttp.typedefs import LooseCookies
 from yarl import URL
 
+from scraper.config import Settings
 from scraper.errors import UsageError
 
 _HTTP_ONLY = "#HttpOnly_"
@@ -96,3 +97,27 @@ def load_cookies(jar: aiohttp.CookieJar, cookies: Iterable[tuple[str, Morsel[str
     domain rules apply: an expired cookie is dropped)."""
     for domain, morsel in cookies:
         jar.update_cookies({morsel.key: morsel}, URL.build(scheme="http", host=domain))
+
+
+def file_cookies(s: Settings) -> list[tuple[str, Morsel[str]]]:
+    """The cookies of ``cookies_file`` and the sites' own files (a bad file: UsageError)."""
+    files = [s.cookies_file] if s.cookies_file else []
+    for rule in s.sites:
+        files += [str(v) for name, v in rule.values if name == "cookies_file" and v]
+    return [c for path in dict.fromkeys(files) for c in read_cookies_txt(path)]
+
+
+def session_jar(
+    s: Settings, cookies: Iterable[tuple[str, Morsel[str]]]
+) -> aiohttp.abc.AbstractCookieJar:
+    """The session's jar (call in the running loop): a :class:`SiteCookieJar` holding the
+    ``cookies`` of the files, or aiohttp's no-op jar when no host has cookies on."""
+    cookies = list(cookies)
+    on_somewhere = s.cookies or any(
+        name == "cookies" and v for rule in s.sites for name, v in rule.values
+    )
+    if not cookies and not on_somewhere:
+        return aiohttp.DummyCookieJar()
+    jar = SiteCookieJar(lambda host: s.for_host(host).cookies_on)
+    load_cookies(jar, cookies)
+    return jar

@@ -71,7 +71,7 @@ async def test_status_from_another_process_shows_in_flight_urls_and_tasks(
         waiting = {t["name"]: t["waiting_on"] for t in snap["tasks"]}
         assert waiting["dispatcher"].startswith("Scheduler._dispatch (scheduler.py:")
         busy = [w for name, w in waiting.items() if name.startswith("fetch-worker-")]
-        assert any(w.startswith("Fetcher.") for w in busy)  # some are busy with a slow page
+        assert any(w.startswith("AiohttpTransport.") for w in busy)  # some are on a slow page
         code, out, _ = await run_cli("status", "--db", str(db))
         assert code == 0
         assert f"running (pid {proc.pid}), updated" in out  # the state is not said twice

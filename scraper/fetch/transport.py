@@ -1,0 +1,84 @@
+"""The seam between the fetch policy and the wire: a :class:`Transport` sends one request.
+
+:class:`scraper.fetch.Fetcher` keeps the policy (retries, redirects, hooks, conditional headers,
+the address guard's literal check) and hands each hop to a transport as a :class:`FetchRequest`
+(normalized URL, every header); the transport answers a :class:`HopResponse` as the server
+sent it (status, version, reason, raw headers, peer address, the request headers actually
+sent, the body) or raises a :class:`scraper.errors.FetchError`. It follows no redirect and
+retries nothing. :class:`scraper.fetch.http.AiohttpTransport` is today's; a browser can be a
+second one.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol, Self
+
+Header = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    """What to fetch: ``Fetcher.fetch`` takes one (or a bare URL, a GET).
+
+    ``form`` is sent urlencoded, ``body`` as is (at most one of them); ``headers`` go on top of
+    the site's. ``proxy`` is the proxy URL to use (None: direct, or the crawl's choice).
+    Redirect hops after the first request are GETs without a body.
+    """
+
+    url: str
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    form: Mapping[str, str] | None = None
+    body: bytes | None = None
+    proxy: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HopResponse:
+    """One response as received. ``raw_headers`` keeps the bytes, case, order and duplicates;
+    ``headers`` is the same list decoded (latin-1). ``body`` is empty unless it was read (see
+    the transport); ``size`` counts the decoded bytes read, kept or not. ``peer`` is the
+    address the connection went to (the proxy's, behind a proxy), ``""`` if unknown."""
+
+    status: int
+    reason: str
+    version: str  # "HTTP/1.1"
+    raw_headers: tuple[tuple[bytes, bytes], ...]
+    sent_headers: tuple[Header, ...]
+    peer: str
+    content_type: str
+    charset: str | None
+    body: bytes = b""
+    size: int = 0
+
+    @property
+    def headers(self) -> tuple[Header, ...]:
+        return tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw_headers)
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), None if absent."""
+        wanted = name.lower().encode("latin-1")
+        for key, value in self.raw_headers:
+            if key.lower() == wanted:
+                return value.decode("latin-1")
+        return None
+
+
+class Transport(Protocol):
+    """Sends one hop. Open with ``async with``; ``send`` calls ``on_headers(status)`` when the
+    response head has come and ``on_sent(at)`` (``time.monotonic()``) once the request is
+    written. Raises FetchError (translated) on any failure; never follows a redirect."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def send(
+        self,
+        request: FetchRequest,
+        on_headers: Callable[[int], None],
+        on_sent: Callable[[float], None] | None = None,
+    ) -> HopResponse: ...
