@@ -8,6 +8,7 @@ compared); the commands run as subprocesses with ``--db <url>``.
 import asyncio
 import json
 import os
+import re
 import sqlite3
 import sys
 from contextlib import closing
@@ -473,8 +474,17 @@ async def test_status_says_how_workers_ended_and_not_that_they_died(crawl_pg: st
     )
     lines = text.splitlines()
     assert lines[0].endswith("not running; 3 workers, 0 alive, 1 finished, 1 stopped, 1 failed")
-    assert any(line.startswith("worker m1:1 (pid 1): finished 2.") for line in lines), text
-    assert any(line.startswith("worker m2:2 (pid 2): stopped 3.") for line in lines), text
+    # Ages as the CLI saw them (its start-up may take seconds on a loaded machine): each
+    # worker's own, 1 s apart as ended.
+    ages = {
+        m[1]: float(m[2])
+        for m in re.finditer(r"^worker (m\d):\d \(pid \d\): \w+ ([\d.]+)s ago", text, re.M)
+    }
+    assert any(line.startswith("worker m1:1 (pid 1): finished ") for line in lines), text
+    assert any(line.startswith("worker m2:2 (pid 2): stopped ") for line in lines), text
+    assert ages["m1"] >= 2.0, text
+    assert abs(ages["m2"] - ages["m1"] - 1.0) < 0.15, text
+    assert abs(ages["m1"] - ages["m3"] - 2.0) < 0.15, text
     failed = [line for line in lines if line.startswith("worker m3:3 (pid 3): failed ")]
     assert failed == [failed[0]]
     assert failed[0].endswith("s ago: database unavailable for 60 s: gone")
