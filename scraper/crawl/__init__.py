@@ -1,7 +1,8 @@
 """The engine: one crawl coroutine (``engine``) running named stages in one TaskGroup. The
 scheduler (``scheduler``: claims from the store, hands URLs out per host), host slots
 (``slots``: per-host concurrency, delays, throttling), link admission (``links``), the robots
-gate (``robots``), the fetch and parse workers (``workers``), the sink (``sink``: batches
+gate (``robots``), the fetch and parse workers (``workers``), the parse stage turning outcomes
+into records (``records``: fed by the crawl and by imports), the sink (``sink``: batches
 committed through the store) and status snapshots (``status``); ``reparse`` re-runs parsing
 over stored bodies; ``retry`` puts failed URLs back to pending."""
 

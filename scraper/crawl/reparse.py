@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 
 from scraper.config import Settings, settings_to_json
-from scraper.crawl.workers import interrupted_by_signals, run_in_pool
+from scraper.crawl.records import run_in_pool
+from scraper.crawl.workers import interrupted_by_signals
 from scraper.parse import check_rules, parse_pool, reparse_batch
 from scraper.storage import open_crawl_store
 

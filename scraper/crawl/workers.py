@@ -9,48 +9,29 @@ sends the sink its own.
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import time
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import TypeVar, TypeVarTuple
 
 from scraper.config import Settings
 from scraper.crawl import revisit
 from scraper.crawl.links import LinkFilter
+from scraper.crawl.records import Outcome, Records
 from scraper.crawl.robots import RobotsGate
 from scraper.crawl.scheduler import Scheduler
 from scraper.crawl.sink import Sink
 from scraper.crawl.slots import HostSlots
 from scraper.errors import FetchError, Interrupted, PermanentFetchError
 from scraper.fetch import Fetcher, FetchHooks
-from scraper.models import (
-    FailureRecord,
-    FetchResult,
-    FrontierItem,
-    FrontierState,
-    PageRecord,
-    ParsedPage,
-    ParseJob,
-    SinkRecord,
-)
-from scraper.parse import (
-    STOP_SIGNALS,
-    looks_like_sitemap,
-    parse_many,
-    parse_sitemap,
-    stop_signals_blocked,
-)
+from scraper.models import FailureRecord, FetchResult, FrontierItem, FrontierState, SinkRecord
+from scraper.parse import STOP_SIGNALS
 from scraper.storage import CrawlStore
-from scraper.urls import try_normalize, url_host
+from scraper.urls import url_host
 
 log = logging.getLogger(__name__)
-
-Outcome = FetchResult | FailureRecord
 
 
 @dataclass(slots=True)
@@ -62,9 +43,6 @@ class Flight:
     attempt: int = 0
     task: "asyncio.Task[object] | None" = None  # the worker fetching it
 
-
-Ts = TypeVarTuple("Ts")
-R = TypeVar("R")
 
 # The most pages one parser sends to the parse pool in one call.
 PARSE_BATCH = 64
@@ -100,8 +78,7 @@ class Workers:
         self._fetcher = fetcher
         self._links = links
         self._sink = sink
-        self._pool = pool
-        self._spec = settings.parse_spec
+        self._records = Records(settings, links=links, pool=pool)
         self.parsers = settings.parse_workers * 4 or 1  # several in flight hide the IPC round trip
         self._inbox: asyncio.Queue[tuple[FrontierItem, Outcome] | None] = asyncio.Queue(
             maxsize=settings.concurrency * 2
@@ -219,7 +196,7 @@ class Workers:
         last = False
         while not last:
             jobs, last = await self._take_jobs()
-            for record in await self._records(jobs):
+            for record in await self._records.build(jobs):
                 await self._sink.inbox.put(record)
         self._live_parsers -= 1
         if self._live_parsers == 0:
@@ -237,110 +214,11 @@ class Workers:
             job = self._inbox.get_nowait()
         return jobs, True
 
-    async def _run(self, fn: Callable[[*Ts], R], *args: *Ts) -> R:
-        return await run_in_pool(self._pool, fn, *args)
-
     def _known_unchanged(self, item: FrontierItem, outcome: Outcome) -> SinkRecord | None:
         """A revisit known unchanged without parsing (a 304, or the same bytes): its record."""
         if not isinstance(outcome, FetchResult):
             return None
         return revisit.unchanged(self._settings, item, outcome)  # None for a first visit
-
-    async def _records(self, jobs: list[tuple[FrontierItem, Outcome]]) -> list[SinkRecord]:
-        """Sink records for ``jobs``, in order; their HTML pages parsed in one pool call."""
-        s = self._settings
-        html = [isinstance(r, FetchResult) and self._parses(r) for _, r in jobs]
-        requests = [
-            ParseJob(r.body, self._base(item, r), r.charset, s.store_html)
-            for (item, r), parse in zip(jobs, html, strict=True)
-            if parse and isinstance(r, FetchResult)
-        ]
-        parsed = iter(await self._run(parse_many, requests, self._spec) if requests else [])
-        records: list[SinkRecord] = []
-        for (item, outcome), parse in zip(jobs, html, strict=True):
-            if isinstance(outcome, FailureRecord):
-                records.append(outcome)
-            elif parse:
-                records.append(self._page(item, outcome, *next(parsed)))
-            else:
-                records.append(await self._unparsed(item, outcome))
-        return records
-
-    @staticmethod
-    def _parses(r: FetchResult) -> bool:
-        return 200 <= r.status < 300 and bool(r.body) and r.is_html
-
-    @staticmethod
-    def _base(item: FrontierItem, r: FetchResult) -> str:
-        return try_normalize(r.final_url) or item.url
-
-    async def _unparsed(self, item: FrontierItem, r: FetchResult) -> SinkRecord:
-        """A response that is not a parsed HTML page: a sitemap (its URLs), or kept as is."""
-        new_urls: tuple[tuple[str, str], ...] = ()
-        if 200 <= r.status < 300 and r.body:
-            base = self._base(item, r)
-            if looks_like_sitemap(base, r.content_type, r.body):
-                sitemap = await self._run(parse_sitemap, r.body, base)
-                new_urls = self._links.admit(sitemap.urls + sitemap.sitemaps, item.depth)
-        keep = self._settings.store_html and bool(r.body)
-        packed = await self._run(zlib.compress, r.body) if keep else None
-        return self._page(item, r, None, packed, new_urls)
-
-    def _page(
-        self,
-        item: FrontierItem,
-        r: FetchResult,
-        parsed: ParsedPage | None,
-        packed: bytes | None,
-        new_urls: tuple[tuple[str, str], ...] | None = None,
-    ) -> SinkRecord:
-        """The page's record; a revisit whose content hashes the same is only checked (its
-        links are not followed again: what is linked from an unchanged page is known)."""
-        data = json.dumps(parsed.data, ensure_ascii=False) if parsed and parsed.data else None
-        raw = revisit.raw_hash(r)
-        content = revisit.page_hash(r, parsed, data, raw)
-        if item.previous is not None and content == item.previous.content_hash:
-            return revisit.checked(self._settings, item, r, raw)
-        links = parsed.links if parsed else ()
-        if new_urls is None:
-            new_urls = self._links.admit(links, item.depth)
-        return PageRecord(
-            frontier_id=item.id,
-            url=item.url,
-            final_url=r.final_url,
-            status=r.status,
-            content_type=r.content_type,
-            title=parsed.title if parsed else None,
-            description=parsed.description if parsed else None,
-            text=parsed.text if parsed else None,
-            depth=item.depth,
-            fetched_at=r.fetched_at,
-            elapsed_ms=r.elapsed_ms,
-            size_bytes=r.size_bytes,
-            attempts=r.attempts,
-            links=links,
-            new_urls=new_urls,
-            data=data,
-            body=packed,
-            charset=r.charset,
-            redirected_to=_redirect_target(item.url, r),
-            visit=revisit.visit(self._settings, item, r, hashes=(raw, content), changed=True),
-            content=parsed.content if parsed else None,
-            revisit=item.previous is not None,
-        )
-
-
-async def run_in_pool(pool: Executor | None, fn: Callable[[*Ts], R], *args: *Ts) -> R:
-    """``fn(*args)`` in the parse pool (picklable top-level ``fn``), or inline without one.
-
-    Submitted with SIGINT/SIGTERM blocked, so a worker process it starts is never killed by a
-    Ctrl-C meant for the crawler (:func:`scraper.parse.html.stop_signals_blocked`).
-    """
-    if pool is None:
-        return fn(*args)
-    with stop_signals_blocked():
-        result = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
-    return await result
 
 
 @contextlib.contextmanager
@@ -369,11 +247,3 @@ def interrupted_by_signals(what: str, hint: str = "") -> Iterator[None]:
     finally:
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
-
-
-def _redirect_target(url: str, r: FetchResult) -> tuple[str, str] | None:
-    """(url, host) where a followed redirect chain ended, if not at ``url``; None otherwise (a
-    3xx stored as is points to a URL known already or out of scope)."""
-    if r.final_url == url or 300 <= r.status < 400:
-        return None
-    return r.final_url, url_host(r.final_url)
