@@ -1,7 +1,8 @@
 """A tiny offline language guess from a text's most common function words, for pages that
 declare no language: about 20 stop words for each of 16 languages written in Latin script, plus
-script ranges for Cyrillic, Greek, Arabic, Hebrew, CJK, Thai. Cheap (one pass over at most
-the first 8,000 characters); None when nothing is clear."""
+script ranges for Cyrillic, Greek, Arabic, Hebrew, CJK, Thai. Cheap: one pass over at most the
+first 2,000 characters (300 words), and only for pages that declare no language; None when
+nothing is clear."""
 
 import re
 
@@ -38,8 +39,8 @@ _SCRIPTS = (
     ("th", re.compile(r"[\u0e00-\u0e7f]")),
 )
 _WORD = re.compile(r"\w+")
-_MAX_WORDS = 1000
-_MAX_CHARS = 8000
+_MAX_WORDS = 300
+_MAX_CHARS = 2000
 _MIN_HITS = 5
 
 

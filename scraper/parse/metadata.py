@@ -4,14 +4,14 @@ from them: canonical URL, language, publication dates, author. Pure; never raise
 
 import json
 import re
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import PageMetadata
 from scraper.parse.langdetect import detect_language
-from scraper.parse.microdata import JsonValue, microdata
+from scraper.parse.microdata import JsonValue, items_of
 from scraper.parse.simhash import simhash
 from scraper.urls import join_url
 
@@ -57,10 +57,15 @@ def _load(text: str) -> object:
     return None
 
 
-def json_ld(tree: LexborHTMLParser) -> list[JsonValue]:
-    """Every top-level object of every JSON-LD script, in order; unreadable scripts skipped."""
+_LD = 'script[type="application/ld+json" i]'
+# Everything the metadata reads, in one walk of the tree (a css query costs about the same for
+# one selector as for six: the walk dominates, so one query instead of nine saves ~0.2 ms).
+_ONE_WALK = f'{_LD}, meta, link[rel~="canonical" i][href], time[datetime], [itemscope], [prefix]'
+
+
+def _ld_items(scripts: list[LexborNode]) -> list[JsonValue]:
     items: list[JsonValue] = []
-    for node in tree.css('script[type="application/ld+json" i]'):
+    for node in scripts:
         value = _load(node.text(deep=True))
         for item in value if isinstance(value, list) else [value]:
             if item:
@@ -68,22 +73,35 @@ def json_ld(tree: LexborHTMLParser) -> list[JsonValue]:
     return items
 
 
-def _prefixes(tree: LexborHTMLParser) -> set[str]:
-    """The OpenGraph prefixes: the known ones, and those a ``prefix`` attribute declares."""
+def json_ld(tree: LexborHTMLParser) -> list[JsonValue]:
+    """Every top-level object of every JSON-LD script, in order; unreadable scripts skipped."""
+    return _ld_items(tree.css(_LD))
+
+
+def _prefixes(nodes: list[LexborNode]) -> set[str]:
+    """The OpenGraph prefixes: the known ones, and those a ``prefix`` attribute of ``<html>`` or
+    ``<head>`` declares."""
     known = set(_OG_PREFIXES)
-    for node in tree.css("html[prefix], head[prefix]"):
-        words = (node.attributes.get("prefix") or "").split()
-        known.update(w[:-1] for w in words if w.endswith(":"))
+    for node in nodes:
+        if node.tag in ("html", "head"):
+            words = (node.attributes.get("prefix") or "").split()
+            known.update(w[:-1] for w in words if w.endswith(":"))
     return known
 
 
 def meta_pairs(tree: LexborHTMLParser) -> tuple[list[list[str]], list[list[str]]]:
     """(OpenGraph, Twitter) (property, content) pairs in document order, repeats kept."""
-    prefixes = _prefixes(tree)
+    return _pairs(
+        [n.attributes for n in tree.css("meta")], _prefixes(tree.css("html[prefix], head[prefix]"))
+    )
+
+
+def _pairs(
+    metas: list[dict[str, str | None]], prefixes: set[str]
+) -> tuple[list[list[str]], list[list[str]]]:
     opengraph: list[list[str]] = []
     twitter: list[list[str]] = []
-    for node in tree.css("meta[property], meta[name]"):
-        attrs = node.attributes
+    for attrs in metas:
         content = attrs.get("content")
         prop = (attrs.get("property") or "").strip()
         name = prop or (attrs.get("name") or "").strip()
@@ -137,37 +155,57 @@ def _first(*values: object) -> object:
     return next((v for v in values if v), None)
 
 
-def _canonical(tree: LexborHTMLParser, base: str) -> str | None:
-    node = tree.css_first('link[rel~="canonical" i][href]')
-    href = node.attributes.get("href") if node is not None else None
-    return join_url(base, href) if href else None
-
-
 def _lang(tree: LexborHTMLParser) -> str | None:
-    node = tree.css_first("html[lang]")
-    lang = (node.attributes.get("lang") or "").strip() if node is not None else ""
+    root = tree.root
+    lang = (root.attributes.get("lang") or "").strip() if root is not None else ""
     return lang.replace("_", "-").lower() or None
 
 
-def page_metadata(tree: LexborHTMLParser, base: str) -> PageMetadata:
-    """The page's structured data and derived columns; ``text`` (lang, simhash) filled later."""
-    ld = json_ld(tree)
-    opengraph, twitter = meta_pairs(tree)
-    items = microdata(tree, base)
-    og = {p.lower(): c for p, c in reversed(opengraph) if c}
-    nodes = _ld_nodes(ld)
+@dataclass(slots=True)
+class _Found:
+    """The elements of the one walk, by what reads them."""
+
+    scripts: list[LexborNode] = field(default_factory=list)
+    metas: list[dict[str, str | None]] = field(default_factory=list)
+    scopes: list[LexborNode] = field(default_factory=list)
+    prefixed: list[LexborNode] = field(default_factory=list)
+    canonical: str | None = None
+    time: str | None = None
+
+
+def _walk(tree: LexborHTMLParser) -> _Found:
+    found = _Found()
+    for node in tree.css(_ONE_WALK):
+        tag = node.tag
+        attrs = node.attributes
+        if tag == "meta":
+            found.metas.append(attrs)
+        elif tag == "script" and (attrs.get("type") or "").lower() == "application/ld+json":
+            found.scripts.append(node)
+        elif tag == "link" and found.canonical is None and attrs.get("href"):
+            found.canonical = attrs.get("href")
+        elif tag == "time" and found.time is None:
+            found.time = attrs.get("datetime")
+        if "itemscope" in attrs:
+            found.scopes.append(node)
+        if "prefix" in attrs:
+            found.prefixed.append(node)
+    return found
+
+
+def _dates_author(
+    nodes: list[dict[str, JsonValue]], og: dict[str, str], found: _Found
+) -> tuple[object, object, object]:
     metas = {
-        (n.attributes.get("name") or n.attributes.get("itemprop") or "").lower(): (
-            n.attributes.get("content") or ""
-        )
-        for n in tree.css("meta[name][content], meta[itemprop][content]")
+        (a.get("name") or a.get("itemprop") or "").lower(): a.get("content") or ""
+        for a in found.metas
+        if a.get("content") and (a.get("name") or a.get("itemprop"))
     }
-    time = tree.css_first("time[datetime]")
     published = _first(
         *(iso_date(n.get("datePublished")) for n in nodes),
         iso_date(og.get("article:published_time")),
         *(iso_date(metas.get(name)) for name in ("datepublished", *_META_DATE_NAMES)),
-        iso_date(time.attributes.get("datetime") if time is not None else None),
+        iso_date(found.time),
     )
     modified = _first(
         *(iso_date(n.get("dateModified")) for n in nodes),
@@ -180,15 +218,25 @@ def page_metadata(tree: LexborHTMLParser, base: str) -> PageMetadata:
         _name(metas.get("author")),
         _name(og.get("article:author")),
     )
+    return published, modified, author
+
+
+def page_metadata(tree: LexborHTMLParser, base: str) -> PageMetadata:
+    """The page's structured data and derived columns; ``text`` (lang, simhash) filled later."""
+    found = _walk(tree)
+    ld = _ld_items(found.scripts)
+    opengraph, twitter = _pairs(found.metas, _prefixes(found.prefixed))
+    og = {p.lower(): c for p, c in reversed(opengraph) if c}
+    published, modified, author = _dates_author(_ld_nodes(ld), og, found)
     document: dict[str, JsonValue] = {
         "json_ld": ld,
         "opengraph": opengraph,
         "twitter": twitter,
-        "microdata": items,
+        "microdata": items_of(tree, found.scopes, base),
     }
     return PageMetadata(
         document=document,
-        canonical_url=_canonical(tree, base),
+        canonical_url=join_url(base, found.canonical) if found.canonical else None,
         lang=_lang(tree),
         published_at=str(published) if published else None,
         modified_at=str(modified) if modified else None,

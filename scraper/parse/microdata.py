@@ -5,6 +5,7 @@ URL values are absolute (``urljoin``, unnormalized: what the page says). Pure: i
 tree and never changes it."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -18,18 +19,33 @@ _HTML_SPACE = " \t\n\r\x0c"
 
 def microdata(tree: LexborHTMLParser, base: str) -> list[dict[str, JsonValue]]:
     """Every top-level item (an ``itemscope`` that is not an ``itemprop``), in document order."""
-    scopes = tree.css("[itemscope]")
+    return items_of(tree, tree.css("[itemscope]"), base)
+
+
+def items_of(
+    tree: LexborHTMLParser, scopes: list[LexborNode], base: str
+) -> list[dict[str, JsonValue]]:
+    """:func:`microdata` given the tree's ``itemscope`` elements (in document order)."""
     if not scopes:
         return []
-    ids: dict[str, LexborNode] | None = None
+    ids: dict[str, LexborNode] = {}
     if any("itemref" in node.attributes for node in scopes):
         ids = {n.attributes.get("id") or "": n for n in tree.css("[id]")}
-    return [_item(node, base, ids or {}, 0) for node in scopes if "itemprop" not in node.attributes]
+    doc = _Doc(base, ids, frozenset(n.mem_id for n in scopes) if len(scopes) > 1 else frozenset())
+    return [_item(node, doc, 0) for node in scopes if "itemprop" not in node.attributes]
 
 
-def _item(
-    node: LexborNode, base: str, ids: dict[str, LexborNode], depth: int
-) -> dict[str, JsonValue]:
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    """What every item of a document reads: the base URL, elements by id (for ``itemref``),
+    the mem_ids of its ``itemscope`` elements (none when there is only one)."""
+
+    base: str
+    ids: dict[str, LexborNode]
+    scopes: frozenset[int]
+
+
+def _item(node: LexborNode, doc: _Doc, depth: int) -> dict[str, JsonValue]:
     attrs = node.attributes
     item: dict[str, JsonValue] = {}
     types = (attrs.get("itemtype") or "").split()
@@ -39,14 +55,14 @@ def _item(
     if itemid:
         item["id"] = itemid
     props: dict[str, list[JsonValue]] = {}
-    for prop in _property_nodes(node, ids):
-        value = _value(prop, base, ids, depth)
+    for prop in _property_nodes(node, doc):
+        value = _value(prop, doc, depth)
         for name in (prop.attributes.get("itemprop") or "").split():
             props.setdefault(name, []).append(_action(name, prop, value))
     if props:
         item["properties"] = {k: v[0] if len(v) == 1 else v for k, v in props.items()}
     else:
-        item["value"] = _value(node, base, ids, depth, nested=False)
+        item["value"] = _value(node, doc, depth, nested=False)
     return item
 
 
@@ -72,28 +88,45 @@ def _action(name: str, node: LexborNode, value: JsonValue) -> JsonValue:
     return spec
 
 
-def _property_nodes(item: LexborNode, ids: dict[str, LexborNode]) -> Iterator[LexborNode]:
+def _property_nodes(item: LexborNode, doc: _Doc) -> Iterator[LexborNode]:
     """The elements whose ``itemprop`` belongs to ``item``: its descendants outside nested
     items, then those of the elements its ``itemref`` names."""
-    yield from _walk(item)
+    yield from _walk(item, doc.scopes)
     for ref in (item.attributes.get("itemref") or "").split():
-        target = ids.get(ref)
-        if target is None or target is item:
+        target = doc.ids.get(ref)
+        if target is None or target.mem_id == item.mem_id:
             continue
         if "itemprop" in target.attributes:
             yield target
             if "itemscope" in target.attributes:
                 continue
-        yield from _walk(target)  # an itemscope alone lends its properties (as extruct does)
+        yield from _walk(
+            target, doc.scopes
+        )  # an itemscope alone lends its properties (as extruct does)
 
 
-def _walk(node: LexborNode) -> Iterator[LexborNode]:
-    for child in node.iter():
-        attrs = child.attributes
-        if "itemprop" in attrs:
-            yield child
-        if "itemscope" not in attrs:
-            yield from _walk(child)
+def _walk(node: LexborNode, scopes: frozenset[int]) -> Iterator[LexborNode]:
+    """The ``itemprop`` descendants of ``node`` not inside a nested ``itemscope``: one css walk
+    in lexbor; a climb towards ``node`` from each only when the page has other items
+    (``scopes``: the mem_ids of all its ``itemscope`` elements)."""
+    own = node.mem_id  # (== on nodes compares their serialized HTML: slow)
+    nested = scopes - {own}
+    for prop in node.css("[itemprop]"):
+        if prop.mem_id == own:  # lexbor's css() may match the node itself
+            continue
+        if nested and _inside(prop, own, nested):
+            continue
+        yield prop
+
+
+def _inside(prop: LexborNode, item: int, nested: frozenset[int]) -> bool:
+    """Is ``prop`` inside one of the ``nested`` items below ``item`` (mem_ids)?"""
+    up = prop.parent
+    while up is not None and up.mem_id != item:
+        if up.mem_id in nested:
+            return True
+        up = up.parent
+    return False
 
 
 def _url(base: str, value: str | None) -> str:
@@ -104,34 +137,41 @@ def _url(base: str, value: str | None) -> str:
         return value
 
 
-def _value(
-    node: LexborNode, base: str, ids: dict[str, LexborNode], depth: int, *, nested: bool = True
-) -> JsonValue:
+def _value(node: LexborNode, doc: _Doc, depth: int, *, nested: bool = True) -> JsonValue:
     attrs = node.attributes
     tag = node.tag or ""
     if nested and "itemscope" in attrs and depth < 32:
-        return _item(node, base, ids, depth + 1)
+        return _item(node, doc, depth + 1)
     if tag == "meta":
         return attrs.get("content") or ""
     if tag in _SRC:
-        return _url(base, attrs.get("src"))
+        return _url(doc.base, attrs.get("src"))
     if tag in _HREF:
-        return _url(base, attrs.get("href"))
+        return _url(doc.base, attrs.get("href"))
     if tag == "object":
-        return _url(base, attrs.get("data"))
+        return _url(doc.base, attrs.get("data"))
     if tag in ("data", "meter"):
         return attrs.get("value") or ""
     if tag == "time" and attrs.get("datetime"):
         return attrs.get("datetime") or ""
     if attrs.get("content"):
         return attrs.get("content") or ""
-    return " ".join(_text(node).split())
+    return _collapsed(_text(node))
+
+
+def _collapsed(text: str) -> str:
+    """Whitespace runs as one space; most texts (ASCII, none) only checked, not rebuilt."""
+    if text.isascii() and not any(run in text for run in ("\n", "\t", "\r", "\x0b", "\x0c")):
+        while "  " in text:  # the runs ``text(separator=" ")`` leaves between empty nodes
+            text = text.replace("  ", " ")
+        return text.strip()
+    return " ".join(text.split())
 
 
 def _text(node: LexborNode) -> str:
     """The element's text without its scripts and styles (a copy is stripped, not the tree)."""
     if node.css_first("script, style") is None:
-        return node.text(separator=" ")
+        return node.text(separator=" ", strip=True)
     copy = LexborHTMLParser(node.html or "")
     copy.strip_tags(["script", "style"], recursive=True)
     root = copy.body or copy.root
