@@ -327,6 +327,7 @@ class Workers:
             visit=revisit.visit(self._settings, item, r, hashes=(raw, content), changed=True),
             content=parsed.content if parsed else None,
             revisit=item.previous is not None,
+            metadata=parsed.metadata if parsed else None,
         )
 
 

@@ -114,3 +114,9 @@ def test_simhash_near_texts_are_close() -> None:
     words = " ".join(f"word{i}" for i in range(300))
     assert distance(simhash(words), simhash(words.replace("word7 ", "other "))) <= 3
     assert distance(simhash(words), simhash("completely different text about cats")) > 10
+
+
+def test_short_texts_get_distinct_simhashes() -> None:
+    """A text of a few words (too few for the word sample) still gets its own simhash."""
+    assert simhash("hello") != 0
+    assert distance(simhash("Page not found"), simhash("Welcome to our shop")) > 10
