@@ -21,7 +21,7 @@ from typing import TypeVar, TypeVarTuple
 
 from scraper.config import Settings
 from scraper.crawl import revisit
-from scraper.crawl.links import LinkFilter
+from scraper.crawl.links import LinkFilter, to_follow
 from scraper.crawl.robots import RobotsGate
 from scraper.crawl.scheduler import Scheduler
 from scraper.crawl.sink import Sink
@@ -303,7 +303,9 @@ class Workers:
             return revisit.checked(self._settings, item, r, raw)
         links = parsed.links if parsed else ()
         if new_urls is None:
-            new_urls = self._links.admit(links, item.depth)
+            canonical = parsed.metadata.canonical_url if parsed and parsed.metadata else None
+            followed = links if self._settings.follow_canonical else to_follow(links, r, canonical)
+            new_urls = self._links.admit(followed, item.depth)
         return PageRecord(
             frontier_id=item.id,
             url=item.url,
