@@ -41,6 +41,7 @@ class Settings:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     max_url_length: int = 2048
+    follow_canonical: bool = True
     # [politeness]
     per_host: int = 4
     delay_s: float = 0.25
@@ -125,7 +126,16 @@ _HOST_FIELDS = (
 _HOSTS_CACHED = 4096
 
 SECTIONS: Mapping[str, tuple[str, ...]] = {
-    "crawl": ("concurrency", "max_pages", "max_depth", "scope", "allow", "deny", "max_url_length"),
+    "crawl": (
+        "concurrency",
+        "max_pages",
+        "max_depth",
+        "scope",
+        "allow",
+        "deny",
+        "max_url_length",
+        "follow_canonical",
+    ),
     "politeness": (
         "per_host",
         "delay_s",

@@ -48,3 +48,23 @@ def page_content_hash(
     if content_type in HTML_TYPES:
         return content_hash(title, text, data_json)
     return raw or content_hash(f"{content_type} {size_bytes}", None, None)
+
+
+# -- simhashes (scraper.parse.simhash computes them; storage and ``dupes`` compare them) -----
+NEAR_BITS = 3  # the Hamming distance ``scraper dupes --near`` calls near
+SIMHASH_BANDS = 4  # 16-bit slices: two hashes within NEAR_BITS bits share one (pigeonhole)
+
+
+def signed_simhash(value: int) -> int:
+    """An unsigned 64-bit value as the signed integer SQL stores (INTEGER, bigint)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def simhash_bands(value: int) -> tuple[int, ...]:
+    """The four 16-bit slices of a 64-bit simhash (signed or not), lowest first."""
+    return tuple((value >> (16 * i)) & 0xFFFF for i in range(SIMHASH_BANDS))
+
+
+def simhash_distance(a: int, b: int) -> int:
+    """Hamming distance of two 64-bit hashes (signed or not)."""
+    return ((a ^ b) & ((1 << 64) - 1)).bit_count()

@@ -124,6 +124,21 @@ class Content:
 
 
 @dataclass(frozen=True, slots=True)
+class PageMetadata:
+    """What a page says about itself (:mod:`scraper.parse.metadata`): ``document`` holds its
+    ``json_ld``, ``opengraph``, ``twitter`` and ``microdata``; the rest is derived from it and
+    from the page. ``simhash``: 64-bit, unsigned, of the main text (0 for no words)."""
+
+    document: dict[str, object]
+    canonical_url: str | None = None
+    lang: str | None = None
+    published_at: str | None = None
+    modified_at: str | None = None
+    author: str | None = None
+    simhash: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ParseSpec:
     """How every page of a crawl is parsed (the ``[parse]`` settings and extraction rules)."""
 
@@ -158,6 +173,7 @@ class ParsedPage:
     links: tuple[str, ...]
     data: dict[str, ExtractedValue] | None = None
     content: Content | None = None  # None: not computed ([parse] markdown = false)
+    metadata: PageMetadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +221,7 @@ class PageRecord:
     visit: Visit | None = None  # None: a page written by older code (no revisit data)
     content: Content | None = None  # the main content (parsed HTML, [parse] markdown on)
     revisit: bool = False  # its URL had a stored page already: a revisit that found a change
+    metadata: PageMetadata | None = None  # structured data, canonical, lang, simhash (HTML)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,3 +274,4 @@ class Reparsed:
     links: tuple[str, ...]
     content_hash: str | None = None
     content: Content | None = None
+    metadata: PageMetadata | None = None

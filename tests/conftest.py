@@ -303,8 +303,14 @@ def failure_record(item: FrontierItem) -> FailureRecord:
     return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
 
 
+# What version 7 had: no metadata table (issue 29).
+VERSION_7 = (
+    "DROP VIEW pages_metadata; DROP TABLE metadata;"
+    "UPDATE meta SET value = '7' WHERE key = 'schema_version';"
+)
 # What version 6 had: no contents, chunks nor pages_markdown (the main content).
 VERSION_6 = (
+    "DROP VIEW pages_metadata; DROP TABLE metadata;"
     "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
     "UPDATE meta SET value = '6' WHERE key = 'schema_version';"
 )

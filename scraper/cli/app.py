@@ -19,6 +19,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from scraper import __version__, logs
+from scraper.cli import dupes as clidupes
 from scraper.cli import read as cliread
 from scraper.cli.benchcmd import bench
 from scraper.cli.options import (
@@ -66,6 +67,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(cliread.app)  # query, search, export, stats, status: at the top level
+app.add_typer(clidupes.app)  # dupes
 
 
 def _print_version(wanted: bool) -> None:

@@ -7,9 +7,9 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
-from scraper.models import Scope
+from scraper.models import FetchResult, Scope
 from scraper.sites import HostSettings
-from scraper.urls import in_scope, url_host
+from scraper.urls import in_scope, try_normalize, url_host
 
 
 class RecentUrls:
@@ -86,3 +86,15 @@ class LinkFilter:
 def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     """The compiled ``allow`` or ``deny`` patterns of a host (few distinct sets in a crawl)."""
     return tuple(re.compile(p) for p in patterns)
+
+
+def to_follow(
+    links: tuple[str, ...], fetched: FetchResult, canonical: str | None
+) -> tuple[str, ...]:
+    """The links to follow from a page with ``[crawl] follow_canonical = false``: its own when
+    it names no canonical URL or its own URL (as requested or where redirects ended), else only
+    the canonical URL (the page is a copy of that one, whose links are followed there)."""
+    if canonical is None:
+        return links
+    own = canonical in (fetched.url, fetched.final_url, try_normalize(fetched.final_url))
+    return links if own else (canonical,)

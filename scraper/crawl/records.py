@@ -15,7 +15,7 @@ from typing import TypeVar, TypeVarTuple
 
 from scraper.config import Settings
 from scraper.crawl import revisit
-from scraper.crawl.links import LinkFilter
+from scraper.crawl.links import LinkFilter, to_follow
 from scraper.models import (
     FailureRecord,
     FetchResult,
@@ -103,7 +103,9 @@ class Records:
             return revisit.checked(self._settings, item, r, raw)
         links = parsed.links if parsed else ()
         if new_urls is None:
-            new_urls = self._links.admit(links, item.depth)
+            canonical = parsed.metadata.canonical_url if parsed and parsed.metadata else None
+            followed = links if self._settings.follow_canonical else to_follow(links, r, canonical)
+            new_urls = self._links.admit(followed, item.depth)
         return PageRecord(
             frontier_id=item.id,
             url=item.url,
@@ -127,6 +129,7 @@ class Records:
             visit=revisit.visit(self._settings, item, r, hashes=(raw, content), changed=True),
             content=parsed.content if parsed else None,
             revisit=item.previous is not None,
+            metadata=parsed.metadata if parsed else None,
         )
 
 

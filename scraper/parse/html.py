@@ -30,6 +30,7 @@ from scraper.models import (
 from scraper.parse.chunks import chunk_markdown
 from scraper.parse.content import main_content
 from scraper.parse.extract import extract_fields
+from scraper.parse.metadata import page_metadata, with_text
 from scraper.urls import join_url, try_normalize
 
 log = logging.getLogger(__name__)
@@ -281,8 +282,11 @@ def parse_html(
     links = _links(nodes, base, max_links)
     title, description = _title(tree), _description(tree)
     data = extract_fields(tree, url, rules, base) if rules else None  # before _text changes it
+    meta = page_metadata(tree, base)  # before _text strips the scripts
     content = _content(tree, base, chunk_tokens) if markdown else None  # before _text too
-    return ParsedPage(title, description, _text(tree), links, data, content)
+    text = _text(tree)
+    meta = with_text(meta, content.text if content is not None and content.text else text)
+    return ParsedPage(title, description, text, links, data, content, meta)
 
 
 def _content(tree: LexborHTMLParser, base: str, chunk_tokens: int | None) -> Content:
@@ -321,6 +325,6 @@ def reparse_batch(bodies: list[StoredBody], spec: ParseSpec) -> list[Reparsed]:
         digest = content_hash(page.title, page.text, data)
         out.append(
             Reparsed(stored.version_id, stored.url, page.title, page.description, page.text,
-                     data, page.links, digest, page.content)
+                     data, page.links, digest, page.content, page.metadata)
         )  # fmt: skip
     return out

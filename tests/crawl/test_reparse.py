@@ -68,3 +68,28 @@ async def test_reparse_without_bodies_keeps_the_crawls_rules(site: TestServer, t
     assert "stored settings and [extract] rules are unchanged" in out
     assert stored() == before
     assert "heading" in json.dumps(before[0])
+
+
+async def test_crawl_stores_metadata_and_reparse_fills_every_version(
+    site: TestServer, tmp_path: Path
+):
+    """Every parsed HTML version gets a metadata row with its simhash and bands when crawled;
+    reparse fills them again for every stored version (as after the migration that adds them)."""
+    db = tmp_path / "c.db"
+    code, _, err = await run_cli(
+        "crawl", str(site.make_url("/")), "--db", str(db), "--store-html", "--delay", "0",
+        "--retries", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = "SELECT url, simhash, band0 FROM metadata ORDER BY version_id"
+    with sqlite3.connect(db) as conn:
+        crawled = conn.execute(rows).fetchall()
+        conn.execute("DELETE FROM metadata")
+    assert len(crawled) == 8  # the parsed pages, one version each
+    assert all(h != 0 and band == h & 0xFFFF for _, h, band in crawled)
+    code, _, err = await run_cli("reparse", "--db", str(db))
+    assert code == 0, err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(rows).fetchall() == crawled
+        by_url = conn.execute("SELECT count(*) FROM pages_metadata").fetchone()[0]
+    assert by_url == 8

@@ -6,6 +6,7 @@ several workers) is in ``test_postgres_leases.py``.
 """
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +21,7 @@ from scraper.models import (
     FailureRecord,
     FrontierItem,
     FrontierState,
+    PageMetadata,
     PreviousVisit,
     Reparsed,
     SinkRecord,
@@ -458,6 +460,56 @@ async def test_reparse_replaces_a_versions_content_and_chunks(open_store: OpenSt
     assert await stored(backend, "SELECT markdown FROM pages_markdown") == [("z\n\ny",)]
     found = await stored(backend, "SELECT seq, markdown FROM chunks ORDER BY seq")
     assert found == [(0, "z"), (1, "y")]
+
+
+def metadata(title: str, simhash: int) -> PageMetadata:
+    """What parse says of a page that declares a product in JSON-LD and a canonical URL."""
+    document: dict[str, object] = {"json_ld": [{"@type": "Product", "name": title}]}
+    return PageMetadata(document, "http://h0.test/c", "en", "2026-01-02", None, "Ann", simhash)
+
+
+def _json(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) else value  # SQLite: text; jsonb: dict
+
+
+async def test_metadata_is_stored_per_version_and_read_by_url(open_store: OpenStore, backend: str):
+    """A page's metadata, derived columns, signed simhash and its bands are stored for its
+    version and read by URL through pages_metadata; a changed page's version gets its own."""
+    big = (1 << 64) - 2  # stored signed: -2; bands 0xfffe, 0xffff, 0xffff, 0xffff
+    async with seeded(open_store, 1) as store:
+        (item,) = await store.claim(1)
+        await store.write_batch([page(item, visit=visit("h1"), metadata=metadata("Lamp", 5))])
+        await store.write_batch([page(item, visit=visit("h1"), metadata=metadata("Lamp", 5))])
+        await store.schedule_revisits(due_at=None, checked_before=None)
+        (again,) = await store.claim(1)
+        later = "2026-12-07T00:00:00.000+00:00"
+        record = page(again, fetched_at=later, visit=visit("h2", later),
+                      metadata=metadata("Desk", big))  # fmt: skip
+        await store.write_batch([record])
+    columns = "url, metadata, canonical_url, lang, published_at, author, simhash, band0, band3"
+    [row] = await stored(backend, f"SELECT {columns} FROM pages_metadata")
+    assert (row[0], _json(row[1]), *row[2:]) == (
+        item.url, {"json_ld": [{"@type": "Product", "name": "Desk"}]}, "http://h0.test/c",
+        "en", "2026-01-02", "Ann", -2, 0xFFFE, 0xFFFF,
+    )  # fmt: skip
+    per_version = await stored(backend, "SELECT simhash FROM metadata ORDER BY version_id")
+    assert per_version == [(5,), (-2,)]
+
+
+async def test_reparse_replaces_a_versions_metadata(open_store: OpenStore, backend: str):
+    """A version parsed again gets its new metadata row (and one stored without any, one)."""
+    async with seeded(open_store, 1) as store:
+        (item,) = await store.claim(1)
+        await store.write_batch([page(item)])
+        (version,) = (await stored(backend, "SELECT id FROM versions"))[0]
+        assert isinstance(version, int)
+        fields = (version, item.url, "t", None, "x", None, (), None, None)
+        await store.update_parsed([Reparsed(*fields, metadata("Lamp", 7))])
+        await store.update_parsed([Reparsed(*fields, metadata("Desk", 9))])
+    found = await stored(backend, "SELECT version_id, metadata, simhash FROM metadata")
+    assert [(v, _json(m), h) for v, m, h in found] == [
+        (version, {"json_ld": [{"@type": "Product", "name": "Desk"}]}, 9)
+    ]
 
 
 async def test_failed_urls_are_retried_by_reason_or_all(open_store: OpenStore, backend: str):

@@ -12,6 +12,7 @@ import orjson
 
 from scraper.models import CheckedRecord, PageRecord, Reparsed, SinkRecord
 from scraper.storage.postgres.contents import batch_statements, reparse_statements
+from scraper.storage.postgres.metadata import metadata_statements, reparse_metadata_statements
 from scraper.storage.postgres.setup import Conn
 from scraper.storage.postgres.statements import (
     ADD_URLS,
@@ -68,6 +69,7 @@ async def write(conn: Conn, records: Sequence[SinkRecord]) -> None:
         (INSERT_VERSIONS, columns),  # before the pages: compared with the latest version
         (UPSERT_PAGES, columns),
         *batch_statements(pages),  # after the versions: for the latest
+        *metadata_statements(pages),
     ]
     bodies = [(p.url, p.charset, p.body) for p in pages if p.body is not None]
     if bodies:
@@ -119,5 +121,5 @@ async def update_parsed(conn: Conn, pages: Sequence[Reparsed]) -> None:
     await conn.execute(
         UPDATE_PARSED_PAGES, [columns[0], [p.url for p in pages], *columns[1:], links]
     )
-    for sql, params in reparse_statements(pages):  # main content (schema 7)
+    for sql, params in [*reparse_statements(pages), *reparse_metadata_statements(pages)]:
         await conn.execute(sql, params)

@@ -12,11 +12,14 @@ Differences from the SQLite schema, for people writing SQL against both:
   ``workers`` (SQLite has one ``meta.status``).
 """
 
-from scraper.storage.contents import CONTENTS_SCHEMA, contents_ddl
+from scraper.storage.contents import contents_ddl
+from scraper.storage.metadata import METADATA_SCHEMA
+from scraper.storage.postgres.metadata import METADATA
 from scraper.storage.revisits import revisit_columns, versions_ddl
 
-# The SQLite schema's version this one matches (columns of pages, frontier); 7: contents
-SCHEMA_VERSION = CONTENTS_SCHEMA
+# The SQLite schema's version this one matches (columns of pages, frontier); 7: contents;
+# 8: metadata (postgres.metadata)
+SCHEMA_VERSION = METADATA_SCHEMA
 
 # The schema's types, by the kinds the revisit tables' columns name (storage.revisits).
 _TYPES = {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "text": "text"}
@@ -111,4 +114,5 @@ SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(v
 """
     + BODIES
     + CONTENTS
+    + METADATA
 )

@@ -5,17 +5,20 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
-from scraper.storage.contents import CONTENTS_SCHEMA, contents_ddl
+from scraper.storage.contents import contents_ddl
+from scraper.storage.metadata import METADATA_SCHEMA
 from scraper.storage.revisits import (
     BODIES_OF_VERSIONS,
     FIRST_VERSIONS,
     revisit_columns,
     versions_ddl,
 )
+from scraper.storage.sqlite.metadata import METADATA
 
-SCHEMA_VERSION = CONTENTS_SCHEMA
+SCHEMA_VERSION = METADATA_SCHEMA
 REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
 # 7 (CONTENTS_SCHEMA): contents, chunks and the pages_markdown view (storage.contents)
+# 8 (METADATA_SCHEMA): metadata and the pages_metadata view (storage.metadata)
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -138,6 +141,7 @@ CREATE TABLE pages (
     + _LINKS_VIEW
     + _FTS
     + _CONTENTS
+    + METADATA
 )
 
 # MIGRATIONS[n] turns a version-n database into version n + 1.
@@ -176,4 +180,6 @@ ALTER TABLE bodies RENAME TO bodies_5;
     + BODIES_OF_VERSIONS,
     # Main content: the contents and chunks tables, empty until pages are fetched or reparsed.
     6: _CONTENTS,
+    # Metadata: the metadata table and its view, empty until pages are fetched or reparsed.
+    7: METADATA,
 }

@@ -4,6 +4,8 @@ Batches pass their rows as one JSON array unpacked by ``json_each``: one stateme
 batch, whatever its size.
 """
 
+from scraper.storage.sqlite.metadata import INSERT_METADATA
+
 # A sink batch is written with one statement per table, its rows passed as one JSON array and
 # unpacked by json_each: SQLite then inserts them all in one call that runs without the GIL.
 # (executemany binds each row in Python, taking the GIL back once per row: with the event loop
@@ -136,7 +138,7 @@ def _reading(sql: str, column: str) -> str:
     return sql.replace("json_each(?)", f"json_each(NEW.{column})").strip() + ";\n"
 
 
-BATCH_COLUMNS = ("pages", "contents", "checked", "targets", "found", "finished")
+BATCH_COLUMNS = ("pages", "contents", "checked", "targets", "found", "finished", "metadata")
 BATCH_WRITER = (
     f"CREATE TEMP VIEW batch ({', '.join(BATCH_COLUMNS)}) AS SELECT "
     + ", ".join(["NULL"] * len(BATCH_COLUMNS))
@@ -145,6 +147,7 @@ BATCH_WRITER = (
     + _reading(INSERT_VERSIONS, "pages")  # before the pages: compared with the latest
     + _reading(INSERT_CONTENTS, "contents")  # after the versions: for the latest
     + _reading(INSERT_CHUNKS, "contents")
+    + _reading(INSERT_METADATA, "metadata")  # after the versions: for the latest
     + _reading(UPSERT_PAGE, "pages")
     + _reading(CHECKED, "checked")
     + _reading(REDIRECT_TARGETS_DONE, "targets")  # before the new URLs: a target stays done

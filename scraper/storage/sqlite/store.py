@@ -31,6 +31,7 @@ from scraper.models import (
 )
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.contents import chunk_rows, content_rows, reparsed_contents
+from scraper.storage.metadata import metadata_rows
 from scraper.storage.revisits import (
     checked_columns,
     finished_rows,
@@ -39,6 +40,7 @@ from scraper.storage.revisits import (
 )
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
+from scraper.storage.sqlite.metadata import update_reparsed_metadata
 from scraper.storage.sqlite.schema import BODIES
 from scraper.storage.sqlite.setup import prepare_for_crawl, scalar
 from scraper.storage.sqlite.statements import (
@@ -334,7 +336,9 @@ class Store:
         row = [_json(c) if c else None for c in (page_rows, contents, checked, targets, found)]
         counted = self._pages is not None and pages
         stored = await scalar(self.db, STORED_OF_BATCH, (row[0],)) if counted else 0
-        await self.db.execute(WRITE_BATCH, [*row, _json(finished_rows(records))])
+        meta = metadata_rows(pages)
+        finished = _json(finished_rows(records))
+        await self.db.execute(WRITE_BATCH, [*row, finished, _json(meta) if meta else None])
         return len(pages) - (stored if isinstance(stored, int) else 0)
 
     # -- reparse ------------------------------------------------------------------------------
@@ -381,6 +385,7 @@ class Store:
             await db.executemany(
                 REPARSED_CHUNK, [(v, *row) for v, url, c in contents for row in chunk_rows(url, c)]
             )
+            await update_reparsed_metadata(db, pages)
 
     # -- counts ---------------------------------------------------------------------------------
 
