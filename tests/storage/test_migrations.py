@@ -2,6 +2,7 @@
 the bodies table created only when needed."""
 
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -11,11 +12,12 @@ from datasette.utils import detect_fts  # type: ignore[import-untyped]
 
 from scraper.digest import page_content_hash
 from scraper.errors import StoreError
+from scraper.models import StoredCookie
 from scraper.storage import crawl_running, open_crawl_store, open_read_store
 from scraper.storage.postgres.schema import REVISIT_COLUMNS
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.storage.sqlite.store import Store
-from tests.conftest import VERSION_5, VERSION_6, CrawlFn, page_record, pg_rows
+from tests.conftest import VERSION_5, VERSION_6, VERSION_7, CrawlFn, page_record, pg_rows
 
 
 async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn):
@@ -150,7 +152,8 @@ async def test_the_batch_writer_is_not_part_of_the_file(site: TestServer, crawl:
 
 
 # What a PostgreSQL crawl of version 5 had: no versions, no revisit columns, bodies by URL.
-PG_VERSION_6 = "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
+PG_VERSION_7 = "DROP TABLE cookies;"
+PG_VERSION_6 = PG_VERSION_7 + "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
 PG_VERSION_5 = (
     PG_VERSION_6
     + "DROP TABLE versions; ALTER TABLE pages "
@@ -188,7 +191,9 @@ async def test_a_version_5_postgresql_crawl_is_migrated(pg_url: str):
     bodies = await pg_rows(pg_url, "SELECT b.url FROM bodies b JOIN versions v ON v.id = "
                                    "b.version_id ORDER BY 1")  # fmt: skip
     assert [url for (url,) in bodies] == [items[0].url, items[1].url]
-    assert await pg_rows(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert await pg_rows(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -230,8 +235,39 @@ async def test_a_version_6_crawl_gets_the_content_tables(
         with sqlite3.connect(address) as conn:
             found = conn.execute(check).fetchall() + conn.execute(meta).fetchall()
             after = conn.execute(hashes).fetchall()
-    assert found == [(0, 0, 0), ("7",)]
+    assert found == [(0, 0, 0), (str(SCHEMA_VERSION),)]
     assert after == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_version_7_crawl_gets_the_cookies_table(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """Opening a schema-7 crawl (either backend) adds the empty cookies table, and its jar is
+    then kept: a saved cookie loads again."""
+    postgres = backend == "postgres"
+    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    async with open_crawl_store(address):
+        pass
+    if postgres:
+        down = PG_VERSION_7 + "UPDATE meta SET value = '7' WHERE key = 'schema_version'"
+        await pg_rows(address, down)
+    else:
+        with sqlite3.connect(address) as conn:
+            conn.executescript(VERSION_7)
+    cookie = StoredCookie("h.test", "/", "sid", "v1", expires=int(time.time()) + 60)
+    async with open_crawl_store(address) as store:
+        assert await store.load_cookies() == []
+        await store.save_cookies([cookie], ())
+    async with open_crawl_store(address) as store:
+        assert await store.load_cookies() == [cookie]
+    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
+    if postgres:
+        found = await pg_rows(address, meta)
+    else:
+        with sqlite3.connect(address) as conn:
+            found = conn.execute(meta).fetchall()
+    assert found == [(str(SCHEMA_VERSION),)]
 
 
 async def test_a_postgresql_crawl_made_before_worker_ends_gets_them(pg_url: str):

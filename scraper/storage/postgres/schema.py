@@ -12,11 +12,12 @@ Differences from the SQLite schema, for people writing SQL against both:
   ``workers`` (SQLite has one ``meta.status``).
 """
 
-from scraper.storage.contents import CONTENTS_SCHEMA, contents_ddl
+from scraper.storage.contents import contents_ddl
+from scraper.storage.cookies import COOKIES_SCHEMA, cookies_ddl
 from scraper.storage.revisits import revisit_columns, versions_ddl
 
 # The SQLite schema's version this one matches (columns of pages, frontier); 7: contents
-SCHEMA_VERSION = CONTENTS_SCHEMA
+SCHEMA_VERSION = COOKIES_SCHEMA  # 8: the cookies table
 
 # The schema's types, by the kinds the revisit tables' columns name (storage.revisits).
 _TYPES = {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "text": "text"}
@@ -33,6 +34,7 @@ CREATE TABLE bodies (  -- one raw body per version (--store-html)
 CREATE INDEX bodies_url ON bodies (url);
 """
 CONTENTS = contents_ddl({"bigint": "bigint", "int": "integer", "text": "text"})
+COOKIES = cookies_ddl({"bigint": "bigint", "int": "integer", "text": "text"})
 
 SCHEMA = (
     """
@@ -111,4 +113,5 @@ SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(v
 """
     + BODIES
     + CONTENTS
+    + COOKIES
 )

@@ -5,7 +5,8 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
-from scraper.storage.contents import CONTENTS_SCHEMA, contents_ddl
+from scraper.storage.contents import contents_ddl
+from scraper.storage.cookies import COOKIES_SCHEMA, cookies_ddl
 from scraper.storage.revisits import (
     BODIES_OF_VERSIONS,
     FIRST_VERSIONS,
@@ -13,9 +14,10 @@ from scraper.storage.revisits import (
     versions_ddl,
 )
 
-SCHEMA_VERSION = CONTENTS_SCHEMA
+SCHEMA_VERSION = COOKIES_SCHEMA
 REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
-# 7 (CONTENTS_SCHEMA): contents, chunks and the pages_markdown view (storage.contents)
+# 7: contents, chunks and the pages_markdown view (storage.contents)
+# 8 (COOKIES_SCHEMA): the cookies table, the session's jar (storage.cookies)
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -77,6 +79,7 @@ _TYPES |= {"int": "INTEGER", "json": "TEXT"}
 _VERSIONS = versions_ddl(_TYPES)
 _REVISIT_COLUMNS = revisit_columns(_TYPES)
 _CONTENTS = contents_ddl({"bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"})
+_COOKIES = cookies_ddl({"bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"})
 
 
 # (No comma in a comment before the last column: SQLite's DROP COLUMN cuts at the last comma it
@@ -138,6 +141,7 @@ CREATE TABLE pages (
     + _LINKS_VIEW
     + _FTS
     + _CONTENTS
+    + _COOKIES
 )
 
 # MIGRATIONS[n] turns a version-n database into version n + 1.
@@ -176,4 +180,6 @@ ALTER TABLE bodies RENAME TO bodies_5;
     + BODIES_OF_VERSIONS,
     # Main content: the contents and chunks tables, empty until pages are fetched or reparsed.
     6: _CONTENTS,
+    # The session's cookie jar, empty until a crawl with cookies on saves it.
+    7: _COOKIES,
 }
