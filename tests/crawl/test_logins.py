@@ -14,7 +14,7 @@ from scraper.config import Settings, load_settings
 from scraper.crawl import Crawl
 from scraper.errors import ScraperError, UsageError
 from scraper.testing import MEMBERS, PASSWORD, USER
-from tests.conftest import TEST_SETTINGS, traffic
+from tests.conftest import TEST_SETTINGS, pg_rows, traffic
 
 SECRET_VAR = "SCRAPER_TEST_MEMBER_PASSWORD"
 
@@ -34,15 +34,17 @@ def login_config(tmp_path: Path, *, success: str = "/members/*", extra: str = ""
     return path
 
 
-async def crawl_members(site: TestServer, tmp_path: Path, **overrides: Any) -> Path:
-    db = tmp_path / "crawl.db"
+async def crawl_members(
+    site: TestServer, tmp_path: Path, db: str = "", save_settings: bool = True, **overrides: Any
+) -> Path:
+    db = db or str(tmp_path / "crawl.db")
     config = overrides.pop("config", None) or login_config(tmp_path)
-    values: dict[str, Any] = {**TEST_SETTINGS, "db": str(db)}
+    values: dict[str, Any] = {**TEST_SETTINGS, "db": db}
     base = Settings(**values)
     seeds = (str(site.make_url("/members/")),)
     settings = load_settings(config, base=base, seeds=seeds, **overrides)
-    await Crawl(settings).run()
-    return db
+    await Crawl(settings, save_settings=save_settings).run()
+    return Path(db)
 
 
 def stored(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -159,3 +161,18 @@ async def test_a_selector_success_check_and_own_logout_patterns(
     assert site.app[MEMBERS].logins >= 1
     assert hits["/account/sign-out?x=1"] == 0
     assert hits["/logout"] == 1
+
+
+async def test_another_worker_of_a_shared_crawl_goes_on_with_the_session(
+    site: TestServer, tmp_path: Path, password: str, pg_url: str
+):
+    """On PostgreSQL, a worker that joins the crawl after the first one logged in loads the
+    session from the database and fetches the members' pages without logging in."""
+    site.app[MEMBERS].pages = 12
+    await crawl_members(site, tmp_path, db=pg_url, max_pages=3)
+    assert site.app[MEMBERS].logins == 1
+    await crawl_members(site, tmp_path, db=pg_url, save_settings=False)
+    assert site.app[MEMBERS].logins == 1
+    found = await pg_rows(pg_url, "SELECT count(*), count(*) FILTER (WHERE title = 'Sign in') "
+                                  "FROM pages")  # fmt: skip
+    assert found == [(13, 0)]
