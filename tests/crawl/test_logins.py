@@ -2,6 +2,7 @@
 the form's CSRF field sent back, the session kept, logout links never followed, the session
 restored once when it is gone (then ``auth_lost``), the jar kept in the database."""
 
+import asyncio
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -176,3 +177,22 @@ async def test_another_worker_of_a_shared_crawl_goes_on_with_the_session(
     found = await pg_rows(pg_url, "SELECT count(*), count(*) FILTER (WHERE title = 'Sign in') "
                                   "FROM pages")  # fmt: skip
     assert found == [(13, 0)]
+
+
+async def test_a_session_cookie_expired_between_runs_means_one_new_login(
+    site: TestServer, tmp_path: Path, password: str
+):
+    """The session cookie kept in the database expires before the next run: it is not loaded,
+    the next run logs in once more and stores the remaining pages."""
+    members = site.app[MEMBERS]
+    members.cookie_max_age_s = 1
+    await crawl_members(site, tmp_path, max_pages=2)
+    assert members.logins == 1
+    db = tmp_path / "crawl.db"
+    assert [name for (name,) in stored(db, "SELECT name FROM cookies")].count("member") == 1
+    await asyncio.sleep(1.2)
+    members.cookie_max_age_s = 3600
+    await crawl_members(site, tmp_path, save_settings=False)
+    assert members.logins == 2
+    assert len(stored(db, "SELECT 1 FROM pages")) == 6
+    assert stored(db, "SELECT url FROM frontier WHERE state != 'done'") == []
