@@ -48,7 +48,8 @@ async def test_a_session_survives_ctrl_c_resume_and_recrawl(
     site: TestServer, tmp_path: Path, secret: str
 ):
     """SIGINT mid-crawl, then ``resume`` and ``recrawl``: one login in all (the session cookie
-    kept in the database goes on), every members' page stored and revisited."""
+    kept in the database goes on), every members' page stored and revisited; the database and
+    its WAL never hold the password, even mid-crawl."""
     members = site.app[MEMBERS]
     members.pages = 30
     db = tmp_path / "crawl.db"
@@ -58,6 +59,9 @@ async def test_a_session_survives_ctrl_c_resume_and_recrawl(
         seen = members.sessions.values
         await poll(lambda: sum(seen()) >= 6 or not child.running, 30)
         assert child.running, child.diagnostics()
+        wal = db.parent / f"{db.name}-wal"
+        assert wal.exists()  # the crawl's writes, read while it runs: no secret there either
+        assert all(secret.encode() not in path.read_bytes() for path in (db, wal))
         child.proc.send_signal(signal.SIGINT)
         code, _, err = await child.finish()
     assert code == 130, err
