@@ -275,3 +275,25 @@ class Reparsed:
     content_hash: str | None = None
     content: Content | None = None
     metadata: PageMetadata | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCookie:
+    """One cookie of the session's jar as the crawl database keeps it (``cookies`` table).
+
+    ``domain`` is the host it belongs to (``host_only``: sent to that host alone, else to its
+    subdomains too, as ``Domain=`` set it); ``expires`` a Unix time, None for a session cookie.
+    """
+
+    domain: str
+    path: str
+    name: str
+    value: str
+    host_only: bool = True
+    expires: int | None = None
+    secure: bool = False
+    httponly: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.domain, self.path, self.name

@@ -7,8 +7,12 @@ key comes from the most specific table that sets it (exact before wildcard, a lo
 before a shorter one, a port before none) and otherwise from the global setting.
 """
 
+import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from urllib.parse import urlsplit
 
 from scraper.errors import UsageError
 
@@ -26,6 +30,77 @@ SITE_KEYS: Mapping[str, str] = {
     "allow": "allow",
     "respect_robots": "robots",
 }
+# The keys only a site table sets (no global setting): ``login`` is a table of its own.
+SITE_ONLY_KEYS = ("login", "logout_patterns")
+# Links that look like a logout, not followed on a site with a login (case-insensitive parts
+# of the URL's path and query).
+LOGOUT_PATTERNS = ("logout", "log-out", "log_out", "signout", "sign-out", "sign_out", "logoff")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_LOGIN_KEYS = {"url": str, "fields": dict, "success": str, "session_lost": str, "form": str}
+
+
+def url_matches(pattern: str, url: str) -> bool:
+    """Whether ``url`` matches a URL pattern: a glob (``*``, ``?``) over the whole URL, or over
+    its path and query when the pattern starts with ``/`` (``/login*``)."""
+    if pattern.startswith("/"):
+        parts = urlsplit(url)
+        url = parts.path + (f"?{parts.query}" if parts.query else "")
+    return fnmatchcase(url, pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSpec:
+    """A site's ``[site."PATTERN".login]`` table, as written: field values may be ``${VAR}``
+    references, resolved from the environment only when logging in (never stored resolved).
+
+    ``url`` is the login form's page (a path on the site, or a URL); ``success`` a CSS selector
+    the page after the login must have, or a URL pattern (``/...`` or ``http...``) it must land
+    on (empty: not landing on the form again); ``session_lost`` a URL pattern where landing means
+    the session is gone (empty: the login page); ``form`` a CSS selector of the form (empty:
+    the one with a password field, or the first)."""
+
+    url: str
+    fields: tuple[tuple[str, str], ...] = ()
+    success: str = ""
+    session_lost: str = ""
+    form: str = ""
+
+    @property
+    def success_is_url(self) -> bool:
+        return self.success.startswith(("/", "http://", "https://"))
+
+    def values(self, site: str) -> dict[str, str]:
+        """The fields with their ``${VAR}`` references resolved; UsageError naming the site and
+        the variable (never a value) when one is not set."""
+
+        def resolve(match: re.Match[str]) -> str:
+            value = os.environ.get(match.group(1))
+            if value is None:
+                raise UsageError(
+                    f"site {site}: login needs the environment variable {match.group(1)}"
+                )
+            return value
+
+        return {name: _ENV_REF.sub(resolve, value) for name, value in self.fields}
+
+    def to_json(self) -> dict[str, object]:
+        spec = {"url": self.url, "fields": dict(self.fields), "success": self.success,
+                "session_lost": self.session_lost, "form": self.form}  # fmt: skip
+        return {k: v for k, v in spec.items() if v}
+
+
+def read_login(value: object, where: str) -> LoginSpec:
+    """A ``login`` table (or its stored JSON form) as a LoginSpec; UsageError naming ``where``."""
+    if not isinstance(value, dict) or not isinstance(value.get("url"), str):
+        raise UsageError(f'{where}: login must be a table with url = "/login"')
+    for key, item in value.items():
+        if key not in _LOGIN_KEYS or not isinstance(item, _LOGIN_KEYS[key]):
+            raise UsageError(f"{where}: login: bad key {key!r}")
+    fields = value.get("fields", {})
+    if not all(isinstance(v, str) for v in fields.values()):
+        raise UsageError(f'{where}: login fields must be strings like {{ user = "${{USER}}" }}')
+    rest = {k: v for k, v in value.items() if k != "fields"}
+    return LoginSpec(**rest, fields=tuple(fields.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +142,14 @@ class HostSettings:
     respect_robots: bool = True
     cookies: bool = False
     cookies_file: str = ""
+    login: LoginSpec | None = None
+    logout_patterns: tuple[str, ...] = LOGOUT_PATTERNS
 
     @property
     def cookies_on(self) -> bool:
-        """Whether the host's cookies are kept and sent: ``cookies``, or a ``cookies_file``."""
-        return self.cookies or bool(self.cookies_file)
+        """Whether the host's cookies are kept and sent: ``cookies``, a ``cookies_file``, or a
+        ``login``."""
+        return self.cookies or bool(self.cookies_file) or self.login is not None
 
     def request_headers(self) -> dict[str, str]:
         """The headers every request to the host carries: ``headers``, and ``User-Agent`` unless
@@ -109,7 +187,7 @@ def host_settings(
     values = {key: globals_[name] for key, name in SITE_KEYS.items()}
     headers: list[tuple[str, ...]] = [values.pop("headers")]  # type: ignore[list-item]
     matching = (r for r in rules if r.matches(host))  # read_sites sorts them
-    by_global = {name: key for key, name in SITE_KEYS.items()}
+    by_global = {name: key for key, name in SITE_KEYS.items()} | {k: k for k in SITE_ONLY_KEYS}
     for rule in matching:
         for name, value in rule.values:
             if name == "headers":
@@ -134,6 +212,9 @@ def read_sites(
             raise UsageError(f"{where}: {here} must be a table")
         values = []
         for key, value in spec.items():
+            if key in SITE_ONLY_KEYS:
+                values.append((key, _site_only(key, value, f"{where}: {here}")))
+                continue
             if key not in SITE_KEYS:
                 raise UsageError(f"{where}: {here}: unknown key {key!r}")
             if key == "headers":
@@ -145,14 +226,25 @@ def read_sites(
 
 def sites_to_json(rules: tuple[SiteRule, ...]) -> dict[str, dict[str, object]]:
     """The rules in the form :func:`read_sites` reads (``headers`` as a table)."""
-    by_global = {name: key for key, name in SITE_KEYS.items()}
+    by_global = {name: key for key, name in SITE_KEYS.items()} | {k: k for k in SITE_ONLY_KEYS}
     out: dict[str, dict[str, object]] = {}
     for rule in rules:
         spec = {by_global[name]: value for name, value in rule.values}
+        if isinstance(login := spec.get("login"), LoginSpec):
+            spec["login"] = login.to_json()  # the references, never their values
         if "headers" in spec:
             spec["headers"] = dict(parse_header(h) for h in spec["headers"])  # type: ignore[attr-defined]
         out[rule.pattern] = spec
     return out
+
+
+def _site_only(key: str, value: object, where: str) -> object:
+    """A ``login`` table or ``logout_patterns`` list, checked."""
+    if key == "login":
+        return read_login(value, where)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise UsageError(f"{where}: logout_patterns must be a list of strings")
+    return tuple(v.lower() for v in value)
 
 
 def _headers(value: object, where: str) -> list[str]:

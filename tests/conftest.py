@@ -303,15 +303,16 @@ def failure_record(item: FrontierItem) -> FailureRecord:
     return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
 
 
+# What version 8 had: no cookies table (the session's jar).
+VERSION_8 = "DROP TABLE cookies; UPDATE meta SET value = '8' WHERE key = 'schema_version';"
 # What version 7 had: no metadata table (issue 29).
 VERSION_7 = (
-    "DROP VIEW pages_metadata; DROP TABLE metadata;"
+    VERSION_8 + "DROP VIEW pages_metadata; DROP TABLE metadata;"
     "UPDATE meta SET value = '7' WHERE key = 'schema_version';"
 )
 # What version 6 had: no contents, chunks nor pages_markdown (the main content).
 VERSION_6 = (
-    "DROP VIEW pages_metadata; DROP TABLE metadata;"
-    "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
+    VERSION_7 + "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
     "UPDATE meta SET value = '6' WHERE key = 'schema_version';"
 )
 # What version 5 had: no versions, no revisit columns in pages, bodies by URL (made on demand).

@@ -4,7 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from scraper.config import load_settings
+from scraper.config import load_settings, settings_from_json, settings_to_json
+from scraper.crawl.links import LinkFilter
+from scraper.errors import UsageError
+from scraper.models import Scope
+from scraper.sites import HostSettings, LoginSpec
 
 TABLES = """
 [site."example.com"]
@@ -36,3 +40,77 @@ def test_the_most_specific_pattern_wins(tmp_path: Path, host: str, delay_s: floa
     path.write_text(TABLES)
     site = load_settings(path).for_host(host)
     assert (site.delay_s, site.per_host) == (delay_s, per_host)
+
+
+LOGIN = """
+[site."members.test"]
+logout_patterns = ["bye"]
+[site."members.test".login]
+url = "/login"
+fields = { user = "alice", password = "${MEMBERS_PASSWORD}" }
+success = "#account"
+"""
+
+
+def test_a_login_table_is_read_stored_with_its_references_and_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A site's login keeps its ${VAR} references through the stored settings (never their
+    values), turns cookies on for the site, and resolves them from the environment."""
+    path = tmp_path / "c.toml"
+    path.write_text(LOGIN)
+    settings = load_settings(path)
+    stored = settings_from_json(settings_to_json(settings), "db")
+    site = stored.for_host("members.test")
+    assert site.login is not None
+    assert dict(site.login.fields) == {"user": "alice", "password": "${MEMBERS_PASSWORD}"}
+    assert (site.login.success, site.login.success_is_url) == ("#account", False)
+    assert site.logout_patterns == ("bye",)
+    assert site.cookies_on
+    assert stored.for_host("other.test").login is None
+    monkeypatch.setenv("MEMBERS_PASSWORD", "s3cret")
+    assert site.login.values("members.test") == {"user": "alice", "password": "s3cret"}
+
+
+@pytest.mark.parametrize(
+    ("table", "error"),
+    [
+        ('[site."m.test".login]\nuser = "a"\n', r'\[site\."m\.test"\]: login must be a table'),
+        (
+            '[site."m.test".login]\nurl = "/l"\npasword = "x"\n',
+            r"\[site\.\"m\.test\"\]: login: bad key 'pasword'",
+        ),
+        ('[site."m.test".login]\nurl = "/l"\nfields = { a = 1 }\n', "login fields must be"),
+        ('[site."m.test"]\nlogout_patterns = "out"\n', "logout_patterns must be a list"),
+    ],
+)
+def test_a_bad_login_table_is_an_error_naming_it(tmp_path: Path, table: str, error: str):
+    """A login table without url, with an unknown key or a field that is not a string, and
+    logout_patterns that are not a list, are UsageErrors naming the table."""
+    path = tmp_path / "c.toml"
+    path.write_text(table)
+    with pytest.raises(UsageError, match=error):
+        load_settings(path)
+
+
+def test_logout_links_and_the_login_page_are_not_followed_on_login_sites_only(tmp_path: Path):
+    """On a site with a login, links that look like a logout (default or own patterns, any
+    case) and the login page are not admitted; on any other site they are."""
+    path = tmp_path / "c.toml"
+    path.write_text(LOGIN + '[site."plain.test"]\ndelay_s = 1.0\n')
+    s = load_settings(path)
+    links = LinkFilter({"members.test", "plain.test"}, Scope.DOMAIN, (), (), 5, 2048, s.for_host)
+    urls = [
+        "http://members.test/a",
+        "http://members.test/account/BYE?x=1",
+        "http://members.test/login",
+        "http://members.test/logout",  # own patterns replace the default ones
+        "http://plain.test/logout",
+        "http://plain.test/login",
+    ]
+    admitted = [url for url, _ in links.admit(urls, 0)]
+    assert admitted == [urls[0], urls[3], urls[4], urls[5]]
+    default = HostSettings(login=LoginSpec("/signin"))
+    links = LinkFilter({"x.test"}, Scope.HOST, (), (), 5, 2048, lambda host: default)
+    urls = ["http://x.test/Sign-Out", "http://x.test/a?action=logoff", "http://x.test/signin"]
+    assert links.admit([*urls, "http://x.test/b"], 0) == (("http://x.test/b", "x.test"),)

@@ -1,11 +1,13 @@
-"""Link admission: which discovered links enter the frontier (scope, allow/deny, depth, length),
-and a fixed-size memory of URLs seen lately that spares the database the links met over and over.
+"""Link admission: which discovered links enter the frontier (scope, allow/deny, depth, length,
+and on a site with a login neither its logout links nor the login page), and a fixed-size memory
+of URLs seen lately that spares the database the links met over and over.
 """
 
 import re
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from scraper.models import FetchResult, Scope
 from scraper.sites import HostSettings
@@ -71,6 +73,8 @@ class LinkFilter:
         if site.allow and not any(p.search(url) for p in _compiled(site.allow)):
             return None
         denied = site.deny and any(p.search(url) for p in _compiled(site.deny))
+        if site.login is not None and not denied:
+            denied = _session_link(url, site)
         return None if denied else host
 
     def admit(self, links: Iterable[str], depth: int) -> tuple[tuple[str, str], ...]:
@@ -80,6 +84,17 @@ class LinkFilter:
         fresh = (url for url in links if self._recent.add(url))
         pairs = ((url, self.host_if_allowed(url)) for url in fresh)
         return tuple((url, host) for url, host in pairs if host is not None)
+
+
+def _session_link(url: str, site: HostSettings) -> bool:
+    """On a site with a login: a link that looks like a logout (one of ``logout_patterns`` in
+    its path or query, any case), or the login page itself (never stored as content)."""
+    parts = urlsplit(url)
+    where = f"{parts.path}?{parts.query}".lower()
+    if any(pattern in where for pattern in site.logout_patterns):
+        return True
+    login = site.login.url if site.login is not None else ""
+    return parts.path == (urlsplit(login).path or "/")
 
 
 @lru_cache(maxsize=256)

@@ -22,6 +22,7 @@ from scraper.crawl.links import LinkFilter
 from scraper.crawl.records import Outcome, Records
 from scraper.crawl.robots import RobotsGate
 from scraper.crawl.scheduler import Scheduler
+from scraper.crawl.session import AUTH_LOST, Sessions
 from scraper.crawl.sink import Sink
 from scraper.crawl.slots import HostSlots
 from scraper.errors import FetchError, Interrupted, PermanentFetchError
@@ -79,6 +80,7 @@ class Workers:
         self._links = links
         self._sink = sink
         self._records = Records(settings, links=links, pool=pool)
+        self._sessions = Sessions(settings, fetcher, store)
         self.parsers = settings.parse_workers * 4 or 1  # several in flight hide the IPC round trip
         self._inbox: asyncio.Queue[tuple[FrontierItem, Outcome] | None] = asyncio.Queue(
             maxsize=settings.concurrency * 2
@@ -103,6 +105,7 @@ class Workers:
                 await self._inbox.put((item, outcome))
         self._live_workers -= 1
         if self._live_workers == 0:
+            await self._sessions.save()  # the jar as the last page left it
             for _ in range(self.parsers):
                 await self._inbox.put(None)
 
@@ -144,7 +147,7 @@ class Workers:
                 return None
             if not decision.allowed:
                 return FailureRecord(item.id, item.url, 0, decision.reason, decision.state)
-            return await self._fetcher.fetch(item.url, hooks, item.previous)
+            return await self._fetch_page(item, hooks)
         except _LeaseEnding:
             self._frontier.requeue(item)  # handed out again once renewed; dropped if lost
             return None
@@ -156,6 +159,20 @@ class Workers:
         finally:
             del self.in_flight[item.url]
             self._frontier.release(item.host)
+
+    async def _fetch_page(self, item: FrontierItem, hooks: FetchHooks) -> Outcome:
+        """The page within its site's session: logged in to first if the site has a login;
+        if the session is gone, logged in to again once, then ``auth_lost``."""
+        seen = await self._sessions.ready(item.host, item.url, hooks)
+        result = await self._fetcher.fetch(item.url, hooks, item.previous)
+        if seen and self._sessions.lost(item.host, result):
+            if await self._sessions.restore(item.host, item.url, hooks, seen):
+                result = await self._fetcher.fetch(item.url, hooks, item.previous)
+            if self._sessions.lost(item.host, result):
+                log.info("failed %s: the session is gone (%s)", item.url, result.final_url)
+                return FailureRecord(item.id, item.url, result.attempts, AUTH_LOST)
+        await self._sessions.save(force=False)
+        return result
 
     def _hooks(self, item: FrontierItem, flight: Flight) -> FetchHooks:
         """Politeness, redirect and throttling callbacks for every request made for ``item``."""

@@ -8,6 +8,7 @@ in each fetch (politeness slot, redirect admission, timing) is a :class:`FetchHo
 
 from scraper.fetch.addresses import is_public_address
 from scraper.fetch.client import Fetcher, FetchHooks
+from scraper.fetch.cookies import SiteCookieJar, jar_cookies, restore_cookies
 from scraper.fetch.transport import FetchRequest, HopResponse, Transport
 
 __all__ = [
@@ -15,6 +16,9 @@ __all__ = [
     "FetchRequest",
     "Fetcher",
     "HopResponse",
+    "SiteCookieJar",
     "Transport",
     "is_public_address",
+    "jar_cookies",
+    "restore_cookies",
 ]

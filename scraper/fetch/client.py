@@ -28,6 +28,7 @@ from typing import Self
 from scraper.config import Settings
 from scraper.errors import FetchError, InvalidURL, PermanentFetchError, TransientFetchError
 from scraper.fetch.addresses import host_key, parse_resolve, parse_retry_after
+from scraper.fetch.cookies import SiteCookieJar
 from scraper.fetch.guard import AddressPolicy
 from scraper.fetch.http import REDIRECTS, AiohttpTransport
 from scraper.fetch.retries import RetryPolicy
@@ -106,13 +107,19 @@ class Fetcher:
             allow_private=settings.allow_private,
             pinned=parse_resolve(settings.resolve),
         )
-        self._transport: Transport = AiohttpTransport(settings, self._policy)
+        self._http = AiohttpTransport(settings, self._policy)
+        self._transport: Transport = self._http
         self._retries = RetryPolicy(settings)
         self.retried = 0
 
     async def __aenter__(self) -> Self:
         await self._transport.__aenter__()
         return self
+
+    @property
+    def cookie_jar(self) -> SiteCookieJar | None:
+        """The session's cookie jar (None: no host has cookies on)."""
+        return self._http.cookie_jar
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None

@@ -5,11 +5,14 @@ so does a ``cookies_file`` (``--cookies FILE``) that applies to it. Everywhere e
 is stored from a ``Set-Cookie`` and none is sent. aiohttp's jar keeps the domain, path, expiry
 and ``Secure`` rules; ``unsafe=True`` lets it keep cookies of IP-address hosts (127.0.0.1).
 A cookies file is Netscape's ``cookies.txt``, as browsers' export extensions write it.
+:func:`jar_cookies` and :func:`restore_cookies` turn the jar into rows the crawl database keeps
+and back (``resume``, a recrawl and other workers go on with the session).
 """
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from email.utils import formatdate
-from http.cookies import BaseCookie, Morsel, SimpleCookie
+from http.cookies import BaseCookie, CookieError, Morsel, SimpleCookie
 from pathlib import Path
 
 import aiohttp
@@ -19,6 +22,7 @@ from yarl import URL
 
 from scraper.config import Settings
 from scraper.errors import UsageError
+from scraper.models import StoredCookie
 
 _HTTP_ONLY = "#HttpOnly_"
 _NO_URL = URL()
@@ -114,10 +118,59 @@ def session_jar(
     ``cookies`` of the files, or aiohttp's no-op jar when no host has cookies on."""
     cookies = list(cookies)
     on_somewhere = s.cookies or any(
-        name == "cookies" and v for rule in s.sites for name, v in rule.values
+        name in ("cookies", "login") and v for rule in s.sites for name, v in rule.values
     )
     if not cookies and not on_somewhere:
         return aiohttp.DummyCookieJar()
     jar = SiteCookieJar(lambda host: s.for_host(host).cookies_on)
     load_cookies(jar, cookies)
     return jar
+
+
+def jar_cookies(jar: aiohttp.CookieJar) -> list[StoredCookie]:
+    """Every cookie in ``jar`` with its absolute expiry (as aiohttp's ``save`` computes it)."""
+    host_only = jar.host_only_cookies
+    expirations: dict[tuple[str, str, str], float] = getattr(jar, "_expirations", {})
+    found = []
+    for (domain, path), bucket in jar.cookies.items():
+        for name, morsel in bucket.items():
+            expires = expirations.get((domain, path, name))
+            found.append(
+                StoredCookie(
+                    domain=domain,
+                    path=morsel["path"] or "/",
+                    name=name,
+                    value=morsel.value,
+                    host_only=(domain, path, name) in host_only,
+                    expires=None if expires is None else int(expires),
+                    secure=bool(morsel["secure"]),
+                    httponly=bool(morsel["httponly"]),
+                )
+            )
+    return found
+
+
+def restore_cookies(jar: aiohttp.CookieJar, cookies: Iterable[StoredCookie]) -> int:
+    """Put cookies kept by the crawl back in ``jar`` (expired ones and names no Cookie header
+    can carry are left out). Returns how many went in."""
+    now = time.time()
+    restored = 0
+    for c in cookies:
+        if c.expires is not None and c.expires <= now:
+            continue
+        morsel: Morsel[str] = Morsel()
+        try:
+            morsel.set(c.name, c.value, c.value)
+        except CookieError:
+            continue
+        morsel["path"] = c.path
+        if not c.host_only:
+            morsel["domain"] = c.domain
+        if c.expires is not None:
+            morsel["expires"] = formatdate(c.expires, usegmt=True)
+        morsel["secure"] = c.secure
+        morsel["httponly"] = c.httponly
+        url = URL.build(scheme="http", host=c.domain)  # the host that set it, any port
+        aiohttp.CookieJar.update_cookies(jar, {c.name: morsel}, url)  # kept: cookies were on
+        restored += 1
+    return restored

@@ -19,7 +19,7 @@ from yarl import URL
 
 from scraper.config import Settings
 from scraper.errors import FetchError, PermanentFetchError
-from scraper.fetch.cookies import file_cookies, session_jar
+from scraper.fetch.cookies import SiteCookieJar, file_cookies, session_jar
 from scraper.fetch.errors import EXPECTED, translate
 from scraper.fetch.guard import AddressPolicy, GuardedResolver
 from scraper.fetch.transport import FetchRequest, HopResponse
@@ -62,6 +62,12 @@ class AiohttpTransport:
             request_class=_StampedRequest,
         )
         return self
+
+    @property
+    def cookie_jar(self) -> SiteCookieJar | None:
+        """The session's jar, None when no host has cookies on (or before opening)."""
+        jar = self._session.cookie_jar if self._session is not None else None
+        return jar if isinstance(jar, SiteCookieJar) else None
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None

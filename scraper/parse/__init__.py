@@ -3,6 +3,7 @@ parse pool's processes. HTML (``html``), extraction rules (``extract``), sitemap
 (``sitemap``), robots.txt (``robots``), and the pool itself (``pool``)."""
 
 from scraper.parse.extract import check_rules
+from scraper.parse.forms import LoginForm, find_login_form, has_selector
 from scraper.parse.html import parse_many, reparse_batch
 from scraper.parse.pool import STOP_SIGNALS, parse_pool, stop_signals_blocked
 from scraper.parse.robots import RobotsPolicy
@@ -10,8 +11,11 @@ from scraper.parse.sitemap import looks_like_sitemap, parse_sitemap
 
 __all__ = [
     "STOP_SIGNALS",
+    "LoginForm",
     "RobotsPolicy",
     "check_rules",
+    "find_login_form",
+    "has_selector",
     "looks_like_sitemap",
     "parse_many",
     "parse_pool",

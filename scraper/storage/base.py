@@ -12,7 +12,14 @@ and the storage contract tests (``tests/storage/test_contract.py``) hold both to
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
-from scraper.models import FrontierItem, FrontierState, Reparsed, SinkRecord, StoredBody
+from scraper.models import (
+    FrontierItem,
+    FrontierState,
+    Reparsed,
+    SinkRecord,
+    StoredBody,
+    StoredCookie,
+)
 
 # (url, host, depth) rows for the frontier
 NewUrl = tuple[str, str, int]
@@ -166,6 +173,20 @@ class CrawlStore(Protocol):
 
     async def frontier_tally(self) -> Tally:
         """URLs by state, and the failures by reason, over the whole crawl."""
+        ...
+
+    # -- the session's cookies (storage.cookies) -----------------------------------------------
+
+    async def load_cookies(self) -> list[StoredCookie]:
+        """The cookies the crawl kept, expired ones left out."""
+        ...
+
+    async def save_cookies(
+        self, jar: Sequence[StoredCookie], gone: Collection[tuple[str, str, str]]
+    ) -> None:
+        """Keep this worker's cookies ``jar`` (each replacing the row of its domain, path and
+        name) and forget the keys ``gone`` from its jar, in one transaction; expired rows are
+        deleted. Other workers' cookies stay."""
         ...
 
     # -- the sink -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ routes in :mod:`scraper.testing.hostile`), whose app keeps a :class:`Traffic` lo
 """
 
 from scraper.testing.hostile import ENCODED_TITLE, UNDECLARED_TEXT, brotli_bomb
+from scraper.testing.login import MEMBERS, PASSWORD, USER, Members
 from scraper.testing.postgres import PostgresServer
 from scraper.testing.processes import (
     STOP_S,
@@ -25,9 +26,13 @@ __all__ = [
     "CONFIG",
     "ENCODED_TITLE",
     "FLAKY",
+    "MEMBERS",
+    "PASSWORD",
     "STOP_S",
     "TRAFFIC",
     "UNDECLARED_TEXT",
+    "USER",
+    "Members",
     "PostgresServer",
     "SiteConfig",
     "Traffic",

@@ -9,7 +9,8 @@ each linking to K others (a frontier of any size from a few pages), ``/heavy`` i
 ``/robots.txt`` answers what the app's :class:`SiteConfig` says (404 by default);
 ``/sitemap_index.xml`` names ``/sitemap.xml`` and the gzipped ``/sitemap2.xml.gz``. The app
 records what it saw (:class:`Traffic`); the hostile routes are :mod:`scraper.testing.hostile`'s,
-``/js/`` :mod:`scraper.testing.jsroutes`'s.
+``/js/`` :mod:`scraper.testing.jsroutes`'s, the members area (``/login``, ``/members/``)
+:mod:`scraper.testing.login`'s.
 ``python -m scraper.testing [PORT]`` serves it.
 """
 
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from scraper.testing.hostile import add_hostile_routes
 from scraper.testing.jsroutes import add_js_routes
+from scraper.testing.login import add_login_routes
 from scraper.testing.traffic import CONFIG, FLAKY, TRAFFIC, SiteConfig, Traffic, html, record
 
 PDF_BYTES = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF\n"
@@ -222,6 +224,7 @@ def make_app() -> web.Application:
     app.router.add_get("/sitemap_index.xml", sitemap_index)
     add_hostile_routes(app.router)
     add_js_routes(app.router)  # pages built by JavaScript
+    add_login_routes(app)  # a members area behind a login form
     return app
 
 

@@ -1,5 +1,7 @@
-"""The session's cookie jar: per-site opt-in, Set-Cookie kept and sent back, cookies.txt loaded."""
+"""The session's cookie jar: per-site opt-in, Set-Cookie kept and sent back, cookies.txt loaded,
+kept in the crawl database and restored."""
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -8,9 +10,10 @@ from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings
 from scraper.errors import UsageError
-from scraper.fetch import Fetcher, FetchHooks
+from scraper.fetch import Fetcher, FetchHooks, jar_cookies, restore_cookies
+from scraper.models import StoredCookie
 from scraper.sites import read_sites
-from tests.conftest import traffic
+from tests.conftest import CrawlFn, traffic
 
 
 async def _noop(_: int) -> None:
@@ -67,3 +70,40 @@ def test_missing_cookies_file_is_a_usage_error(tmp_path: Path) -> None:
     missing = tmp_path / "none.txt"
     with pytest.raises(UsageError, match=r"cannot read cookies file .*none\.txt"):
         Fetcher(Settings(cookies_file=str(missing)))
+
+
+async def test_the_jar_round_trips_through_stored_rows(site: TestServer) -> None:
+    """A jar saved as rows and restored in a new session sends the same cookies with their
+    flags and expiry; an expired row and a name no Cookie header carries are left out."""
+    sites = _sites({"127.0.0.1": {"cookies": True}})
+    settings = Settings(sites=sites, retries=0)
+    async with Fetcher(settings, trusted_hosts=["127.0.0.1"]) as fetcher:
+        await fetcher.fetch(str(site.make_url("/cookie/set")), HOOKS)
+        assert fetcher.cookie_jar is not None
+        saved = jar_cookies(fetcher.cookie_jar)
+    assert saved == [StoredCookie("127.0.0.1", "/", "sid", "s3ss10n", host_only=True)]
+    soon = int(time.time()) + 600
+    kept = [
+        *saved,
+        StoredCookie("127.0.0.1", "/", "pref", "dark", expires=soon, secure=False, httponly=True),
+        StoredCookie("127.0.0.1", "/", "old", "x", expires=int(time.time()) - 1),
+        StoredCookie("127.0.0.1", "/", "bad name", "x"),
+    ]
+    async with Fetcher(settings, trusted_hosts=["127.0.0.1"]) as fetcher:
+        assert fetcher.cookie_jar is not None
+        assert restore_cookies(fetcher.cookie_jar, kept) == 2
+        again = sorted(jar_cookies(fetcher.cookie_jar), key=lambda c: c.name)
+        await fetcher.fetch(str(site.make_url("/a")), HOOKS)
+    assert again == sorted(kept[:2], key=lambda c: c.name)
+    assert traffic(site).headers["/a"].get("Cookie") == "pref=dark; sid=s3ss10n"
+
+
+async def test_a_resumed_crawl_sends_the_cookies_of_the_last_run(
+    site: TestServer, crawl: CrawlFn
+) -> None:
+    """cookies = true: the jar of one run is in the database and the next run sends it."""
+    sites = _sites({"127.0.0.1": {"cookies": True}})
+    await crawl(site.make_url("/cookie/set"), sites=sites, max_depth=0)
+    result = await crawl(site.make_url("/a"), sites=sites, max_depth=0)
+    assert result.rows("SELECT name, value FROM cookies") == [("sid", "s3ss10n")]
+    assert traffic(site).headers["/a"].get("Cookie") == "sid=s3ss10n"

@@ -7,6 +7,7 @@ several workers) is in ``test_postgres_leases.py``.
 
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,6 +27,7 @@ from scraper.models import (
     Reparsed,
     SinkRecord,
     StoredBody,
+    StoredCookie,
     Visit,
 )
 from scraper.storage import (
@@ -534,3 +536,21 @@ async def test_failed_urls_are_retried_by_reason_or_all(open_store: OpenStore, b
     found = await stored(backend, "SELECT url, attempts, last_error FROM frontier "
                                   "WHERE state = 'in_progress' ORDER BY url")  # fmt: skip
     assert [(row[1], row[2]) for row in found] == [(0, None)] * 3
+
+
+async def test_the_cookie_jar_is_kept_across_workers_and_runs(open_store: OpenStore):
+    """Saved cookies load in the next run (or another worker), a save replaces a cookie of the
+    same domain, path and name, deletes the keys gone from its jar and leaves the others, and an
+    expired cookie is neither loaded nor kept."""
+    soon = int(time.time()) + 3600
+    sid = StoredCookie("h.test", "/", "sid", "v1", expires=soon, secure=True, httponly=True)
+    other = StoredCookie("other.test", "/app", "pref", "dark", host_only=False)
+    expired = StoredCookie("h.test", "/", "old", "x", expires=int(time.time()) - 5)
+    async with open_store() as store:
+        await store.save_cookies([sid, other, expired], ())
+    async with open_store() as store:
+        assert sorted(await store.load_cookies(), key=str) == sorted([sid, other], key=str)
+        renewed = StoredCookie("h.test", "/", "sid", "v2", expires=soon + 60)
+        await store.save_cookies([renewed], {other.key})
+    async with open_store() as store:
+        assert await store.load_cookies() == [renewed]

@@ -2,6 +2,7 @@
 the bodies table created only when needed."""
 
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -11,12 +12,12 @@ from datasette.utils import detect_fts  # type: ignore[import-untyped]
 
 from scraper.digest import page_content_hash
 from scraper.errors import StoreError
-from scraper.models import PageMetadata
+from scraper.models import PageMetadata, StoredCookie
 from scraper.storage import crawl_running, open_crawl_store, open_read_store
 from scraper.storage.postgres.schema import REVISIT_COLUMNS
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.storage.sqlite.store import Store
-from tests.conftest import VERSION_5, VERSION_6, VERSION_7, CrawlFn, page_record, pg_rows
+from tests.conftest import VERSION_5, VERSION_6, VERSION_7, VERSION_8, CrawlFn, page_record, pg_rows
 
 
 async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn):
@@ -151,7 +152,8 @@ async def test_the_batch_writer_is_not_part_of_the_file(site: TestServer, crawl:
 
 
 # What a PostgreSQL crawl of version 5 had: no versions, no revisit columns, bodies by URL.
-PG_VERSION_7 = "DROP VIEW pages_metadata; DROP TABLE metadata;"
+PG_VERSION_8 = "DROP TABLE cookies;"
+PG_VERSION_7 = PG_VERSION_8 + "DROP VIEW pages_metadata; DROP TABLE metadata;"
 PG_VERSION_6 = PG_VERSION_7 + "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
 PG_VERSION_5 = (
     PG_VERSION_6
@@ -267,6 +269,36 @@ async def test_a_version_7_crawl_gets_the_metadata_table(
         with sqlite3.connect(address) as conn:
             found = conn.execute(check).fetchall() + conn.execute(version).fetchall()
     assert found == [(second.url, 3), (str(SCHEMA_VERSION),)]
+
+
+async def test_a_version_8_crawl_gets_the_cookies_table(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """Opening a schema-8 crawl (either backend) adds the empty cookies table, and its jar is
+    then kept: a saved cookie loads again."""
+    postgres = backend == "postgres"
+    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    async with open_crawl_store(address):
+        pass
+    if postgres:
+        down = PG_VERSION_8 + "UPDATE meta SET value = '8' WHERE key = 'schema_version'"
+        await pg_rows(address, down)
+    else:
+        with sqlite3.connect(address) as conn:
+            conn.executescript(VERSION_8)
+    cookie = StoredCookie("h.test", "/", "sid", "v1", expires=int(time.time()) + 60)
+    async with open_crawl_store(address) as store:
+        assert await store.load_cookies() == []
+        await store.save_cookies([cookie], ())
+    async with open_crawl_store(address) as store:
+        assert await store.load_cookies() == [cookie]
+    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
+    if postgres:
+        found = await pg_rows(address, meta)
+    else:
+        with sqlite3.connect(address) as conn:
+            found = conn.execute(meta).fetchall()
+    assert found == [(str(SCHEMA_VERSION),)]
 
 
 async def test_a_postgresql_crawl_made_before_worker_ends_gets_them(pg_url: str):

@@ -11,6 +11,8 @@ function), in batches; every page its first version; bodies one per version.
 7 -> 8 (metadata): the metadata table and the pages_metadata view
 (:mod:`scraper.storage.metadata`), empty until pages are fetched again or reparsed.
 
+8 -> 9 (cookies): the cookies table, the session's jar (:mod:`scraper.storage.cookies`).
+
 Within 6: ``workers.ended_at`` and ``end_error`` (a worker's end, for ``scraper status``), added
 to a database made before them. Nullable columns older scrapers ignore, so the version stays.
 """
@@ -20,7 +22,7 @@ import logging
 from scraper.digest import page_content_hash
 from scraper.storage.postgres.connect import Conn
 from scraper.storage.postgres.metadata import METADATA
-from scraper.storage.postgres.schema import BODIES, CONTENTS, REVISIT_COLUMNS, VERSIONS
+from scraper.storage.postgres.schema import BODIES, CONTENTS, COOKIES, REVISIT_COLUMNS, VERSIONS
 from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,9 @@ async def migrate(conn: Conn, version: int) -> None:
         await migrate_to_6(conn)
     if version <= 6:
         await conn.execute(CONTENTS)  # 6 -> 7
-    await conn.execute(METADATA)  # 7 -> 8
+    if version <= 7:
+        await conn.execute(METADATA)  # 7 -> 8
+    await conn.execute(COOKIES)  # 8 -> 9
 
 
 _HAS_WORKER_ENDS = """

@@ -13,13 +13,13 @@ Differences from the SQLite schema, for people writing SQL against both:
 """
 
 from scraper.storage.contents import contents_ddl
-from scraper.storage.metadata import METADATA_SCHEMA
+from scraper.storage.cookies import COOKIES_SCHEMA, cookies_ddl
 from scraper.storage.postgres.metadata import METADATA
 from scraper.storage.revisits import revisit_columns, versions_ddl
 
 # The SQLite schema's version this one matches (columns of pages, frontier); 7: contents;
-# 8: metadata (postgres.metadata)
-SCHEMA_VERSION = METADATA_SCHEMA
+# 8: metadata (postgres.metadata); 9: the cookies table
+SCHEMA_VERSION = COOKIES_SCHEMA
 
 # The schema's types, by the kinds the revisit tables' columns name (storage.revisits).
 _TYPES = {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "text": "text"}
@@ -36,6 +36,7 @@ CREATE TABLE bodies (  -- one raw body per version (--store-html)
 CREATE INDEX bodies_url ON bodies (url);
 """
 CONTENTS = contents_ddl({"bigint": "bigint", "int": "integer", "text": "text"})
+COOKIES = cookies_ddl({"bigint": "bigint", "int": "integer", "text": "text"})
 
 SCHEMA = (
     """
@@ -115,4 +116,5 @@ SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(v
     + BODIES
     + CONTENTS
     + METADATA
+    + COOKIES
 )

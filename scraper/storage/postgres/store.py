@@ -30,9 +30,10 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from scraper.errors import StoreError
-from scraper.models import FrontierItem, Reparsed, SinkRecord, StoredBody
+from scraper.models import FrontierItem, Reparsed, SinkRecord, StoredBody, StoredCookie
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
-from scraper.storage.postgres import claims
+from scraper.storage.cookies import CookieKey
+from scraper.storage.postgres import claims, cookies
 from scraper.storage.postgres.batch import update_parsed, write
 from scraper.storage.postgres.leases import Leases
 from scraper.storage.postgres.reconcile import RECONCILE_S, Known, give_back_unknown
@@ -386,6 +387,12 @@ class PostgresStore:
         if records:
             await self._run(lambda conn: write(conn, records))
             self._known.ended(r.frontier_id for r in records)
+
+    async def load_cookies(self) -> list[StoredCookie]:
+        return await self._run(cookies.load)
+
+    async def save_cookies(self, jar: Sequence[StoredCookie], gone: Collection[CookieKey]) -> None:
+        await self._run(lambda conn: cookies.save(conn, jar, gone))
 
     # -- reparse --------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ an older database migrates it in one transaction; a newer one is refused.
 """
 
 from scraper.storage.contents import contents_ddl
-from scraper.storage.metadata import METADATA_SCHEMA
+from scraper.storage.cookies import COOKIES_SCHEMA, cookies_ddl
 from scraper.storage.revisits import (
     BODIES_OF_VERSIONS,
     FIRST_VERSIONS,
@@ -15,10 +15,11 @@ from scraper.storage.revisits import (
 )
 from scraper.storage.sqlite.metadata import METADATA
 
-SCHEMA_VERSION = METADATA_SCHEMA
+SCHEMA_VERSION = COOKIES_SCHEMA
 REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
 # 7 (CONTENTS_SCHEMA): contents, chunks and the pages_markdown view (storage.contents)
 # 8 (METADATA_SCHEMA): metadata and the pages_metadata view (storage.metadata)
+# 9 (COOKIES_SCHEMA): the cookies table, the session's jar (storage.cookies)
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -80,6 +81,7 @@ _TYPES |= {"int": "INTEGER", "json": "TEXT"}
 _VERSIONS = versions_ddl(_TYPES)
 _REVISIT_COLUMNS = revisit_columns(_TYPES)
 _CONTENTS = contents_ddl({"bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"})
+_COOKIES = cookies_ddl({"bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"})
 
 
 # (No comma in a comment before the last column: SQLite's DROP COLUMN cuts at the last comma it
@@ -142,6 +144,7 @@ CREATE TABLE pages (
     + _FTS
     + _CONTENTS
     + METADATA
+    + _COOKIES
 )
 
 # MIGRATIONS[n] turns a version-n database into version n + 1.
@@ -182,4 +185,6 @@ ALTER TABLE bodies RENAME TO bodies_5;
     6: _CONTENTS,
     # Metadata: the metadata table and its view, empty until pages are fetched or reparsed.
     7: METADATA,
+    # The session's cookie jar, empty until a crawl with cookies on saves it.
+    8: _COOKIES,
 }

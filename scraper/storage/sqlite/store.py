@@ -28,9 +28,11 @@ from scraper.models import (
     Reparsed,
     SinkRecord,
     StoredBody,
+    StoredCookie,
 )
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.contents import chunk_rows, content_rows, reparsed_contents
+from scraper.storage.cookies import CookieKey
 from scraper.storage.metadata import metadata_rows
 from scraper.storage.revisits import (
     checked_columns,
@@ -38,6 +40,7 @@ from scraper.storage.revisits import (
     revisit_filter,
     visit_columns,
 )
+from scraper.storage.sqlite import cookies
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
 from scraper.storage.sqlite.metadata import update_reparsed_metadata
@@ -292,6 +295,14 @@ class Store:
         """Is ``url`` in the frontier already (in any state)?"""
         async with self._lock:
             return await self._scalar("SELECT 1 FROM frontier WHERE url = ?", (url,)) is not None
+
+    async def load_cookies(self) -> list[StoredCookie]:
+        async with self._lock:
+            return await cookies.load(self.db)
+
+    async def save_cookies(self, jar: Sequence[StoredCookie], gone: Collection[CookieKey]) -> None:
+        async with self._transaction() as db:
+            await cookies.save(db, jar, gone)
 
     # -- sink -----------------------------------------------------------------------------------
 
