@@ -122,12 +122,16 @@ class Sessions:
             return state.logins
         async with state.lock:
             if not state.logins:
-                if (urlsplit(url).hostname or "") in self._kept:
+                if self._kept_session(urlsplit(url).hostname or ""):
                     log.info("login: %s goes on with the session kept in the database", host)
                 else:
                     await self._log_in(host, url, hooks)
                 state.logins += 1
         return state.logins
+
+    def _kept_session(self, hostname: str) -> bool:
+        """Whether the database gave the jar cookies for ``hostname`` (or a parent domain)."""
+        return any(hostname == d or hostname.endswith(f".{d}") for d in self._kept)
 
     def lost(self, host: str, result: FetchResult) -> bool:
         """Whether ``result`` landed where the site's session is gone (the login page, or its
