@@ -36,13 +36,18 @@ def login_config(tmp_path: Path, *, success: str = "/members/*", extra: str = ""
 
 
 async def crawl_members(
-    site: TestServer, tmp_path: Path, db: str = "", save_settings: bool = True, **overrides: Any
+    site: TestServer,
+    tmp_path: Path,
+    db: str = "",
+    save_settings: bool = True,
+    paths: tuple[str, ...] = ("/members/",),
+    **overrides: Any,
 ) -> Path:
     db = db or str(tmp_path / "crawl.db")
     config = overrides.pop("config", None) or login_config(tmp_path)
     values: dict[str, Any] = {**TEST_SETTINGS, "db": db}
     base = Settings(**values)
-    seeds = (str(site.make_url("/members/")),)
+    seeds = tuple(str(site.make_url(path)) for path in paths)
     settings = load_settings(config, base=base, seeds=seeds, **overrides)
     await Crawl(settings, save_settings=save_settings).run()
     return Path(db)
@@ -89,6 +94,22 @@ async def test_a_crawl_behind_a_login_stores_the_members_pages(
     assert stored(db, "SELECT url FROM frontier WHERE state != 'done'") == []
     jar = stored(db, "SELECT domain, name, httponly, expires IS NOT NULL FROM cookies")
     assert ("127.0.0.1", "member", 1, 1) in jar
+
+
+async def test_concurrent_fetchers_of_a_site_wait_for_its_one_login(
+    site: TestServer, tmp_path: Path, password: str
+):
+    """Six members' pages as seeds, eight fetchers: one login, made before the first of
+    them, and every page stored (none answered by the login page)."""
+    seeds = (*(f"/members/{n}" for n in range(5)), "/members/")
+    db = await crawl_members(site, tmp_path, paths=seeds, concurrency=8, per_host=8)
+    assert len(site.app[MEMBERS].posts) == 1
+    starts = [path for _, path in traffic(site).starts]
+    first_member = min(i for i, path in enumerate(starts) if path.startswith("/members/"))
+    assert starts.index("/login") < first_member
+    rows = stored(db, "SELECT url, title FROM pages")
+    assert len(rows) == 6
+    assert all(title.startswith("Member") for _, title in rows)
 
 
 async def test_a_page_whose_session_is_gone_logs_in_again_once_then_fails_auth_lost(
