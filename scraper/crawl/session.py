@@ -7,11 +7,13 @@ at most every :data:`SAVE_EVERY_S` seconds, after each login, and when the worke
 A site with ``[site."PATTERN".login]`` is logged in to before its first page, once per host
 under a lock (concurrent fetchers of the host wait for it): a GET of the form (its hidden
 fields, CSRF tokens included, are sent back), then the form sent with the configured fields,
-whose ``${VAR}`` references are resolved from the environment at that moment only. A host
-whose cookies came from the database is not logged in to again. Landing on ``session_lost``
-(by default the login page) means the session is gone: log in again once and fetch the page
-again; landing there again fails the page with ``auth_lost``. Field values never reach a log,
-an error or the database.
+whose ``${VAR}`` references are resolved from the environment at that moment only (a login
+page that sends us on to a page passing the ``success`` check means the session is alive:
+nothing is sent). A host whose cookies came from the database is not logged in to again.
+Landing on ``session_lost`` (by default the login page) means the session is gone: log in again
+once and fetch the page again; landing there again fails the page with ``auth_lost``. After
+:data:`MAX_STRIKES` such failures in a row on a host, its pages fail at once (no more logins).
+Field values never reach a log, an error or the database.
 """
 
 import asyncio
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 2.0  # the jar is saved at most this often while the crawl runs
 AUTH_LOST = "auth_lost"  # the failure reason of a page whose session could not be restored
+MAX_STRIKES = 3  # logins again in a row not followed by a page: the host logs in no more
 
 
 class LoginFailed(ScraperError):
@@ -46,7 +49,7 @@ class _Host:
 
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
     logins: int = 0  # 0: not logged in yet (a session from the database counts as 1)
-    lost_again: bool = False  # the last login was followed by a lost session, no page since
+    strikes: int = 0  # logins again since the host's last page that was not lost
 
 
 class Sessions:
@@ -122,12 +125,16 @@ class Sessions:
             return state.logins
         async with state.lock:
             if not state.logins:
-                if (urlsplit(url).hostname or "") in self._kept:
+                if self._kept_session(urlsplit(url).hostname or ""):
                     log.info("login: %s goes on with the session kept in the database", host)
                 else:
                     await self._log_in(host, url, hooks)
                 state.logins += 1
         return state.logins
+
+    def _kept_session(self, hostname: str) -> bool:
+        """Whether the database gave the jar cookies for ``hostname`` (or a parent domain)."""
+        return any(hostname == d or hostname.endswith(f".{d}") for d in self._kept)
 
     def lost(self, host: str, result: FetchResult) -> bool:
         """Whether ``result`` landed where the site's session is gone (the login page, or its
@@ -142,20 +149,20 @@ class Sessions:
             login_url = join_url(landed, spec.url) or spec.url
             gone = urlsplit(landed).path == urlsplit(login_url).path
         if not gone and host in self._hosts:
-            self._hosts[host].lost_again = False
+            self._hosts[host].strikes = 0
         return gone
 
     async def restore(self, host: str, url: str, hooks: FetchHooks, seen: int) -> bool:
         """The session of ``host`` is gone (seen at login count ``seen``): log in again, unless
-        another fetcher did since, or the last login was lost again before any page came.
-        Whether the page may be fetched again."""
+        another fetcher did since, or :data:`MAX_STRIKES` logins again came to nothing. Whether
+        the page may be fetched again."""
         state = self._hosts.setdefault(host, _Host())
         async with state.lock:
             if state.logins != seen:
                 return True  # logged in again meanwhile
-            if state.lost_again:
+            if state.strikes >= MAX_STRIKES:
                 return False
-            state.lost_again = True
+            state.strikes += 1
             try:
                 await self._log_in(host, url, hooks)
             except LoginFailed as exc:
@@ -174,6 +181,9 @@ class Sessions:
         log.info("login: %s at %s", host, login_url)
         page = await self._fetch(host, login_url, hooks)
         form = find_login_form(page.body, page.charset, page.final_url, spec.form)
+        if form is None and self._logged_in_already(spec, page, login_url):
+            log.info("login: %s is logged in already (sent on to %s)", host, page.final_url)
+            return
         if form is None:
             raise LoginFailed(f"site {host}: no login form at {page.final_url}")
         fields = dict(form.fields) | spec.values(host)
@@ -198,6 +208,12 @@ class Sessions:
         except FetchError as exc:
             url = request if isinstance(request, str) else request.url
             raise LoginFailed(f"site {host}: login failed: {exc.reason} at {url}") from None
+
+    def _logged_in_already(self, spec: LoginSpec, page: FetchResult, login_url: str) -> bool:
+        """Whether the login page, asked for, sent us on to a page that passes the success
+        check (a site's answer to a visitor whose session is alive)."""
+        moved = urlsplit(page.final_url).path != urlsplit(login_url).path
+        return moved and not self._problem(spec, page, login_url)
 
     def _problem(self, spec: LoginSpec, result: FetchResult, login_url: str) -> str:
         """Why ``result`` (the answer to the form) is not a successful login; "" if it is."""

@@ -1,7 +1,8 @@
 """The test site's members area: a login form with a CSRF field, a session cookie, pages behind
 the session, a logout link and sessions that expire.
 
-``GET /login`` sets a ``csrf`` cookie and puts the same token in a hidden field; ``POST /login``
+``GET /login`` sets a ``csrf`` cookie and puts the same token in a hidden field (with a live
+session it redirects to ``/members/``); ``POST /login``
 checks both and the user's password (``Members.users``), then sets the ``member`` session cookie
 (``Max-Age`` ``Members.cookie_max_age_s``) and redirects to ``/members/``; a wrong one answers
 the form again (200). ``/members/`` links to ``/members/{n}`` (``Members.pages`` of them), to
@@ -30,6 +31,7 @@ class Members:
     session_pages: int = 0  # a session ends after this many members' pages (0: never)
     cookie_max_age_s: int = 3600
     gone_link: bool = False  # /members/ links to /members/gone too
+    gone_kills: bool = False  # /members/gone ends the visitor's session
     sessions: dict[str, int] = field(default_factory=dict)  # session id -> pages seen
     posts: list[dict[str, str]] = field(default_factory=list)  # each login attempt's form
     logins: int = 0  # successful ones
@@ -51,6 +53,9 @@ def _form(token: str, error: str = "") -> str:
 
 
 async def login_form(request: web.Request) -> web.Response:
+    """The form; a visitor whose session is alive is sent on to the members' area."""
+    if request.cookies.get("member", "") in request.app[MEMBERS].sessions:
+        raise web.HTTPFound("/members/")
     token = secrets.token_hex(8)
     response = html("Sign in", _form(token))
     response.set_cookie("csrf", token, path="/", httponly=True)
@@ -111,7 +116,11 @@ async def members_page(request: web.Request) -> web.Response:
 
 
 async def members_gone(request: web.Request) -> web.Response:
-    """A page whose session is always gone: it sends every visitor to the login page."""
+    """A page whose session is always gone: it sends every visitor to the login page (and ends
+    the session, with ``Members.gone_kills``)."""
+    members = request.app[MEMBERS]
+    if members.gone_kills:
+        members.sessions.pop(request.cookies.get("member", ""), None)
     raise _to_login(request)
 
 

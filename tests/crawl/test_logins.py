@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings, load_settings
 from scraper.crawl import Crawl
+from scraper.crawl.session import MAX_STRIKES
 from scraper.errors import ScraperError, UsageError
 from scraper.testing import MEMBERS, PASSWORD, USER
 from tests.conftest import TEST_SETTINGS, pg_rows, traffic
@@ -36,13 +37,18 @@ def login_config(tmp_path: Path, *, success: str = "/members/*", extra: str = ""
 
 
 async def crawl_members(
-    site: TestServer, tmp_path: Path, db: str = "", save_settings: bool = True, **overrides: Any
+    site: TestServer,
+    tmp_path: Path,
+    db: str = "",
+    save_settings: bool = True,
+    paths: tuple[str, ...] = ("/members/",),
+    **overrides: Any,
 ) -> Path:
     db = db or str(tmp_path / "crawl.db")
     config = overrides.pop("config", None) or login_config(tmp_path)
     values: dict[str, Any] = {**TEST_SETTINGS, "db": db}
     base = Settings(**values)
-    seeds = (str(site.make_url("/members/")),)
+    seeds = tuple(str(site.make_url(path)) for path in paths)
     settings = load_settings(config, base=base, seeds=seeds, **overrides)
     await Crawl(settings, save_settings=save_settings).run()
     return Path(db)
@@ -91,19 +97,64 @@ async def test_a_crawl_behind_a_login_stores_the_members_pages(
     assert ("127.0.0.1", "member", 1, 1) in jar
 
 
+async def test_concurrent_fetchers_of_a_site_wait_for_its_one_login(
+    site: TestServer, tmp_path: Path, password: str
+):
+    """Six members' pages as seeds, eight fetchers: one login, made before the first of
+    them, and every page stored (none answered by the login page)."""
+    seeds = (*(f"/members/{n}" for n in range(5)), "/members/")
+    db = await crawl_members(site, tmp_path, paths=seeds, concurrency=8, per_host=8)
+    assert len(site.app[MEMBERS].posts) == 1
+    starts = [path for _, path in traffic(site).starts]
+    first_member = min(i for i, path in enumerate(starts) if path.startswith("/members/"))
+    assert starts.index("/login") < first_member
+    rows = stored(db, "SELECT url, title FROM pages")
+    assert len(rows) == 6
+    assert all(title.startswith("Member") for _, title in rows)
+
+
 async def test_a_page_whose_session_is_gone_logs_in_again_once_then_fails_auth_lost(
     site: TestServer, tmp_path: Path, password: str
 ):
-    """A page that lands on the login page makes the crawler log in once more and fetch it
-    again; landing there again, it fails with auth_lost, and no login page is stored."""
-    site.app[MEMBERS].gone_link = True
-    db = await crawl_members(site, tmp_path, concurrency=1)
+    """A page that ends the session and lands on the login page makes the crawler log in once
+    more and fetch it again; landing there again, it fails with auth_lost; the other pages
+    are stored (logging in again for them), and no login page is."""
     members = site.app[MEMBERS]
-    assert len(members.posts) == 2  # the first login, and one for /members/gone
+    members.gone_link = members.gone_kills = True
+    db = await crawl_members(site, tmp_path, concurrency=1)
+    assert 2 <= len(members.posts) <= 3  # the first login, one for gone, one after it
     assert traffic(site).hits["/members/gone"] == 2
     (row,) = stored(db, "SELECT last_error, attempts FROM frontier WHERE url LIKE '%/gone'")
     assert row[0] == "auth_lost"
     assert not any("/login" in url for (url,) in stored(db, "SELECT final_url FROM pages"))
+    assert len(stored(db, "SELECT 1 FROM pages")) == 6
+
+
+async def test_a_login_page_that_sends_a_live_session_on_is_not_sent_the_form(
+    site: TestServer, tmp_path: Path, password: str
+):
+    """A page that lands on the login page while the session is alive: the login page sends
+    the crawler on, so no form is sent again; the page fails with auth_lost."""
+    site.app[MEMBERS].gone_link = True
+    db = await crawl_members(site, tmp_path, concurrency=1)
+    assert len(site.app[MEMBERS].posts) == 1
+    assert traffic(site).hits["/login"] == 3  # the form, its POST, the check for gone
+    assert traffic(site).hits["/members/gone"] == 2
+    (row,) = stored(db, "SELECT last_error FROM frontier WHERE url LIKE '%/gone'")
+    assert row[0] == "auth_lost"
+
+
+async def test_a_site_whose_logins_never_hold_stops_logging_in_after_three(
+    site: TestServer, tmp_path: Path, password: str
+):
+    """Five pages that each end the session: three logins again come to nothing, then the
+    other pages fail with auth_lost at once, without another login."""
+    site.app[MEMBERS].gone_kills = True
+    seeds = tuple(f"/members/gone?n={n}" for n in range(5))
+    db = await crawl_members(site, tmp_path, paths=seeds, concurrency=1)
+    assert len(site.app[MEMBERS].posts) == 1 + MAX_STRIKES
+    assert stored(db, "SELECT DISTINCT last_error FROM frontier") == [("auth_lost",)]
+    assert stored(db, "SELECT count(*) FROM pages") == [(0,)]
 
 
 async def test_an_expired_session_is_logged_in_to_again(
