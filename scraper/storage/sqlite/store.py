@@ -29,6 +29,7 @@ from scraper.models import (
     SinkRecord,
     StoredBody,
 )
+from scraper.storage.adopt import SQLITE_ADOPT, SQLITE_ADOPTED
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.contents import chunk_rows, content_rows, reparsed_contents
 from scraper.storage.revisits import (
@@ -290,6 +291,13 @@ class Store:
         """Is ``url`` in the frontier already (in any state)?"""
         async with self._lock:
             return await self._scalar("SELECT 1 FROM frontier WHERE url = ?", (url,)) is not None
+
+    async def adopt(self, urls: Sequence[tuple[str, str]]) -> dict[str, int]:
+        rows = _json(urls)
+        async with self._transaction() as db:
+            await db.execute(SQLITE_ADOPT, (rows,))
+            ids = await scalar(db, SQLITE_ADOPTED, (rows,))
+        return {url: int(i) for url, i in orjson.loads(str(ids or "{}")).items()}
 
     # -- sink -----------------------------------------------------------------------------------
 
