@@ -54,7 +54,7 @@ OWNERS = {
     "selectolax": {"parse"},
     "charset_normalizer": {"parse"},
     "protego": {"parse"},
-    "warcio": {"importing"},
+    "warcio": {"importing", "testing"},  # testing: WARC files for the import's tests
     "typer": {"cli"},
     "rich": {"output"},
     "click": set(),  # typer vendors it: never import click

@@ -15,6 +15,7 @@ from scraper.errors import UsageError
 
 _ZIP = b"PK\x03\x04"
 _GZIP = b"\x1f\x8b"
+_RECORD_STARTS = (_GZIP, b"WARC", b"file")  # gzip, a WARC record, an ARC's filedesc://
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ def sources(path: Path) -> list[Source]:
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     if not magic.startswith(_ZIP):
+        if not magic.startswith(_RECORD_STARTS):
+            raise UsageError(f"{path}: not a WARC, ARC or WACZ file (it starts with {magic!r})")
         return [Source(path)]
     try:
         with zipfile.ZipFile(path) as wacz:
