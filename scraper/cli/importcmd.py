@@ -56,7 +56,7 @@ def file_note(r: FileReport) -> str:
     s = r.scan
     parts = []
     if r.whole_gzip:
-        parts.append("gzipped whole, not one member per record: read through it anyway")
+        parts.append("its gzip members are not one per record: read as one stream")
     counted = (
         (s.cut_short, "record(s) cut short (imported as far as they go)"),
         (s.bad_digests, "record(s) failing their digest (imported as read)"),
@@ -67,6 +67,8 @@ def file_note(r: FileReport) -> str:
         (r.undecoded, "bod(ies) whose Content-Encoding could not be undone, kept as stored"),
     )
     parts += [f"{n} {what}" for n, what in counted if n]
+    if s.unread_bytes and s.fault is None:
+        parts.append(f"its last {s.unread_bytes} bytes hold no whole record (cut?): skipped")
     if s.fault is not None:
         parts.append(f"stopped after record {s.records}: {s.fault}; the rest skipped")
     return "; ".join(parts)

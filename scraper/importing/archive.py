@@ -15,7 +15,7 @@ from typing import IO, Self
 
 from scraper.importing.captures import Originals, Payload, fetch_result, payload
 from scraper.importing.reader import Entry, NotPerRecordGzip, Scan, read_at, scan
-from scraper.importing.sources import Source, sources
+from scraper.importing.sources import Source, is_gzip, sources
 from scraper.models import FetchResult
 from scraper.urls import url_host
 
@@ -52,19 +52,30 @@ def survey(paths: Sequence[Path]) -> Survey:
     """The captures of every archive in ``paths`` (UsageError for a file that cannot be read)."""
     streams = [s for path in paths for s in sources(path)]
     found = Survey([], [])
-    for index, source in enumerate(streams):
-        try:
-            with source.open() as fh:
-                result = scan(index, source, fh)
-        except NotPerRecordGzip:
-            source = dataclasses.replace(source, whole_gzip=True)
-            with source.open() as fh:
-                result = scan(index, source, fh)
+    for index, stream in enumerate(streams):
+        source, result = _scan(index, stream)
         found.sources.append(source)
         found.reports.append(FileReport(source.name, result, whole_gzip=source.whole_gzip))
         found.entries.extend(result.entries)
     found.entries.sort(key=lambda e: (e.fetched_at, e.source, e.offset))
     return found
+
+
+def _scan(index: int, source: Source) -> tuple[Source, Scan]:
+    """The first pass over one stream. A gzip stream whose members are not one per record
+    (gzipped whole, or cut anywhere: warcio stops early, or silently) is read again as one
+    decompressed stream, kept if that reads more of it."""
+    try:
+        with source.open() as fh:
+            result = scan(index, source, fh)
+        if (result.fault is None and not result.unread_bytes) or not is_gzip(source):
+            return source, result
+    except NotPerRecordGzip:
+        result = Scan(fault="gzip members are not one per record")
+    whole = dataclasses.replace(source, whole_gzip=True)
+    with whole.open() as fh:
+        again = scan(index, whole, fh)
+    return (whole, again) if again.records > result.records else (source, result)
 
 
 class CaptureReader:

@@ -7,6 +7,7 @@ a file gzipped as one member it refuses after the first record (:class:`NotPerRe
 the caller then reads it through its decompressed stream.
 """
 
+import io
 import logging
 import re
 from dataclasses import dataclass, field
@@ -64,16 +65,19 @@ class Scan:
     bad_lengths: int = 0
     cut_short: int = 0  # records whose block ends before their Content-Length
     fault: str | None = None  # why reading stopped before the end
+    unread_bytes: int = 0  # bytes after the last record read (a stream that ended early)
 
 
 def scan(index: int, source: Source, fh: IO[bytes]) -> Scan:
     """The captures of ``fh`` (``source`` number ``index``), reading as far as it can."""
     found = Scan()
+    end = 0
     it = _QuietIterator(fh, arc2warc=True, check_digests=True)
     try:
         for record in it:
             found.records += 1
             offset = it.get_record_offset()  # reads the record to its end (and its digests)
+            end = offset + it.get_record_length()
             checker = record.digest_checker
             if checker is not None and checker.passed is False:
                 found.bad_digests += 1
@@ -88,11 +92,10 @@ def scan(index: int, source: Source, fh: IO[bytes]) -> Scan:
         if "non-chunked gzip" in str(exc):
             raise NotPerRecordGzip from None
         found.fault = _first_line(str(exc))
-    except (OSError, EOFError, ValueError) as exc:  # zlib.error is an Exception: below
-        found.fault = f"{type(exc).__name__}: {_first_line(str(exc))}"
     except Exception as exc:  # zlib.error, a header warcio cannot parse: stop, keep what was read
-        found.fault = f"{type(exc).__name__}: {_first_line(str(exc))}"
+        found.fault = f"cannot read the next record ({type(exc).__name__}: {_first_line(str(exc))})"
     found.bad_lengths = it.err_count
+    found.unread_bytes = max(0, fh.seek(0, io.SEEK_END) - end)
     return found
 
 

@@ -4,12 +4,13 @@ the name: py-wacz writes gzip under ``.warc``.
 """
 
 import contextlib
-import gzip
+import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
 from scraper.errors import UsageError
 
@@ -39,8 +40,27 @@ class Source:
             if self.member is not None:
                 fh = stack.enter_context(zipfile.ZipFile(fh).open(self.member))
             if self.whole_gzip:
-                fh = cast(IO[bytes], stack.enter_context(gzip.GzipFile(fileobj=fh, mode="rb")))
+                fh = stack.enter_context(_gunzipped(fh))
             yield fh
+
+
+def _gunzipped(fh: IO[bytes]) -> IO[bytes]:
+    """``fh``'s gzip members decompressed into a temporary file, as far as they go: a stream
+    cut short or corrupt ends where it stops making sense (the records there read as cut)."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115 -- the caller's ExitStack closes it
+    member = zlib.decompressobj(wbits=31)
+    try:
+        while chunk := fh.read(1 << 20):
+            while chunk:
+                out.write(member.decompress(chunk))
+                chunk = b""
+                if member.eof:  # the next member follows
+                    chunk, member = member.unused_data, zlib.decompressobj(wbits=31)
+        out.write(member.flush())
+    except zlib.error:
+        pass  # corrupt from here on: what came before is kept
+    out.seek(0)
+    return out
 
 
 def sources(path: Path) -> list[Source]:

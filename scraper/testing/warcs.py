@@ -7,6 +7,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -37,10 +38,16 @@ def write_warc(path: Path, captures: Iterable[Captured], *, gzip_records: bool =
     with path.open("wb") as fh:
         writer = WARCWriter(fh, gzip=gzip_records)
         for c in captures:
-            writer.write_record(response_record(writer, c))
+            _write(writer, response_record(writer, c))
 
 
-def response_record(writer: WARCWriter, c: Captured) -> object:
+def _write(writer: WARCWriter, record: Any) -> None:
+    """Write ``record`` and close the copy of its payload warcio made to digest it."""
+    writer.write_record(record)
+    record.raw_stream.close()
+
+
+def response_record(writer: WARCWriter, c: Captured) -> Any:
     body = gzip.compress(c.body) if c.gzip_encoded else c.body
     headers = [("Content-Type", c.content_type), ("Content-Length", str(len(body)))]
     if c.gzip_encoded:
@@ -60,13 +67,14 @@ def write_revisit(path: Path, original: Captured, date: str) -> None:
     with path.open("wb") as fh:
         writer = WARCWriter(fh, gzip=True)
         record = response_record(writer, original)
-        digest = record.rec_headers.get_header("WARC-Payload-Digest")  # type: ignore[attr-defined]
+        digest = record.rec_headers.get_header("WARC-Payload-Digest")
+        record.raw_stream.close()
         http = StatusAndHeaders("200 OK", [("Content-Type", original.content_type)], "HTTP/1.1")
         revisit = writer.create_revisit_record(
             original.url, digest, original.url, original.date, http_headers=http,
             warc_headers_dict={"WARC-Date": date},
         )  # fmt: skip
-        writer.write_record(revisit)
+        _write(writer, revisit)
 
 
 def write_wacz(path: Path, warcs: dict[str, bytes]) -> None:
