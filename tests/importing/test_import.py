@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 from scraper.config import Settings
 from scraper.crawl import import_archives
 from scraper.testing.warcs import Captured, html_page, write_revisit, write_wacz, write_warc
-from tests.conftest import rows, run_cli, traffic
+from tests.conftest import pg_rows, rows, run_cli, traffic
 
 OLD, NEW = "2014-05-01T10:00:00Z", "2024-05-01T10:00:00Z"
 
@@ -134,3 +134,19 @@ async def test_an_imported_crawl_resumes_by_fetching_the_links_it_did_not_captur
     assert hits.get("/a") == 1
     assert "/" not in hits
     assert rows(tmp_path / "crawl.db", "SELECT count(*) FROM pages") == [(2,)]
+
+
+async def test_an_import_into_postgresql_orders_versions_by_warc_date(tmp_path: Path, pg_url: str):
+    """On PostgreSQL too, captures become versions in WARC-Date order, the page the newest."""
+    old = Captured("http://a.test/", OLD, html_page("Old title", "first words"))
+    new = Captured("http://a.test/", NEW, html_page("New title", "last words"))
+    write_warc(tmp_path / "new.warc.gz", [new])
+    write_warc(tmp_path / "old.warc.gz", [old])
+    pg = Settings(db=pg_url, parse_workers=0)
+    await import_archives(pg, [tmp_path / "new.warc.gz"])
+    await import_archives(pg, [tmp_path / "old.warc.gz"])
+    assert await pg_rows(pg_url, "SELECT title FROM pages") == [("New title",)]
+    history = "SELECT title FROM versions ORDER BY fetched_at"
+    assert await pg_rows(pg_url, history) == [("Old title",), ("New title",)]
+    states = await pg_rows(pg_url, "SELECT state, count(*) FROM frontier GROUP BY 1")
+    assert states == [("done", 1)]
