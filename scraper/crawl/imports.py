@@ -18,6 +18,7 @@ from scraper.config import Settings, settings_from_json, settings_to_json
 from scraper.crawl.links import LinkFilter
 from scraper.crawl.records import Records
 from scraper.crawl.sink import Sink
+from scraper.crawl.workers import interrupted_by_signals
 from scraper.importing import CaptureReader, Entry, FileReport, Survey, survey
 from scraper.models import FrontierItem, FrontierState, SinkRecord
 from scraper.parse import parse_pool
@@ -37,6 +38,12 @@ class ImportSummary:
 async def import_archives(settings: Settings, paths: Sequence[Path]) -> ImportSummary:
     """Import the captures of ``paths`` into ``settings.db``; UsageError for a file that cannot
     be opened. Takes the crawl lock like a crawl."""
+    hint = "the captures imported so far are kept; run it again to import them all"
+    with interrupted_by_signals("import", hint):
+        return await _import(settings, paths)
+
+
+async def _import(settings: Settings, paths: Sequence[Path]) -> ImportSummary:
     found = await asyncio.to_thread(survey, paths)
     async with open_crawl_store(settings.db) as store:
         settings = await _crawl_settings(store, settings, found)
@@ -67,15 +74,16 @@ async def import_archives(settings: Settings, paths: Sequence[Path]) -> ImportSu
 
 
 async def _crawl_settings(store: CrawlStore, settings: Settings, found: Survey) -> Settings:
-    """The crawl's settings, stored with the imported hosts among its seeds."""
+    """This run's settings with the imported hosts among its seeds; stored as the crawl's own
+    for a new crawl, else only the new seeds added to the stored ones (flags apply to this run,
+    as for ``crawl``)."""
     text = await store.load_settings()
-    base = settings if text is None else settings_from_json(text, settings.db)
-    if text is not None:  # this run's parse options, the stored crawl's scope and seeds
-        base = dataclasses.replace(settings, seeds=base.seeds)
-    seeds = tuple(dict.fromkeys(base.seeds + tuple(found.hosts.values())))
-    stored = dataclasses.replace(base, seeds=seeds)
-    await store.save_settings(settings_to_json(stored))
-    return stored
+    stored = settings if text is None else settings_from_json(text, settings.db)
+    hosts = tuple(found.hosts.values())
+    seeds = tuple(dict.fromkeys(stored.seeds + hosts))
+    if text is None or seeds != stored.seeds:
+        await store.save_settings(settings_to_json(dataclasses.replace(stored, seeds=seeds)))
+    return dataclasses.replace(settings, seeds=tuple(dict.fromkeys(settings.seeds + seeds)))
 
 
 class _Feed:
