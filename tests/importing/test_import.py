@@ -150,3 +150,21 @@ async def test_an_import_into_postgresql_orders_versions_by_warc_date(tmp_path: 
     assert await pg_rows(pg_url, history) == [("Old title",), ("New title",)]
     states = await pg_rows(pg_url, "SELECT state, count(*) FROM frontier GROUP BY 1")
     assert states == [("done", 1)]
+
+
+async def test_an_imported_crawl_recrawls_its_pages_from_the_live_site(
+    site: TestServer, tmp_path: Path
+):
+    """``recrawl`` after an import revisits the imported page on the live site, which answers
+    other content than the archive held: a second version, newer than the capture."""
+    home = str(site.make_url("/"))
+    write_warc(tmp_path / "a.warc.gz", [Captured(home, OLD, html_page("Archived", "long ago"))])
+    db = str(tmp_path / "crawl.db")
+    assert (await run_cli("import", str(tmp_path / "a.warc.gz"), "--db", db))[0] == 0
+    status, _, err = await run_cli("recrawl", "--db", db, "--max-depth", "0", "--delay", "0")
+    assert status == 0, err
+    assert traffic(site).hits.get("/") == 1
+    history = rows(tmp_path / "crawl.db", "SELECT title FROM versions ORDER BY fetched_at")
+    assert len(history) == 2
+    assert history[0] == ("Archived",)
+    assert rows(tmp_path / "crawl.db", "SELECT title FROM pages") == [history[1]]
