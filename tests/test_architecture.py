@@ -28,6 +28,7 @@ LAYERS = {
     "fetch": 3,  # the only HTTP client
     "parse": 3,  # pure and picklable
     "storage": 3,  # all SQL
+    "importing": 3,  # reading web archives (WARC, ARC, WACZ) for `scraper import`
     "query": 4,  # read services over storage
     "render": 4,  # the headless browser of pages built by JavaScript (over fetch's guard)
     "crawl": 5,  # the engine
@@ -53,6 +54,7 @@ OWNERS = {
     "selectolax": {"parse"},
     "charset_normalizer": {"parse"},
     "protego": {"parse"},
+    "warcio": {"importing", "testing"},  # testing: WARC files for the import's tests
     "typer": {"cli"},
     "rich": {"output"},
     "click": set(),  # typer vendors it: never import click

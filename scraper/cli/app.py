@@ -22,6 +22,7 @@ from scraper import __version__, logs
 from scraper.cli import dupes as clidupes
 from scraper.cli import read as cliread
 from scraper.cli.benchcmd import bench
+from scraper.cli.importcmd import import_command
 from scraper.cli.options import (
     HELP_OPTIONS,
     Command,
@@ -306,6 +307,8 @@ def reparse(db: DbOpt = None, config: ConfigOpt = None) -> None:
     summary = asyncio.run(reparse_bodies(resume_settings(config, db, {})))
     typer.echo(reparse_line(summary.pages, summary.skipped))
 
+
+app.command(cls=Command, name="import")(import_command)
 
 # -- reading what was scraped: query, search, export, stats ----------------------------------
 

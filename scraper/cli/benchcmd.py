@@ -128,6 +128,14 @@ def bench(
         int,
         typer.Option("--parse-workers", metavar="N", min=0, help="Parse processes of the crawl."),
     ] = 1,
+    import_warc: Annotated[
+        bool,
+        typer.Option(
+            "--import",
+            help="Instead: `scraper import` of a WARC of the generated site's --pages pages"
+            " (written with warcio): pages/s and CPU, and the reader's share.",
+        ),
+    ] = False,
     content: Annotated[
         bool,
         typer.Option(
@@ -140,6 +148,11 @@ def bench(
     note = functools.partial(typer.echo, err=True)
     if extraction:
         lines = _extraction_lines(corpus)
+    elif import_warc:
+        from scraper.bench.importing import report_lines as import_report
+        from scraper.bench.importing import run_import_bench
+
+        lines = import_report(run_import_bench(pages, parse_workers, content, note))
     elif recrawl:
         from scraper.bench.recrawl import report_lines as recrawl_report
         from scraper.bench.recrawl import run_recrawl_bench

@@ -81,6 +81,12 @@ class CrawlStore(Protocol):
         """Is ``url`` in the frontier already (in any state)?"""
         ...
 
+    async def adopt(self, urls: Sequence[tuple[str, str]]) -> dict[str, int]:
+        """Frontier ids for (url, host) pairs whose pages arrive without a claim (an import):
+        new URLs are added in_progress at depth 0, pending ones taken over
+        (:mod:`scraper.storage.adopt`); the batch that writes their pages marks them done."""
+        ...
+
     async def claim(
         self,
         limit: int,

@@ -554,3 +554,38 @@ async def test_the_cookie_jar_is_kept_across_workers_and_runs(open_store: OpenSt
         await store.save_cookies([renewed], {other.key})
     async with open_store() as store:
         assert await store.load_cookies() == [renewed]
+
+
+async def test_adopted_urls_are_claimed_by_the_adopter_until_their_pages_are_written(
+    open_store: OpenStore,
+):
+    """adopt gives ids to new and pending URLs alike, hands neither out, and their batch marks
+    them done."""
+    async with seeded(open_store, 2) as store:
+        urls = [("http://h0.test/0", "h0.test"), ("http://new.test/a", "new.test")]
+        ids = await store.adopt(urls)
+        assert set(ids) == {url for url, _ in urls}
+        assert await store.adopt(urls) == ids  # again: the same rows
+        assert [i.url for i in await store.claim(10)] == ["http://h1.test/1"]
+        items = [FrontierItem(ids[url], url, host, 0, 0) for url, host in urls]
+        await store.write_batch([page(item) for item in items])
+        counts, _ = await store.frontier_tally()
+        assert (counts[DONE], counts.get(PENDING, 0)) == (2, 0)
+        assert await store.page_count() == 2
+
+
+async def test_an_older_capture_written_later_is_history_not_the_page(
+    open_store: OpenStore, backend: str
+):
+    """A version fetched before the stored page is kept as a version; the page stays the newer."""
+    async with open_store() as store:
+        url = "http://h0.test/a"
+        item = FrontierItem((await store.adopt([(url, "h0.test")]))[url], url, "h0.test", 0, 0)
+        new_at, old_at = "2024-05-01T00:00:00Z", "2014-05-01T00:00:00Z"
+        newer = page(item, title="newer", fetched_at=new_at, visit=Visit(new_at, content_hash="n"))
+        older = page(item, title="older", fetched_at=old_at, visit=Visit(old_at, content_hash="o"))
+        await store.write_batch([newer])
+        await store.write_batch([older])
+    assert await stored(backend, "SELECT title FROM pages") == [("newer",)]
+    history = "SELECT title FROM versions ORDER BY fetched_at"
+    assert await stored(backend, history) == [("older",), ("newer",)]

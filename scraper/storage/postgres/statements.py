@@ -225,7 +225,8 @@ _PAGE_TYPES = [
 _CASTS = {"fetched_at": "::timestamptz", "data": "::jsonb", "links": "::jsonb",
           "checked_at": "::timestamptz", "next_visit_at": "::timestamptz"}  # fmt: skip
 _NAMES = PAGE_COLUMNS.split(", ")
-# a page fetched again replaces every column but its URL, host and content hash; changed_at
+# a page fetched again replaces every column but its URL, host and content hash (unless it was
+# fetched before the stored one: versions are ordered by fetch time, DESIGN.md 3); changed_at
 # moves only when the content hash does (a page written twice after a crash stays unchanged)
 _UPDATED = ", ".join(f"{c} = excluded.{c}" for c in _NAMES[1:] if c not in ("host", "content_hash"))
 UPSERT_PAGES = f"""
@@ -236,6 +237,7 @@ ON CONFLICT (url) DO UPDATE SET {_UPDATED},
     changed_at = CASE WHEN pages.content_hash IS NOT DISTINCT FROM excluded.content_hash
                       THEN pages.changed_at ELSE excluded.changed_at END,
     content_hash = excluded.content_hash
+WHERE pages.fetched_at <= excluded.fetched_at
 """
 # The same page columns (before UPSERT_PAGES): a version for each page whose content differs
 # from its URL's latest version (none for a re-fetch of the same content, nor for a URL first

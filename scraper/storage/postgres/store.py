@@ -31,6 +31,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from scraper.errors import StoreError
 from scraper.models import FrontierItem, Reparsed, SinkRecord, StoredBody, StoredCookie
+from scraper.storage.adopt import POSTGRES_ADOPT
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.cookies import CookieKey
 from scraper.storage.postgres import claims, cookies
@@ -238,6 +239,11 @@ class PostgresStore:
 
     async def is_known(self, url: str) -> bool:
         return bool(await self._value(IS_KNOWN, (url,)))
+
+    async def adopt(self, urls: Sequence[tuple[str, str]]) -> dict[str, int]:
+        ordered = sorted(urls)  # one order for every writer, as add_urls
+        params = ([u for u, _ in ordered], [h for _, h in ordered], self._worker)
+        return {str(url): int(i) for url, i in await self._rows(POSTGRES_ADOPT, params)}
 
     async def claim(
         self,

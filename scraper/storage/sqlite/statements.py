@@ -16,7 +16,8 @@ PAGE_COLUMNS = (
     "checked_at, revisit_s, next_visit_at"
 )
 _PAGE_VALUES = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(21))
-# A page's content replaced (a new page, or a revisit that found it changed): changed_at moves
+# A page's content replaced (a new page, or a revisit that found it changed; not by a capture
+# older than the stored one: versions are ordered by fetch time, DESIGN.md 3): changed_at moves
 # only when its content hash does (a page written twice after a crash stays unchanged).
 UPSERT_PAGE = f"""
 INSERT INTO pages ({PAGE_COLUMNS}, changed_at)
@@ -34,6 +35,7 @@ ON CONFLICT (url) DO UPDATE SET
     changed_at = CASE WHEN pages.content_hash IS excluded.content_hash THEN pages.changed_at
                       ELSE excluded.changed_at END,
     content_hash = excluded.content_hash
+WHERE pages.fetched_at <= excluded.fetched_at
 """
 # The same page rows (before UPSERT_PAGE): a version for each whose content differs from its
 # URL's latest version (none for a re-fetch of the same content, nor for a URL first seen gone).

@@ -40,7 +40,7 @@ from scraper.storage.revisits import (
     revisit_filter,
     visit_columns,
 )
-from scraper.storage.sqlite import cookies
+from scraper.storage.sqlite import adopt, cookies
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
 from scraper.storage.sqlite.metadata import update_reparsed_metadata
@@ -303,6 +303,10 @@ class Store:
     async def save_cookies(self, jar: Sequence[StoredCookie], gone: Collection[CookieKey]) -> None:
         async with self._transaction() as db:
             await cookies.save(db, jar, gone)
+
+    async def adopt(self, urls: Sequence[tuple[str, str]]) -> dict[str, int]:
+        async with self._transaction() as db:
+            return await adopt.adopt(db, urls)
 
     # -- sink -----------------------------------------------------------------------------------
 
