@@ -175,7 +175,7 @@ def _collapsed(text: str) -> str:
 def _text(node: LexborNode) -> str:
     """The element's text without its scripts and styles (a copy is stripped, not the tree)."""
     if node.css_first("script, style") is None:
-        return node.text(separator=" ", strip=True)
+        return node.text(separator=" ", strip=True, skip_empty=True)
     copy = LexborHTMLParser(node.html or "")
     copy.strip_tags(["script", "style"], recursive=True)
     root = copy.body or copy.root

@@ -76,7 +76,8 @@ def _features(words: list[str]) -> bytes:
 
 def simhash(text: str) -> int:
     """The text's simhash as an unsigned 64-bit int (0 for a text without words)."""
-    words = text.lower().split(maxsplit=MAX_WORDS)[:MAX_WORDS]
+    words = text.lower().split()
+    del words[MAX_WORDS:]
     if not words:
         return 0
     packed = _features(words)[: _MAX_LANES * _LANE]
