@@ -45,8 +45,7 @@ CREATE TABLE metadata (  -- what a version says about itself (issue 29)
     simhash       {bigint} NOT NULL,  -- 64-bit simhash of the main text, signed
 {bands.rstrip().rstrip(",")}  -- its 16-bit slices, lowest first
 );
-{indexes}CREATE INDEX metadata_url ON metadata (url);
-CREATE INDEX metadata_canonical ON metadata (canonical_url);
+{indexes}CREATE INDEX metadata_canonical ON metadata (canonical_url);
 CREATE VIEW pages_metadata (url, version_id, {METADATA_COLUMNS}) AS
 SELECT p.url, m.version_id, {", ".join("m." + c for c in METADATA_COLUMNS.split(", "))}
 FROM pages AS p

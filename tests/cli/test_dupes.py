@@ -5,8 +5,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from scraper.models import PageMetadata, Visit
+from scraper.storage import open_crawl_store
 from scraper.testing.dupes import HITS, make_dupes_app
-from tests.conftest import run_cli
+from tests.conftest import page_record, run_cli
 
 
 async def _crawl(tmp_path: Path, server: Any, *options: str) -> Path:
@@ -68,3 +72,43 @@ async def test_dupes_of_a_missing_database_is_one_error_line(tmp_path: Path):
     assert code == 2
     assert err.startswith("error: ")
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_dupes_reads_both_backends_alike(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """Pages written through the store give the same exact, canonical and near clusters on
+    SQLite and PostgreSQL (simhashes two bits apart, and one with the top bit set)."""
+    postgres = backend == "postgres"
+    db = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    urls = [f"http://h.test/{i}" for i in range(6)]
+    top = 1 << 63
+    metas = [
+        PageMetadata({}, None, simhash=top | 5),
+        PageMetadata({}, None, simhash=top | 6),  # 2 bits from the first: near
+        PageMetadata({}, urls[3], simhash=0x5555_0000_AAAA_0000),
+        PageMetadata({}, urls[3], simhash=0x0F0F_F0F0_1234_4321),  # names itself
+        PageMetadata({}, urls[3], simhash=0x3C3C_5A5A_9999_6666),
+        PageMetadata({}, None, simhash=0x7E7E_1818_2468_ACE0),
+    ]
+    async with open_crawl_store(db) as store:
+        await store.add_urls([(url, "h.test", 0) for url in urls])
+        items = sorted(await store.claim(6), key=lambda item: item.url)
+        hashes = ["same" if i in (2, 5) else str(i) for i in range(6)]
+        await store.write_batch([
+            page_record(item, metadata=meta, size_bytes=100 + i,
+                        visit=Visit("2026-12-06T00:00:00Z", content_hash=hashes[i]))
+            for i, (item, meta) in enumerate(zip(items, metas, strict=True))
+        ])  # fmt: skip
+    code, out, err = await run_cli("dupes", "--db", db, "--near", "-f", "jsonl")
+    assert code == 0, err
+    found = sorted(
+        (c["kind"], c["key"], [(p["url"], p["size_bytes"]) for p in c["pages"]])
+        for c in map(json.loads, out.splitlines())
+    )
+    assert found == [
+        ("canonical", urls[3], [(urls[2], 102), (urls[3], 103), (urls[4], 104)]),
+        ("exact", "same", [(urls[2], 102), (urls[5], 105)]),
+        ("near", f"{top | 5:016x}", [(urls[0], 100), (urls[1], 101)]),
+    ]
