@@ -72,6 +72,7 @@ class Capture:
     ``peer`` the IP address connected to, ``fetched_at`` when the request went out (UTC)."""
 
     url: str
+    status: int
     fetched_at: str
     request: bytes
     response: bytes

@@ -303,9 +303,11 @@ def failure_record(item: FrontierItem) -> FailureRecord:
     return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
 
 
+# What version 7 had: no captures (--archive).
+VERSION_7 = "DROP TABLE captures; UPDATE meta SET value = '7' WHERE key = 'schema_version';"
 # What version 6 had: no contents, chunks nor pages_markdown (the main content).
 VERSION_6 = (
-    "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
+    VERSION_7 + "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
     "UPDATE meta SET value = '6' WHERE key = 'schema_version';"
 )
 # What version 5 had: no versions, no revisit columns in pages, bodies by URL (made on demand).

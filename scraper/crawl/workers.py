@@ -16,7 +16,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar, TypeVarTuple
 
 from scraper.config import Settings
@@ -29,6 +29,7 @@ from scraper.crawl.slots import HostSlots
 from scraper.errors import FetchError, Interrupted, PermanentFetchError
 from scraper.fetch import Fetcher, FetchHooks
 from scraper.models import (
+    CheckedRecord,
     FailureRecord,
     FetchResult,
     FrontierItem,
@@ -244,7 +245,8 @@ class Workers:
         """A revisit known unchanged without parsing (a 304, or the same bytes): its record."""
         if not isinstance(outcome, FetchResult):
             return None
-        return revisit.unchanged(self._settings, item, outcome)  # None for a first visit
+        record = revisit.unchanged(self._settings, item, outcome)  # None for a first visit
+        return None if record is None else _captured(record, outcome)
 
     async def _records(self, jobs: list[tuple[FrontierItem, Outcome]]) -> list[SinkRecord]:
         """Sink records for ``jobs``, in order; their HTML pages parsed in one pool call."""
@@ -300,7 +302,7 @@ class Workers:
         raw = revisit.raw_hash(r)
         content = revisit.page_hash(r, parsed, data, raw)
         if item.previous is not None and content == item.previous.content_hash:
-            return revisit.checked(self._settings, item, r, raw)
+            return _captured(revisit.checked(self._settings, item, r, raw), r)
         links = parsed.links if parsed else ()
         if new_urls is None:
             new_urls = self._links.admit(links, item.depth)
@@ -327,6 +329,7 @@ class Workers:
             visit=revisit.visit(self._settings, item, r, hashes=(raw, content), changed=True),
             content=parsed.content if parsed else None,
             revisit=item.previous is not None,
+            captures=r.captures,
         )
 
 
@@ -369,6 +372,13 @@ def interrupted_by_signals(what: str, hint: str = "") -> Iterator[None]:
     finally:
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+
+
+def _captured(record: SinkRecord, r: FetchResult) -> SinkRecord:
+    """``record`` with the fetch's hops as received (--archive: a revisit's too)."""
+    if r.captures and isinstance(record, PageRecord | CheckedRecord):
+        return replace(record, captures=r.captures)
+    return record
 
 
 def _redirect_target(url: str, r: FetchResult) -> tuple[str, str] | None:

@@ -25,6 +25,7 @@ def capture_of(hop: HopResponse, url: str, fetched_at: str) -> Capture:
     head = b"".join(name + b": " + value + _CRLF for name, value in hop.raw_headers)
     return Capture(
         url=url,
+        status=hop.status,
         fetched_at=fetched_at,
         request=request,
         response=status + _CRLF + head + _CRLF,

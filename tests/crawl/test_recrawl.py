@@ -12,6 +12,7 @@ from typing import Any
 from scraper.config import Settings
 from scraper.crawl import Crawl, RevisitPlan, reparse_bodies
 from scraper.models import ExtractRule
+from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.testing.changing import ROUND, SEEN, make_changing_app
 from scraper.timespec import now_iso
 from tests.conftest import (
@@ -100,7 +101,9 @@ async def test_a_recrawl_of_a_migrated_database_finds_its_pages_unchanged(
     assert code == 2
     assert "has schema version 5, from before revisits; `scraper resume --db" in err
     summary = await crawl_changing(db, server, RevisitPlan())
-    assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     assert summary.unchanged == 9  # /noise too: only its markup changes
     assert rows(db, "SELECT change, count(*) FROM versions GROUP BY 1") == [("new", 9)]
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import orjson
 
 from scraper.models import CheckedRecord, PageRecord, Reparsed, SinkRecord
+from scraper.storage.postgres.captures import capture_statements
 from scraper.storage.postgres.contents import batch_statements, reparse_statements
 from scraper.storage.postgres.setup import Conn
 from scraper.storage.postgres.statements import (
@@ -68,6 +69,7 @@ async def write(conn: Conn, records: Sequence[SinkRecord]) -> None:
         (INSERT_VERSIONS, columns),  # before the pages: compared with the latest version
         (UPSERT_PAGES, columns),
         *batch_statements(pages),  # after the versions: for the latest
+        *capture_statements(records),  # --archive (schema 8)
     ]
     bodies = [(p.url, p.charset, p.body) for p in pages if p.body is not None]
     if bodies:

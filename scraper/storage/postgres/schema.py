@@ -12,11 +12,13 @@ Differences from the SQLite schema, for people writing SQL against both:
   ``workers`` (SQLite has one ``meta.status``).
 """
 
-from scraper.storage.contents import CONTENTS_SCHEMA, contents_ddl
+from scraper.storage.captures import CAPTURES_SCHEMA, captures_ddl
+from scraper.storage.contents import contents_ddl
 from scraper.storage.revisits import revisit_columns, versions_ddl
 
-# The SQLite schema's version this one matches (columns of pages, frontier); 7: contents
-SCHEMA_VERSION = CONTENTS_SCHEMA
+# The SQLite schema's version this one matches (columns of pages, frontier); 7: contents;
+# 8: captures
+SCHEMA_VERSION = CAPTURES_SCHEMA
 
 # The schema's types, by the kinds the revisit tables' columns name (storage.revisits).
 _TYPES = {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "text": "text"}
@@ -33,6 +35,10 @@ CREATE TABLE bodies (  -- one raw body per version (--store-html)
 CREATE INDEX bodies_url ON bodies (url);
 """
 CONTENTS = contents_ddl({"bigint": "bigint", "int": "integer", "text": "text"})
+CAPTURES = captures_ddl(
+    {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "bigint": "bigint"}
+    | {"int": "integer", "text": "text", "blob": "bytea"}
+)
 
 SCHEMA = (
     """
@@ -111,4 +117,5 @@ SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(v
 """
     + BODIES
     + CONTENTS
+    + CAPTURES
 )

@@ -5,7 +5,8 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
-from scraper.storage.contents import CONTENTS_SCHEMA, contents_ddl
+from scraper.storage.captures import CAPTURES_SCHEMA, captures_ddl
+from scraper.storage.contents import contents_ddl
 from scraper.storage.revisits import (
     BODIES_OF_VERSIONS,
     FIRST_VERSIONS,
@@ -13,9 +14,10 @@ from scraper.storage.revisits import (
     versions_ddl,
 )
 
-SCHEMA_VERSION = CONTENTS_SCHEMA
+SCHEMA_VERSION = CAPTURES_SCHEMA
 REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
 # 7 (CONTENTS_SCHEMA): contents, chunks and the pages_markdown view (storage.contents)
+# 8 (CAPTURES_SCHEMA): captures, each fetch's hops as received (--archive; storage.captures)
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -77,6 +79,10 @@ _TYPES |= {"int": "INTEGER", "json": "TEXT"}
 _VERSIONS = versions_ddl(_TYPES)
 _REVISIT_COLUMNS = revisit_columns(_TYPES)
 _CONTENTS = contents_ddl({"bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"})
+_CAPTURES = captures_ddl(
+    {"id": "INTEGER PRIMARY KEY", "bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"}
+    | {"blob": "BLOB"}
+)
 
 
 # (No comma in a comment before the last column: SQLite's DROP COLUMN cuts at the last comma it
@@ -138,6 +144,7 @@ CREATE TABLE pages (
     + _LINKS_VIEW
     + _FTS
     + _CONTENTS
+    + _CAPTURES
 )
 
 # MIGRATIONS[n] turns a version-n database into version n + 1.
@@ -176,4 +183,6 @@ ALTER TABLE bodies RENAME TO bodies_5;
     + BODIES_OF_VERSIONS,
     # Main content: the contents and chunks tables, empty until pages are fetched or reparsed.
     6: _CONTENTS,
+    # Captures (--archive): the captures table, empty until pages are fetched with --archive.
+    7: _CAPTURES,
 }
