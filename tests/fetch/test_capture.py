@@ -7,17 +7,33 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from scraper.config import Settings
-from scraper.fetch import Fetcher
+from scraper.fetch import Fetcher, FetchHooks
 from scraper.fetch.decode import BodyDecoder
 from scraper.models import FetchResult
 from scraper.testing.archive import ARCHIVE_PAGES
-from tests.fetch.test_client import FETCH_SETTINGS, Hooks, base
+
+SETTINGS: dict[str, Any] = {"retries": 0, "timeout_s": 5.0, "archive": True}
+
+
+async def _before(n: int) -> None:
+    pass
+
+
+async def _follow(target: str) -> bool:
+    return True
+
+
+HOOKS = FetchHooks(_before, _follow, lambda *_: None)
 
 
 async def fetch(url: object, **overrides: Any) -> FetchResult:
-    settings = Settings(**{**FETCH_SETTINGS, "archive": True, **overrides})
+    settings = Settings(**{**SETTINGS, **overrides})
     async with Fetcher(settings, trusted_hosts=("127.0.0.1",)) as fetcher:
-        return await fetcher.fetch(str(url), Hooks().hooks())
+        return await fetcher.fetch(str(url), HOOKS)
+
+
+def base(site: TestServer) -> str:
+    return str(site.make_url("")).rstrip("/")
 
 
 @pytest.mark.parametrize("path", sorted(ARCHIVE_PAGES))
