@@ -3,28 +3,16 @@
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
 
 from scraper.export import export_warc
 from scraper.testing.archive import ARCHIVE_PAGES
 from tests.conftest import CrawlFn, run
-from tests.export.readers import check_with_every_reader, pywb, replay
+from tests.export.readers import check_with_every_reader, pywb, records, replay
 
 CUT = 200_000  # max_body_bytes: /huge/1 (1 MiB) is cut
-
-
-def records(path: Path) -> list[Any]:
-    """Every record of a WARC file, its payload read (warcio)."""
-    found = []
-    with path.open("rb") as f:
-        for record in ArchiveIterator(f):
-            record.body = record.raw_stream.read()  # the payload as stored, not decoded
-            found.append(record)
-    return found
 
 
 async def archived(site: TestServer, crawl: CrawlFn) -> Path:
