@@ -8,6 +8,7 @@ from pathlib import Path
 
 from scraper.errors import UsageError
 from scraper.export import export_warc
+from scraper.storage import is_postgres
 
 DEFAULT_MAX_SIZE = "1GB"
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?", re.IGNORECASE)
@@ -27,6 +28,8 @@ def export_archive(db: str | Path, output: str, since: str | None, max_size: str
     """Write the WARC files; errors as UsageError or ScraperError."""
     if output == "-":
         raise UsageError("-f warc writes files: give one with -o FILE.warc.gz")
+    if not is_postgres(db) and Path(output).resolve() == Path(db).resolve():
+        raise UsageError(f"{output} is the database itself; choose another file")
     done = asyncio.run(export_warc(db, Path(output), since, parse_size(max_size)))
     names = ", ".join(str(p) for p in done.files) or "no file (nothing fetched since then)"
     print(f"wrote {done.captures} captures to {names}", file=sys.stderr)

@@ -127,12 +127,36 @@ async def test_a_crawl_without_captures_says_why(site: TestServer, crawl: CrawlF
     [
         (["--max-size", "lots"], "--max-size: 'lots' is not a size (1GB, 500MB, 64MiB)"),
         (["-o", "-"], "-f warc writes files: give one with -o FILE.warc.gz"),
+        (["-o", "{db}"], "{db} is the database itself; choose another file"),
     ],
 )
 async def test_bad_export_options_are_usage_errors(tmp_path: Path, args: list[str], message: str):
-    """A size that is not one, or standard output for files: exit 2 and one line."""
+    """A size that is not one, standard output or the database itself: exit 2, one line."""
     db = tmp_path / "c.db"
+    args = [a.format(db=db) for a in args]
     argv = ["export", "-f", "warc", "--db", str(db), "-o", str(tmp_path / "a.warc.gz"), *args]
     code, _, err = await run(tmp_path, *argv)
     assert code == 2
-    assert err == f"error: {message}\n"
+    assert err == f"error: {message.format(db=db)}\n"
+
+
+async def test_a_postgresql_crawl_exports_the_same_records(
+    site: TestServer, crawl: CrawlFn, tmp_path: Path, pg_url: str
+):
+    """On PostgreSQL the captures and the export are the same: every reader accepts it and the
+    payloads are the bytes the site served."""
+    await crawl(site.make_url("/archive/"), max_depth=1, archive=True, max_body_bytes=CUT,
+                db=pg_url)  # fmt: skip
+    out = tmp_path / "pg.warc.gz"
+    done = await export_warc(pg_url, out, None, 1 << 30)
+    assert done.captures == 10
+    await check_with_every_reader(out)
+    base = str(site.make_url("")).rstrip("/")
+    payloads = {
+        r.rec_headers.get_header("WARC-Target-URI").removeprefix(base): r.body
+        for r in records(out)
+        if r.rec_type == "response"
+    }
+    assert {path: payloads[path] for path in ARCHIVE_PAGES} == {
+        path: page.payload for path, page in ARCHIVE_PAGES.items()
+    }
