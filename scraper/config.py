@@ -76,6 +76,7 @@ class Settings:
     batch_size: int = 200
     flush_interval_s: float = 0.5
     store_html: bool = False
+    archive: bool = False  # keep each fetch's hops as received, for WARC (storage.captures)
     lease_s: float = 30.0
     retry_s: float = 60.0  # PostgreSQL: transient errors retried this long, then exit 1
     # [recrawl]
@@ -162,7 +163,15 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "cookies_file",
     ),
     "parse": ("max_links_per_page", "parse_workers", "markdown", "chunks", "chunk_tokens"),
-    "storage": ("db", "batch_size", "flush_interval_s", "store_html", "lease_s", "retry_s"),
+    "storage": (
+        "db",
+        "batch_size",
+        "flush_interval_s",
+        "store_html",
+        "lease_s",
+        "retry_s",
+        "archive",
+    ),
     "recrawl": ("min_revisit_s", "max_revisit_s"),
 }
 

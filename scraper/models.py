@@ -64,6 +64,24 @@ class FrontierItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Capture:
+    """One hop of a fetch as an archive keeps it (``--archive``): ``request`` is the request
+    line and headers as sent, ``response`` the status line and raw headers as received (case,
+    order, duplicates; CRLF, ending with the blank line), ``body`` the payload as received
+    (content-coded, chunked framing removed), cut at ``max_body_bytes`` when ``truncated``;
+    ``peer`` the IP address connected to, ``fetched_at`` when the request went out (UTC)."""
+
+    url: str
+    status: int
+    fetched_at: str
+    request: bytes
+    response: bytes
+    body: bytes
+    peer: str = ""
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class FetchResult:
     """A response that arrived whole (any status that is not retried)."""
 
@@ -79,6 +97,8 @@ class FetchResult:
     fetched_at: str
     etag: str | None = None
     last_modified: str | None = None
+    captures: tuple[Capture, ...] = ()  # each hop, redirects first (--archive)
+    truncated: bool = False  # the body was cut at max_body_bytes (--archive)
 
     @property
     def is_html(self) -> bool:
@@ -222,6 +242,7 @@ class PageRecord:
     content: Content | None = None  # the main content (parsed HTML, [parse] markdown on)
     revisit: bool = False  # its URL had a stored page already: a revisit that found a change
     metadata: PageMetadata | None = None  # structured data, canonical, lang, simhash (HTML)
+    captures: tuple[Capture, ...] = ()  # the fetch's hops as received (--archive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +255,7 @@ class CheckedRecord:
     status: int
     attempts: int
     visit: Visit
+    captures: tuple[Capture, ...] = ()  # the fetch's hops as received (--archive)
 
 
 @dataclass(frozen=True, slots=True)

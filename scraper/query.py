@@ -51,6 +51,7 @@ class ExportFormat(StrEnum):
     CSV = "csv"
     MARKDOWN = "markdown"  # a directory of files: scraper.export (issue 26)
     LLMS_TXT = "llms-txt"  # the same, and an llms.txt per host
+    WARC = "warc"  # WARC 1.1 files of the --archive captures: scraper.export.warc (issue 30)
 
 
 # -- opening results ----------------------------------------------------------------------------

@@ -303,8 +303,12 @@ def failure_record(item: FrontierItem) -> FailureRecord:
     return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
 
 
+# What version 9 had: no captures (--archive).
+VERSION_9 = "DROP TABLE captures; UPDATE meta SET value = '9' WHERE key = 'schema_version';"
 # What version 8 had: no cookies table (the session's jar).
-VERSION_8 = "DROP TABLE cookies; UPDATE meta SET value = '8' WHERE key = 'schema_version';"
+VERSION_8 = VERSION_9 + (
+    "DROP TABLE cookies; UPDATE meta SET value = '8' WHERE key = 'schema_version';"
+)
 # What version 7 had: no metadata table (issue 29).
 VERSION_7 = (
     VERSION_8 + "DROP VIEW pages_metadata; DROP TABLE metadata;"

@@ -92,8 +92,15 @@ def _cpu_s(who: int) -> float:
 
 
 def bench_settings(
-    root: str, db: Path, pages: int, concurrency: int, parse_workers: int = 1, content: bool = True
+    root: str,
+    db: Path,
+    pages: int,
+    concurrency: int,
+    parse_workers: int = 1,
+    content: bool = True,
+    keep: tuple[bool, bool] = (False, False),
 ) -> Settings:
+    """The crawl's settings; ``keep``: (--store-html, --archive)."""
     return Settings(
         seeds=(root,),
         db=str(db),
@@ -107,6 +114,8 @@ def bench_settings(
         parse_workers=parse_workers,
         markdown=content,
         chunks=content,
+        store_html=keep[0],
+        archive=keep[1],
     )
 
 
@@ -230,6 +239,7 @@ def run_bench(
     *,
     parse_workers: int = 1,
     content: bool = True,
+    keep: tuple[bool, bool] = (False, False),
 ) -> BenchReport:
     """Generate, serve, fetch raw, crawl, and with ``scrapy_python`` crawl with Scrapy too; the
     server is always stopped and the files removed."""
@@ -243,7 +253,7 @@ def run_bench(
         site = generate_site(work / "site", pages)
         with serve(site.directory, work) as (root, server):
             settings = bench_settings(
-                root, work / "bench.db", pages, concurrency, parse_workers, content
+                root, work / "bench.db", pages, concurrency, parse_workers, content, keep
             )
             note(f"raw fetch of {pages + len(site.missing)} URLs from {server} ...")
             raw = _run_raw(settings, [root.rstrip("/") + p for p in site.paths()], limit_s)

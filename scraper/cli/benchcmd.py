@@ -143,6 +143,12 @@ def bench(
             help="Main content, Markdown and chunks on or off ([parse] markdown, chunks).",
         ),
     ] = True,
+    store_html: Annotated[
+        bool, typer.Option("--store-html", help="The crawl keeps raw bodies (--store-html).")
+    ] = False,
+    archive: Annotated[
+        bool, typer.Option("--archive", help="The crawl keeps captures for WARC (--archive).")
+    ] = False,
 ) -> None:
     """Crawl a generated local site and fetch its URLs raw; print pages/s, CPU and memory."""
     note = functools.partial(typer.echo, err=True)
@@ -186,8 +192,9 @@ def bench(
         from scraper.bench.throughput import report_lines, run_bench
 
         run = run_bench(
-            pages, concurrency, note, scrapy, parse_workers=parse_workers, content=content
-        )
+            pages, concurrency, note, scrapy, parse_workers=parse_workers, content=content,
+            keep=(store_html, archive),
+        )  # fmt: skip
         lines = report_lines(run)
     for line in lines:
         typer.echo(line)

@@ -156,6 +156,14 @@ StoreHtmlOpt = Annotated[
         "--no-store-html",
     ),
 ]
+ArchiveOpt = Annotated[
+    bool | None,
+    _setting(
+        "--archive/--no-archive",
+        "Keep each fetch as received (heads, raw bytes, peer) for `export -f warc`.",
+        "--no-archive",
+    ),
+]
 AllowPrivateOpt = Annotated[
     bool | None,
     _setting(
@@ -270,6 +278,7 @@ def _run_options(
     robots: RobotsOpt = None,
     allow_private: AllowPrivateOpt = None,
     store_html: StoreHtmlOpt = None,
+    archive: ArchiveOpt = None,
     debug: DebugOpt = False,
     log_file: LogFileOpt = None,
     log_format: LogFormatOpt = LogFormat.TEXT,

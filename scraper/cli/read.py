@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from scraper.cli.archive import DEFAULT_MAX_SIZE, export_archive
 from scraper.cli.content import DIRECTORY_FORMATS, export_content
 from scraper.cli.options import HELP_OPTIONS, Command, DbOpt, shown_default
 from scraper.config import Settings
@@ -169,12 +170,21 @@ def export(
             "--changed-since: the new or changed chunks and the ids of those gone.",
         ),
     ] = False,
+    max_size: Annotated[
+        str,
+        typer.Option(
+            "--max-size", metavar="SIZE", help="-f warc: start a new file past SIZE (500MB, 1GB)."
+        ),
+    ] = DEFAULT_MAX_SIZE,
 ) -> None:
     """Write every stored page, all columns, as JSON Lines or CSV (streamed); with -f markdown,
     one Markdown file per page in the directory -o (-f llms-txt: and an llms.txt per host); with
-    --chunks, the chunks."""
+    --chunks, the chunks; with -f warc, the --archive captures as WARC files."""
     target = None if output == "-" else Path(output)
     since = None if changed_since is None else iso(parse_time(changed_since, "--changed-since"))
+    if fmt == ExportFormat.WARC:
+        export_archive(db_address(db), output, since, max_size)
+        return
     if chunks or fmt in DIRECTORY_FORMATS:
         with quiet_broken_pipe():
             export_content(db_address(db), fmt, output, since, chunks)

@@ -11,12 +11,14 @@ import json
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Executor
+from dataclasses import replace
 from typing import TypeVar, TypeVarTuple
 
 from scraper.config import Settings
 from scraper.crawl import revisit
 from scraper.crawl.links import LinkFilter, to_follow
 from scraper.models import (
+    CheckedRecord,
     FailureRecord,
     FetchResult,
     FrontierItem,
@@ -100,7 +102,7 @@ class Records:
         raw = revisit.raw_hash(r)
         content = revisit.page_hash(r, parsed, data, raw)
         if item.previous is not None and content == item.previous.content_hash:
-            return revisit.checked(self._settings, item, r, raw)
+            return captured(revisit.checked(self._settings, item, r, raw), r)
         links = parsed.links if parsed else ()
         if new_urls is None:
             canonical = parsed.metadata.canonical_url if parsed and parsed.metadata else None
@@ -130,6 +132,7 @@ class Records:
             content=parsed.content if parsed else None,
             revisit=item.previous is not None,
             metadata=parsed.metadata if parsed else None,
+            captures=r.captures,
         )
 
 
@@ -152,3 +155,10 @@ def _redirect_target(url: str, r: FetchResult) -> tuple[str, str] | None:
     if r.final_url == url or 300 <= r.status < 400:
         return None
     return r.final_url, url_host(r.final_url)
+
+
+def captured(record: SinkRecord, r: FetchResult) -> SinkRecord:
+    """``record`` with the fetch's hops as received (--archive: a revisit's too)."""
+    if r.captures and isinstance(record, PageRecord | CheckedRecord):
+        return replace(record, captures=r.captures)
+    return record

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from scraper.config import Settings
 from scraper.crawl import revisit
 from scraper.crawl.links import LinkFilter
-from scraper.crawl.records import Outcome, Records
+from scraper.crawl.records import Outcome, Records, captured
 from scraper.crawl.robots import RobotsGate
 from scraper.crawl.scheduler import Scheduler
 from scraper.crawl.session import AUTH_LOST, Sessions
@@ -235,7 +235,8 @@ class Workers:
         """A revisit known unchanged without parsing (a 304, or the same bytes): its record."""
         if not isinstance(outcome, FetchResult):
             return None
-        return revisit.unchanged(self._settings, item, outcome)  # None for a first visit
+        record = revisit.unchanged(self._settings, item, outcome)  # None for a first visit
+        return None if record is None else captured(record, outcome)
 
 
 @contextlib.contextmanager

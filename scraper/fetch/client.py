@@ -28,12 +28,13 @@ from typing import Self
 from scraper.config import Settings
 from scraper.errors import FetchError, InvalidURL, PermanentFetchError, TransientFetchError
 from scraper.fetch.addresses import host_key, parse_resolve, parse_retry_after
+from scraper.fetch.capture import capture_of, now
 from scraper.fetch.cookies import SiteCookieJar
 from scraper.fetch.guard import AddressPolicy
 from scraper.fetch.http import REDIRECTS, AiohttpTransport
 from scraper.fetch.retries import RetryPolicy
 from scraper.fetch.transport import FetchRequest, Transport
-from scraper.models import FetchResult, PreviousVisit
+from scraper.models import Capture, FetchResult, PreviousVisit
 from scraper.urls import join_url, normalize_url, url_host
 
 
@@ -89,6 +90,8 @@ class _Page:
     location: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    capture: Capture | None = None  # with --archive
+    truncated: bool = False
 
 
 class Fetcher:
@@ -208,8 +211,11 @@ class Fetcher:
         visited = {current}
         hops = 0
         hop, headers = replace(request, url=current), conditional  # the first request's only
+        captures: list[Capture] = []
         while True:
             page = await self._request(hop, clock, hooks.on_sent, headers)
+            if page.capture is not None:
+                captures.append(page.capture)
             if page.status not in REDIRECTS:
                 break
             target = _redirect_target(current, page.location, visited)
@@ -237,6 +243,8 @@ class Fetcher:
             fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
             etag=page.etag,
             last_modified=page.last_modified,
+            captures=tuple(captures),
+            truncated=page.truncated,
         )
 
     async def _request(
@@ -260,17 +268,23 @@ class Fetcher:
             },
         )
         sent = None if on_sent is None else partial(on_sent, url)
+        at = now() if self._settings.archive else ""
         resp = await self._transport.send(hop, clock.headers, sent)
         status = resp.status
+        capture = capture_of(resp, url, at) if self._settings.archive else None
         if status in REDIRECTS:
-            return _Page(status, resp.content_type, resp.charset, location=resp.header("Location"))
+            location = resp.header("Location")
+            return _Page(
+                status, resp.content_type, resp.charset, location=location, capture=capture
+            )
         if status == 429 or status >= 500:
             retry_after = parse_retry_after(resp.header("Retry-After"))
             raise TransientFetchError(f"http_{status}", resp.reason, retry_after)
         etag, modified = resp.header("ETag"), resp.header("Last-Modified")
         return _Page(
-            status, resp.content_type, resp.charset, resp.body, resp.size, None, etag, modified
-        )
+            status, resp.content_type, resp.charset, resp.body, resp.size, None, etag, modified,
+            capture, resp.truncated,
+        )  # fmt: skip
 
 
 def _conditional_headers(previous: PreviousVisit | None) -> dict[str, str] | None:

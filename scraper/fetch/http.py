@@ -1,14 +1,18 @@
 """The aiohttp transport: one ClientSession, one hop per ``send``, bodies capped while read.
 
 The connector resolves through :class:`scraper.fetch.guard.GuardedResolver` (the address guard)
-and stamps the moment each request reaches the socket (:class:`_StampedRequest`). aiohttp's
-errors are translated by :mod:`scraper.fetch.errors`; none leaves this module.
+and stamps the moment each request reaches the socket (:class:`_StampedRequest`, which also
+notes the peer address and the request line there). aiohttp hands over the body as received
+(``auto_decompress=False``); :mod:`scraper.fetch.decode` decodes it, and with ``archive`` on
+the bytes as received are kept too. aiohttp's errors are translated by
+:mod:`scraper.fetch.errors`; none leaves this module.
 """
 
 import asyncio
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
@@ -20,12 +24,14 @@ from yarl import URL
 from scraper.config import Settings
 from scraper.errors import FetchError, PermanentFetchError
 from scraper.fetch.cookies import SiteCookieJar, file_cookies, session_jar
+from scraper.fetch.decode import ACCEPT_ENCODING, CappedBody
 from scraper.fetch.errors import EXPECTED, translate
 from scraper.fetch.guard import AddressPolicy, GuardedResolver
 from scraper.fetch.transport import FetchRequest, HopResponse
 from scraper.models import HTML_TYPES
 
 _CHUNK = 64 * 1024
+_CODINGS = ACCEPT_ENCODING
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Bodies kept in the response: pages to parse, robots.txt, sitemaps. Others are only counted.
@@ -56,7 +62,8 @@ class AiohttpTransport:
             connector=_connector(s, self._resolver),
             # Per request, each redirect hop on its own, body included (aiohttp's total).
             timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
-            headers={"User-Agent": s.user_agent, "Accept": _ACCEPT},
+            headers={"User-Agent": s.user_agent, "Accept": _ACCEPT, "Accept-Encoding": _CODINGS},
+            auto_decompress=False,  # decoded here (fetch.decode): the raw bytes stay at hand
             cookie_jar=session_jar(s, self._file_cookies),
             trust_env=False,
             request_class=_StampedRequest,
@@ -86,7 +93,8 @@ class AiohttpTransport:
         """One request, no redirect followed; the body is read (see :func:`reads_body`)."""
         if self._session is None:
             raise RuntimeError("fetcher is not open")
-        token = _ON_SENT.set(on_sent)
+        wire = _Wire(on_sent)
+        token = _WIRE.set(wire)
         try:
             async with self._session.request(
                 request.method,
@@ -97,19 +105,20 @@ class AiohttpTransport:
                 proxy=request.proxy,
             ) as resp:
                 on_headers(resp.status)
-                return await self._receive(resp)
+                return await self._receive(resp, wire)
         except FetchError:
             raise
         except EXPECTED as exc:
             raise translate(exc) from exc
         finally:
-            _ON_SENT.reset(token)
+            _WIRE.reset(token)
 
-    async def _receive(self, resp: aiohttp.ClientResponse) -> HopResponse:
-        peer = _peer(resp)
-        body, size = b"", 0
-        if reads_body(resp.status):
-            body, size = await self._read(resp, keep=resp.content_type in _KEEP_TYPES)
+    async def _receive(self, resp: aiohttp.ClientResponse, wire: "_Wire") -> HopResponse:
+        peer = wire.peer or _peer(resp)
+        archive = self._settings.archive
+        read = CappedBody(None, 0, keep=False, raw=archive)
+        if reads_body(resp.status) or (archive and resp.status in REDIRECTS):
+            read = await self._read(resp, keep=resp.content_type in _KEEP_TYPES)
         return HopResponse(
             status=resp.status,
             reason=resp.reason or "",
@@ -119,32 +128,34 @@ class AiohttpTransport:
             peer=peer,
             content_type=resp.content_type,
             charset=resp.charset,
-            body=body,
-            size=size,
+            body=read.body,
+            size=read.size,
+            request_line=wire.request_line,
+            raw_body=read.raw,
+            truncated=read.truncated,
         )
 
-    async def _read(self, resp: aiohttp.ClientResponse, keep: bool) -> tuple[bytes, int]:
-        """Stream the body, refusing it past ``max_body_bytes`` (decompressed).
+    async def _read(self, resp: aiohttp.ClientResponse, keep: bool) -> CappedBody:
+        """Stream the body, refusing it past ``max_body_bytes`` (decoded), or with ``archive``
+        cutting it there (``truncated``).
 
-        aiohttp inflates gzip/deflate/br incrementally (``max_length`` per step, paused while
-        our buffer is full), so a decompression bomb costs a few chunks of memory, not its size.
+        Decoded incrementally (:mod:`scraper.fetch.decode`, a step at a time), so a
+        decompression bomb costs a few chunks of memory, not its size.
         """
-        limit = self._settings.max_body_bytes
-        if resp.content_length is not None and resp.content_length > limit:
-            raise PermanentFetchError("body_too_large", f"Content-Length {resp.content_length}")
-        chunks: list[bytes] = []
-        size = 0
+        s = self._settings
+        length = resp.content_length
+        if length is not None and length > s.max_body_bytes and not s.archive:
+            raise PermanentFetchError("body_too_large", f"Content-Length {length}")
+        coding = resp.headers.get("Content-Encoding")
+        body = CappedBody(coding, s.max_body_bytes, keep=keep, raw=s.archive)
         undo = _fail_body_on_close(resp)
         try:
             async for chunk in resp.content.iter_chunked(_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise PermanentFetchError("body_too_large", f"more than {limit} bytes")
-                if keep:
-                    chunks.append(chunk)
+                if not body.add(chunk):
+                    break
         finally:
             undo()
-        return b"".join(chunks), size
+        return body
 
 
 def _version(resp: aiohttp.ClientResponse) -> str:
@@ -203,8 +214,17 @@ def _retrieve(closed: "asyncio.Future[None]") -> None:
         closed.exception()
 
 
-# Who wants to know when the current task's request went out (``on_sent`` of ``send``).
-_ON_SENT: ContextVar[Callable[[float], None] | None] = ContextVar("on_sent", default=None)
+@dataclass(slots=True)
+class _Wire:
+    """What the current task's request noted as it went out: who wants to know when
+    (``on_sent`` of ``send``), the peer address and the request line as written."""
+
+    on_sent: Callable[[float], None] | None
+    peer: str = ""
+    request_line: str = ""
+
+
+_WIRE: ContextVar[_Wire | None] = ContextVar("wire", default=None)
 
 
 class _StampedRequest(aiohttp.ClientRequest):
@@ -215,7 +235,14 @@ class _StampedRequest(aiohttp.ClientRequest):
 
     async def send(self, conn: Connection) -> aiohttp.ClientResponse:
         response = await super().send(conn)
-        on_sent = _ON_SENT.get()
-        if on_sent is not None:
-            on_sent(time.monotonic())
+        wire = _WIRE.get()
+        if wire is not None:
+            if wire.on_sent is not None:
+                wire.on_sent(time.monotonic())
+            transport = conn.transport  # here still: released early for a small response
+            peername = transport.get_extra_info("peername") if transport is not None else None
+            wire.peer = str(peername[0]) if peername else ""
+            path = str(self.url) if self.proxy and not self.is_ssl() else self.url.raw_path_qs
+            v = self.version
+            wire.request_line = f"{self.method} {path} HTTP/{v.major}.{v.minor}"
         return response

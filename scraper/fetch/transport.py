@@ -38,8 +38,10 @@ class FetchRequest:
 class HopResponse:
     """One response as received. ``raw_headers`` keeps the bytes, case, order and duplicates;
     ``headers`` is the same list decoded (latin-1). ``body`` is empty unless it was read (see
-    the transport); ``size`` counts the decoded bytes read, kept or not. ``peer`` is the
-    address the connection went to (the proxy's, behind a proxy), ``""`` if unknown."""
+    the transport); ``size`` counts the decoded bytes read, kept or not; ``raw_body`` is the
+    body as received (content-coded, chunked framing removed) when the transport keeps it.
+    ``peer`` is the address the connection went to (the proxy's, behind a proxy), ``""`` if
+    unknown."""
 
     status: int
     reason: str
@@ -51,6 +53,9 @@ class HopResponse:
     charset: str | None
     body: bytes = b""
     size: int = 0
+    request_line: str = ""  # "GET /a?b HTTP/1.1" as written ("" if unknown)
+    raw_body: bytes | None = None  # the body as received, content-coded (kept with archive)
+    truncated: bool = False  # the body was cut at max_body_bytes (archive)
 
     @property
     def headers(self) -> tuple[Header, ...]:

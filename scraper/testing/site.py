@@ -21,6 +21,7 @@ from collections import Counter
 
 from aiohttp import web
 
+from scraper.testing.archive import add_archive_routes
 from scraper.testing.hostile import add_hostile_routes
 from scraper.testing.jsroutes import add_js_routes
 from scraper.testing.login import add_login_routes
@@ -223,6 +224,7 @@ def make_app() -> web.Application:
     app.router.add_get("/sitemap2.xml.gz", sitemap_gz)
     app.router.add_get("/sitemap_index.xml", sitemap_index)
     add_hostile_routes(app.router)
+    add_archive_routes(app.router)  # known bytes on the wire, for WARC
     add_js_routes(app.router)  # pages built by JavaScript
     add_login_routes(app)  # a members area behind a login form
     return app

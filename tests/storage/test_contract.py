@@ -8,6 +8,7 @@ several workers) is in ``test_postgres_leases.py``.
 import contextlib
 import json
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ import pytest
 
 from scraper.errors import StoreError
 from scraper.models import (
+    Capture,
     CheckedRecord,
     Chunk,
     Content,
@@ -37,6 +39,7 @@ from scraper.storage import (
     open_crawl_store,
     open_read_store,
 )
+from scraper.storage.captures import payload_digest
 from tests.conftest import failure_record as failure
 from tests.conftest import page_record as page
 from tests.conftest import pg_rows
@@ -589,3 +592,59 @@ async def test_an_older_capture_written_later_is_history_not_the_page(
     assert await stored(backend, "SELECT title FROM pages") == [("newer",)]
     history = "SELECT title FROM versions ORDER BY fetched_at"
     assert await stored(backend, history) == [("older",), ("newer",)]
+
+
+# -- captures (--archive, schema 8) ---------------------------------------------------------
+
+CAPTURED_AT = "2026-12-06T00:00:00.000+00:00"
+
+
+def blob(value: object) -> bytes:
+    """A BLOB (bytea) column's value as bytes."""
+    assert isinstance(value, bytes | memoryview)
+    return bytes(value)
+
+
+def capture(url: str, status: int, body: bytes, at: str = CAPTURED_AT) -> Capture:
+    head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    return Capture(url, status, at, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", head, body, "127.0.0.1")
+
+
+async def test_captures_are_stored_per_hop_with_their_version(open_store: OpenStore, backend: str):
+    """Each hop is a row in hop order, with the version its fetch made (NULL for a first 404);
+    an unchanged revisit's same payload keeps its heads but not the bytes again."""
+    async with seeded(open_store, 2) as store:
+        a, b = await store.claim(2)
+        hops = (capture(a.url + "?r", 302, b"moved"), capture(a.url, 200, b"<p>hello</p>"))
+        gone = (capture(b.url, 404, b"no"),)
+        await store.write_batch([
+            page(a, visit=visit("h1"), captures=hops),
+            page(b, status=404, title=None, text=None, captures=gone),
+        ])  # fmt: skip
+        await store.schedule_revisits(due_at=None, checked_before=None)
+        (again,) = [i for i in await store.claim(2) if i.url == a.url]
+        later = "2026-12-07T00:00:00.000+00:00"
+        same = (capture(a.url, 200, b"<p>hello</p>", later),)
+        await store.write_batch([CheckedRecord(again.id, a.url, 200, 1, visit("h1"), same)])
+    rows = await stored(
+        backend,
+        "SELECT c.url, hop, target_uri, c.status, body, body_length, payload_digest, truncated, "
+        "v.url, c.fetched_at, peer, request, response FROM captures c "
+        "LEFT JOIN versions v ON v.id = c.version_id ORDER BY c.id",
+    )
+    bodies = [None if r[4] is None else zlib.decompress(blob(r[4])) for r in rows]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        (a.url, 0, a.url + "?r", 302),
+        (a.url, 1, a.url, 200),
+        (b.url, 0, b.url, 404),
+        (a.url, 0, a.url, 200),
+    ]
+    assert bodies == [b"moved", b"<p>hello</p>", b"no", None]
+    assert [r[5] for r in rows] == [5, 12, 2, 12]
+    assert rows[3][6] == rows[1][6] == payload_digest(b"<p>hello</p>")
+    assert [r[8] for r in rows] == [a.url, a.url, None, a.url]
+    assert [r[9] for r in rows] == [CAPTURED_AT] * 3 + [later]
+    assert {(r[10], blob(r[11]), r[7]) for r in rows} == {
+        ("127.0.0.1", b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0)
+    }
+    assert blob(rows[1][12]).startswith(b"HTTP/1.1 200 X\r\n")

@@ -17,7 +17,16 @@ from scraper.storage import crawl_running, open_crawl_store, open_read_store
 from scraper.storage.postgres.schema import REVISIT_COLUMNS
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.storage.sqlite.store import Store
-from tests.conftest import VERSION_5, VERSION_6, VERSION_7, VERSION_8, CrawlFn, page_record, pg_rows
+from tests.conftest import (
+    VERSION_5,
+    VERSION_6,
+    VERSION_7,
+    VERSION_8,
+    VERSION_9,
+    CrawlFn,
+    page_record,
+    pg_rows,
+)
 
 
 async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn):
@@ -152,7 +161,8 @@ async def test_the_batch_writer_is_not_part_of_the_file(site: TestServer, crawl:
 
 
 # What a PostgreSQL crawl of version 5 had: no versions, no revisit columns, bodies by URL.
-PG_VERSION_8 = "DROP TABLE cookies;"
+PG_VERSION_9 = "DROP TABLE captures;"
+PG_VERSION_8 = PG_VERSION_9 + "DROP TABLE cookies;"
 PG_VERSION_7 = PG_VERSION_8 + "DROP VIEW pages_metadata; DROP TABLE metadata;"
 PG_VERSION_6 = PG_VERSION_7 + "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
 PG_VERSION_5 = (
@@ -318,3 +328,31 @@ async def test_a_postgresql_crawl_made_before_worker_ends_gets_them(pg_url: str)
         workers = {w.name: w for w in await reader.workers()}
     assert workers["gone:1"].ended_age_s is None
     assert [w.ended_age_s is not None for name, w in workers.items() if name != "gone:1"] == [True]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_version_9_crawl_gets_the_captures_table(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """Opening a schema-9 crawl (either backend) adds the empty captures table (--archive)."""
+    postgres = backend == "postgres"
+    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    async with open_crawl_store(address) as store:
+        await store.add_urls([("http://h.test/0", "h.test", 0)])
+    check = "SELECT (SELECT count(*) FROM captures), (SELECT count(*) FROM pages)"
+    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
+    if postgres:
+        await pg_rows(
+            address, PG_VERSION_9 + "UPDATE meta SET value = '9' WHERE key = 'schema_version'"
+        )
+    else:
+        with sqlite3.connect(address) as conn:
+            conn.executescript(VERSION_9)
+    async with open_crawl_store(address):
+        pass
+    if postgres:
+        found = await pg_rows(address, check) + await pg_rows(address, meta)
+    else:
+        with sqlite3.connect(address) as conn:
+            found = conn.execute(check).fetchall() + conn.execute(meta).fetchall()
+    assert found == [(0, 0), (str(SCHEMA_VERSION),)]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import orjson
 
 from scraper.models import CheckedRecord, PageRecord, Reparsed, SinkRecord
+from scraper.storage.postgres.captures import capture_statements
 from scraper.storage.postgres.contents import batch_statements, reparse_statements
 from scraper.storage.postgres.metadata import metadata_statements, reparse_metadata_statements
 from scraper.storage.postgres.setup import Conn
@@ -70,6 +71,7 @@ async def write(conn: Conn, records: Sequence[SinkRecord]) -> None:
         (UPSERT_PAGES, columns),
         *batch_statements(pages),  # after the versions: for the latest
         *metadata_statements(pages),
+        *capture_statements(records),  # --archive
     ]
     bodies = [(p.url, p.charset, p.body) for p in pages if p.body is not None]
     if bodies:

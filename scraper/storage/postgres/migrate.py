@@ -13,6 +13,9 @@ function), in batches; every page its first version; bodies one per version.
 
 8 -> 9 (cookies): the cookies table, the session's jar (:mod:`scraper.storage.cookies`).
 
+9 -> 10 (captures): the captures table (:mod:`scraper.storage.captures`), empty until pages are
+fetched with ``--archive``.
+
 Within 6: ``workers.ended_at`` and ``end_error`` (a worker's end, for ``scraper status``), added
 to a database made before them. Nullable columns older scrapers ignore, so the version stays.
 """
@@ -22,7 +25,14 @@ import logging
 from scraper.digest import page_content_hash
 from scraper.storage.postgres.connect import Conn
 from scraper.storage.postgres.metadata import METADATA
-from scraper.storage.postgres.schema import BODIES, CONTENTS, COOKIES, REVISIT_COLUMNS, VERSIONS
+from scraper.storage.postgres.schema import (
+    BODIES,
+    CAPTURES,
+    CONTENTS,
+    COOKIES,
+    REVISIT_COLUMNS,
+    VERSIONS,
+)
 from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS
 
 log = logging.getLogger(__name__)
@@ -77,7 +87,9 @@ async def migrate(conn: Conn, version: int) -> None:
         await conn.execute(CONTENTS)  # 6 -> 7
     if version <= 7:
         await conn.execute(METADATA)  # 7 -> 8
-    await conn.execute(COOKIES)  # 8 -> 9
+    if version <= 8:
+        await conn.execute(COOKIES)  # 8 -> 9
+    await conn.execute(CAPTURES)  # 9 -> 10
 
 
 _HAS_WORKER_ENDS = """

@@ -5,8 +5,9 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
+from scraper.storage.captures import CAPTURES_SCHEMA, captures_ddl
 from scraper.storage.contents import contents_ddl
-from scraper.storage.cookies import COOKIES_SCHEMA, cookies_ddl
+from scraper.storage.cookies import cookies_ddl
 from scraper.storage.revisits import (
     BODIES_OF_VERSIONS,
     FIRST_VERSIONS,
@@ -15,11 +16,12 @@ from scraper.storage.revisits import (
 )
 from scraper.storage.sqlite.metadata import METADATA
 
-SCHEMA_VERSION = COOKIES_SCHEMA
+SCHEMA_VERSION = CAPTURES_SCHEMA
 REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
 # 7 (CONTENTS_SCHEMA): contents, chunks and the pages_markdown view (storage.contents)
 # 8 (METADATA_SCHEMA): metadata and the pages_metadata view (storage.metadata)
 # 9 (COOKIES_SCHEMA): the cookies table, the session's jar (storage.cookies)
+# 10 (CAPTURES_SCHEMA): captures, each fetch's hops as received (--archive; storage.captures)
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -82,6 +84,10 @@ _VERSIONS = versions_ddl(_TYPES)
 _REVISIT_COLUMNS = revisit_columns(_TYPES)
 _CONTENTS = contents_ddl({"bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"})
 _COOKIES = cookies_ddl({"bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"})
+_CAPTURES = captures_ddl(
+    {"id": "INTEGER PRIMARY KEY", "bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"}
+    | {"blob": "BLOB"}
+)
 
 
 # (No comma in a comment before the last column: SQLite's DROP COLUMN cuts at the last comma it
@@ -145,6 +151,7 @@ CREATE TABLE pages (
     + _CONTENTS
     + METADATA
     + _COOKIES
+    + _CAPTURES
 )
 
 # MIGRATIONS[n] turns a version-n database into version n + 1.
@@ -187,4 +194,6 @@ ALTER TABLE bodies RENAME TO bodies_5;
     7: METADATA,
     # The session's cookie jar, empty until a crawl with cookies on saves it.
     8: _COOKIES,
+    # Captures (--archive): the captures table, empty until pages are fetched with --archive.
+    9: _CAPTURES,
 }

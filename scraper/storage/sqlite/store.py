@@ -31,6 +31,7 @@ from scraper.models import (
     StoredCookie,
 )
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
+from scraper.storage.captures import capture_rows
 from scraper.storage.contents import chunk_rows, content_rows, reparsed_contents
 from scraper.storage.cookies import CookieKey
 from scraper.storage.metadata import metadata_rows
@@ -41,6 +42,7 @@ from scraper.storage.revisits import (
     visit_columns,
 )
 from scraper.storage.sqlite import adopt, cookies
+from scraper.storage.sqlite.captures import write_captures
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
 from scraper.storage.sqlite.metadata import update_reparsed_metadata
@@ -319,13 +321,16 @@ class Store:
         """
         pages = [r for r in records if isinstance(r, PageRecord)]
         bodies = [(p.url, p.charset, p.body, p.url) for p in pages if p.body is not None]
+        captures = capture_rows(records)  # --archive
         try:
-            async with self._transaction() if bodies else self._lock:
+            async with self._transaction() if bodies or captures else self._lock:
                 added = await self._write(records, pages)
                 if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
                     for sql in BODIES.split(";")[:2]:  # the table exists once a body is stored
                         await self.db.execute(sql)
                     await self.db.executemany(INSERT_BODY, bodies)  # after their versions
+                if captures:
+                    await write_captures(self.db, captures)
         except sqlite3.OperationalError as exc:  # disk full, read-only: the batch rolled back
             raise StoreError(f"cannot write to database {self.path}: {exc}") from None
         self._claimed = max(0, self._claimed - len(records))
