@@ -281,6 +281,7 @@ async def test_a_version_7_crawl_gets_the_metadata_table(
     assert found == [(second.url, 3), (str(SCHEMA_VERSION),)]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_a_version_8_crawl_gets_the_cookies_table(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ):

@@ -32,7 +32,7 @@ from scraper.models import (
 )
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.captures import capture_rows
-from scraper.storage.contents import chunk_rows, content_rows, reparsed_contents
+from scraper.storage.contents import chunk_rows, content_rows
 from scraper.storage.cookies import CookieKey
 from scraper.storage.metadata import metadata_rows
 from scraper.storage.revisits import (
@@ -45,7 +45,7 @@ from scraper.storage.sqlite import adopt, cookies
 from scraper.storage.sqlite.captures import write_captures
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
-from scraper.storage.sqlite.metadata import update_reparsed_metadata
+from scraper.storage.sqlite.reparsed import write_reparsed
 from scraper.storage.sqlite.schema import BODIES
 from scraper.storage.sqlite.setup import prepare_for_crawl, scalar
 from scraper.storage.sqlite.statements import (
@@ -54,11 +54,6 @@ from scraper.storage.sqlite.statements import (
     INSERT_BODY,
     INSERT_NEW_URLS,
     PARSED_PAGE,
-    REPARSED_CHUNK,
-    REPARSED_CHUNKS_GONE,
-    REPARSED_CONTENT,
-    REPARSED_PAGE,
-    REPARSED_VERSION,
     RETRY_FAILED,
     SCHEDULE,
     STORED_OF_BATCH,
@@ -390,22 +385,7 @@ class Store:
         """New title, description, text, data and content hash for versions parsed again;
         for the latest version of its URL, its page's too, and its links."""
         async with self._transaction() as db:
-            await db.executemany(REPARSED_VERSION, [
-                (p.title, p.description, p.text, p.data, p.content_hash, p.version_id)
-                for p in pages
-            ])  # fmt: skip
-            await db.executemany(REPARSED_PAGE, [
-                (p.title, p.description, p.text, p.data, _json(p.links) if p.links else None,
-                 p.content_hash, p.url, p.version_id)
-                for p in pages
-            ])  # fmt: skip
-            contents = reparsed_contents(pages)
-            await db.executemany(REPARSED_CONTENT, [(v, url, c.markdown) for v, url, c in contents])
-            await db.executemany(REPARSED_CHUNKS_GONE, [(v,) for v, _, _ in contents])
-            await db.executemany(
-                REPARSED_CHUNK, [(v, *row) for v, url, c in contents for row in chunk_rows(url, c)]
-            )
-            await update_reparsed_metadata(db, pages)
+            await write_reparsed(db, pages)
 
     # -- counts ---------------------------------------------------------------------------------
 
