@@ -24,6 +24,7 @@ import os
 import platform
 import resource
 import signal
+import sqlite3
 import tempfile
 import threading
 import time
@@ -81,6 +82,7 @@ class BenchReport:
     scrapy: ScrapyRun | None = None  # the same site crawled by Scrapy (``--scrapy PYTHON``)
     parse_workers: int = 1  # the crawl's parse processes
     content: bool = True  # main content, Markdown and chunks derived
+    kept: tuple[int, int] | None = None  # bodies, captures stored (--store-html, --archive)
 
 
 # -- the measurements ----------------------------------------------------------------------------
@@ -260,6 +262,7 @@ def run_bench(
             note("crawl ...")
             crawl = _run_crawl(settings, limit_s)
             by_status = dict(asyncio.run(read_counts(work / "bench.db")).by_status)
+            kept = _kept(work / "bench.db") if any(keep) else None
             db_files = (work / "bench.db", work / "bench.db-wal")
             db_mb = sum(f.stat().st_size for f in db_files if f.exists()) / 1e6
             scrapy = None
@@ -280,7 +283,18 @@ def run_bench(
         scrapy=scrapy,
         parse_workers=parse_workers,
         content=content,
+        kept=kept,
     )
+
+
+def _kept(db: Path) -> tuple[int, int]:
+    """(raw bodies, captures) the crawl stored."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        bodies = (
+            conn.execute("SELECT count(*) FROM bodies").fetchone() if "bodies" in tables else (0,)
+        )
+        return int(bodies[0]), int(conn.execute("SELECT count(*) FROM captures").fetchone()[0])
 
 
 def report_lines(r: BenchReport) -> list[str]:
@@ -305,6 +319,7 @@ def report_lines(r: BenchReport) -> list[str]:
         f"raw CPU: {raw.cpu_s_per_1000:.2f} s/1000 pages",
         f"peak RSS: {r.peak_rss_mb:.0f} MB (crawler),"
         f" {r.crawl.child_peak_rss_mb:.0f} MB (parse process)",
+        *([f"kept: {r.kept[0]} raw bodies, {r.kept[1]} captures"] if r.kept else []),
         *(_scrapy_lines(r.scrapy, c) if r.scrapy else []),
     ]
 

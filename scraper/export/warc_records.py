@@ -70,10 +70,10 @@ def http_head(response: bytes, payload_length: int) -> bytes:
     server sent it chunked (or another length than the payload kept, a cut body); else as is."""
     lines = response.split(_CRLF)
     fields = [line for line in lines[1:] if line]
-    framing = [line for line in fields if _name(line) in _FRAMING]
-    if framing == [b"Content-Length: " + str(payload_length).encode()] or (
-        not framing and payload_length == 0
-    ):
+    framing = [(_name(line), line.split(b":", 1)[-1].strip()) for line in fields]
+    framing = [(name, value) for name, value in framing if name in _FRAMING]
+    length = str(payload_length).encode()
+    if framing == [(b"content-length", length)] or (not framing and not payload_length):
         return response
     kept = [line for line in fields if _name(line) not in _FRAMING]
     kept.append(b"Content-Length: " + str(payload_length).encode())

@@ -107,6 +107,13 @@ async def test_bench_no_content_and_parse_workers_reach_the_crawl(tmp_path: Path
     assert re.search(r"^parse: 2 processes; main content, Markdown and chunks off$", out, re.M)
 
 
+async def test_bench_store_html_and_archive_reach_the_crawl():
+    """`--store-html --archive` crawls keeping bodies and captures, and counts them."""
+    code, out, err = await run_bench_cli("--pages", "30", "--store-html", "--archive")
+    assert code == 0, err
+    assert re.search(r"^kept: 30 raw bodies, 3[0-9] captures$", out, re.M), out
+
+
 async def run_bench_cli(
     *args: str, timeout_s: float = 50, without_nginx: bool = False
 ) -> tuple[int, str, str]:

@@ -8,6 +8,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from scraper.export import export_warc
+from scraper.export.warc_records import http_head
 from scraper.testing.archive import ARCHIVE_PAGES
 from tests.conftest import CrawlFn, run
 from tests.export.readers import check_with_every_reader, pywb, records, replay
@@ -160,3 +161,14 @@ async def test_a_postgresql_crawl_exports_the_same_records(
     assert {path: payloads[path] for path in ARCHIVE_PAGES} == {
         path: page.payload for path, page in ARCHIVE_PAGES.items()
     }
+
+
+def test_a_head_is_rewritten_only_when_its_framing_is_not_the_payloads():
+    """A true Content-Length (any case) is kept as sent; chunked or a cut body get one."""
+    kept = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nX-A: 1\r\n\r\n"
+    assert http_head(kept, 5) == kept
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
+    assert http_head(chunked, 7) == b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 7\r\n\r\n"
+    assert http_head(kept, 3) == b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 3\r\n\r\n"
+    bare = b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n"
+    assert http_head(bare, 0) == bare

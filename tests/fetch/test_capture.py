@@ -1,6 +1,7 @@
 """Captures for archives (--archive): each hop's heads and bytes exactly as on the wire."""
 
 import gzip
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from scraper.config import Settings
 from scraper.fetch import Fetcher, FetchHooks
 from scraper.fetch.decode import BodyDecoder
 from scraper.models import FetchResult
+from scraper.testing import brotli_bomb
 from scraper.testing.archive import ARCHIVE_PAGES
 
 SETTINGS: dict[str, Any] = {"retries": 0, "timeout_s": 5.0, "archive": True}
@@ -87,7 +89,7 @@ async def test_a_body_past_the_cap_is_cut_and_marked_truncated(site: TestServer)
 
 
 async def test_without_archive_nothing_is_captured(site: TestServer):
-    """Without --archive a fetch keeps no capture and a body past the cap is refused."""
+    """Without --archive a fetch keeps no capture, and still decodes the page."""
     result = await fetch(site.make_url("/archive/gzip"), archive=False)
     assert result.captures == ()
     assert result.body == ARCHIVE_PAGES["/archive/gzip"].doc
@@ -101,3 +103,21 @@ def test_decoder_inflates_a_bomb_a_step_at_a_time():
     sizes = [len(next(pieces)) for _ in range(50)]
     assert max(sizes) <= 4096
     assert sum(sizes) == 50 * 4096
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+async def test_a_bomb_is_cut_early_in_little_memory_when_archiving(site: TestServer, coding: str):
+    """With --archive a 1 GiB bomb is cut at 2 MB decoded, its few raw chunks kept, the peak
+    of traced memory under 20 MB."""
+    brotli_bomb(1024)  # made (and cached) before measuring: the server shares our process
+    tracemalloc.start()
+    try:
+        result = await fetch(site.make_url(f"/bomb/{coding}"), max_body_bytes=2_000_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (result.truncated, result.size_bytes, len(result.body)) == (True, 2_000_000, 2_000_000)
+    (capture,) = result.captures
+    assert capture.truncated
+    assert 0 < len(capture.body) < 300_000
+    assert peak < 20_000_000
