@@ -19,7 +19,7 @@ from scraper.importing import FileReport
 
 FilesArg = Annotated[
     list[Path],
-    typer.Argument(metavar="FILE...", help="WARC, WARC.gz, ARC or WACZ files.", show_default=False),
+    typer.Argument(metavar="FILE", help="WARC, WARC.gz, ARC or WACZ files.", show_default=False),
 ]
 
 

@@ -20,7 +20,7 @@ from scraper.crawl.records import Records
 from scraper.crawl.sink import Sink
 from scraper.crawl.workers import interrupted_by_signals
 from scraper.importing import CaptureReader, Entry, FileReport, Survey, survey
-from scraper.models import FrontierItem, FrontierState, SinkRecord
+from scraper.models import FetchResult, FrontierItem, FrontierState, SinkRecord
 from scraper.parse import parse_pool
 from scraper.storage import CrawlStore, open_crawl_store
 from scraper.urls import url_host
@@ -56,7 +56,8 @@ async def _import(settings: Settings, paths: Sequence[Path]) -> ImportSummary:
             settings.max_url_length,
             settings.for_host,
         )
-        feed = _Feed(store)
+        parsers = max(1, settings.parse_workers * 2)  # several chunks in the pool at once
+        feed = _Feed(store, parsers)
         sink = Sink(
             store,
             batch_size=settings.batch_size,
@@ -68,7 +69,9 @@ async def _import(settings: Settings, paths: Sequence[Path]) -> ImportSummary:
             records = Records(settings, links=links, pool=pool)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(sink.run(), name="sink")
-                tg.create_task(feed.run(found, reader, records, sink), name="import")
+                tg.create_task(feed.read(found, reader), name="import-reader")
+                for n in range(parsers):
+                    tg.create_task(feed.parse(records, sink), name=f"import-parser-{n}")
         pending = (await store.frontier_tally())[0].get(FrontierState.PENDING, 0)
     return ImportSummary(tuple(found.reports), sink.stats().pages_written, pending)
 
@@ -86,12 +89,19 @@ async def _crawl_settings(store: CrawlStore, settings: Settings, found: Survey) 
     return dataclasses.replace(settings, seeds=tuple(dict.fromkeys(settings.seeds + seeds)))
 
 
-class _Feed:
-    """Hands captures to the parse stage, then to the sink, a chunk at a time; a URL is never
-    in two unwritten batches (one upsert of a page per statement)."""
+Job = tuple[FrontierItem, FetchResult]
 
-    def __init__(self, store: CrawlStore) -> None:
+
+class _Feed:
+    """Reads captures a chunk at a time (in a thread) for ``parsers`` tasks that parse them
+    (several pool processes busy at once) and hand their records to the sink. A URL is never in
+    two unwritten chunks: a chunk waits until the one before holding its URL is written, so a
+    page's captures are written in fetch-time order (and a page is upserted once a statement)."""
+
+    def __init__(self, store: CrawlStore, parsers: int) -> None:
         self._store = store
+        self._parsers = self._live = parsers
+        self._jobs: asyncio.Queue[list[Job] | None] = asyncio.Queue(maxsize=parsers)
         self._unwritten: set[str] = set()
         self._written = asyncio.Event()
 
@@ -99,22 +109,28 @@ class _Feed:
         self._unwritten.difference_update(r.url for r in records)
         self._written.set()
 
-    async def run(self, found: Survey, reader: CaptureReader, records: Records, sink: Sink) -> None:
-        try:
-            for chunk in _chunks(found.entries):
-                results = await asyncio.to_thread(reader.read, chunk)
-                urls = {r.url for r in results}
-                while urls & self._unwritten:
-                    self._written.clear()
-                    await self._written.wait()
-                ids = await self._store.adopt([(url, url_host(url)) for url in urls])
-                jobs = [
-                    (FrontierItem(ids[r.url], r.url, url_host(r.url), 0, 0), r) for r in results
-                ]
-                self._unwritten |= urls
-                for record in await records.build(list(jobs)):
-                    await sink.inbox.put(record)
-        finally:
+    async def read(self, found: Survey, reader: CaptureReader) -> None:
+        for chunk in _chunks(found.entries):
+            results = await asyncio.to_thread(reader.read, chunk)
+            urls = {r.url for r in results}
+            while urls & self._unwritten:
+                self._written.clear()
+                await self._written.wait()
+            ids = await self._store.adopt([(url, url_host(url)) for url in urls])
+            self._unwritten |= urls
+            if results:
+                await self._jobs.put(
+                    [(FrontierItem(ids[r.url], r.url, url_host(r.url), 0, 0), r) for r in results]
+                )
+        for _ in range(self._parsers):
+            await self._jobs.put(None)
+
+    async def parse(self, records: Records, sink: Sink) -> None:
+        while (jobs := await self._jobs.get()) is not None:
+            for record in await records.build(list(jobs)):
+                await sink.inbox.put(record)
+        self._live -= 1
+        if self._live == 0:
             await sink.inbox.put(None)
 
 
