@@ -26,6 +26,23 @@ from scraper.sites import (
     sites_to_json,
 )
 
+_USERINFO = re.compile(r"(?<=://)([^:@/]*):([^@/]*)@")
+
+
+_ENV_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def mask(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (proxy URLs); one
+    given as an ``${ENV}`` reference is kept (it names the secret, it is not the secret)."""
+
+    def hide(m: re.Match[str]) -> str:
+        kept = _ENV_REFERENCE.fullmatch(m.group(2)) is not None
+        return m.group(0) if kept else f"{m.group(1)}:***@"
+
+    return _USERINFO.sub(hide, text)
+
+
 DEFAULT_USER_AGENT = f"scraper/{__version__} (polite crawler; respects robots.txt)"
 
 
@@ -65,6 +82,9 @@ class Settings:
     headers: tuple[str, ...] = ()
     cookies: bool = False
     cookies_file: str = ""
+    proxies: tuple[str, ...] = ()
+    proxy_rotation: str = "host"
+    proxy_cooldown_s: float = 30.0
     # [parse]
     max_links_per_page: int = 1000
     parse_workers: int = 1
@@ -122,9 +142,10 @@ class Settings:
 
 _HOST_FIELDS = (
     *("delay_s", "per_host", "max_delay_s", "autothrottle", "user_agent", "headers"),
-    *("allow", "deny", "robots", "cookies", "cookies_file"),
+    *("allow", "deny", "robots", "cookies", "cookies_file", "proxies"),
 )
 _HOSTS_CACHED = 4096
+ROTATIONS = ("host", "request")  # proxy_rotation: sticky per target host, or per request
 
 SECTIONS: Mapping[str, tuple[str, ...]] = {
     "crawl": (
@@ -161,6 +182,9 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "headers",
         "cookies",
         "cookies_file",
+        "proxies",
+        "proxy_rotation",
+        "proxy_cooldown_s",
     ),
     "parse": ("max_links_per_page", "parse_workers", "markdown", "chunks", "chunk_tokens"),
     "storage": (
@@ -200,6 +224,7 @@ _MINIMUM: Mapping[str, float] = {
     "lease_s": 0.5,
     "retry_s": 0.5,
     "min_revisit_s": 1,
+    "proxy_cooldown_s": 0,
     "max_revisit_s": 1,
 }
 
@@ -210,6 +235,7 @@ FLAG_NAMES: Mapping[str, str] = {
     "timeout_s": "timeout",
     "headers": "header",
     "cookies_file": "cookies",
+    "proxies": "proxy",
 }
 
 
@@ -239,6 +265,8 @@ def _check_value(name: str, value: object, where: str) -> None:
     if name == "headers" and isinstance(value, tuple):
         for header in value:
             parse_header(header, where)
+    if name == "proxy_rotation" and value not in ROTATIONS:
+        raise UsageError(f"{where} must be one of {', '.join(ROTATIONS)} (got {value!r})")
 
 
 def _coerce(name: str, value: object, where: str) -> object:
@@ -282,6 +310,10 @@ def read_toml(path: Path) -> dict[str, object]:
         values["extract"] = _extract_rules(data.pop("extract"), f"{path} [extract]")
     if "site" in data:
         values["sites"] = read_sites(data.pop("site"), str(path), _coerce_checked)
+    fetch = data.get("fetch")
+    if isinstance(fetch, dict) and "proxy" in fetch:  # one proxy: proxies = [it]
+        proxy = fetch.pop("proxy")
+        fetch["proxies"] = [proxy] if isinstance(proxy, str) and proxy else proxy or []
     _check_names(path, data)
     for section, table in data.items():
         for key, value in table.items():
@@ -359,7 +391,8 @@ def settings_to_json(settings: Settings) -> str:
     """The settings as JSON, to store with the crawl (``db`` left out: it is where they live)."""
     values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings) if f.init}
     del values["db"]
-    values["sites"] = sites_to_json(settings.sites)
+    values["proxies"] = [mask(p) for p in settings.proxies]  # a password is never stored
+    values["sites"] = sites_to_json(settings.sites, mask)
     values["extract"] = [  # a list: the order of the fields is kept
         {k: v for k, v in dataclasses.asdict(rule).items() if v} for rule in settings.extract
     ]

@@ -289,6 +289,14 @@ def stats_json(counts: CrawlCounts) -> dict[str, object]:
         "failures": [
             {"state": state, "reason": reason, "urls": n} for state, reason, n in counts.failures
         ],
+        "blocked": [
+            {"host": host, "reason": reason, "urls": n}
+            for host, reason, n in counts.blocked_by_host
+        ],
+        "proxies": [
+            {"proxy": p, "requests": r, "failures": f, "last_error": e}
+            for p, r, f, e in counts.proxies
+        ],
         "first_fetched_at": counts.first_fetched_at,
         "last_fetched_at": counts.last_fetched_at,
         "duration_s": None if seconds is None else round(seconds, 3),
@@ -312,7 +320,7 @@ def stats_sections(counts: CrawlCounts) -> list[Section]:
         ("duration", _duration_text(seconds)),
         ("pages/s", "-" if rate is None else f"{rate:.1f}"),
     ]
-    return [
+    sections = [
         Section("crawl", ("", ""), tuple(summary)),
         Section("frontier", ("state", "URLs"), tuple(frontier_states(counts).items())),
         Section("status", ("status", "pages"), counts.by_status),
@@ -320,6 +328,12 @@ def stats_sections(counts: CrawlCounts) -> list[Section]:
         Section("hosts", ("host", "pages"), tuple(hosts)),
         Section("failures", ("state", "reason", "URLs"), counts.failures),
     ]
+    if counts.blocked_by_host:  # challenge, captcha and access-denied pages
+        sections.append(Section("blocked", ("host", "reason", "URLs"), counts.blocked_by_host))
+    if counts.proxies:
+        columns = ("proxy", "requests", "failures", "last error")
+        sections.append(Section("proxies", columns, counts.proxies))
+    return sections
 
 
 def _duration_text(seconds: float | None) -> str:

@@ -29,6 +29,8 @@ SITE_KEYS: Mapping[str, str] = {
     "deny": "deny",
     "allow": "allow",
     "respect_robots": "robots",
+    "proxy": "proxies",  # one proxy ("": direct), as proxies = [it]
+    "proxies": "proxies",
 }
 # The keys only a site table sets (no global setting): ``login`` is a table of its own.
 SITE_ONLY_KEYS = ("login", "logout_patterns")
@@ -144,6 +146,7 @@ class HostSettings:
     cookies_file: str = ""
     login: LoginSpec | None = None
     logout_patterns: tuple[str, ...] = LOGOUT_PATTERNS
+    proxies: tuple[str, ...] = ()  # none: direct
 
     @property
     def cookies_on(self) -> bool:
@@ -184,7 +187,7 @@ def host_settings(
 ) -> HostSettings:
     """``host``'s settings: the globals (by their global names), then each matching rule of
     ``rules`` (sorted by :func:`read_sites`, the most specific last)."""
-    values = {key: globals_[name] for key, name in SITE_KEYS.items()}
+    values = {key: globals_[name] for key, name in SITE_KEYS.items() if key != "proxy"}
     headers: list[tuple[str, ...]] = [values.pop("headers")]  # type: ignore[list-item]
     matching = (r for r in rules if r.matches(host))  # read_sites sorts them
     by_global = {name: key for key, name in SITE_KEYS.items()} | {k: k for k in SITE_ONLY_KEYS}
@@ -194,6 +197,10 @@ def host_settings(
                 headers.append(value)  # type: ignore[arg-type]
             else:
                 values[by_global[name]] = value
+    if values["proxies"] and values["delay_s"]:
+        # Through a proxy the moment a request reaches the host is unknown: one request at a
+        # time, the delay counted from its response, keeps the delay at the host.
+        values["per_host"] = 1
     return HostSettings(**values, headers=merge_headers(*headers))  # type: ignore[arg-type]
 
 
@@ -219,19 +226,27 @@ def read_sites(
                 raise UsageError(f"{where}: {here}: unknown key {key!r}")
             if key == "headers":
                 value = _headers(value, f"{where}: {here}")
+            if key == "proxy" and isinstance(value, str):
+                value = [value] if value else []
             values.append((SITE_KEYS[key], coerce(SITE_KEYS[key], value, f"{where}: {here}")))
         rules.append(SiteRule(pattern.lower(), tuple(values)))
     return tuple(sorted(rules, key=lambda r: (r.specificity, r.pattern)))
 
 
-def sites_to_json(rules: tuple[SiteRule, ...]) -> dict[str, dict[str, object]]:
-    """The rules in the form :func:`read_sites` reads (``headers`` as a table)."""
-    by_global = {name: key for key, name in SITE_KEYS.items()} | {k: k for k in SITE_ONLY_KEYS}
+def sites_to_json(
+    rules: tuple[SiteRule, ...], mask: Callable[[str], str] = str
+) -> dict[str, dict[str, object]]:
+    """The rules in the form :func:`read_sites` reads (``headers`` as a table, proxies passed
+    through ``mask``)."""
+    by_global = {name: key for key, name in SITE_KEYS.items() if key != "proxy"}
+    by_global |= {k: k for k in SITE_ONLY_KEYS}
     out: dict[str, dict[str, object]] = {}
     for rule in rules:
         spec = {by_global[name]: value for name, value in rule.values}
         if isinstance(login := spec.get("login"), LoginSpec):
             spec["login"] = login.to_json()  # the references, never their values
+        if "proxies" in spec:
+            spec["proxies"] = [mask(p) for p in spec["proxies"]]  # type: ignore[attr-defined]
         if "headers" in spec:
             spec["headers"] = dict(parse_header(h) for h in spec["headers"])  # type: ignore[attr-defined]
         out[rule.pattern] = spec

@@ -25,6 +25,7 @@ from scraper.config import Settings
 from scraper.crawl import Crawl, CrawlSummary, RevisitPlan
 from scraper.models import FailureRecord, FrontierItem, PageRecord
 from scraper.testing import CONFIG, TRAFFIC, PostgresServer, Traffic, make_app
+from scraper.testing.proxies import Dante, Squid, Tinyproxy, free_port
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEFAULT_TOML = Path(__file__).parent.parent / "config" / "default.toml"
@@ -303,8 +304,12 @@ def failure_record(item: FrontierItem) -> FailureRecord:
     return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
 
 
+# What version 10 had: no proxy_health.
+VERSION_10 = "DROP TABLE proxy_health; UPDATE meta SET value = '10' WHERE key = 'schema_version';"
 # What version 9 had: no captures (--archive).
-VERSION_9 = "DROP TABLE captures; UPDATE meta SET value = '9' WHERE key = 'schema_version';"
+VERSION_9 = VERSION_10 + (
+    "DROP TABLE captures; UPDATE meta SET value = '9' WHERE key = 'schema_version';"
+)
 # What version 8 had: no cookies table (the session's jar).
 VERSION_8 = VERSION_9 + (
     "DROP TABLE cookies; UPDATE meta SET value = '8' WHERE key = 'schema_version';"
@@ -355,3 +360,35 @@ async def crawl_changing(db: Path, server: TestServer, revisit: RevisitPlan | No
 def by_path(server: TestServer, found: list[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
     base = str(server.make_url("/"))[:-1]
     return {str(row[0]).removeprefix(base): row[1:] for row in found}
+
+
+# -- real proxies on loopback (Debian's tinyproxy, squid and dante-server: see .ci/run) -----------
+
+
+@pytest.fixture
+def tinyproxy(tmp_path: Path) -> Iterator[Tinyproxy]:
+    with Tinyproxy(tmp_path / "tinyproxy") as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def authproxy(tmp_path: Path) -> Iterator[Tinyproxy]:
+    with Tinyproxy(tmp_path / "authproxy", user="crawler", password="s3cr3t-pw") as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def dante(tmp_path: Path) -> Iterator[Dante]:
+    with Dante(tmp_path / "dante") as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def squid(tmp_path: Path) -> Iterator[Squid]:
+    with Squid(tmp_path / "squid") as proxy:
+        yield proxy
+
+
+def dead_proxy() -> str:
+    """A proxy URL where nothing listens."""
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens there

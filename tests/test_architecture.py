@@ -46,6 +46,8 @@ LAZY_ALLOWED = {("cli", "bench")}
 # Third-party libraries and the one unit allowed to import each (testing: the test site's server).
 OWNERS = {
     "aiohttp": {"fetch", "testing"},
+    "aiohttp_socks": {"fetch"},  # SOCKS5 proxies
+    "python_socks": {"fetch"},  # aiohttp-socks' errors
     "tenacity": {"fetch", "storage"},  # retries: of fetches, of transactions (PostgreSQL)
     "aiosqlite": {"storage"},
     "psycopg": {"storage"},

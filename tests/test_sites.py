@@ -114,3 +114,61 @@ def test_logout_links_and_the_login_page_are_not_followed_on_login_sites_only(tm
     links = LinkFilter({"x.test"}, Scope.HOST, (), (), 5, 2048, lambda host: default)
     urls = ["http://x.test/Sign-Out", "http://x.test/a?action=logoff", "http://x.test/signin"]
     assert links.admit([*urls, "http://x.test/b"], 0) == (("http://x.test/b", "x.test"),)
+
+
+PROXY_TABLES = """
+[fetch]
+proxy = "http://u:${PW}@10.0.0.1:3128"
+proxy_rotation = "request"
+[site."direct.example.com"]
+proxies = []
+[site."socks.example.com"]
+proxy = "socks5://10.0.0.2:1080"
+[site."*.example.com"]
+proxies = ["http://10.0.0.3:3128", "http://10.0.0.4:3128"]
+"""
+
+
+def test_proxies_per_site(tmp_path: Path):
+    """``[fetch] proxy`` is every host's proxy; a site's ``proxy`` or ``proxies`` replaces it
+    (``proxies = []``: direct); a host with a delay behind a proxy gets one request at a time."""
+    path = tmp_path / "c.toml"
+    path.write_text(PROXY_TABLES)
+    s = load_settings(path)
+    assert s.proxy_rotation == "request"
+    assert s.for_host("other.org").proxies == ("http://u:${PW}@10.0.0.1:3128",)
+    assert s.for_host("direct.example.com").proxies == ()
+    assert (s.for_host("other.org").per_host, s.for_host("direct.example.com").per_host) == (1, 4)
+    assert s.for_host("socks.example.com").proxies == ("socks5://10.0.0.2:1080",)
+    assert s.for_host("www.example.com").proxies == (
+        "http://10.0.0.3:3128",
+        "http://10.0.0.4:3128",
+    )
+
+
+def test_stored_settings_mask_proxy_passwords(tmp_path: Path):
+    """A password written in a proxy URL is stored masked (an ${ENV} reference as written), and
+    a crawl resumed from the masked URL is told to give the proxy again."""
+    from scraper.config import settings_from_json, settings_to_json
+    from scraper.errors import UsageError
+    from scraper.fetch import Fetcher
+
+    path = tmp_path / "c.toml"
+    path.write_text('[site."a.com"]\nproxy = "http://bob:pa55word@10.0.0.9:3128"\n')
+    s = load_settings(path, proxies=("http://amy:hunter2@10.0.0.8:3128", "http://u:${PW}@h:1"))
+    text = settings_to_json(s)
+    assert "pa55word" not in text
+    assert "hunter2" not in text
+    back = settings_from_json(text, "x.db")
+    assert back.proxies == ("http://amy:***@10.0.0.8:3128", "http://u:${PW}@h:1")
+    assert back.for_host("a.com").proxies == ("http://bob:***@10.0.0.9:3128",)
+    with pytest.raises(UsageError, match="password was not stored; give --proxy again"):
+        Fetcher(back)
+
+
+def test_bad_proxy_rotation_is_a_usage_error(tmp_path: Path):
+    """proxy_rotation is host or request."""
+    path = tmp_path / "c.toml"
+    path.write_text('[fetch]\nproxy_rotation = "random"\n')
+    with pytest.raises(Exception, match="must be one of host, request"):
+        load_settings(path)

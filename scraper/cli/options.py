@@ -138,6 +138,14 @@ CookiesOpt = Annotated[
         help="Load this Netscape cookies.txt and keep cookies (Set-Cookie) for every host.",
     ),
 ]
+ProxyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--proxy",
+        metavar="URL",
+        help="Go through this proxy: http://, https://, socks5://, or env (repeatable: rotated).",
+    ),
+]
 UserAgentOpt = Annotated[
     str | None, _setting("--user-agent", "User-Agent header.", _NEW.user_agent, "TEXT")
 ]
@@ -192,7 +200,7 @@ def flag_overrides(**flags: object) -> dict[str, object]:
     """CLI flag values under their Settings names (None: not given)."""
     renamed = {flag: name for name, flag in FLAG_NAMES.items()}
     values = {renamed.get(name, name): value for name, value in flags.items()}
-    for name in ("allow", "deny", "headers"):
+    for name in ("allow", "deny", "headers", "proxies"):
         values[name] = tuple(values[name]) if values.get(name) else None  # type: ignore[arg-type]
     return values
 
@@ -273,6 +281,7 @@ def _run_options(
     user_agent: UserAgentOpt = None,
     header: HeaderOpt = None,
     cookies: CookiesOpt = None,
+    proxy: ProxyOpt = None,
     timeout: TimeoutOpt = None,
     retries: RetriesOpt = None,
     robots: RobotsOpt = None,

@@ -159,7 +159,7 @@ class Crawl:
             await frontier.add_seeds(seeds)
             if not await store.crawl_finished(s.max_pages):
                 trusted = {urlsplit(seed).hostname or "" for seed in seeds}
-                async with Fetcher(s, trusted) as fetcher:
+                async with Fetcher(s, trusted, store.record_proxies) as fetcher:
                     await self._crawl(store, fetcher, frontier, slots, seeds)
                 await store.release_claims()  # URLs cut off by a stop go back to pending
                 await self._publish("interrupted" if self._signal else "finished")

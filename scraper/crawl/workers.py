@@ -26,7 +26,7 @@ from scraper.crawl.session import AUTH_LOST, Sessions
 from scraper.crawl.sink import Sink
 from scraper.crawl.slots import HostSlots
 from scraper.errors import FetchError, Interrupted, PermanentFetchError
-from scraper.fetch import Fetcher, FetchHooks
+from scraper.fetch import BLOCK_REASONS, Fetcher, FetchHooks
 from scraper.models import FailureRecord, FetchResult, FrontierItem, FrontierState, SinkRecord
 from scraper.parse import STOP_SIGNALS
 from scraper.storage import CrawlStore
@@ -47,8 +47,9 @@ class Flight:
 
 # The most pages one parser sends to the parse pool in one call.
 PARSE_BATCH = 64
-# Reasons that mean "not allowed to fetch" rather than "tried and failed".
-_BLOCKING_REASONS = frozenset({"private_address"})
+# Reasons that mean "not allowed to fetch" (or answered with a block page) rather than "tried
+# and failed".
+_BLOCKING_REASONS = frozenset({"private_address", *BLOCK_REASONS})
 
 
 class _LeaseEnding(Exception):
@@ -196,7 +197,7 @@ class Workers:
         def on_response(
             reason: str, status: int, seconds: float, retry_after: float | None
         ) -> None:
-            self._slots.observe(item.host, status, seconds)
+            self._observe(item.host, reason, status, seconds)
             if retry_after is not None:  # no request to this host before then (capped)
                 self._slots.defer(item.host, min(retry_after, self._settings.retry_backoff_max_s))
 
@@ -205,6 +206,15 @@ class Workers:
                 self._slots.sent(item.host, at)
 
         return FetchHooks(before_attempt, allow_redirect, on_response, on_sent)
+
+    def _observe(self, host: str, reason: str, status: int, seconds: float) -> None:
+        """Adapt the host's pace to a response; a block page slows the host down as a 429
+        does, from now (the next request waits the new delay)."""
+        if reason in BLOCK_REASONS:
+            self._slots.observe(host, 429, seconds)
+            self._slots.defer(host, self._slots.delay_of(host))
+        else:
+            self._slots.observe(host, status, seconds)
 
     # -- parsers --------------------------------------------------------------------------------
 

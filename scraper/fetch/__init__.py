@@ -7,15 +7,22 @@ in each fetch (politeness slot, redirect admission, timing) is a :class:`FetchHo
 """
 
 from scraper.fetch.addresses import is_public_address
+from scraper.fetch.blocks import BLOCK_REASONS, BlockReason
 from scraper.fetch.client import Fetcher, FetchHooks
 from scraper.fetch.cookies import SiteCookieJar, jar_cookies, restore_cookies
+from scraper.fetch.proxies import ProxiesDown, ProxyHealth, ProxyReason
 from scraper.fetch.transport import FetchRequest, HopResponse, Transport
 
 __all__ = [
+    "BLOCK_REASONS",
+    "BlockReason",
     "FetchHooks",
     "FetchRequest",
     "Fetcher",
     "HopResponse",
+    "ProxiesDown",
+    "ProxyHealth",
+    "ProxyReason",
     "SiteCookieJar",
     "Transport",
     "is_public_address",

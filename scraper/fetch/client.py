@@ -28,10 +28,12 @@ from typing import Self
 from scraper.config import Settings
 from scraper.errors import FetchError, InvalidURL, PermanentFetchError, TransientFetchError
 from scraper.fetch.addresses import host_key, parse_resolve, parse_retry_after
+from scraper.fetch.blocks import BlockDetector
 from scraper.fetch.capture import capture_of, now
 from scraper.fetch.cookies import SiteCookieJar
-from scraper.fetch.guard import AddressPolicy
+from scraper.fetch.guard import AddressPolicy, TargetGuard
 from scraper.fetch.http import REDIRECTS, AiohttpTransport
+from scraper.fetch.proxies import ProxyFailure, ProxyPool, ProxyRow, settings_proxies
 from scraper.fetch.retries import RetryPolicy
 from scraper.fetch.transport import FetchRequest, Transport
 from scraper.models import Capture, FetchResult, PreviousVisit
@@ -100,11 +102,19 @@ class Fetcher:
     Use as ``async with Fetcher(settings) as f:``.
 
     ``trusted_hosts`` are the seeds' hostnames (no port): they may be on private addresses.
-    Raises UsageError at once for a bad ``settings.resolve`` entry.
+    ``record_proxies`` is awaited at the end with each proxy's (masked URL, requests,
+    failures, last error), if any proxy was used. Raises UsageError at once for a bad
+    ``settings.resolve`` entry or proxy.
     """
 
-    def __init__(self, settings: Settings, trusted_hosts: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        trusted_hosts: Iterable[str] = (),
+        record_proxies: Callable[[list[ProxyRow]], Awaitable[None]] | None = None,
+    ) -> None:
         self._settings = settings
+        self._record_proxies = record_proxies
         self._policy = AddressPolicy(
             trusted=frozenset(host_key(host) for host in trusted_hosts),
             allow_private=settings.allow_private,
@@ -113,6 +123,14 @@ class Fetcher:
         self._http = AiohttpTransport(settings, self._policy)
         self._transport: Transport = self._http
         self._retries = RetryPolicy(settings)
+        self.proxies = ProxyPool(
+            lambda host: settings.for_host(host).proxies,
+            known=settings_proxies(settings),
+            rotation=settings.proxy_rotation,
+            cooldown_s=settings.proxy_cooldown_s,
+        )
+        self._target_guard = TargetGuard(self._policy) if self.proxies.used else None
+        self._blocks = BlockDetector()
         self.retried = 0
 
     async def __aenter__(self) -> Self:
@@ -128,6 +146,13 @@ class Fetcher:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self._transport.__aexit__(et, e, tb)
+        if self._target_guard is not None:
+            await self._target_guard.close()
+        report = self.proxies.report()
+        if self._record_proxies is not None and report:
+            await self._record_proxies(
+                [(h.proxy, h.requests, h.failures, h.last_error) for h in report]
+            )
 
     async def fetch(
         self, request: FetchRequest | str, hooks: FetchHooks, previous: PreviousVisit | None = None
@@ -185,13 +210,35 @@ class Fetcher:
     ) -> FetchResult:
         clock = _Clock()
         try:
-            result = await self._follow(request, attempt_no, hooks, clock, conditional)
+            result = await self._through_proxies(request, attempt_no, hooks, clock, conditional)
         except FetchError as exc:
             retry_after = exc.retry_after_s if isinstance(exc, TransientFetchError) else None
             hooks.on_response(exc.reason, clock.status, clock.seconds(), retry_after)
             raise
         hooks.on_response("ok", result.status, clock.seconds(), None)
         return result
+
+    async def _through_proxies(
+        self,
+        request: FetchRequest,
+        attempt_no: int,
+        hooks: FetchHooks,
+        clock: _Clock,
+        conditional: dict[str, str] | None,
+    ) -> FetchResult:
+        """:meth:`_follow`, again through another proxy (after the host's politeness wait)
+        while a proxy fails, a bounded number of times (:meth:`ProxyPool.choose` raises
+        ProxiesDown once every one is down)."""
+        failovers = 0
+        while True:
+            try:
+                return await self._follow(request, attempt_no, hooks, clock, conditional)
+            except ProxyFailure as exc:
+                self.proxies.failed(exc)
+                failovers += 1
+                if failovers > self.proxies.failover_limit(url_host(request.url)):
+                    raise
+                await hooks.before_attempt(attempt_no + 1)  # not counted as a retry
 
     async def _follow(
         self,
@@ -257,7 +304,14 @@ class Fetcher:
         """Send ``request`` (its URL normalized) without following redirects, with the host's
         headers (its site table's, ``--header``), then ``headers``, then the request's own."""
         url = request.url
+        host = url_host(url)
         self._policy.check_literal(url)
+        if request.proxy is None and self.proxies.used:
+            proxy = await self.proxies.choose(host)
+            if proxy is not None:
+                request = replace(request, proxy=proxy.url)
+        if request.proxy is not None and self._target_guard is not None:
+            await self._target_guard.check(url)  # the connector resolves the proxy only
         clock.request()
         hop = replace(
             request,
@@ -270,8 +324,11 @@ class Fetcher:
         sent = None if on_sent is None else partial(on_sent, url)
         at = now() if self._settings.archive else ""
         resp = await self._transport.send(hop, clock.headers, sent)
+        if request.proxy is not None:
+            self.proxies.succeeded_url(request.proxy)
         status = resp.status
         capture = capture_of(resp, url, at) if self._settings.archive else None
+        self._blocks.check(host, resp)  # raises BlockedError for a challenge or block page
         if status in REDIRECTS:
             location = resp.header("Location")
             return _Page(

@@ -9,8 +9,10 @@ the request (aiohttp resolves no literal). ``resolve`` pins a name to an address
 import functools
 import ipaddress
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -90,3 +92,38 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+class TargetGuard:
+    """The guard for requests through a proxy, where the connector resolves only the proxy:
+    the target's name is resolved here first (its ``resolve`` pin, else DNS), and refused
+    with ``private_address`` when an untrusted host has no public address. A verdict is kept
+    ``ttl_s`` (as the connector's DNS cache)."""
+
+    def __init__(self, policy: AddressPolicy, ttl_s: float = 300.0) -> None:
+        self._policy = policy
+        self._resolver = GuardedResolver(policy)
+        self._ttl_s = ttl_s
+        self._passed: dict[str, float] = {}  # host -> monotonic time its verdict expires
+
+    async def check(self, url: str) -> None:
+        """Raise PermanentFetchError("private_address") if ``url``'s host may not be reached."""
+        self._policy.check_literal(url)
+        host = urlsplit(url).hostname or ""
+        if self._policy.trusts(host) or _literal(host) is not None:
+            return
+        now = time.monotonic()
+        if self._passed.get(host, 0.0) > now:
+            return
+        try:
+            await self._resolver.resolve(host, 0, socket.AF_UNSPEC)
+        except PrivateAddressError as exc:
+            raise PermanentFetchError("private_address", str(exc)) from None
+        except OSError:
+            return  # unknown here: the proxy resolves it, or fails (the target's dns_error)
+        self._passed[host] = now + self._ttl_s
+        if len(self._passed) > 4096:
+            del self._passed[next(iter(self._passed))]
+
+    async def close(self) -> None:
+        await self._resolver.close()

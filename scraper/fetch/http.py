@@ -27,6 +27,14 @@ from scraper.fetch.cookies import SiteCookieJar, file_cookies, session_jar
 from scraper.fetch.decode import ACCEPT_ENCODING, CappedBody
 from scraper.fetch.errors import EXPECTED, translate
 from scraper.fetch.guard import AddressPolicy, GuardedResolver
+from scraper.fetch.proxies import Proxy, parse_proxy
+from scraper.fetch.proxywire import (
+    PROXY_ERRORS,
+    failure_of,
+    hidden,
+    proxy_answer,
+    socks_connector,
+)
 from scraper.fetch.transport import FetchRequest, HopResponse
 from scraper.models import HTML_TYPES
 
@@ -39,10 +47,18 @@ _KEEP_TYPES = HTML_TYPES | {"text/plain", "text/xml", "application/xml"}
 _KEEP_TYPES |= {"application/gzip", "application/x-gzip"}
 
 
+# 403, 429 and 503 bodies are read up to this, to tell a challenge or a block page (blocks.py).
+BLOCK_BODY_BYTES = 64 * 1024
+_SMALL_BODY = frozenset({403, 429, 503})
+
+
 def reads_body(status: int) -> bool:
     """Whether a response's body is read: not for a redirect, a 304 (no content, RFC 9110
-    15.4.5), a 429 or a 5xx (retried: only its status and head count)."""
-    return status not in REDIRECTS and status != 304 and status != 429 and status < 500
+    15.4.5), or a 5xx but 503 (retried: only its status and head count); those of 403, 429
+    and 503 up to :data:`BLOCK_BODY_BYTES`, kept or not."""
+    if status in _SMALL_BODY:
+        return True
+    return status not in REDIRECTS and status != 304 and status < 500
 
 
 class AiohttpTransport:
@@ -54,12 +70,19 @@ class AiohttpTransport:
         self._session: aiohttp.ClientSession | None = None
         self._resolver: AbstractResolver | None = None
         self._file_cookies = file_cookies(settings)  # read now: a bad file fails at once
+        self._proxies: dict[str, Proxy] = {}
+        self._socks: dict[str, aiohttp.ClientSession] = {}  # one session per SOCKS proxy
 
     async def __aenter__(self) -> Self:
         s = self._settings
         self._resolver = GuardedResolver(self._policy)
-        self._session = aiohttp.ClientSession(
-            connector=_connector(s, self._resolver),
+        self._session = self._new_session(_connector(s, self._resolver))
+        return self
+
+    def _new_session(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
+        s = self._settings
+        return aiohttp.ClientSession(
+            connector=connector,
             # Per request, each redirect hop on its own, body included (aiohttp's total).
             timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
             headers={"User-Agent": s.user_agent, "Accept": _ACCEPT, "Accept-Encoding": _CODINGS},
@@ -68,7 +91,24 @@ class AiohttpTransport:
             trust_env=False,
             request_class=_StampedRequest,
         )
-        return self
+
+    def _route(self, request: FetchRequest) -> tuple[aiohttp.ClientSession, Proxy | None]:
+        """The session to send ``request`` on, and its proxy (None: direct)."""
+        if self._session is None:
+            raise RuntimeError("fetcher is not open")
+        if request.proxy is None:
+            return self._session, None
+        proxy = self._proxies.get(request.proxy)
+        if proxy is None:
+            proxy = self._proxies[request.proxy] = parse_proxy(request.proxy)
+        if not proxy.socks:
+            return self._session, proxy
+        session = self._socks.get(proxy.url)
+        if session is None:
+            s = self._settings
+            connector = socks_connector(proxy, limit=s.concurrency, force_close=s.keepalive_s == 0)
+            session = self._socks[proxy.url] = self._new_session(connector)
+        return session, proxy
 
     @property
     def cookie_jar(self) -> SiteCookieJar | None:
@@ -79,8 +119,9 @@ class AiohttpTransport:
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for session in (*self._socks.values(), self._session):
+            if session is not None:
+                await session.close()
         if self._resolver is not None:
             await self._resolver.close()
 
@@ -91,25 +132,34 @@ class AiohttpTransport:
         on_sent: Callable[[float], None] | None = None,
     ) -> HopResponse:
         """One request, no redirect followed; the body is read (see :func:`reads_body`)."""
-        if self._session is None:
-            raise RuntimeError("fetcher is not open")
+        session, proxy = self._route(request)
         wire = _Wire(on_sent)
         token = _WIRE.set(wire)
         try:
-            async with self._session.request(
+            async with session.request(
                 request.method,
                 URL(request.url, encoded=True),  # normalized: percent-encoded, punycode host
                 allow_redirects=False,
                 headers=dict(request.headers),
                 data=request.form if request.form is not None else request.body,
-                proxy=request.proxy,
+                proxy=None if proxy is None or proxy.socks else proxy.url,
             ) as resp:
                 on_headers(resp.status)
+                if proxy is not None and on_sent is not None:
+                    # The proxy may have passed the request on any time until now: the delay
+                    # to the host's next request counts from here too (politeness at the host).
+                    on_sent(time.monotonic())
+                if proxy is not None and not proxy.socks and request.url.startswith("http:"):
+                    failure = proxy_answer(resp.status, resp.headers, proxy)
+                    if failure is not None:  # the proxy's own answer, not the site's
+                        raise failure
                 return await self._receive(resp, wire)
         except FetchError:
             raise
-        except EXPECTED as exc:
-            raise translate(exc) from exc
+        except (*EXPECTED, *PROXY_ERRORS) as exc:
+            if proxy is None:
+                raise translate(exc) from exc
+            raise failure_of(exc, proxy) or hidden(translate(exc), proxy) from None
         finally:
             _WIRE.reset(token)
 
@@ -131,7 +181,7 @@ class AiohttpTransport:
             body=read.body,
             size=read.size,
             request_line=wire.request_line,
-            raw_body=read.raw,
+            raw_body=read.raw if self._settings.archive else None,
             truncated=read.truncated,
         )
 
@@ -143,11 +193,14 @@ class AiohttpTransport:
         decompression bomb costs a few chunks of memory, not its size.
         """
         s = self._settings
-        length = resp.content_length
-        if length is not None and length > s.max_body_bytes and not s.archive:
-            raise PermanentFetchError("body_too_large", f"Content-Length {length}")
         coding = resp.headers.get("Content-Encoding")
-        body = CappedBody(coding, s.max_body_bytes, keep=keep, raw=s.archive)
+        if resp.status in _SMALL_BODY:  # an error page: its head is enough, cut there
+            body = CappedBody(coding, BLOCK_BODY_BYTES, keep=keep, raw=True)
+        else:
+            length = resp.content_length
+            if length is not None and length > s.max_body_bytes and not s.archive:
+                raise PermanentFetchError("body_too_large", f"Content-Length {length}")
+            body = CappedBody(coding, s.max_body_bytes, keep=keep, raw=s.archive)
         undo = _fail_body_on_close(resp)
         try:
             async for chunk in resp.content.iter_chunked(_CHUNK):
@@ -228,7 +281,7 @@ _WIRE: ContextVar[_Wire | None] = ContextVar("wire", default=None)
 
 
 class _StampedRequest(aiohttp.ClientRequest):
-    """Tells the send that made it (:data:`_ON_SENT`) when it was sent: the time is taken
+    """Tells the send that made it (:data:`_WIRE`) when it was sent: the time is taken
     once ``send`` has written the request to the socket, so a stall before the write (a GC
     pause, the thread descheduled) can only make it later, and the next request to the host
     is never less than its delay after this one reached the server."""

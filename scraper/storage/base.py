@@ -20,6 +20,7 @@ from scraper.models import (
     StoredBody,
     StoredCookie,
 )
+from scraper.storage.proxyhealth import ProxyRow
 
 # (url, host, depth) rows for the frontier
 NewUrl = tuple[str, str, int]
@@ -68,6 +69,10 @@ class CrawlStore(Protocol):
 
     async def publish_status(self, snapshot_json: str) -> None:
         """Publish this worker's status snapshot for ``scraper status``."""
+        ...
+
+    async def record_proxies(self, rows: Sequence[ProxyRow]) -> None:
+        """Add one run's figures of each proxy to ``proxy_health`` (storage.proxyhealth)."""
         ...
 
     # -- the frontier ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from scraper.errors import UsageError
+from scraper.storage.proxyhealth import PROXY_HEALTH
 
 Row = tuple[object, ...]
 # A worker whose last heartbeat is older than this is dead (killed, crashed or cut off).
@@ -32,6 +33,8 @@ class CrawlCounts:
     failures: tuple[tuple[str, str, int], ...]  # state, last_error, URLs
     first_fetched_at: str | None
     last_fetched_at: str | None
+    blocked_by_host: tuple[tuple[str, str, int], ...] = ()  # host, block reason, URLs
+    proxies: tuple[tuple[str, int, int, str], ...] = ()  # proxy_health rows (schema 8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +148,23 @@ WHERE state IN ('failed', 'blocked') GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
 """
 
 
+# URLs answered with a block page (fetch.blocks: challenge, captcha, denied), by host.
+BLOCKED_BY_HOST = """
+SELECT host, last_error, count(*) FROM frontier
+WHERE state = 'blocked' AND last_error IN ('challenge', 'captcha', 'denied')
+GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
+"""
+
+
 async def read_counts(
-    query: Callable[[str], Awaitable[list[Row]]], links_sql: str, by_host_sql: str = BY_HOST
+    query: Callable[[str], Awaitable[list[Row]]],
+    links_sql: str,
+    by_host_sql: str = BY_HOST,
+    proxies: bool = True,
 ) -> CrawlCounts:
     """The crawl's numbers from ``query`` (the backend's, in one snapshot): the same SQL on
-    both backends but for counting links (JSON functions differ)."""
+    both backends but for counting links (JSON functions differ). ``proxies``: the database
+    has ``proxy_health`` (schema 8)."""
     [(pages, first, last)] = await query(
         "SELECT count(*), min(fetched_at), max(fetched_at) FROM pages"
     )
@@ -166,6 +181,13 @@ async def read_counts(
         ),
         first_fetched_at=None if first is None else str(first),
         last_fetched_at=None if last is None else str(last),
+        blocked_by_host=tuple(
+            (str(host), str(why), int(str(n))) for host, why, n in await query(BLOCKED_BY_HOST)
+        ),
+        proxies=tuple(
+            (str(p), int(str(r)), int(str(f)), str(e))
+            for p, r, f, e in (await query(PROXY_HEALTH) if proxies else [])
+        ),
     )
 
 

@@ -9,8 +9,8 @@ each linking to K others (a frontier of any size from a few pages), ``/heavy`` i
 ``/robots.txt`` answers what the app's :class:`SiteConfig` says (404 by default);
 ``/sitemap_index.xml`` names ``/sitemap.xml`` and the gzipped ``/sitemap2.xml.gz``. The app
 records what it saw (:class:`Traffic`); the hostile routes are :mod:`scraper.testing.hostile`'s,
-``/js/`` :mod:`scraper.testing.jsroutes`'s, the members area (``/login``, ``/members/``)
-:mod:`scraper.testing.login`'s.
+``/js/`` :mod:`scraper.testing.jsroutes`'s, ``/block/`` :mod:`scraper.testing.blockroutes`', the
+members area (``/login``, ``/members/``) :mod:`scraper.testing.login`'s.
 ``python -m scraper.testing [PORT]`` serves it.
 """
 
@@ -22,6 +22,7 @@ from collections import Counter
 from aiohttp import web
 
 from scraper.testing.archive import add_archive_routes
+from scraper.testing.blockroutes import add_block_routes
 from scraper.testing.hostile import add_hostile_routes
 from scraper.testing.jsroutes import add_js_routes
 from scraper.testing.login import add_login_routes
@@ -227,6 +228,7 @@ def make_app() -> web.Application:
     add_archive_routes(app.router)  # known bytes on the wire, for WARC
     add_js_routes(app.router)  # pages built by JavaScript
     add_login_routes(app)  # a members area behind a login form
+    add_block_routes(app.router)  # challenge, captcha and access-denied pages
     return app
 
 

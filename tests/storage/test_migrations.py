@@ -23,6 +23,7 @@ from tests.conftest import (
     VERSION_7,
     VERSION_8,
     VERSION_9,
+    VERSION_10,
     CrawlFn,
     page_record,
     pg_rows,
@@ -161,7 +162,8 @@ async def test_the_batch_writer_is_not_part_of_the_file(site: TestServer, crawl:
 
 
 # What a PostgreSQL crawl of version 5 had: no versions, no revisit columns, bodies by URL.
-PG_VERSION_9 = "DROP TABLE captures;"
+PG_VERSION_10 = "DROP TABLE proxy_health;"
+PG_VERSION_9 = PG_VERSION_10 + "DROP TABLE captures;"
 PG_VERSION_8 = PG_VERSION_9 + "DROP TABLE cookies;"
 PG_VERSION_7 = PG_VERSION_8 + "DROP VIEW pages_metadata; DROP TABLE metadata;"
 PG_VERSION_6 = PG_VERSION_7 + "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
@@ -357,3 +359,33 @@ async def test_a_version_9_crawl_gets_the_captures_table(
         with sqlite3.connect(address) as conn:
             found = conn.execute(check).fetchall() + conn.execute(meta).fetchall()
     assert found == [(0, 0), (str(SCHEMA_VERSION),)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_version_10_crawl_gets_the_proxy_health_table(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """Opening a schema-10 crawl (either backend) adds an empty proxy_health table, and
+    record_proxies then sums each proxy's figures over runs."""
+    postgres = backend == "postgres"
+    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    async with open_crawl_store(address):
+        pass
+    if postgres:
+        await pg_rows(
+            address, PG_VERSION_10 + "UPDATE meta SET value = '10' WHERE key = 'schema_version'"
+        )
+    else:
+        with closing(sqlite3.connect(address)) as conn, conn:
+            conn.executescript(VERSION_10)
+    for _ in range(2):
+        async with open_crawl_store(address) as store:
+            await store.record_proxies([("http://u:***@p:1", 5, 2, "proxy_error: refused")])
+    sql = "SELECT proxy, requests, failures, last_error FROM proxy_health"
+    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
+    if postgres:
+        found = await pg_rows(address, sql) + await pg_rows(address, meta)
+    else:
+        with closing(sqlite3.connect(address)) as conn:
+            found = conn.execute(sql).fetchall() + conn.execute(meta).fetchall()
+    assert found == [("http://u:***@p:1", 10, 4, "proxy_error: refused"), (str(SCHEMA_VERSION),)]

@@ -16,6 +16,8 @@ function), in batches; every page its first version; bodies one per version.
 9 -> 10 (captures): the captures table (:mod:`scraper.storage.captures`), empty until pages are
 fetched with ``--archive``.
 
+10 -> 11 (proxies): the proxy_health table (:mod:`scraper.storage.proxyhealth`), empty.
+
 Within 6: ``workers.ended_at`` and ``end_error`` (a worker's end, for ``scraper status``), added
 to a database made before them. Nullable columns older scrapers ignore, so the version stays.
 """
@@ -30,6 +32,7 @@ from scraper.storage.postgres.schema import (
     CAPTURES,
     CONTENTS,
     COOKIES,
+    PROXY_HEALTH,
     REVISIT_COLUMNS,
     VERSIONS,
 )
@@ -89,7 +92,9 @@ async def migrate(conn: Conn, version: int) -> None:
         await conn.execute(METADATA)  # 7 -> 8
     if version <= 8:
         await conn.execute(COOKIES)  # 8 -> 9
-    await conn.execute(CAPTURES)  # 9 -> 10
+    if version <= 9:
+        await conn.execute(CAPTURES)  # 9 -> 10
+    await conn.execute(PROXY_HEALTH)  # 10 -> 11
 
 
 _HAS_WORKER_ENDS = """

@@ -27,6 +27,7 @@ from scraper.storage.postgres.connect import (
     translate,
 )
 from scraper.storage.postgres.schema import REVISIT_COLUMNS, SCHEMA_VERSION
+from scraper.storage.proxyhealth import PROXY_HEALTH_SCHEMA
 from scraper.storage.reading import (
     CHANGED_SINCE,
     CHANGES,
@@ -363,7 +364,9 @@ class PostgresReadStore:
         """The crawl in numbers, all read from one snapshot (one REPEATABLE READ transaction)."""
         async with self._reading():
             return await read_counts(
-                self._all, "SELECT coalesce(sum(jsonb_array_length(links)), 0) FROM pages"
+                self._all,
+                "SELECT coalesce(sum(jsonb_array_length(links)), 0) FROM pages",
+                proxies=self.schema_version >= PROXY_HEALTH_SCHEMA,
             )
 
     async def totals(self) -> tuple[tuple[str, int], ...]:

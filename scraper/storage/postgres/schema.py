@@ -12,15 +12,17 @@ Differences from the SQLite schema, for people writing SQL against both:
   ``workers`` (SQLite has one ``meta.status``).
 """
 
-from scraper.storage.captures import CAPTURES_SCHEMA, captures_ddl
+from scraper.storage.captures import captures_ddl
 from scraper.storage.contents import contents_ddl
 from scraper.storage.cookies import cookies_ddl
 from scraper.storage.postgres.metadata import METADATA
+from scraper.storage.proxyhealth import PROXY_HEALTH_SCHEMA, proxy_health_ddl
 from scraper.storage.revisits import revisit_columns, versions_ddl
 
 # The SQLite schema's version this one matches (columns of pages, frontier); 7: contents;
-# 8: metadata (postgres.metadata); 9: the cookies table; 10: captures
-SCHEMA_VERSION = CAPTURES_SCHEMA
+# 8: metadata (postgres.metadata); 9: the cookies table; 10: captures;
+# 11: proxy_health
+SCHEMA_VERSION = PROXY_HEALTH_SCHEMA
 
 # The schema's types, by the kinds the revisit tables' columns name (storage.revisits).
 _TYPES = {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "text": "text"}
@@ -38,6 +40,7 @@ CREATE INDEX bodies_url ON bodies (url);
 """
 CONTENTS = contents_ddl({"bigint": "bigint", "int": "integer", "text": "text"})
 COOKIES = cookies_ddl({"bigint": "bigint", "int": "integer", "text": "text"})
+PROXY_HEALTH = proxy_health_ddl({"bigint": "bigint", "text": "text"})
 CAPTURES = captures_ddl(
     {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "bigint": "bigint"}
     | {"int": "integer", "text": "text", "blob": "bytea"}
@@ -123,4 +126,5 @@ SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(v
     + METADATA
     + COOKIES
     + CAPTURES
+    + PROXY_HEALTH
 )

@@ -31,10 +31,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from scraper.errors import StoreError
 from scraper.models import FrontierItem, Reparsed, SinkRecord, StoredBody, StoredCookie
-from scraper.storage.adopt import POSTGRES_ADOPT
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.cookies import CookieKey
-from scraper.storage.postgres import claims, cookies
+from scraper.storage.postgres import claims, cookies, extras
 from scraper.storage.postgres.batch import update_parsed, write
 from scraper.storage.postgres.leases import Leases
 from scraper.storage.postgres.reconcile import RECONCILE_S, Known, give_back_unknown
@@ -72,6 +71,7 @@ from scraper.storage.postgres.statements import (
     UNFINISHED,
     WITHOUT_BODY,
 )
+from scraper.storage.proxyhealth import ProxyRow
 from scraper.storage.revisits import revisit_filter, with_previous
 
 log = logging.getLogger(__name__)
@@ -154,9 +154,8 @@ class PostgresStore:
         await self.close(error=end_error(e))
 
     async def close(self, *, error: str | None = None) -> None:
-        """Leave the crawl: this worker's leases are released and its end recorded (``error``:
-        what ended it; its registration stays, with its last status); URLs it still claims are
-        left for recovery."""
+        """Leave the crawl: its leases released, its end recorded (``error``: what ended it; its
+        row stays, with its last status); URLs it still claims are left for recovery."""
         if self._pool is None:
             return
         pool, self._pool = self._pool, None
@@ -222,6 +221,9 @@ class PostgresStore:
     async def save_settings(self, settings_json: str) -> None:
         await self._execute(PUT_META, ("settings", settings_json))
 
+    async def record_proxies(self, rows: Sequence[ProxyRow]) -> None:
+        await self._run(lambda conn: extras.record_proxies(conn, rows))
+
     async def publish_status(self, snapshot_json: str) -> None:
         """This worker's row of ``workers``: its status, and its heartbeat now."""
         await self._execute(PUBLISH, (snapshot_json, self._worker))
@@ -241,9 +243,7 @@ class PostgresStore:
         return bool(await self._value(IS_KNOWN, (url,)))
 
     async def adopt(self, urls: Sequence[tuple[str, str]]) -> dict[str, int]:
-        ordered = sorted(urls)  # one order for every writer, as add_urls
-        params = ([u for u, _ in ordered], [h for _, h in ordered], self._worker)
-        return {str(url): int(i) for url, i in await self._rows(POSTGRES_ADOPT, params)}
+        return await self._run(lambda conn: extras.adopt(conn, urls, self._worker))
 
     async def claim(
         self,

@@ -24,6 +24,7 @@ from typing import Self, cast
 import aiosqlite
 
 from scraper.errors import ScraperError, StoreError, UsageError
+from scraper.storage.proxyhealth import PROXY_HEALTH_SCHEMA
 from scraper.storage.reading import (
     BY_HOST,
     CHANGED_SINCE,
@@ -342,7 +343,8 @@ class ReadStore:
     async def _counts(self) -> CrawlCounts:
         by_host = BY_HOST if self.schema_version >= 5 else _BY_HOST_V4
         links = "SELECT coalesce(sum(json_array_length(links)), 0) FROM pages"
-        return await read_counts(self._all, links, by_host)
+        proxies = self.schema_version >= PROXY_HEALTH_SCHEMA
+        return await read_counts(self._all, links, by_host, proxies)
 
 
 def fts_query(terms: Sequence[str]) -> str:

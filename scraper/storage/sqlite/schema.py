@@ -5,9 +5,10 @@ version in ``meta.schema_version`` and is marked with ``PRAGMA application_id``.
 an older database migrates it in one transaction; a newer one is refused.
 """
 
-from scraper.storage.captures import CAPTURES_SCHEMA, captures_ddl
+from scraper.storage.captures import captures_ddl
 from scraper.storage.contents import contents_ddl
 from scraper.storage.cookies import cookies_ddl
+from scraper.storage.proxyhealth import PROXY_HEALTH_SCHEMA, proxy_health_ddl
 from scraper.storage.revisits import (
     BODIES_OF_VERSIONS,
     FIRST_VERSIONS,
@@ -16,12 +17,13 @@ from scraper.storage.revisits import (
 )
 from scraper.storage.sqlite.metadata import METADATA
 
-SCHEMA_VERSION = CAPTURES_SCHEMA
+SCHEMA_VERSION = PROXY_HEALTH_SCHEMA
 REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
 # 7 (CONTENTS_SCHEMA): contents, chunks and the pages_markdown view (storage.contents)
 # 8 (METADATA_SCHEMA): metadata and the pages_metadata view (storage.metadata)
 # 9 (COOKIES_SCHEMA): the cookies table, the session's jar (storage.cookies)
 # 10 (CAPTURES_SCHEMA): captures, each fetch's hops as received (--archive; storage.captures)
+# 11 (PROXY_HEALTH_SCHEMA): proxy_health (storage.proxyhealth)
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -84,6 +86,7 @@ _VERSIONS = versions_ddl(_TYPES)
 _REVISIT_COLUMNS = revisit_columns(_TYPES)
 _CONTENTS = contents_ddl({"bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"})
 _COOKIES = cookies_ddl({"bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"})
+_PROXY_HEALTH = proxy_health_ddl({"bigint": "INTEGER", "text": "TEXT"})
 _CAPTURES = captures_ddl(
     {"id": "INTEGER PRIMARY KEY", "bigint": "INTEGER", "int": "INTEGER", "text": "TEXT"}
     | {"blob": "BLOB"}
@@ -152,6 +155,7 @@ CREATE TABLE pages (
     + METADATA
     + _COOKIES
     + _CAPTURES
+    + _PROXY_HEALTH
 )
 
 # MIGRATIONS[n] turns a version-n database into version n + 1.
@@ -196,4 +200,5 @@ ALTER TABLE bodies RENAME TO bodies_5;
     8: _COOKIES,
     # Captures (--archive): the captures table, empty until pages are fetched with --archive.
     9: _CAPTURES,
+    10: _PROXY_HEALTH,  # proxies' health: empty until a crawl goes through a proxy
 }

@@ -35,6 +35,7 @@ from scraper.storage.captures import capture_rows
 from scraper.storage.contents import chunk_rows, content_rows
 from scraper.storage.cookies import CookieKey
 from scraper.storage.metadata import metadata_rows
+from scraper.storage.proxyhealth import ProxyRow, proxy_health_rows, upsert_proxy_health
 from scraper.storage.revisits import (
     checked_columns,
     finished_rows,
@@ -140,6 +141,10 @@ class Store:
         """Publish this worker's status snapshot for ``scraper status`` (``meta.status``: one
         worker at a time writes an SQLite crawl)."""
         await self._put_meta("status", snapshot_json)
+
+    async def record_proxies(self, rows: Sequence[ProxyRow]) -> None:
+        async with self._transaction() as db:
+            await db.executemany(upsert_proxy_health("?"), proxy_health_rows(rows))
 
     async def _put_meta(self, key: str, value: str) -> None:
         async with self._transaction() as db:
