@@ -211,3 +211,20 @@ async def test_squid_error_for_a_dead_target_is_the_targets(squid: Squid) -> Non
     assert isinstance(error, FetchError)
     assert error.reason == "http_503"
     assert [(h.requests, h.failures) for h in report] == [(1, 0)]
+
+
+def test_env_takes_the_standard_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``env`` reads HTTPS_PROXY / HTTP_PROXY / ALL_PROXY only when asked; none set is a usage
+    error."""
+    from scraper.fetch.proxies import parse_proxy
+
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("all_proxy", raising=False)
+    with pytest.raises(UsageError, match="none of HTTPS_PROXY, HTTP_PROXY, ALL_PROXY is set"):
+        parse_proxy("env")
+    monkeypatch.setenv("HTTP_PROXY", "http://bot:envpass1@127.0.0.1:3128")
+    proxy = parse_proxy("env")
+    assert proxy.url == "http://bot:envpass1@127.0.0.1:3128"
+    assert proxy.shown == "http://bot:***@127.0.0.1:3128"
+    assert Settings().proxies == ()  # the variables alone change nothing
