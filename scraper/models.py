@@ -79,6 +79,7 @@ class FetchResult:
     fetched_at: str
     etag: str | None = None
     last_modified: str | None = None
+    content_language: str | None = None  # the Content-Language header (page metadata's lang)
 
     @property
     def is_html(self) -> bool:
@@ -158,6 +159,7 @@ class ParseJob:
     url: str
     charset: str | None
     keep: bool = False
+    content_language: str | None = None  # the HTTP header: the page's lang when html has none
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,7 @@ class _Page:
     location: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    content_language: str | None = None
 
 
 class Fetcher:
@@ -230,6 +231,7 @@ class Fetcher:
             fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
             etag=page.etag,
             last_modified=page.last_modified,
+            content_language=page.content_language,
         )
 
     async def _request(
@@ -262,8 +264,9 @@ class Fetcher:
             raise TransientFetchError(f"http_{status}", resp.reason, retry_after)
         etag, modified = resp.header("ETag"), resp.header("Last-Modified")
         return _Page(
-            status, resp.content_type, resp.charset, resp.body, resp.size, None, etag, modified
-        )
+            status, resp.content_type, resp.charset, resp.body, resp.size, None, etag, modified,
+            resp.header("Content-Language"),
+        )  # fmt: skip
 
 
 def _conditional_headers(previous: PreviousVisit | None) -> dict[str, str] | None:

@@ -244,8 +244,9 @@ def page_metadata(tree: LexborHTMLParser, base: str) -> PageMetadata:
     )
 
 
-def with_text(meta: PageMetadata, text: str) -> PageMetadata:
-    """``meta`` with what the main text gives: the language when the page declares none, and
-    the simhash."""
-    lang = meta.lang or detect_language(text)
+def with_text(meta: PageMetadata, text: str, content_language: str | None = None) -> PageMetadata:
+    """``meta`` with what the main text gives: the language when neither the page nor its
+    Content-Language header (the first language it names) declares one, and the simhash."""
+    header = (content_language or "").split(",")[0].strip().replace("_", "-").lower()
+    lang = meta.lang or header or detect_language(text)
     return replace(meta, lang=lang, simhash=simhash(text))
