@@ -99,6 +99,7 @@ class FetchResult:
     last_modified: str | None = None
     captures: tuple[Capture, ...] = ()  # each hop, redirects first (--archive)
     truncated: bool = False  # the body was cut at max_body_bytes (--archive)
+    content_language: str | None = None  # the Content-Language header (page metadata's lang)
 
     @property
     def is_html(self) -> bool:
@@ -178,6 +179,7 @@ class ParseJob:
     url: str
     charset: str | None
     keep: bool = False
+    content_language: str | None = None  # the HTTP header: the page's lang when html has none
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ class Records:
         s = self._settings
         html = [isinstance(r, FetchResult) and self._parses(r) for _, r in jobs]
         requests = [
-            ParseJob(r.body, self._base(item, r), r.charset, s.store_html)
+            ParseJob(r.body, self._base(item, r), r.charset, s.store_html, r.content_language)
             for (item, r), parse in zip(jobs, html, strict=True)
             if parse and isinstance(r, FetchResult)
         ]

@@ -94,6 +94,7 @@ class _Page:
     last_modified: str | None = None
     capture: Capture | None = None  # with --archive
     truncated: bool = False
+    content_language: str | None = None
 
 
 class Fetcher:
@@ -292,6 +293,7 @@ class Fetcher:
             last_modified=page.last_modified,
             captures=tuple(captures),
             truncated=page.truncated,
+            content_language=page.content_language,
         )
 
     async def _request(
@@ -341,6 +343,7 @@ class Fetcher:
         return _Page(
             status, resp.content_type, resp.charset, resp.body, resp.size, None, etag, modified,
             capture, resp.truncated,
+            resp.header("Content-Language"),
         )  # fmt: skip
 
 

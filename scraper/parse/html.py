@@ -258,6 +258,7 @@ def parse_html(
     *,
     markdown: bool = False,
     chunk_tokens: int | None = None,
+    content_language: str | None = None,
 ) -> ParsedPage:
     """Parse one HTML document fetched from ``url`` (normalized, absolute).
 
@@ -267,8 +268,10 @@ def parse_html(
     ones are dropped, and only the first ``max_links`` are kept. ``rules`` fill ``data``
     (:mod:`scraper.parse.extract`). With ``markdown``, ``content`` is the page's main content
     (:mod:`scraper.parse.content`), cut in chunks of ``chunk_tokens`` when that is set
-    (:mod:`scraper.parse.chunks`). Never raises on any body; a body nested absurdly deep is parsed
-    only up to the first too-deep tag (logged), to bound the time.
+    (:mod:`scraper.parse.chunks`). ``metadata`` is :mod:`scraper.parse.metadata`'s
+    (``content_language``: the HTTP header, the language when the html declares none). Never
+    raises on any body; a body nested absurdly deep is parsed only up to the first too-deep tag
+    (logged), to bound the time.
     """
     html = _to_utf8(body, charset)
     cut = _too_deep_at(html)
@@ -285,7 +288,8 @@ def parse_html(
     meta = page_metadata(tree, base)  # before _text strips the scripts
     content = _content(tree, base, chunk_tokens) if markdown else None  # before _text too
     text = _text(tree)
-    meta = with_text(meta, content.text if content is not None and content.text else text)
+    main = content.text if content is not None and content.text else text
+    meta = with_text(meta, main, content_language)
     return ParsedPage(title, description, text, links, data, content, meta)
 
 
@@ -300,6 +304,7 @@ def parse_document(job: ParseJob, spec: ParseSpec) -> ParsedPage:
     return parse_html(
         job.body, job.url, job.charset, spec.max_links, spec.rules,
         markdown=spec.markdown, chunk_tokens=spec.chunk_tokens if spec.chunks else None,
+        content_language=job.content_language,
     )  # fmt: skip
 
 

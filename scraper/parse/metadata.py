@@ -60,7 +60,9 @@ def _load(text: str) -> object:
 _LD = 'script[type="application/ld+json" i]'
 # Everything the metadata reads, in one walk of the tree (a css query costs about the same for
 # one selector as for six: the walk dominates, so one query instead of nine saves ~0.2 ms).
-_ONE_WALK = f'{_LD}, meta, link[rel~="canonical" i][href], time[datetime], [itemscope], [prefix]'
+_ONE_WALK = (
+    'script, style, meta, link[rel~="canonical" i][href], time[datetime], [itemscope], [prefix]'
+)
 
 
 def _ld_items(scripts: list[LexborNode]) -> list[JsonValue]:
@@ -155,6 +157,11 @@ def _first(*values: object) -> object:
     return next((v for v in values if v), None)
 
 
+def _first_date(*values: object) -> str | None:
+    """The first of ``values`` that reads as a date (only those given are parsed)."""
+    return next((d for d in (iso_date(v) for v in values if v) if d), None)
+
+
 def _lang(tree: LexborHTMLParser) -> str | None:
     root = tree.root
     lang = (root.attributes.get("lang") or "").strip() if root is not None else ""
@@ -165,7 +172,8 @@ def _lang(tree: LexborHTMLParser) -> str | None:
 class _Found:
     """The elements of the one walk, by what reads them."""
 
-    scripts: list[LexborNode] = field(default_factory=list)
+    scripts: list[LexborNode] = field(default_factory=list)  # JSON-LD
+    hidden: list[LexborNode] = field(default_factory=list)  # every script and style
     metas: list[dict[str, str | None]] = field(default_factory=list)
     scopes: list[LexborNode] = field(default_factory=list)
     prefixed: list[LexborNode] = field(default_factory=list)
@@ -180,8 +188,10 @@ def _walk(tree: LexborHTMLParser) -> _Found:
         attrs = node.attributes
         if tag == "meta":
             found.metas.append(attrs)
-        elif tag == "script" and (attrs.get("type") or "").lower() == "application/ld+json":
-            found.scripts.append(node)
+        elif tag in ("script", "style"):
+            found.hidden.append(node)
+            if (attrs.get("type") or "").lower() == "application/ld+json":
+                found.scripts.append(node)
         elif tag == "link" and found.canonical is None and attrs.get("href"):
             found.canonical = attrs.get("href")
         elif tag == "time" and found.time is None:
@@ -201,17 +211,17 @@ def _dates_author(
         for a in found.metas
         if a.get("content") and (a.get("name") or a.get("itemprop"))
     }
-    published = _first(
-        *(iso_date(n.get("datePublished")) for n in nodes),
-        iso_date(og.get("article:published_time")),
-        *(iso_date(metas.get(name)) for name in ("datepublished", *_META_DATE_NAMES)),
-        iso_date(found.time),
+    published = _first_date(
+        *(n.get("datePublished") for n in nodes),
+        og.get("article:published_time"),
+        *(metas.get(name) for name in ("datepublished", *_META_DATE_NAMES)),
+        found.time,
     )
-    modified = _first(
-        *(iso_date(n.get("dateModified")) for n in nodes),
-        iso_date(og.get("article:modified_time")),
-        iso_date(og.get("og:updated_time")),
-        iso_date(metas.get("datemodified")),
+    modified = _first_date(
+        *(n.get("dateModified") for n in nodes),
+        og.get("article:modified_time"),
+        og.get("og:updated_time"),
+        metas.get("datemodified"),
     )
     author = _first(
         *(_name(n.get("author")) for n in nodes),
@@ -232,7 +242,7 @@ def page_metadata(tree: LexborHTMLParser, base: str) -> PageMetadata:
         "json_ld": ld,
         "opengraph": opengraph,
         "twitter": twitter,
-        "microdata": items_of(tree, found.scopes, base),
+        "microdata": items_of(tree, found.scopes, base, found.hidden),
     }
     return PageMetadata(
         document=document,
@@ -244,8 +254,9 @@ def page_metadata(tree: LexborHTMLParser, base: str) -> PageMetadata:
     )
 
 
-def with_text(meta: PageMetadata, text: str) -> PageMetadata:
-    """``meta`` with what the main text gives: the language when the page declares none, and
-    the simhash."""
-    lang = meta.lang or detect_language(text)
+def with_text(meta: PageMetadata, text: str, content_language: str | None = None) -> PageMetadata:
+    """``meta`` with what the main text gives: the language when neither the page nor its
+    Content-Language header (the first language it names) declares one, and the simhash."""
+    header = (content_language or "").split(",")[0].strip().replace("_", "-").lower()
+    lang = meta.lang or header or detect_language(text)
     return replace(meta, lang=lang, simhash=simhash(text))

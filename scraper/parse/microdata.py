@@ -19,19 +19,21 @@ _HTML_SPACE = " \t\n\r\x0c"
 
 def microdata(tree: LexborHTMLParser, base: str) -> list[dict[str, JsonValue]]:
     """Every top-level item (an ``itemscope`` that is not an ``itemprop``), in document order."""
-    return items_of(tree, tree.css("[itemscope]"), base)
+    return items_of(tree, tree.css("[itemscope]"), base, tree.css("script, style"))
 
 
 def items_of(
-    tree: LexborHTMLParser, scopes: list[LexborNode], base: str
+    tree: LexborHTMLParser, scopes: list[LexborNode], base: str, hidden: list[LexborNode]
 ) -> list[dict[str, JsonValue]]:
-    """:func:`microdata` given the tree's ``itemscope`` elements (in document order)."""
+    """:func:`microdata` given the tree's ``itemscope`` elements (in document order) and its
+    ``script`` and ``style`` elements (whose text no value has)."""
     if not scopes:
         return []
     ids: dict[str, LexborNode] = {}
     if any("itemref" in node.attributes for node in scopes):
         ids = {n.attributes.get("id") or "": n for n in tree.css("[id]")}
-    doc = _Doc(base, ids, frozenset(n.mem_id for n in scopes) if len(scopes) > 1 else frozenset())
+    nested = frozenset(n.mem_id for n in scopes) if len(scopes) > 1 else frozenset[int]()
+    doc = _Doc(base, ids, nested, _ancestors(hidden))
     return [_item(node, doc, 0) for node in scopes if "itemprop" not in node.attributes]
 
 
@@ -43,6 +45,19 @@ class _Doc:
     base: str
     ids: dict[str, LexborNode]
     scopes: frozenset[int]
+    hiding: frozenset[int]  # mem_ids of the elements that hold a script or style
+
+
+def _ancestors(nodes: list[LexborNode]) -> frozenset[int]:
+    """The mem_ids of every ancestor of ``nodes`` (a few climbs, once per document: instead of
+    a css query in each text value's subtree)."""
+    found: set[int] = set()
+    for node in nodes:
+        up = node.parent
+        while up is not None and up.mem_id not in found:
+            found.add(up.mem_id)
+            up = up.parent
+    return frozenset(found)
 
 
 def _item(node: LexborNode, doc: _Doc, depth: int) -> dict[str, JsonValue]:
@@ -156,7 +171,7 @@ def _value(node: LexborNode, doc: _Doc, depth: int, *, nested: bool = True) -> J
         return attrs.get("datetime") or ""
     if attrs.get("content"):
         return attrs.get("content") or ""
-    return _collapsed(_text(node))
+    return _collapsed(_text(node, doc))
 
 
 def _collapsed(text: str) -> str:
@@ -172,9 +187,9 @@ def _collapsed(text: str) -> str:
     return text.strip()
 
 
-def _text(node: LexborNode) -> str:
+def _text(node: LexborNode, doc: _Doc) -> str:
     """The element's text without its scripts and styles (a copy is stripped, not the tree)."""
-    if node.css_first("script, style") is None:
+    if node.mem_id not in doc.hiding:
         return node.text(separator=" ", strip=True, skip_empty=True)
     copy = LexborHTMLParser(node.html or "")
     copy.strip_tags(["script", "style"], recursive=True)

@@ -1,5 +1,5 @@
-"""A 64-bit simhash (Charikar) of a text's word 3-grams: the lower-cased words (split on
-whitespace) are sampled by content, one distinct word in four (those whose hash starts with a byte
+"""A 64-bit simhash (Charikar) of a text's word 3-grams: the words (split on whitespace, case
+kept) are sampled by content, one distinct word in four (those whose hash starts with a byte
 under 64: the same words on every page, so an inserted line shifts nothing), every three
 consecutive sampled words are a 64-bit feature, weighted by how often it occurs, and bit ``i`` of
 the result is set when more than half of the features have it. Texts that differ in a few words
@@ -76,7 +76,7 @@ def _features(words: list[str]) -> bytes:
 
 def simhash(text: str) -> int:
     """The text's simhash as an unsigned 64-bit int (0 for a text without words)."""
-    words = text.lower().split()
+    words = text.split()
     del words[MAX_WORDS:]
     if not words:
         return 0

@@ -120,3 +120,15 @@ def test_short_texts_get_distinct_simhashes() -> None:
     """A text of a few words (too few for the word sample) still gets its own simhash."""
     assert simhash("hello") != 0
     assert distance(simhash("Page not found"), simhash("Welcome to our shop")) > 10
+
+
+def test_lang_from_content_language_when_html_has_none() -> None:
+    """Without <html lang>, the first language of Content-Language is the page's; html wins."""
+    body = b"<html><body><p>Der Fluss stieg und die Bruecke wurde gesperrt.</p></body></html>"
+    page = parse_html(body, "https://x.example/", None, content_language="de-DE, en")
+    assert page.metadata is not None
+    assert page.metadata.lang == "de-de"
+    declared = parse_html(b"<html lang=fr>" + body[6:], "https://x.example/", None,
+                          content_language="de")  # fmt: skip
+    assert declared.metadata is not None
+    assert declared.metadata.lang == "fr"
