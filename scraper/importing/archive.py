@@ -38,6 +38,7 @@ class Survey:
     sources: list[Source]
     reports: list[FileReport]
     entries: list[Entry] = field(default_factory=list)  # fetch-time order
+    resources: list[Entry] = field(default_factory=list)  # originals of revisits, not pages
 
     @property
     def hosts(self) -> dict[str, str]:
@@ -57,6 +58,7 @@ def survey(paths: Sequence[Path]) -> Survey:
         found.sources.append(source)
         found.reports.append(FileReport(source.name, result, whole_gzip=source.whole_gzip))
         found.entries.extend(result.entries)
+        found.resources.extend(result.resources)
     found.entries.sort(key=lambda e: (e.fetched_at, e.source, e.offset))
     return found
 
@@ -83,7 +85,7 @@ class CaptureReader:
 
     def __init__(self, found: Survey) -> None:
         self._survey = found
-        self._originals = Originals(found.entries)
+        self._originals = Originals(found.entries + found.resources)
         self._files = contextlib.ExitStack()
         self._open: dict[int, IO[bytes]] = {}
 

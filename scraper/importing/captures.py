@@ -59,8 +59,12 @@ class Payload:
 
 def payload(record: ArcWarcRecord) -> Payload | None:
     """The record's HTTP response, None when it has no status line (a revisit without headers,
-    a record that is not HTTP)."""
+    a record that is not HTTP); a resource record's block as a 200 of its WARC Content-Type."""
     headers = record.http_headers
+    if record.rec_type == "resource":
+        mime, charset = media_type(record.rec_headers.get_header("Content-Type"))
+        body = record.raw_stream.read()
+        return Payload(200, mime, charset, body, None, None, decoded=True)
     if not headers:
         return None
     code = headers.get_statuscode()

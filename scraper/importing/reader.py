@@ -59,6 +59,7 @@ class Scan:
     """What a first pass found in one stream."""
 
     entries: list[Entry] = field(default_factory=list)
+    resources: list[Entry] = field(default_factory=list)  # not pages: what revisits may point at
     records: int = 0
     skipped_urls: int = 0  # captures of a target that is not an http(s) URL we can store
     bad_digests: int = 0
@@ -82,6 +83,8 @@ def scan(index: int, source: Source, fh: IO[bytes]) -> Scan:
             if checker is not None and checker.passed is False:
                 found.bad_digests += 1
             found.cut_short += getattr(record.raw_stream, "limit", 0) > 0
+            if record.rec_type == "resource" and (entry := _entry(index, offset, record)):
+                found.resources.append(entry)  # warcit's revisits point at resource records
             if record.rec_type in CAPTURE_TYPES:
                 entry = _entry(index, offset, record)
                 if entry is not None:

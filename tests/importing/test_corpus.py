@@ -43,7 +43,6 @@ BROKEN = {
     "warcio/example-bad-non-chunked.warc.gz",
     "warcio/example-bad.warc.gz.bad",
     "warcio/example-wrong-chunks.warc.gz",
-    "py-wacz/example-resource.warc.gz",  # a revisit of a resource record: no response to resolve
 }
 
 
@@ -104,7 +103,7 @@ BROKEN_CASES = [
     ("warcio/example-trunc.warc", 0, (1, 1), "1 record(s) failing their digest"),
     ("resiliparse/clueweb-quirk.warc.gz", 0, (29, 29), "29 record(s) failing their digest"),
     ("warcio/bad.arc", 0, (0, 0), "3 capture(s) without an HTTP status line skipped"),
-    ("py-wacz/example-resource.warc.gz", 0, (0, 0), "1 revisit(s) skipped: the response they"),
+    ("pywb/example-url-agnostic-revisit.warc.gz", 0, (0, 0), "1 revisit(s) skipped: the respon"),
 ]
 
 
