@@ -3,7 +3,7 @@ corpus (``../shared/corpora/extraction-tfeval``, its README gives the method).
 
 Each page is decoded and parsed as the crawler does (``scraper.parse.html.html_tree``), then
 :func:`scraper.parse.content.main_content` runs on it, timed alone in CPU time. The Markdown is
-scored with its syntax removed (:func:`scraper.parse.content.markdown_text`); ``text`` is scored
+scored with its syntax removed (:func:`scraper.parse.plain.markdown_text`); ``text`` is scored
 too. A "with" snippet found in the output (whitespace collapsed, case-sensitive) is a true
 positive, missed a false negative; a "without" snippet found is a false positive.
 """
@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import scraper
-from scraper.parse.content import main_content, markdown_text
+from scraper.parse.content import main_content
 from scraper.parse.html import decode_html, html_tree
+from scraper.parse.plain import markdown_text
 
 DEFAULT_CORPUS = Path(scraper.__file__).parents[1].parent / "shared/corpora/extraction-tfeval"
 
