@@ -37,6 +37,7 @@ from scraper.config import Settings
 from scraper.crawl import Crawl, interrupted_by_signals
 from scraper.errors import FetchError, Interrupted, ScraperError
 from scraper.fetch import Fetcher, FetchHooks
+from scraper.parse import pool_size
 from scraper.query import read_counts
 from scraper.testing import STOP_S
 
@@ -92,7 +93,12 @@ def _cpu_s(who: int) -> float:
 
 
 def bench_settings(
-    root: str, db: Path, pages: int, concurrency: int, parse_workers: int = 1, content: bool = True
+    root: str,
+    db: Path,
+    pages: int,
+    concurrency: int,
+    parse_workers: int | None = None,
+    content: bool = True,
 ) -> Settings:
     return Settings(
         seeds=(root,),
@@ -228,7 +234,7 @@ def run_bench(
     note: Callable[[str], None],
     scrapy_python: str | None = None,
     *,
-    parse_workers: int = 1,
+    parse_workers: int | None = None,
     content: bool = True,
 ) -> BenchReport:
     """Generate, serve, fetch raw, crawl, and with ``scrapy_python`` crawl with Scrapy too; the
@@ -268,7 +274,7 @@ def run_bench(
         db_mb=db_mb,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         scrapy=scrapy,
-        parse_workers=parse_workers,
+        parse_workers=pool_size(parse_workers, content),
         content=content,
     )
 

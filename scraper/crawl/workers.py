@@ -43,6 +43,7 @@ from scraper.parse import (
     looks_like_sitemap,
     parse_many,
     parse_sitemap,
+    pool_size,
     stop_signals_blocked,
 )
 from scraper.storage import CrawlStore
@@ -102,7 +103,8 @@ class Workers:
         self._sink = sink
         self._pool = pool
         self._spec = settings.parse_spec
-        self.parsers = settings.parse_workers * 4 or 1  # several in flight hide the IPC round trip
+        processes = pool_size(settings.parse_workers, settings.markdown)
+        self.parsers = processes * 4 or 1  # several in flight hide the IPC round trip
         self._inbox: asyncio.Queue[tuple[FrontierItem, Outcome] | None] = asyncio.Queue(
             maxsize=settings.concurrency * 2
         )
