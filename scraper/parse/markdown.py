@@ -15,7 +15,6 @@ from scraper.parse.joins import join_href, origin_of
 from scraper.parse.plain import (
     AFTER_LINK,
     EMPHASIZED,
-    MARKS,
     OPEN,
     collapse_whitespace,
     markdown_text,
@@ -261,14 +260,7 @@ class Writer:
     def block(self, node: LexborNode, tag: str) -> None:
         self.flush()
         if tag in _HEADINGS:
-            self.children(node)
-            text = collapse_whitespace("".join(self.line))
-            raw, simple = "".join(self.raw), self.simple
-            self.line, self.raw, self.simple = [], [], True
-            if text:
-                plain = raw.translate(MARKS) if simple and "!" + OPEN not in raw else None
-                self.add(f"{_HEADINGS[tag]} {text}", plain)
-                self.nested = False
+            self.heading(node, _HEADINGS[tag])
         elif tag == "ul" or tag == "ol" or tag == "menu" or tag == "dir":
             self.listing(node, tag == "ol")
         elif tag == "pre":
@@ -282,6 +274,18 @@ class Writer:
         else:
             self.children(node)
         self.flush()
+
+    def heading(self, node: LexborNode, marker: str) -> None:
+        """A heading: one line, so a break or the end of a link is a space in it."""
+        self.children(node)
+        text = collapse_whitespace("".join(self.line).replace(_BREAK, " "))
+        raw, simple = "".join(self.raw), self.simple
+        self.line, self.raw, self.simple = [], [], True
+        if text:
+            if AFTER_LINK in text:
+                text = _LINK_END.sub(" ", text).replace(AFTER_LINK, "")
+            self.add(f"{marker} {text}", read_paragraph(raw, heading=True) if simple else None)
+            self.nested = False
 
     def listing(self, node: LexborNode, ordered: bool) -> None:
         items = []

@@ -54,10 +54,11 @@ _RAW_LINK_END = re.compile(r"\x01\s*(?=\x02)")
 MARKS = str.maketrans("", "", OPEN + EMPHASIZED)
 
 
-def read_paragraph(raw: str) -> str | None:
-    """A paragraph's collected text as :func:`markdown_text` reads its Markdown, or None when
-    only the Markdown tells ("## x" is not escaped; "!" before a link reads as an image)."""
-    if "!" + OPEN in raw or raw.lstrip().startswith("#"):
+def read_paragraph(raw: str, heading: bool = False) -> str | None:
+    """A paragraph's (or a heading's) collected text as :func:`markdown_text` reads its Markdown,
+    or None when only the Markdown tells ("## x" is not escaped; "!" before a link reads as an
+    image)."""
+    if "!" + OPEN in raw or (not heading and raw.lstrip().startswith("#")):
         return None
     if AFTER_LINK in raw:
         raw = _RAW_LINK_END.sub(" ", raw).replace(AFTER_LINK, "")
