@@ -117,17 +117,19 @@ class Writer:
         """End the paragraph being built (if it has text)."""
         if not self.line:
             return
-        text = collapse_whitespace("".join(self.line))
+        text = " ".join("".join(self.line).split())  # a paragraph's text nodes: mostly runs
         raw, simple = "".join(self.raw), self.simple
         self.line, self.raw, self.simple = [], [], True
         if text:
             text = _LINE_START.sub(_escape_start, text)
-            text = text.replace(" " + _BREAK, _BREAK).replace(_BREAK + " ", _BREAK)
+            breaks = _BREAK in text
+            if breaks:
+                text = text.replace(" " + _BREAK, _BREAK).replace(_BREAK + " ", _BREAK)
             if AFTER_LINK in text:
                 text = _LINK_END.sub("\n", text).replace(AFTER_LINK, "")
-            self.add(
-                text.strip(_BREAK).replace(_BREAK, "\\\n"), read_paragraph(raw) if simple else None
-            )
+            if breaks:
+                text = text.strip(_BREAK).replace(_BREAK, "\\\n")
+            self.add(text, read_paragraph(raw) if simple else None)
 
     def markdown(self) -> str:
         """The blocks, one blank line apart."""
@@ -169,7 +171,7 @@ class Writer:
         for child in node.iter(include_text=True):
             if child.is_text_node:
                 text = child.text_content or ""
-                self.line.append(escape(text))
+                self.line.append(text if _SPECIAL.search(text) is None else escape(text))
                 self.raw.append(text)
                 if "\\" in text:
                     self.simple = False
