@@ -29,7 +29,7 @@ from scraper.models import (
 from scraper.parse.chunks import chunk_blocks
 from scraper.parse.content import main_content
 from scraper.parse.extract import extract_fields
-from scraper.parse.joins import join_href, origin_of
+from scraper.parse.joins import join_relative, join_rooted, origin_of
 from scraper.parse.plain import collapse_whitespace as collapse_whitespace
 from scraper.urls import join_url, try_normalize
 
@@ -198,17 +198,22 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
     return (join_url(url, href) or url) if href else url
 
 
-def _links(nodes: list[LexborNode], base: str, max_links: int) -> tuple[str, ...]:
-    """Resolved links in document order, each once; raw hrefs are deduplicated before joining."""
+def _links(
+    nodes: list[LexborNode], base: str, max_links: int, shared: bool = False
+) -> tuple[str, ...]:
+    """Resolved links in document order, each once; raw hrefs are deduplicated before joining.
+    ``shared``: the Markdown resolves them again, so relative ones are memoized too."""
     seen_raw: set[str] = set()
     links: dict[str, None] = {}
     origin = origin_of(base)
+    join = join_relative if shared else join_url
     for node in nodes:
         href = node.attrs.sget("href")
         if href in seen_raw:
             continue
         seen_raw.add(href)
-        joined = join_href(base, origin, href)
+        rooted = origin is not None and href.startswith("/") and not href.startswith("//")
+        joined = join_rooted(origin, href) if rooted else join(base, href)
         if joined is not None:
             links[joined] = None
             if len(links) >= max_links:
@@ -255,7 +260,7 @@ def parse_html(
     tree = LexborHTMLParser(html)
     nodes = tree.css("a[href], area[href]") if max_links > 0 else []
     base = _base_url(tree, url)
-    links = _links(nodes, base, max_links)
+    links = _links(nodes, base, max_links, shared=markdown)
     title, description = _title(tree), _description(tree)
     data = extract_fields(tree, url, rules, base) if rules else None  # before _text changes it
     content = _content(tree, base, chunk_tokens) if markdown else None  # before _text too

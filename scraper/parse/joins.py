@@ -9,7 +9,7 @@ from scraper.urls import join_url
 
 
 @functools.lru_cache(maxsize=8_192)
-def _join_rooted(origin: str, href: str) -> str | None:
+def join_rooted(origin: str, href: str) -> str | None:
     """:func:`join_url` of an href that starts with a single "/": its result depends on the
     origin only, and sites repeat such links (nav, footer, listings) on every page, so it is
     memoized (a bounded cache of a pure function, per parse process)."""
@@ -17,7 +17,8 @@ def _join_rooted(origin: str, href: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=8_192)
-def _join(base: str, href: str) -> str | None:
+def join_relative(base: str, href: str) -> str | None:
+    """:func:`join_url`, memoized."""
     return join_url(base, href)
 
 
@@ -34,5 +35,5 @@ def origin_of(base: str) -> str | None:
 def join_href(base: str, origin: str | None, href: str) -> str | None:
     """:func:`join_url` of ``href`` against ``base``, whose :func:`origin_of` is ``origin``."""
     if origin is not None and href.startswith("/") and not href.startswith("//"):
-        return _join_rooted(origin, href)
-    return _join(base, href)
+        return join_rooted(origin, href)
+    return join_relative(base, href)
