@@ -75,9 +75,24 @@ class _Block:
         if encoded[-1] == _separator_token():
             self.alone = self.joined - 1
         else:  # a punctuation run took the blank line in: only that last piece differs
-            tail = _TAIL.search(text, max(0, len(text) - 64))  # not a scan of it all
-            piece = tail.group(0) if tail else text[-1:]
-            self.alone = self.joined - _tail_cost(piece)
+            self.alone = self.joined - _tail_cost(_tail(text))
+
+
+def _tail(text: str) -> str:
+    """What ``_TAIL`` finds in the last 64 characters of ``text`` (its last character if
+    nothing), read backwards from the end: a regex search tries each of the 64 starts."""
+    if text.endswith("\n"):  # $ matches before a final newline too: let the regex say
+        match = _TAIL.search(text, max(0, len(text) - 64))
+        return match.group(0) if match else text[-1:]
+    low = max(0, len(text) - 64)
+    start = len(text)
+    while start > low and not text[start - 1].isspace() and not text[start - 1].isalnum():
+        start -= 1  # [^\s\w]|_ : neither space nor letter nor digit ("_" is neither)
+    if start == len(text):
+        return text[-1:]
+    if start > low and text[start - 1] == " ":
+        start -= 1
+    return text[start:]
 
 
 def _blocks(markdown: str) -> Iterator[str]:
