@@ -230,7 +230,7 @@ class Writer:
     def link(self, node: LexborNode) -> None:
         start, raw_start = len(self.line), len(self.raw)
         self.children(node)
-        label = collapse_whitespace("".join(self.line[start:]))
+        label = " ".join("".join(self.line[start:]).split())
         raw = "".join(self.raw[raw_start:]).strip()
         del self.line[start:], self.raw[raw_start:]
         href = node.attrs.get("href")

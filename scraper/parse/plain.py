@@ -51,7 +51,6 @@ AFTER_LINK = "\x01"
 OPEN = "\x02"
 EMPHASIZED = "\x03"
 _RAW_LINK_END = re.compile(r"\x01\s*(?=\x02)")
-MARKS = str.maketrans("", "", OPEN + EMPHASIZED)
 
 
 def read_paragraph(raw: str, heading: bool = False) -> str | None:
@@ -62,4 +61,5 @@ def read_paragraph(raw: str, heading: bool = False) -> str | None:
         return None
     if AFTER_LINK in raw:
         raw = _RAW_LINK_END.sub(" ", raw).replace(AFTER_LINK, "")
-    return raw.translate(MARKS)
+    raw = raw.replace(OPEN, "")  # str.replace, not translate: a scan, not a lookup a character
+    return raw.replace(EMPHASIZED, "") if EMPHASIZED in raw else raw
