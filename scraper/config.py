@@ -87,7 +87,7 @@ class Settings:
     proxy_cooldown_s: float = 30.0
     # [parse]
     max_links_per_page: int = 1000
-    parse_workers: int = 1
+    parse_workers: int | None = None  # None: "auto" (parse.pool_size)
     markdown: bool = True
     chunks: bool = True
     chunk_tokens: int = 512
@@ -272,6 +272,12 @@ def _check_value(name: str, value: object, where: str) -> None:
 def _coerce(name: str, value: object, where: str) -> object:
     """Check one TOML value against the type of the field's default."""
     default = next(f.default for f in dataclasses.fields(Settings) if f.name == name)
+    if name == "parse_workers":
+        if value is None or value == "auto":  # None: as stored in JSON
+            return None
+        if type(value) is not int:
+            raise UsageError(f'{where}: {name} must be an integer or "auto"')
+        return value
     if isinstance(default, Scope):
         try:
             return Scope(str(value))

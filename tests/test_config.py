@@ -91,3 +91,17 @@ def test_every_unknown_name_of_a_file_is_reported_at_once(tmp_path: Path):
         f"{path}: unknown section [crawling], unknown setting [crawl] concurrenc, "
         "unknown setting [crawl] max_pagez"
     )
+
+
+def test_parse_workers_is_a_count_or_auto(tmp_path: Path):
+    """[parse] parse_workers takes a count or "auto" (None: sized by the parse pool); any other
+    value is one usage error naming both forms."""
+    path = tmp_path / "c.toml"
+    path.write_text('[parse]\nparse_workers = "auto"\n')
+    assert load_settings(path).parse_workers is None
+    path.write_text("[parse]\nparse_workers = 3\n")
+    assert load_settings(path).parse_workers == 3
+    for bad in ('"many"', "1.5", "true"):
+        path.write_text(f"[parse]\nparse_workers = {bad}\n")
+        with pytest.raises(UsageError, match='parse_workers must be an integer or "auto"'):
+            load_settings(path)

@@ -3,7 +3,7 @@ corpus (``../shared/corpora/extraction-tfeval``, its README gives the method).
 
 Each page is decoded and parsed as the crawler does (``scraper.parse.html.html_tree``), then
 :func:`scraper.parse.content.main_content` runs on it, timed alone in CPU time. The Markdown is
-scored with its syntax removed (:func:`scraper.parse.content.markdown_text`); ``text`` is scored
+scored with its syntax removed (:func:`scraper.parse.plain.markdown_text`); ``text`` is scored
 too. A "with" snippet found in the output (whitespace collapsed, case-sensitive) is a true
 positive, missed a false negative; a "without" snippet found is a false positive.
 """
@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import scraper
-from scraper.parse.content import main_content, markdown_text
+from scraper.parse.chunks import chunk_blocks
+from scraper.parse.content import main_content
 from scraper.parse.html import decode_html, html_tree
+from scraper.parse.plain import markdown_text
 
 DEFAULT_CORPUS = Path(scraper.__file__).parents[1].parent / "shared/corpora/extraction-tfeval"
 
@@ -100,6 +102,18 @@ def score_pages(pages: list[Page]) -> tuple[Score, Score]:
     return markdown, text
 
 
+def time_with_chunks(pages: list[Page], chunk_tokens: int = 512) -> list[float]:
+    """Each page's CPU milliseconds for main content, Markdown and chunks: what a crawl with the
+    default ``[parse]`` settings spends on a page beyond its links and text."""
+    ms = []
+    for page in pages:
+        tree = html_tree(page.body, None)
+        start = time.process_time()
+        chunk_blocks(main_content(tree, page.url).blocks, chunk_tokens)
+        ms.append((time.process_time() - start) * 1000)
+    return ms
+
+
 def _trafilatura() -> Callable[[str, str], str | None] | None:
     try:
         import trafilatura  # type: ignore[import-not-found,unused-ignore]
@@ -132,10 +146,12 @@ def report_lines(corpus: Path, limit: int | None = None) -> list[str]:
     """The bench's report: one line per extractor (raises OSError/ValueError on a bad corpus)."""
     pages = load_corpus(corpus, limit)
     markdown, text = score_pages(pages)
+    with_chunks = statistics.median(time_with_chunks(pages)) if pages else 0.0
     lines = [
         f"{len(pages)} pages of {corpus}",
         markdown.line("main_content (Markdown)"),
         text.line("main_content (text)"),
+        f"main content + Markdown + chunks (512 tokens): ms CPU/page {with_chunks:.2f}",
     ]
     theirs = score_trafilatura(pages)
     lines.append(

@@ -22,6 +22,7 @@ from scraper.bench.site import generate_site, page_file, page_path
 from scraper.config import Settings
 from scraper.crawl import import_archives
 from scraper.importing import CaptureReader, survey
+from scraper.parse import pool_size
 from scraper.testing.warcs import Captured, write_warc
 
 HOST = "http://bench.test"
@@ -93,7 +94,7 @@ def _timed(name: str, run: Callable[[], int]) -> Timed:
 
 
 def run_import_bench(
-    pages: int, parse_workers: int, content: bool, note: Callable[[str], None]
+    pages: int, parse_workers: int | None, content: bool, note: Callable[[str], None]
 ) -> ImportRun:
     """The reader alone, then an import with the main content (Markdown, chunks) as
     ``content`` says, then one with it the other way: in one run, on the same WARC."""
@@ -110,7 +111,8 @@ def run_import_bench(
                 db=str(db), parse_workers=parse_workers, markdown=markdown, chunks=markdown,
                 max_depth=1,
             )  # fmt: skip
-            name = f"import, {parse_workers} parse workers, content {'on' if markdown else 'off'}"
+            workers = pool_size(parse_workers, markdown)
+            name = f"import, {workers} parse workers, content {'on' if markdown else 'off'}"
             note(f"{name} ...")
             runs.append(_timed(name, functools.partial(_import, settings, warc)))
         return ImportRun(pages, warc.stat().st_size, tuple(runs))

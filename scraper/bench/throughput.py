@@ -38,6 +38,7 @@ from scraper.config import Settings
 from scraper.crawl import Crawl, interrupted_by_signals
 from scraper.errors import FetchError, Interrupted, ScraperError
 from scraper.fetch import Fetcher, FetchHooks
+from scraper.parse import pool_size
 from scraper.query import read_counts
 from scraper.testing import STOP_S
 
@@ -98,7 +99,7 @@ def bench_settings(
     db: Path,
     pages: int,
     concurrency: int,
-    parse_workers: int = 1,
+    parse_workers: int | None = None,
     content: bool = True,
     keep: tuple[bool, bool] = (False, False),
 ) -> Settings:
@@ -239,7 +240,7 @@ def run_bench(
     note: Callable[[str], None],
     scrapy_python: str | None = None,
     *,
-    parse_workers: int = 1,
+    parse_workers: int | None = None,
     content: bool = True,
     keep: tuple[bool, bool] = (False, False),
 ) -> BenchReport:
@@ -281,7 +282,7 @@ def run_bench(
         db_mb=db_mb,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         scrapy=scrapy,
-        parse_workers=parse_workers,
+        parse_workers=pool_size(parse_workers, content),
         content=content,
         kept=kept,
     )

@@ -125,9 +125,14 @@ def bench(
         ),
     ] = None,
     parse_workers: Annotated[
-        int,
-        typer.Option("--parse-workers", metavar="N", min=0, help="Parse processes of the crawl."),
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--parse-workers",
+            metavar="N",
+            min=0,
+            help="Parse processes of the crawl (default: auto, as [parse] parse_workers).",
+        ),
+    ] = None,
     import_warc: Annotated[
         bool,
         typer.Option(

@@ -43,7 +43,7 @@ from scraper.crawl.workers import Workers
 from scraper.errors import ScraperError, StoreError
 from scraper.fetch import Fetcher
 from scraper.models import FrontierState
-from scraper.parse import check_rules, parse_pool
+from scraper.parse import check_rules, parse_pool, pool_size
 from scraper.storage import CrawlStore, db_label, open_crawl_store
 from scraper.urls import try_normalize, url_host
 
@@ -253,7 +253,7 @@ class Crawl:
             on_commit=frontier.committed,
             urgent=frontier.wants_flush,
         )
-        with parse_pool(s.parse_workers) as pool, self._signals():
+        with parse_pool(pool_size(s.parse_workers, s.markdown)) as pool, self._signals():
             pipeline = Workers(
                 s,
                 store=store,

@@ -21,7 +21,7 @@ from scraper.crawl.sink import Sink
 from scraper.crawl.workers import interrupted_by_signals
 from scraper.importing import CaptureReader, Entry, FileReport, Survey, survey
 from scraper.models import FetchResult, FrontierItem, FrontierState, SinkRecord
-from scraper.parse import parse_pool
+from scraper.parse import parse_pool, pool_size
 from scraper.storage import CrawlStore, open_crawl_store
 from scraper.urls import url_host
 
@@ -56,7 +56,8 @@ async def _import(settings: Settings, paths: Sequence[Path]) -> ImportSummary:
             settings.max_url_length,
             settings.for_host,
         )
-        parsers = max(1, settings.parse_workers * 2)  # several chunks in the pool at once
+        processes = pool_size(settings.parse_workers, settings.markdown)
+        parsers = max(1, processes * 2)  # several chunks in the pool at once
         feed = _Feed(store, parsers)
         sink = Sink(
             store,
@@ -65,7 +66,7 @@ async def _import(settings: Settings, paths: Sequence[Path]) -> ImportSummary:
             on_commit=feed.committed,
             urgent=lambda: True,  # write what is there when the inbox runs dry
         )
-        with parse_pool(settings.parse_workers) as pool, CaptureReader(found) as reader:
+        with parse_pool(processes) as pool, CaptureReader(found) as reader:
             records = Records(settings, links=links, pool=pool)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(sink.run(), name="sink")

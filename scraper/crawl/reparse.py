@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from scraper.config import Settings, settings_to_json
 from scraper.crawl.records import run_in_pool
 from scraper.crawl.workers import interrupted_by_signals
-from scraper.parse import check_rules, parse_pool, reparse_batch
+from scraper.parse import check_rules, parse_pool, pool_size, reparse_batch
 from scraper.storage import open_crawl_store
 
 
@@ -38,7 +38,7 @@ async def _reparse(settings: Settings, batch_size: int) -> ReparseSummary:
         skipped = await store.html_pages_without_body()
         if not skipped:
             await store.save_settings(settings_to_json(settings))
-        with parse_pool(settings.parse_workers) as pool:
+        with parse_pool(pool_size(settings.parse_workers, settings.markdown)) as pool:
             async for bodies in store.stored_bodies(batch_size):
                 parsed = await run_in_pool(pool, reparse_batch, bodies, settings.parse_spec)
                 await store.update_parsed(parsed)

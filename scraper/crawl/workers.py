@@ -28,7 +28,7 @@ from scraper.crawl.slots import HostSlots
 from scraper.errors import FetchError, Interrupted, PermanentFetchError
 from scraper.fetch import BLOCK_REASONS, Fetcher, FetchHooks
 from scraper.models import FailureRecord, FetchResult, FrontierItem, FrontierState, SinkRecord
-from scraper.parse import STOP_SIGNALS
+from scraper.parse import STOP_SIGNALS, pool_size
 from scraper.storage import CrawlStore
 from scraper.urls import url_host
 
@@ -82,7 +82,8 @@ class Workers:
         self._sink = sink
         self._records = Records(settings, links=links, pool=pool)
         self._sessions = Sessions(settings, fetcher, store)
-        self.parsers = settings.parse_workers * 4 or 1  # several in flight hide the IPC round trip
+        processes = pool_size(settings.parse_workers, settings.markdown)
+        self.parsers = processes * 4 or 1  # several in flight hide the IPC round trip
         self._inbox: asyncio.Queue[tuple[FrontierItem, Outcome] | None] = asyncio.Queue(
             maxsize=settings.concurrency * 2
         )

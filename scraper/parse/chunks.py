@@ -16,7 +16,7 @@ blank-line block boundaries up to a target size in tokens. Pure functions.
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from scraper.models import Chunk
 
@@ -45,6 +45,13 @@ def _encode(text: str) -> list[int]:
     return _encoder()(text)
 
 
+@functools.lru_cache(maxsize=1024)
+def _tail_cost(piece: str) -> int:
+    """What a blank line after ``piece`` (a block's last pre-token) adds to its token count:
+    pieces repeat (".", "?", ".)"), so each is counted once per process."""
+    return count_tokens(piece + _SEP) - count_tokens(piece)
+
+
 def count_tokens(text: str) -> int:
     """``text``'s length in cl100k_base tokens."""
     return len(_encode(text))
@@ -68,9 +75,24 @@ class _Block:
         if encoded[-1] == _separator_token():
             self.alone = self.joined - 1
         else:  # a punctuation run took the blank line in: only that last piece differs
-            tail = _TAIL.search(text, max(0, len(text) - 64))  # not a scan of it all
-            piece = tail.group(0) if tail else text[-1:]
-            self.alone = self.joined - count_tokens(piece + _SEP) + count_tokens(piece)
+            self.alone = self.joined - _tail_cost(_tail(text))
+
+
+def _tail(text: str) -> str:
+    """What ``_TAIL`` finds in the last 64 characters of ``text`` (its last character if
+    nothing), read backwards from the end: a regex search tries each of the 64 starts."""
+    if text.endswith("\n"):  # $ matches before a final newline too: let the regex say
+        match = _TAIL.search(text, max(0, len(text) - 64))
+        return match.group(0) if match else text[-1:]
+    low = max(0, len(text) - 64)
+    start = len(text)
+    while start > low and not text[start - 1].isspace() and not text[start - 1].isalnum():
+        start -= 1  # [^\s\w]|_ : neither space nor letter nor digit ("_" is neither)
+    if start == len(text):
+        return text[-1:]
+    if start > low and text[start - 1] == " ":
+        start -= 1
+    return text[start:]
 
 
 def _blocks(markdown: str) -> Iterator[str]:
@@ -97,12 +119,12 @@ def _blocks(markdown: str) -> Iterator[str]:
         yield "\n".join(lines)
 
 
-def _sections(markdown: str) -> Iterator[tuple[int, str, list[str]]]:
-    """(level, heading path, blocks) per heading, in order; level 0 and path "" before the first
-    heading."""
+def _sections(markdown: Iterable[str]) -> Iterator[tuple[int, str, list[str]]]:
+    """(level, heading path, blocks) per heading of the blocks ``markdown``, in order; level 0
+    and path "" before the first heading."""
     path: list[tuple[int, str]] = []
     blocks: list[str] = []
-    for block in _blocks(markdown):
+    for block in markdown:
         match = _HEADING.match(block) if block.startswith("#") and "\n" not in block else None
         if match is None:
             blocks.append(block)
@@ -155,8 +177,14 @@ def _pieces(block: str, target: int) -> list[str]:
 
 def chunk_markdown(markdown: str, target: int) -> tuple[Chunk, ...]:
     """``markdown`` cut in chunks of at most about ``target`` tokens each (see the module)."""
+    return chunk_blocks(_blocks(markdown), target)
+
+
+def chunk_blocks(blocks: Iterable[str], target: int) -> tuple[Chunk, ...]:
+    """:func:`chunk_markdown` of the Markdown whose blank-line separated blocks are ``blocks``
+    (as :class:`scraper.parse.markdown.Writer` wrote them: no re-split)."""
     chunks: list[Chunk] = []
-    for level, heading, texts in _sections(markdown):
+    for level, heading, texts in _sections(blocks):
         title = _Block(f"{'#' * level} {heading}") if heading else None
         start = title.joined if title else 0
         parts: list[_Block] = [title] if title else []

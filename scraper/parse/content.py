@@ -10,7 +10,6 @@ body's plain text.
 """
 
 import logging
-import re
 from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -21,13 +20,6 @@ from scraper.parse.markdown import Writer
 log = logging.getLogger(__name__)
 
 _MIN_TEXT = 100  # a root with less text than this falls back to the whole body
-# Markdown syntax, removed to give the plain text: code fences (with their language), escapes,
-# emphasis, code ticks, link targets, images, heading/list/quote markers, table pipes and rules.
-_SYNTAX = re.compile(
-    r"^`{3,}[^`\n]*$|\\([!-/:-@\[-`{-~])|!\[([^\]]*)\]\([^)\s]*\)|\]\([^)\s]*\)|(?<!\\)[\[*~`]+"
-    r"|^(?:#{1,6} |\s*(?:[-+] |\d+\. |> ?)+)|^\|( --- \|)+$|(?<!\\)\|",
-    re.M,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,24 +30,22 @@ class MainContent:
 
     markdown: str
     text: str
+    blocks: tuple[str, ...] = ()  # markdown's blank-line separated blocks, as written
 
 
-def _plain(match: re.Match[str]) -> str:
-    return match.group(1) or match.group(2) or ""
-
-
-def markdown_text(markdown: str) -> str:
-    """The text a reader sees in ``markdown`` (as written here), whitespace collapsed."""
-    return " ".join(_SYNTAX.sub(_plain, markdown).split())
-
-
-def _render(root: LexborNode, base_url: str, skip: Skipper) -> str:
+def _render(root: LexborNode, base_url: str, skip: Skipper) -> MainContent:
     writer = Writer(base_url, skip)
     writer.children(root)
     writer.flush()
     while len(writer.blocks) > 1 and writer.blocks[-1].startswith("#"):
-        writer.blocks.pop()  # a heading closing the content titles what was left out
-    return writer.markdown()
+        writer.pop()  # a heading closing the content titles what was left out
+    return _content(writer)
+
+
+def _content(writer: Writer) -> MainContent:
+    # the plain text as the Writer collected it: markdown_text(markdown), without the regex
+    text = writer.text()
+    return MainContent(writer.markdown(), text, tuple(b for b in writer.blocks if b))
 
 
 def _extract(tree: LexborHTMLParser, base_url: str) -> MainContent:
@@ -63,17 +53,14 @@ def _extract(tree: LexborHTMLParser, base_url: str) -> MainContent:
     if root is None:
         return MainContent("", "")
     body = tree.body or root
-    markdown = _render(root, base_url, Skipper(len(root.text(deep=True))))
-    text = markdown_text(markdown)
-    if len(text) < _MIN_TEXT and root is not body:
-        markdown = _render(body, base_url, Skipper(len(body.text(deep=True))))
-        text = markdown_text(markdown)
-    if not text:
+    main = _render(root, base_url, Skipper(len(root.text(deep=True))))
+    if len(main.text) < _MIN_TEXT and root is not body:
+        main = _render(body, base_url, Skipper(len(body.text(deep=True))))
+    if not main.text:
         whole = Writer(base_url, lambda node: False)
         whole.children(body)
-        markdown = whole.markdown()
-        text = markdown_text(markdown)
-    return MainContent(markdown, text)
+        main = _content(whole)
+    return main
 
 
 def main_content(tree: LexborHTMLParser, base_url: str) -> MainContent:
@@ -86,4 +73,5 @@ def main_content(tree: LexborHTMLParser, base_url: str) -> MainContent:
         log.warning("main content of %s not extracted: %r", base_url, error)
         root = tree.body or tree.root
         text = " ".join(root.text(separator=" ").split()) if root is not None else ""
-        return MainContent(text.replace("\\", "\\\\"), text)
+        markdown = text.replace("\\", "\\\\")
+        return MainContent(markdown, text, (markdown,) if markdown else ())

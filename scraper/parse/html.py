@@ -8,7 +8,6 @@ empty) page.
 """
 
 import codecs
-import functools
 import json
 import logging
 import re
@@ -27,10 +26,12 @@ from scraper.models import (
     Reparsed,
     StoredBody,
 )
-from scraper.parse.chunks import chunk_markdown
+from scraper.parse.chunks import chunk_blocks
 from scraper.parse.content import main_content
 from scraper.parse.extract import extract_fields
+from scraper.parse.joins import join_relative, join_rooted, origin_of
 from scraper.parse.metadata import page_metadata, with_text
+from scraper.parse.plain import collapse_whitespace as collapse_whitespace
 from scraper.urls import join_url, try_normalize
 
 log = logging.getLogger(__name__)
@@ -179,21 +180,6 @@ def decode_html(body: bytes, charset: str | None) -> str:
     return _to_utf8(body, charset).decode("utf-8", errors="replace")
 
 
-# What str.split() splits on in ASCII text, besides the single space it would keep.
-_ASCII_RUNS = ("  ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
-
-
-def collapse_whitespace(text: str) -> str:
-    """Whitespace runs (as ``str.split`` sees them) become one space; the ends are stripped.
-
-    ASCII text without runs (minified HTML gives mostly that) is only stripped: ten substring
-    scans instead of a string per word (0.05 ms on a page of 1,000 words).
-    """
-    if text.isascii() and not any(run in text for run in _ASCII_RUNS):
-        return text.strip(" ")
-    return " ".join(text.split())
-
-
 def _title(tree: LexborHTMLParser) -> str | None:
     node = tree.css_first("title:not(svg title, math title)")  # not an inline icon's tooltip
     return (collapse_whitespace(node.text()) or None) if node is not None else None
@@ -213,26 +199,22 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
     return (join_url(url, href) or url) if href else url
 
 
-@functools.lru_cache(maxsize=8_192)
-def _join_rooted(origin: str, href: str) -> str | None:
-    """:func:`join_url` of an href that starts with a single "/": its result depends on the
-    origin only, and sites repeat such links (nav, footer, listings) on every page, so it is
-    memoized (a bounded cache of a pure function, per parse process)."""
-    return join_url(origin + "/", href)
-
-
-def _links(nodes: list[LexborNode], base: str, max_links: int) -> tuple[str, ...]:
-    """Resolved links in document order, each once; raw hrefs are deduplicated before joining."""
+def _links(
+    nodes: list[LexborNode], base: str, max_links: int, shared: bool = False
+) -> tuple[str, ...]:
+    """Resolved links in document order, each once; raw hrefs are deduplicated before joining.
+    ``shared``: the Markdown resolves them again, so relative ones are memoized too."""
     seen_raw: set[str] = set()
     links: dict[str, None] = {}
-    origin = base[: base.find("/", base.find("//") + 2)]
+    origin = origin_of(base)
+    join = join_relative if shared else join_url
     for node in nodes:
         href = node.attrs.sget("href")
         if href in seen_raw:
             continue
         seen_raw.add(href)
-        rooted = href.startswith("/") and not href.startswith("//")
-        joined = _join_rooted(origin, href) if rooted else join_url(base, href)
+        rooted = origin is not None and href.startswith("/") and not href.startswith("//")
+        joined = join_rooted(origin, href) if rooted else join(base, href)
         if joined is not None:
             links[joined] = None
             if len(links) >= max_links:
@@ -282,7 +264,7 @@ def parse_html(
     tree = LexborHTMLParser(html)
     nodes = tree.css("a[href], area[href]") if max_links > 0 else []
     base = _base_url(tree, url)
-    links = _links(nodes, base, max_links)
+    links = _links(nodes, base, max_links, shared=markdown)
     title, description = _title(tree), _description(tree)
     data = extract_fields(tree, url, rules, base) if rules else None  # before _text changes it
     meta = page_metadata(tree, base)  # before _text strips the scripts
@@ -295,7 +277,7 @@ def parse_html(
 
 def _content(tree: LexborHTMLParser, base: str, chunk_tokens: int | None) -> Content:
     main = main_content(tree, base)
-    chunks = chunk_markdown(main.markdown, chunk_tokens) if chunk_tokens else ()
+    chunks = chunk_blocks(main.blocks, chunk_tokens) if chunk_tokens else ()
     return Content(main.markdown, main.text, chunks)
 
 

@@ -11,81 +11,41 @@ from collections.abc import Callable
 
 from selectolax.lexbor import LexborNode
 
-from scraper.urls import join_url
+from scraper.parse.joins import join_href, origin_of
+from scraper.parse.plain import (
+    AFTER_LINK,
+    EMPHASIZED,
+    OPEN,
+    collapse_whitespace,
+    markdown_text,
+    read_paragraph,
+)
 
 Skip = Callable[[LexborNode], bool]
+
+
+def _names(text: str) -> list[str]:
+    return text.split()
+
 
 _HEADINGS = {"h1": "#", "h2": "##", "h3": "###", "h4": "####", "h5": "#####", "h6": "######"}
 _EMPHASIS = {"em": "*", "i": "*", "strong": "**", "b": "**", "del": "~~", "s": "~~"}
 # Never rendered: their text is not the page's text.
 _INVISIBLE = frozenset(
-    [
-        "head",
-        "title",
-        "script",
-        "style",
-        "noscript",
-        "template",
-        "svg",
-        "iframe",
-        "object",
-        "embed",
-        "canvas",
-        "video",
-        "audio",
-        "map",
-        "select",
-        "option",
-        "button",
-        "input",
-        "textarea",
-        "math",
-    ]
+    _names(
+        "head title script style noscript template svg iframe object embed canvas video audio map"
+        " select option button input textarea math"
+    )
 )
 # Elements after which a paragraph ends (the others are inline: their text flows on).
 _BLOCKS = frozenset(
     [
-        "address",
-        "article",
-        "aside",
-        "body",
-        "blockquote",
-        "center",
-        "dd",
-        "details",
-        "dialog",
-        "dir",
-        "div",
-        "dl",
-        "dt",
-        "fieldset",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "header",
-        "hgroup",
-        "hr",
-        "html",
-        "li",
-        "main",
-        "menu",
-        "nav",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "summary",
-        "table",
-        "tbody",
-        "td",
-        "tfoot",
-        "th",
-        "thead",
-        "tr",
-        "ul",
+        *_names(
+            "address article aside body blockquote center dd details dialog dir div dl dt fieldset"
+            " figcaption figure footer form header hgroup hr html li main menu nav ol p pre section"
+            " summary table tbody td tfoot th thead tr ul caption"
+        ),
         *_HEADINGS,
-        "caption",
     ]
 )
 # Markdown's special characters in text; "\\" first so escapes are not escaped again.
@@ -95,8 +55,8 @@ _BREAK = "\x00"  # a hard line break inside a paragraph, until it is written out
 _SPACES = re.compile(r"\s+")
 # After each link, until written out: before another link, a soft line break (read as a space),
 # so that a run of links kept in the content (a menu) can be cut by a chunker; else nothing.
-_AFTER_LINK = "\x01"
 _LINK_END = re.compile(r"\x01 ?(?=!?\[)")
+_WHITESPACE = re.compile(r"\s")
 _LANG = re.compile(r"(?:^|\s)(?:language|lang|highlight-source|brush:?)-?\s*([\w+#.-]+)", re.I)
 
 
@@ -114,52 +74,107 @@ def _escape_start(match: re.Match[str]) -> str:
     return f"{match.group(2)}\\{match.group(3)}"
 
 
-def _url(base: str, href: str | None) -> str | None:
-    if not href:
-        return None
-    url = join_url(base, href)
-    return None if url is None else url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+def _url(base: str, origin: str | None, href: str) -> str | None:
+    """``href`` resolved against ``base`` as a Markdown link target (memoized: a page's content
+    links are mostly its page links, resolved already)."""
+    url = join_href(base, origin, href)
+    if url is None or ("(" not in url and ")" not in url and " " not in url):
+        return url
+    return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
 
 
 class Writer:
-    """Blocks of Markdown, and the inline text of the paragraph being built."""
+    """Blocks of Markdown, and the inline text of the paragraph being built.
 
-    __slots__ = ("base", "blocks", "line", "skip")
+    Beside each block, its plain text (``texts``; None: read from the Markdown by
+    :func:`markdown_text`), collected as the block is written: exactly what markdown_text reads.
+    """
 
-    def __init__(self, base: str, skip: Skip) -> None:
+    __slots__ = ("base", "blocks", "line", "nested", "origin", "raw", "simple", "skip", "texts")
+
+    def __init__(self, base: str, skip: Skip, origin: str | None = None) -> None:
         self.base = base
+        self.origin = origin or origin_of(base)
         self.skip = skip
         self.blocks: list[str] = []
+        self.texts: list[str | None] = []
         self.line: list[str] = []
+        self.raw: list[str] = []  # the paragraph's text, unescaped, with the marks above
+        self.simple = True  # raw reads as the paragraph's Markdown does (no code, break, "\\")
+        self.nested = True  # no heading: the blocks read the same in a list item or a quote
+
+    def add(self, markdown: str, text: str | None) -> None:
+        """Append a block and its plain text (None: read it from the Markdown)."""
+        self.blocks.append(markdown)
+        self.texts.append(text)
+
+    def pop(self) -> None:
+        """Drop the last block."""
+        self.blocks.pop()
+        self.texts.pop()
 
     def flush(self) -> None:
         """End the paragraph being built (if it has text)."""
         if not self.line:
             return
-        text = _SPACES.sub(" ", "".join(self.line)).strip()
-        self.line = []
+        text = " ".join("".join(self.line).split())  # a paragraph's text nodes: mostly runs
+        raw, simple = "".join(self.raw), self.simple
+        self.line, self.raw, self.simple = [], [], True
         if text:
             text = _LINE_START.sub(_escape_start, text)
-            text = text.replace(" " + _BREAK, _BREAK).replace(_BREAK + " ", _BREAK)
-            if _AFTER_LINK in text:
-                text = _LINK_END.sub("\n", text).replace(_AFTER_LINK, "")
-            self.blocks.append(text.strip(_BREAK).replace(_BREAK, "\\\n"))
+            breaks = _BREAK in text
+            if breaks:
+                text = text.replace(" " + _BREAK, _BREAK).replace(_BREAK + " ", _BREAK)
+            if AFTER_LINK in text:
+                text = _LINK_END.sub("\n", text).replace(AFTER_LINK, "")
+            if breaks:
+                text = text.strip(_BREAK).replace(_BREAK, "\\\n")
+            self.add(text, read_paragraph(raw) if simple else None)
 
     def markdown(self) -> str:
         """The blocks, one blank line apart."""
         self.flush()
         return "\n\n".join(self.blocks)
 
+    def text(self) -> str:
+        """The blocks' plain text, whitespace collapsed: :func:`markdown_text` of
+        :meth:`markdown`, without reading the Markdown again where the text was collected."""
+        self.flush()
+        texts = [
+            markdown_text(b) if t is None else t
+            for b, t in zip(self.blocks, self.texts, strict=True)
+        ]
+        return " ".join(" ".join(texts).split())
+
+    def reading(self) -> str | None:
+        """The blocks' plain text as they read nested (list item, quote), or None if unknown."""
+        self.flush()
+        if not self.nested or None in self.texts:
+            return None
+        return " ".join(t or "" for t in self.texts)
+
     def sub(self, node: LexborNode) -> str:
         """``node``'s children rendered on their own (list items, quotes, cells)."""
-        inner = Writer(self.base, self.skip)
-        inner.children(node)
-        return inner.markdown()
+        return self.inner(node, True).markdown()
+
+    def inner(self, node: LexborNode, children: bool) -> "Writer":
+        """A writer of ``node``'s children (or of ``node`` itself) on their own."""
+        inner = Writer(self.base, self.skip, self.origin)
+        if children:
+            inner.children(node)
+        else:
+            inner.element(node)
+        inner.flush()
+        return inner
 
     def children(self, node: LexborNode) -> None:
         for child in node.iter(include_text=True):
             if child.is_text_node:
-                self.line.append(escape(child.text_content or ""))
+                text = child.text_content or ""
+                self.line.append(text if _SPECIAL.search(text) is None else escape(text))
+                self.raw.append(text)
+                if "\\" in text:
+                    self.simple = False
             elif child.is_element_node:
                 self.element(child)
 
@@ -170,7 +185,7 @@ class Writer:
         if self.skip(node):
             # A heading right before boilerplate is its title ("Related", "Comments"): dropped.
             if self.blocks and self.blocks[-1].startswith("#") and not "".join(self.line).strip():
-                self.blocks.pop()
+                self.pop()
             return
         if tag in _BLOCKS:
             self.block(node, tag)
@@ -184,55 +199,70 @@ class Writer:
             self.image(node)
         elif tag == "br":
             self.line.append(_BREAK)
+            self.simple = False
         elif tag == "code" or tag == "kbd" or tag == "samp":
             code = _SPACES.sub(" ", node.text(deep=True))
             if code.strip():
                 fence = "``" if "`" in code else "`"
                 self.line.append(f"{fence}{code}{fence}")
+                self.simple = False
         elif tag in _EMPHASIS:
             self.emphasis(node, _EMPHASIS[tag])
         else:
             self.children(node)
 
     def emphasis(self, node: LexborNode, mark: str) -> None:
-        start = len(self.line)
+        start, raw_start = len(self.line), len(self.raw)
         self.children(node)
         inner = "".join(self.line[start:])
-        del self.line[start:]
+        raw = "".join(self.raw[raw_start:])
+        del self.line[start:], self.raw[raw_start:]
         core = inner.strip()
         if core:
             lead = " " if inner[:1].isspace() else ""
             tail = " " if inner[-1:].isspace() else ""
-            self.line.append(f"{lead}{mark}{_SPACES.sub(' ', core)}{mark}{tail}")
+            self.line.append(f"{lead}{mark}{collapse_whitespace(core)}{mark}{tail}")
+            self.raw.append(f"{lead}{EMPHASIZED}{raw.strip()}{EMPHASIZED}{tail}")
         else:
             self.line.append(inner)
+            self.raw.append(raw)
 
     def link(self, node: LexborNode) -> None:
-        start = len(self.line)
+        start, raw_start = len(self.line), len(self.raw)
         self.children(node)
-        label = _SPACES.sub(" ", "".join(self.line[start:])).strip()
-        del self.line[start:]
-        url = _url(self.base, node.attrs.get("href"))
+        label = " ".join("".join(self.line[start:]).split())
+        raw = "".join(self.raw[raw_start:]).strip()
+        del self.line[start:], self.raw[raw_start:]
+        href = node.attrs.get("href")
+        url = _url(self.base, self.origin, href) if href else None
         if label and url:
-            self.line.append(f"[{label}]({url}){_AFTER_LINK}" if "\n" not in label else label)
+            if "\n" not in label:
+                self.line.append(f"[{label}]({url}){AFTER_LINK}")
+                self.raw.append(f"{OPEN}{raw}{AFTER_LINK}")
+                if _WHITESPACE.search(url):
+                    self.simple = False
+            else:
+                self.line.append(label)
+                self.raw.append(raw)
         elif label:
-            self.line.append(f"{label}{_AFTER_LINK}")
+            self.line.append(f"{label}{AFTER_LINK}")
+            self.raw.append(f"{raw}{AFTER_LINK}")
 
     def image(self, node: LexborNode) -> None:
         attrs = node.attrs
-        url = _url(self.base, attrs.get("src") or attrs.get("data-src"))
+        src = attrs.get("src") or attrs.get("data-src")
+        url = _url(self.base, self.origin, src) if src else None
         if url:
-            alt = escape(_SPACES.sub(" ", attrs.get("alt") or "").strip())
+            alt = escape(collapse_whitespace(attrs.get("alt") or ""))
             self.line.append(f"![{alt}]({url})")
+            self.raw.append(OPEN + alt)  # markdown_text keeps the alt as written (escaped)
+            if "]" in alt or _WHITESPACE.search(url):
+                self.simple = False
 
     def block(self, node: LexborNode, tag: str) -> None:
         self.flush()
         if tag in _HEADINGS:
-            self.children(node)
-            text = _SPACES.sub(" ", "".join(self.line)).strip()
-            self.line = []
-            if text:
-                self.blocks.append(f"{_HEADINGS[tag]} {text}")
+            self.heading(node, _HEADINGS[tag])
         elif tag == "ul" or tag == "ol" or tag == "menu" or tag == "dir":
             self.listing(node, tag == "ol")
         elif tag == "pre":
@@ -242,20 +272,34 @@ class Writer:
         elif tag == "table":
             table(self, node)
         elif tag == "hr":
-            self.blocks.append("---")
+            self.add("---", "---")
         else:
             self.children(node)
         self.flush()
 
+    def heading(self, node: LexborNode, marker: str) -> None:
+        """A heading: one line, so a break or the end of a link is a space in it."""
+        self.children(node)
+        text = collapse_whitespace("".join(self.line).replace(_BREAK, " "))
+        raw, simple = "".join(self.raw), self.simple
+        self.line, self.raw, self.simple = [], [], True
+        if text:
+            if AFTER_LINK in text:
+                text = _LINK_END.sub(" ", text).replace(AFTER_LINK, "")
+            self.add(f"{marker} {text}", read_paragraph(raw, heading=True) if simple else None)
+            self.nested = False
+
     def listing(self, node: LexborNode, ordered: bool) -> None:
         items = []
+        texts: list[str] | None = []
         number = 1
         for child in node.iter(include_text=False):
             if child.tag != "li" and child.tag not in _BLOCKS:
                 continue
             if self.skip(child):
                 continue
-            body = self.sub(child) if child.tag == "li" else self.sub_node(child)
+            inner = self.inner(child, child.tag == "li")
+            body = inner.markdown()
             if not body:
                 continue
             marker = f"{number}. " if ordered else "- "
@@ -263,13 +307,13 @@ class Writer:
             pad = " " * len(marker)
             lines = [line for line in body.split("\n") if line.strip()]
             items.append(marker + f"\n{pad}".join(lines))
+            text = inner.reading()
+            texts = None if texts is None or text is None else [*texts, text]
         if items:
-            self.blocks.append("\n".join(items))
+            self.add("\n".join(items), None if texts is None else " ".join(texts))
 
     def sub_node(self, node: LexborNode) -> str:
-        inner = Writer(self.base, self.skip)
-        inner.element(node)
-        return inner.markdown()
+        return self.inner(node, False).markdown()
 
     def code(self, node: LexborNode) -> None:
         text = node.text(deep=True).strip("\n")
@@ -286,12 +330,14 @@ class Writer:
         while fence in text:
             fence += "`"
         lines = "\n".join(line.rstrip() for line in text.split("\n"))
-        self.blocks.append(f"{fence}{lang}\n{lines}\n{fence}")
+        self.add(f"{fence}{lang}\n{lines}\n{fence}", None)
 
     def quote(self, node: LexborNode) -> None:
-        body = self.sub(node)
+        inner = self.inner(node, True)
+        body = inner.markdown()
         if body:
-            self.blocks.append("\n".join(f"> {line}".rstrip() for line in body.split("\n")))
+            lines = "\n".join(f"> {line}".rstrip() for line in body.split("\n"))
+            self.add(lines, inner.reading())
 
 
 # A table whose cells hold these is a page layout, not data.
@@ -347,4 +393,4 @@ def table(writer: Writer, node: LexborNode) -> None:
         lines.append(("| " + " | ".join(cells) + " |").replace("|  |", "| |"))
         if i == 0:
             lines.append("|" + " --- |" * width)
-    writer.blocks.append("\n".join(lines))
+    writer.add("\n".join(lines), None)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from scraper.bench.site import generate_site
+from scraper.parse import pool_size
 from scraper.parse.html import parse_html
 from tests.conftest import path_without_nginx
 
@@ -93,7 +94,10 @@ async def test_bench_command_crawls_every_page_and_prints_its_figures(server: st
     assert abs(crawler + parse_process - total) <= 0.011, out
     assert re.search(r"^peak RSS: \d+ MB \(crawler\)", out, re.M), out
     assert re.search(r"^machine: \d+ CPUs, Python 3\.", out, re.M), out
-    assert re.search(r"^parse: 1 processes; main content, Markdown and chunks on$", out, re.M)
+    processes = pool_size(None, True)  # auto: from this machine's CPUs
+    assert re.search(
+        rf"^parse: {processes} processes; main content, Markdown and chunks on$", out, re.M
+    )
     if server == "no-nginx":
         assert "server: python http.server" in out
 

@@ -1,7 +1,10 @@
 """Chunks of a page's main content: heading paths, the size bound, code fences and tables kept
 whole, tokens counted with the real (offline) tokenizer."""
 
-from scraper.parse.chunks import chunk_hash, chunk_markdown, count_tokens
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scraper.parse.chunks import _TAIL, _tail, chunk_hash, chunk_markdown, count_tokens
 
 GUIDE = """Intro before any heading.
 
@@ -84,3 +87,11 @@ def test_empty_markdown_has_no_chunk():
     """No content, no chunk."""
     assert chunk_markdown("", 512) == ()
     assert chunk_markdown("\n\n  \n", 512) == ()
+
+
+@given(st.text(alphabet=st.sampled_from("a Z9_.!?)]*\t\n-éß½…"), min_size=1, max_size=90))
+def test_block_tail_read_backwards_is_what_the_pre_tokenizer_regex_finds(text: str) -> None:
+    """The last pre-token piece of a block, read backwards, is _TAIL's match in its last 64
+    characters (its last character when none)."""
+    match = _TAIL.search(text, max(0, len(text) - 64))
+    assert _tail(text) == (match.group(0) if match else text[-1:])

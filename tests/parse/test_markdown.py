@@ -82,3 +82,12 @@ def test_blocks_one_blank_line_apart_no_trailing_spaces():
     assert md == "## Title\n\nFirst para\n\nSecond\n\n- x"
     assert "\n\n\n" not in md
     assert all(line == line.rstrip() for line in md.split("\n"))
+
+
+def test_heading_with_links_and_a_break_is_one_clean_line():
+    """Links and a line break in a heading leave no control characters: spaces between them."""
+    md = render('<h2><a href="/a">One</a><a href="/b">Two</a> and<br>more</h2><p>Body text.</p>')
+    assert md.splitlines()[0] == (
+        "## [One](https://example.com/a) [Two](https://example.com/b) and more"
+    )
+    assert not any(ch in md for ch in "\x00\x01\x02\x03")
