@@ -9,7 +9,9 @@ holds the page's text, else the container the most paragraph text hangs from (re
 
 import re
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborNode
+
+from scraper.parse.root import link_len, text_len
 
 # Elements that are never main content.
 _DROP_TAGS = frozenset(["nav", "aside", "dialog", "menu"])
@@ -117,20 +119,6 @@ _LINKY = frozenset(
         "form",
     ]
 )
-_ROOTS = (
-    '[itemprop="articleBody"]',
-    "article",
-    '[role="main"], main',
-    "#content, #main, #main-content, .entry-content, .post-content, .article-body, .content",
-)
-
-
-def _text_len(node: LexborNode) -> int:
-    return len(" ".join(node.text(deep=True).split()))
-
-
-def _link_len(node: LexborNode) -> int:
-    return sum(len(" ".join(a.text(deep=True).split())) for a in node.css("a"))
 
 
 def _named_boilerplate(attrs: dict[str, str | None]) -> bool:
@@ -162,7 +150,7 @@ class Skipper:
         if attrs:
             if attrs.get("role") in _ROLES or _hidden(attrs):
                 return True
-            if _named_boilerplate(attrs) and _text_len(node) < self.keep_len:
+            if _named_boilerplate(attrs) and text_len(node) < self.keep_len:
                 return True
         if tag in _LINKY:
             return self._linky(node, tag)
@@ -172,53 +160,9 @@ class Skipper:
         """Mostly links: a menu, a tag list, a "related" list."""
         if node.css_first("a") is None:
             return tag == "footer" or (tag == "header" and node.css_first("h1, h2, p") is None)
-        length = _text_len(node)
+        length = text_len(node)
         if length == 0:
             return node.css_first("img") is None
-        links = _link_len(node)
+        links = link_len(node)
         limit = 0.8 if tag == "p" else 0.5
         return links > limit * length and (length < 2000 or links > 0.8 * length)
-
-
-def _by_paragraphs(body: LexborNode) -> LexborNode | None:
-    """The element the most paragraph text hangs from (children score 1, grandchildren 1/2)."""
-    scores: dict[int, float] = {}
-    nodes: dict[int, LexborNode] = {}
-    for para in body.css("p, pre, td, blockquote, div"):
-        # a div counts its own text only (text set with <br> rather than in paragraphs)
-        length = _text_len(para) if para.tag != "div" else len(para.text(deep=False).strip())
-        if length < 25:
-            continue
-        score = 1 + min(length / 100, 3)
-        parent = para.parent
-        for share in (1.0, 0.5):
-            if parent is None:
-                break
-            key = parent.mem_id
-            nodes[key] = parent
-            scores[key] = scores.get(key, 0.0) + score * share
-            parent = parent.parent
-    if not scores:
-        return None
-    best = max(scores, key=scores.__getitem__)
-    return nodes[best]
-
-
-def main_root(tree: LexborHTMLParser) -> LexborNode | None:
-    """The element holding the page's main content (None: the page has no body)."""
-    body = tree.body or tree.root
-    if body is None:
-        return None
-    total = _text_len(body)
-    for selector in _ROOTS:
-        found = [node for node in body.css(selector) if node.parent is not None]
-        if not found:
-            continue
-        lengths = [_text_len(node) for node in found]
-        best = max(range(len(found)), key=lengths.__getitem__)
-        if lengths[best] >= 0.25 * total and lengths[best] >= 0.5 * sum(lengths):
-            return found[best]
-    scored = _by_paragraphs(body)
-    if scored is not None and _text_len(scored) >= 0.1 * total:
-        return scored
-    return body

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from scraper.parse.boilerplate import Skipper, main_root
+from scraper.parse.boilerplate import Skipper
 from scraper.parse.markdown import Writer
+from scraper.parse.root import main_root
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,10 @@ def _render(root: LexborNode, base_url: str, skip: Skipper) -> str:
 
 
 def _extract(tree: LexborHTMLParser, base_url: str) -> MainContent:
-    root = main_root(tree)
-    if root is None:
+    body = tree.body or tree.root
+    if body is None:
         return MainContent("", "")
-    body = tree.body or root
+    root = main_root(body)
     markdown = _render(root, base_url, Skipper(len(root.text(deep=True))))
     text = markdown_text(markdown)
     if len(text) < _MIN_TEXT and root is not body:
