@@ -14,7 +14,7 @@ from selectolax.lexbor import LexborNode
 from scraper.parse.root import link_len, text_len
 
 # Elements that are never main content.
-_DROP_TAGS = frozenset(["nav", "aside", "dialog", "menu"])
+_DROP_TAGS = frozenset(["nav", "aside", "dialog", "menu", "figcaption"])
 _ROLES = frozenset(
     [
         "navigation",
@@ -98,6 +98,15 @@ _BAD_TOKENS = frozenset(
         "rating",
         "ratings",
         "print",
+        "caption",
+        "credit",
+        "credits",
+        "byline",
+        "author",
+        "meta",
+        "tags",
+        "timestamp",
+        "copyright",
     ]
 )
 _TOKEN = re.compile(r"[a-z]+")

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 from selectolax.lexbor import LexborNode
 
+from scraper.parse.blocks import best_block_holder
+
 _ARTICLE_BODY = '[itemprop="articleBody"]'
 _ROOTS = (
     "article",
@@ -23,7 +25,14 @@ _CONTENT_NAME = re.compile(
     r"|post[-_]?entry|fulltext|^post$|^entry$",
     re.I,
 )
-_CONTENT_HOLDERS = "div, section, article, main"
+_CONTENT_HOLDERS = frozenset(["div", "section", "article", "main"])
+# What the names above hold, matched by lexbor itself so that few elements reach the regex.
+_NAME_PARTS = (
+    ", ".join(
+        f"[{attr}*={part} i]" for attr in ("class", "id") for part in ("content", "body", "text")
+    )
+    + ", [class*=post i], [class*=entry i]"
+)
 
 
 def text_len(node: LexborNode) -> int:
@@ -41,7 +50,7 @@ def prose_len(node: LexborNode) -> int:
     return text_len(node) - link_len(node)
 
 
-def _contains(outer: LexborNode, inner: LexborNode) -> bool:
+def contains(outer: LexborNode, inner: LexborNode) -> bool:
     node: LexborNode | None = inner
     while node is not None:
         if node.mem_id == outer.mem_id:
@@ -54,63 +63,18 @@ def _dominant(found: list[LexborNode], sizes: list[int]) -> int | None:
     """The index of the candidate clearly bigger than each rival that is not nested with it."""
     best = max(range(len(found)), key=sizes.__getitem__)
     for i, node in enumerate(found):
-        if i == best or _contains(found[best], node) or _contains(node, found[best]):
+        if i == best or contains(found[best], node) or contains(node, found[best]):
             continue
         if sizes[i] * 2 > sizes[best]:
             return None
     return best
 
 
-_CONTAINERS = frozenset(["li", "td", "dd", "blockquote"])
-_INNER = frozenset(["p", "div", "ul", "ol", "table", "blockquote", "pre", "section", "article"])
-_SHORT = 80  # a block shorter than this (a caption, a date) is not counted
-_BLOCK_TAGS = "p, pre, td, blockquote, li, dd, h1, h2, h3, h4, h5, h6, div"
-
-
-def block_value(block: LexborNode) -> float | None:
-    """A block's weight: its prose length, minus its length when it is mostly links, None for
-    a short or empty block and for a container (its inner blocks count)."""
-    if block.tag == "div":  # its own text only (text set with <br> rather than in paragraphs)
-        length = len(" ".join(block.text(deep=False).split()))
-        return float(length) if length >= _SHORT else None
-    if block.tag in _CONTAINERS and any(child.tag in _INNER for child in block.iter()):
-        return None
-    length = text_len(block)
-    if length == 0:
-        return None
-    links = link_len(block)
-    if links > 0.3 * length:
-        return -float(length)
-    return float(length - links) if length >= _SHORT else None
-
-
-def by_blocks(body: LexborNode) -> LexborNode:
-    """The element that holds the most prose blocks less linky blocks (each counted in chars)."""
-    scores: dict[int, float] = {}
-    nodes: dict[int, LexborNode] = {}
-    body_id = body.mem_id
-    for block in body.css(_BLOCK_TAGS):
-        value = block_value(block)
-        if value is None:
-            continue
-        parent = block.parent
-        while parent is not None:
-            key = parent.mem_id
-            if key not in nodes:
-                nodes[key] = parent
-            scores[key] = scores.get(key, 0.0) + value
-            if key == body_id:
-                break
-            parent = parent.parent
-    if not scores:
-        return body
-    best = max(scores, key=scores.__getitem__)
-    return nodes[best]
-
-
 def _named(body: LexborNode) -> list[LexborNode]:
     found = []
-    for node in body.css(_CONTENT_HOLDERS):
+    for node in body.css(_NAME_PARTS):
+        if node.tag not in _CONTENT_HOLDERS:
+            continue
         attrs = node.attributes
         for name in (attrs.get("class"), attrs.get("id")):
             if name and _CONTENT_NAME.search(name):
@@ -135,7 +99,6 @@ def main_root(body: LexborNode) -> LexborNode:
     element lies inside the chosen candidate and holds most of its text, it is the tighter root.
     """
     total = text_len(body)
-    blocks = by_blocks(body)
     for found in _candidates(body):
         found = [node for node in found if node.parent is not None]
         if not found:
@@ -144,8 +107,8 @@ def main_root(body: LexborNode) -> LexborNode:
         best = _dominant(found, sizes)
         if best is not None and sizes[best] >= 0.1 * total:
             root = found[best]
-            inside = root.mem_id != blocks.mem_id and _contains(root, blocks)
-            if inside and text_len(blocks) >= 0.6 * sizes[best]:
-                return blocks
+            inner = best_block_holder(root)
+            if inner.mem_id != root.mem_id and text_len(inner) >= 0.6 * sizes[best]:
+                return inner
             return root
-    return blocks
+    return best_block_holder(body)
