@@ -18,6 +18,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from scraper.parse.boilerplate import Skipper
 from scraper.parse.markdown import Writer
 from scraper.parse.root import main_root
+from scraper.parse.smooth import prune
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def _render(root: LexborNode, base_url: str, skip: Skipper) -> str:
     writer = Writer(base_url, skip)
     writer.children(root)
     writer.flush()
+    writer.blocks = prune(writer.blocks, markdown_text)
     while len(writer.blocks) > 1 and writer.blocks[-1].startswith("#"):
         writer.blocks.pop()  # a heading closing the content titles what was left out
     return writer.markdown()
