@@ -78,7 +78,7 @@ def _link_lengths(body: LexborNode, tree: Tree, blocks: set[int]) -> dict[int, i
     """Link text length in each block (the nearest block holding the link)."""
     links: dict[int, int] = {}
     for link in body.css("a"):
-        length = collapsed_len(link.text(deep=True))
+        length = len(link.text(deep=True, strip=True))
         if not length:
             continue
         holder = tree.holder(tree.add(link), blocks)
@@ -118,7 +118,7 @@ def _value(node: LexborNode, links: int) -> float:
     if node.tag == "div":  # its own text only (text set with <br> rather than in paragraphs)
         length = collapsed_len(node.text(deep=False))
         return float(length) if length >= SHORT else 0.0
-    length = collapsed_len(node.text(deep=True))
+    length = len(node.text(deep=True, strip=True))
     if links > LINKY * length:
         return -float(length)
     return float(length - links) if length >= SHORT else 0.0

@@ -11,7 +11,7 @@ import re
 
 from selectolax.lexbor import LexborNode
 
-from scraper.parse.root import link_len, text_len
+from scraper.parse.root import text_len
 
 # Elements that are never main content.
 _DROP_TAGS = frozenset(["nav", "aside", "dialog", "menu", "figcaption"])
@@ -167,11 +167,12 @@ class Skipper:
 
     def _linky(self, node: LexborNode, tag: str) -> bool:
         """Mostly links: a menu, a tag list, a "related" list."""
-        if node.css_first("a") is None:
+        anchors = node.css("a")
+        if not anchors:
             return tag == "footer" or (tag == "header" and node.css_first("h1, h2, p") is None)
         length = text_len(node)
         if length == 0:
             return node.css_first("img") is None
-        links = link_len(node)
+        links = sum(len(a.text(deep=True, strip=True)) for a in anchors)
         limit = 0.8 if tag == "p" else 0.5
         return links > limit * length and (length < 2000 or links > 0.8 * length)

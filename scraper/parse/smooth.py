@@ -15,14 +15,15 @@ _GOOD, _BAD, _SHORT, _FIXED = 0, 1, 2, 3  # fixed: code and tables, content wher
 _SENTENCE_END = (".", "!", "?", "…", "“", '"', ")")
 
 
-def _kind(block: str, text: Callable[[str], str]) -> int:
+def _kind(block: str) -> int:
     if block.startswith(("```", "|")):
         return _FIXED
-    plain = text(block)
-    length = len(plain)
-    if not length:
-        return _SHORT
-    links = sum(len(match.group(1)) for match in _LINK.finditer(block))
+    length = len(block)  # less the link targets: about the length of the text a reader sees
+    links = 0
+    for match in _LINK.finditer(block):
+        label = len(match.group(1))
+        links += label
+        length -= len(match.group(0)) - label
     if links > 0.5 * length:
         return _BAD
     return _GOOD if length >= GOOD else _SHORT
@@ -55,7 +56,7 @@ def prune(blocks: list[str], text: Callable[[str], str]) -> list[str]:
     """``blocks`` without the short ones that stand among boilerplate or at the edges."""
     if len(blocks) < 3:
         return blocks
-    kinds = [_kind(block, text) for block in blocks]
+    kinds = [_kind(block) for block in blocks]
     if _GOOD not in kinds:
         return blocks
     keep = []
