@@ -7,11 +7,21 @@ One pass: ``css`` once for the blocks and once for the links, and each element's
 once (cached by ``mem_id``), since calls into the tree, not arithmetic, are what cost here.
 """
 
+import heapq
+from collections.abc import Callable
+
 from selectolax.lexbor import LexborNode
 
 _BLOCK_TAGS = "p, pre, td, blockquote, li, dd, h1, h2, h3, h4, h5, h6"
+_TRIES = 5  # the best-scoring elements tried before giving up on the page (its body then)
 SHORT = 80  # a block shorter than this (a caption, a date) is not counted
 LINKY = 0.3  # a block whose link text is more than this share of its text is boilerplate
+
+
+def text_len(node: LexborNode) -> int:
+    """The length of ``node``'s text without its whitespace at the ends of text nodes (cheap:
+    no Python string work), enough to compare sizes."""
+    return len(node.text(deep=True, strip=True))
 
 
 def collapsed_len(text: str) -> int:
@@ -62,6 +72,14 @@ class Tree:
             key = parents.get(key, self.root_id)
         return None
 
+    def discount(self, scores: dict[int, float], key: int, own: float) -> None:
+        """``key``'s subtree taken out of ``scores`` (its own and its ancestors')."""
+        lost = scores.pop(key) + own
+        while key != self.root_id:
+            key = self.parents.get(key, self.root_id)
+            if key in scores:
+                scores[key] -= lost
+
     def sums(self, values: dict[int, float]) -> dict[int, float]:
         """Each element's sum of ``values`` over its subtree (itself included)."""
         totals = dict(values)
@@ -87,8 +105,9 @@ def _link_lengths(body: LexborNode, tree: Tree, blocks: set[int]) -> dict[int, i
     return links
 
 
-def best_block_holder(body: LexborNode) -> LexborNode:
-    """The element of ``body`` (itself included) with the highest block score."""
+def best_block_holder(body: LexborNode, reject: Callable[[LexborNode], bool]) -> LexborNode:
+    """The element of ``body`` (itself included) with the highest block score, among those
+    ``reject`` does not rule out (a block of comments is prose too)."""
     tree = Tree(body)
     found = body.css(_BLOCK_TAGS)
     ids = [tree.add(node) for node in found]
@@ -109,9 +128,16 @@ def best_block_holder(body: LexborNode) -> LexborNode:
     if not values:
         return body
     totals = tree.sums(values)
-    # the holder is an ancestor of blocks: its score is what hangs from it, not its own text
-    best = max(tree.nodes, key=lambda key: totals.get(key, 0.0) - values.get(key, 0.0))
-    return tree.nodes[best]
+    # a holder is an ancestor of blocks: its score is what hangs from it, not its own text
+    scores = {key: totals.get(key, 0.0) - values.get(key, 0.0) for key in tree.nodes}
+    # the best-scoring elements that ``reject`` rules out no longer count for their ancestors
+    for key in heapq.nlargest(_TRIES, scores, key=scores.__getitem__):
+        if reject(tree.nodes[key]):
+            tree.discount(scores, key, values.get(key, 0.0))
+    if not scores:
+        return body
+    depths = tree.depths
+    return tree.nodes[max(scores, key=lambda key: (scores[key], depths[key]))]  # ties: tightest
 
 
 def _value(node: LexborNode, links: int) -> float:

@@ -11,7 +11,7 @@ import re
 
 from selectolax.lexbor import LexborNode
 
-from scraper.parse.root import text_len
+from scraper.parse.blocks import text_len
 
 # Elements that are never main content.
 _DROP_TAGS = frozenset(["nav", "aside", "dialog", "menu", "figcaption"])
@@ -79,8 +79,6 @@ _BAD_TOKENS = frozenset(
         "promo",
         "teaser",
         "teasers",
-        "widget",
-        "widgets",
         "toolbar",
         "pagination",
         "pager",
@@ -97,7 +95,6 @@ _BAD_TOKENS = frozenset(
         "feedback",
         "rating",
         "ratings",
-        "print",
         "caption",
         "credit",
         "credits",
@@ -130,7 +127,8 @@ _LINKY = frozenset(
 )
 
 
-def _named_boilerplate(attrs: dict[str, str | None]) -> bool:
+def named_boilerplate(attrs: dict[str, str | None]) -> bool:
+    """Whether the element's class or id names boilerplate (a footer, a menu, comments...)."""
     names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
     return bool(names.strip()) and not _BAD_TOKENS.isdisjoint(_TOKEN.findall(names))
 
@@ -159,7 +157,7 @@ class Skipper:
         if attrs:
             if attrs.get("role") in _ROLES or _hidden(attrs):
                 return True
-            if _named_boilerplate(attrs) and text_len(node) < self.keep_len:
+            if named_boilerplate(attrs) and text_len(node) < self.keep_len:
                 return True
         if tag in _LINKY:
             return self._linky(node, tag)

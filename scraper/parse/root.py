@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 from selectolax.lexbor import LexborNode
 
-from scraper.parse.blocks import best_block_holder
+from scraper.parse.blocks import best_block_holder, text_len
+from scraper.parse.boilerplate import named_boilerplate
 
 _ARTICLE_BODY = '[itemprop="articleBody"]'
 _ROOTS = (
@@ -35,12 +36,6 @@ _NAME_PARTS = (
 )
 
 
-def text_len(node: LexborNode) -> int:
-    """The length of ``node``'s text without its whitespace at the ends of text nodes (cheap:
-    no Python string work), enough to compare sizes."""
-    return len(node.text(deep=True, strip=True))
-
-
 def contains(outer: LexborNode, inner: LexborNode) -> bool:
     node: LexborNode | None = inner
     while node is not None:
@@ -54,7 +49,7 @@ def _dominant(found: list[LexborNode], sizes: list[int]) -> int | None:
     """The index of the candidate clearly bigger than each rival that is not nested with it."""
     best = max(range(len(found)), key=sizes.__getitem__)
     for i, node in enumerate(found):
-        if i == best or sizes[i] * 2 <= sizes[best]:
+        if i == best or sizes[i] * 3 <= sizes[best]:
             continue
         if not (contains(found[best], node) or contains(node, found[best])):
             return None
@@ -82,6 +77,11 @@ def _candidates(body: LexborNode) -> Iterator[list[LexborNode]]:
         yield body.css(selector)
 
 
+def _boilerplate(node: LexborNode) -> bool:
+    attrs = node.attributes
+    return bool(attrs) and named_boilerplate(attrs)
+
+
 def main_root(body: LexborNode) -> LexborNode:
     """The element of ``body`` holding the page's main content (``body`` itself if none).
 
@@ -98,8 +98,8 @@ def main_root(body: LexborNode) -> LexborNode:
         best = _dominant(found, sizes)
         if best is not None and sizes[best] >= 0.1 * total:
             root = found[best]
-            inner = best_block_holder(root)
+            inner = best_block_holder(root, _boilerplate)
             if inner.mem_id != root.mem_id and text_len(inner) >= 0.6 * sizes[best]:
                 return inner
             return root
-    return best_block_holder(body)
+    return best_block_holder(body, _boilerplate)

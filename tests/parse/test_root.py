@@ -91,3 +91,25 @@ def test_short_blocks_at_the_edges_go_and_between_prose_stay():
     assert "03.04.2020" not in text
     assert "Advertisement" not in text
     assert "Short but inside" in text
+
+
+def test_block_scoring_passes_over_a_block_of_comments():
+    """A comments block with more prose than the article is not the root."""
+    comments = "".join(f"<p>Reader {i} wrote: {SENTENCE * 3}</p>" for i in range(8))
+    text = _text(
+        f"<body><div><div>{_paragraphs(3, 'Kept ')}</div></div>"
+        f'<div class="comment-list">{comments}</div></body>'
+    )
+    assert "Kept" in text
+    assert "Reader 3" not in text
+
+
+def test_page_builder_widgets_and_print_blocks_are_content():
+    """Blocks named widget (page builders) or print-only hold the text: they are kept."""
+    text = _text(
+        '<body><article><div class="elementor-widget-text-editor">'
+        f'{_paragraphs(1, "Widget ")}</div><div class="print-only">{_paragraphs(1, "Print ")}'
+        f"</div>{_paragraphs(1)}</article></body>"
+    )
+    assert "Widget" in text
+    assert "Print" in text
