@@ -1,6 +1,6 @@
 """The rendered Markdown blocks of the main content, pruned at their edges and between
 boilerplate (issue 26), as jusText does with its context-sensitive pass: a block is *good*
-(long prose), *bad* (mostly link text) or *short* (a date, a caption, a label, a one-line
+(long prose), *bad* (over a third link text) or *short* (a date, a caption, a label, a one-line
 teaser); a short block is kept only when good blocks stand on both sides of it (or it is long
 enough to be near-good with good content on one side). Headings stay when good text follows.
 """
@@ -24,7 +24,7 @@ def _kind(block: str) -> int:
         label = len(match.group(1))
         links += label
         length -= len(match.group(0)) - label
-    if links > 0.5 * length:
+    if links > 0.35 * length:
         return _BAD
     return _GOOD if length >= GOOD else _SHORT
 
