@@ -1,10 +1,10 @@
-"""Which subtree of a page is its main content, and which elements inside it are boilerplate
-(navigation, headers and footers, sidebars, banners, share bars, comments, "related" lists).
+"""Which elements inside the main content's root (:mod:`scraper.parse.root`) are boilerplate
+(navigation, headers and footers, sidebars, banners, share bars, comments, "related" lists,
+bylines, captions and credits).
 
 General signals only: the elements' roles (``<nav>``, ``<aside>``, ``role="navigation"``...),
 class and id name tokens, hidden elements, and link density (the share of a block's text that is
-link text). The root is ``<article>``/``<main>``/``role=main``/``itemprop=articleBody`` when one
-holds the page's text, else the container the most paragraph text hangs from (readability's idea).
+link text).
 """
 
 import re

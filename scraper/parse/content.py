@@ -3,10 +3,10 @@ already built (issue 26). A pure function: it reads the tree and never changes i
 :func:`scraper.parse.html.parse_html` (links, extraction rules, the page's whole visible text)
 sees the same tree.
 
-The root is chosen by :func:`scraper.parse.boilerplate.main_root`, rendered by
+The root is chosen by :func:`scraper.parse.root.main_root`, rendered by
 :class:`scraper.parse.markdown.Writer` without the elements :class:`~scraper.parse.boilerplate.
-Skipper` rejects; a root that gives (almost) nothing falls back to the whole body, then to the
-body's plain text.
+Skipper` rejects, and its blocks pruned by :func:`scraper.parse.smooth.prune`; a root that gives
+(almost) nothing falls back to the whole body, then to the body's plain text.
 """
 
 import logging
