@@ -86,20 +86,32 @@ def main_root(body: LexborNode) -> LexborNode:
     """The element of ``body`` holding the page's main content (``body`` itself if none).
 
     The first semantic group with a candidate clearly bigger than its rivals (and a tenth of the
-    page's text) wins; else the element with the most prose blocks less linky ones. When that
-    element lies inside the chosen candidate and holds most of its text, it is the tighter root.
+    page's text) wins; else the element with the most prose blocks less linky ones, unless it
+    holds less text than the first clear candidate under a tenth. Inside a chosen candidate, that
+    best element is the tighter root when it holds most of the candidate's text.
     """
     total = text_len(body)
+    small: tuple[LexborNode, int] | None = None  # the first clear candidate under a tenth
     for found in _candidates(body):
         found = [node for node in found if node.parent is not None]
         if not found:
             continue
         sizes = [text_len(node) for node in found]
         best = _dominant(found, sizes)
-        if best is not None and sizes[best] >= 0.1 * total:
-            root = found[best]
-            inner = best_block_holder(root, _boilerplate)
-            if inner.mem_id != root.mem_id and text_len(inner) >= 0.6 * sizes[best]:
-                return inner
-            return root
-    return best_block_holder(body, _boilerplate)
+        if best is None:
+            continue
+        if sizes[best] >= 0.1 * total:
+            return _tighter(found[best], sizes[best])
+        small = small or (found[best], sizes[best])
+    holder = best_block_holder(body, _boilerplate)
+    if small is not None and text_len(holder) < small[1]:
+        return _tighter(*small)  # the block scorer found less than the candidate holds
+    return holder
+
+
+def _tighter(root: LexborNode, size: int) -> LexborNode:
+    """The best block holder inside ``root`` when it holds most of ``root``'s text."""
+    inner = best_block_holder(root, _boilerplate)
+    if inner.mem_id != root.mem_id and text_len(inner) >= 0.6 * size:
+        return inner
+    return root

@@ -16,6 +16,10 @@ def _paragraphs(count: int, word: str = "") -> str:
     return "".join(f"<p>{word}{PROSE}</p>" for _ in range(count))
 
 
+def _notices(count: int) -> str:
+    return "".join(f"<p>Short notice number {i}, no link.</p>" for i in range(count))
+
+
 def test_teaser_articles_do_not_outvote_the_article():
     """The one long <article> wins even when teaser <article>s together hold more text."""
     teasers = "".join(
@@ -31,7 +35,7 @@ def test_teaser_articles_do_not_outvote_the_article():
 
 def test_small_main_on_a_page_of_short_lines():
     """A <main> with a tenth of the page's text is the root, not the whole body."""
-    lines = "".join(f"<p>Short notice number {i}, no link.</p>" for i in range(120))
+    lines = _notices(120)
     text = _text(f"<body><div>{lines}</div><main>{_paragraphs(2, 'Kept ')}</main></body>")
     assert "Kept" in text
     assert "Short notice" not in text
@@ -113,3 +117,16 @@ def test_page_builder_widgets_and_print_blocks_are_content():
     )
     assert "Widget" in text
     assert "Print" in text
+
+
+def test_clear_article_under_a_tenth_beats_a_smaller_block_holder():
+    """An <article> of short lines (a recipe) with under a tenth of the page's text is the root
+    when the block scorer's best element holds less text than it."""
+    items = "".join(f"<li>{i * 10} g of ingredient number {i}</li>" for i in range(40))
+    lines = _notices(500)
+    text = _text(
+        f"<body><div>{lines}</div><article><ul>{items}</ul></article>"
+        f"<div><p>Other: {SENTENCE * 2}</p></div></body>"
+    )
+    assert "ingredient number 7" in text
+    assert "Other" not in text
