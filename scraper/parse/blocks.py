@@ -14,8 +14,8 @@ from selectolax.lexbor import LexborNode
 
 _BLOCK_TAGS = "p, pre, td, blockquote, li, dd, h1, h2, h3, h4, h5, h6"
 _TRIES = 5  # the best-scoring elements tried before giving up on the page (its body then)
-SHORT = 80  # a block shorter than this (a caption, a date) is not counted
-LINKY = 0.3  # a block whose link text is more than this share of its text is boilerplate
+SHORT = 70  # a block shorter than this (a caption, a date) is not counted
+LINKY = 0.4  # a block whose link text is more than this share of its text is boilerplate
 
 
 def text_len(node: LexborNode) -> int:
