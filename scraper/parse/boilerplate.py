@@ -1,18 +1,20 @@
-"""Which subtree of a page is its main content, and which elements inside it are boilerplate
-(navigation, headers and footers, sidebars, banners, share bars, comments, "related" lists).
+"""Which elements inside the main content's root (:mod:`scraper.parse.root`) are boilerplate
+(navigation, headers and footers, sidebars, banners, share bars, comments, "related" lists,
+bylines, captions and credits).
 
 General signals only: the elements' roles (``<nav>``, ``<aside>``, ``role="navigation"``...),
 class and id name tokens, hidden elements, and link density (the share of a block's text that is
-link text). The root is ``<article>``/``<main>``/``role=main``/``itemprop=articleBody`` when one
-holds the page's text, else the container the most paragraph text hangs from (readability's idea).
+link text).
 """
 
 import re
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborNode
+
+from scraper.parse.blocks import text_len
 
 # Elements that are never main content.
-_DROP_TAGS = frozenset(["nav", "aside", "dialog", "menu"])
+_DROP_TAGS = frozenset(["nav", "aside", "dialog", "menu", "figcaption"])
 _ROLES = frozenset(
     [
         "navigation",
@@ -77,8 +79,6 @@ _BAD_TOKENS = frozenset(
         "promo",
         "teaser",
         "teasers",
-        "widget",
-        "widgets",
         "toolbar",
         "pagination",
         "pager",
@@ -95,7 +95,15 @@ _BAD_TOKENS = frozenset(
         "feedback",
         "rating",
         "ratings",
-        "print",
+        "caption",
+        "credit",
+        "credits",
+        "byline",
+        "author",
+        "meta",
+        "tags",
+        "timestamp",
+        "copyright",
     ]
 )
 _TOKEN = re.compile(r"[a-z]+")
@@ -117,23 +125,10 @@ _LINKY = frozenset(
         "form",
     ]
 )
-_ROOTS = (
-    '[itemprop="articleBody"]',
-    "article",
-    '[role="main"], main',
-    "#content, #main, #main-content, .entry-content, .post-content, .article-body, .content",
-)
 
 
-def _text_len(node: LexborNode) -> int:
-    return len(" ".join(node.text(deep=True).split()))
-
-
-def _link_len(node: LexborNode) -> int:
-    return sum(len(" ".join(a.text(deep=True).split())) for a in node.css("a"))
-
-
-def _named_boilerplate(attrs: dict[str, str | None]) -> bool:
+def named_boilerplate(attrs: dict[str, str | None]) -> bool:
+    """Whether the element's class or id names boilerplate (a footer, a menu, comments...)."""
     names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
     return bool(names.strip()) and not _BAD_TOKENS.isdisjoint(_TOKEN.findall(names))
 
@@ -162,7 +157,7 @@ class Skipper:
         if attrs:
             if attrs.get("role") in _ROLES or _hidden(attrs):
                 return True
-            if _named_boilerplate(attrs) and _text_len(node) < self.keep_len:
+            if named_boilerplate(attrs) and text_len(node) < self.keep_len:
                 return True
         if tag in _LINKY:
             return self._linky(node, tag)
@@ -170,55 +165,12 @@ class Skipper:
 
     def _linky(self, node: LexborNode, tag: str) -> bool:
         """Mostly links: a menu, a tag list, a "related" list."""
-        if node.css_first("a") is None:
+        anchors = node.css("a")
+        if not anchors:
             return tag == "footer" or (tag == "header" and node.css_first("h1, h2, p") is None)
-        length = _text_len(node)
+        length = text_len(node)
         if length == 0:
             return node.css_first("img") is None
-        links = _link_len(node)
+        links = sum(len(a.text(deep=True, strip=True)) for a in anchors)
         limit = 0.8 if tag == "p" else 0.5
         return links > limit * length and (length < 2000 or links > 0.8 * length)
-
-
-def _by_paragraphs(body: LexborNode) -> LexborNode | None:
-    """The element the most paragraph text hangs from (children score 1, grandchildren 1/2)."""
-    scores: dict[int, float] = {}
-    nodes: dict[int, LexborNode] = {}
-    for para in body.css("p, pre, td, blockquote, div"):
-        # a div counts its own text only (text set with <br> rather than in paragraphs)
-        length = _text_len(para) if para.tag != "div" else len(para.text(deep=False).strip())
-        if length < 25:
-            continue
-        score = 1 + min(length / 100, 3)
-        parent = para.parent
-        for share in (1.0, 0.5):
-            if parent is None:
-                break
-            key = parent.mem_id
-            nodes[key] = parent
-            scores[key] = scores.get(key, 0.0) + score * share
-            parent = parent.parent
-    if not scores:
-        return None
-    best = max(scores, key=scores.__getitem__)
-    return nodes[best]
-
-
-def main_root(tree: LexborHTMLParser) -> LexborNode | None:
-    """The element holding the page's main content (None: the page has no body)."""
-    body = tree.body or tree.root
-    if body is None:
-        return None
-    total = _text_len(body)
-    for selector in _ROOTS:
-        found = [node for node in body.css(selector) if node.parent is not None]
-        if not found:
-            continue
-        lengths = [_text_len(node) for node in found]
-        best = max(range(len(found)), key=lengths.__getitem__)
-        if lengths[best] >= 0.25 * total and lengths[best] >= 0.5 * sum(lengths):
-            return found[best]
-    scored = _by_paragraphs(body)
-    if scored is not None and _text_len(scored) >= 0.1 * total:
-        return scored
-    return body

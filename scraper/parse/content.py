@@ -3,10 +3,10 @@ already built (issue 26). A pure function: it reads the tree and never changes i
 :func:`scraper.parse.html.parse_html` (links, extraction rules, the page's whole visible text)
 sees the same tree.
 
-The root is chosen by :func:`scraper.parse.boilerplate.main_root`, rendered by
+The root is chosen by :func:`scraper.parse.root.main_root`, rendered by
 :class:`scraper.parse.markdown.Writer` without the elements :class:`~scraper.parse.boilerplate.
-Skipper` rejects; a root that gives (almost) nothing falls back to the whole body, then to the
-body's plain text.
+Skipper` rejects, and its blocks pruned by :func:`scraper.parse.smooth.prune`; a root that gives
+(almost) nothing falls back to the whole body, then to the body's plain text.
 """
 
 import logging
@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from scraper.parse.boilerplate import Skipper, main_root
+from scraper.parse.boilerplate import Skipper
 from scraper.parse.markdown import Writer
+from scraper.parse.root import main_root
+from scraper.parse.smooth import prune
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ def _render(root: LexborNode, base_url: str, skip: Skipper) -> MainContent:
     writer = Writer(base_url, skip)
     writer.children(root)
     writer.flush()
+    writer.keep(prune(writer.blocks, writer.plain))
     while len(writer.blocks) > 1 and writer.blocks[-1].startswith("#"):
         writer.pop()  # a heading closing the content titles what was left out
     return _content(writer)
@@ -49,10 +52,10 @@ def _content(writer: Writer) -> MainContent:
 
 
 def _extract(tree: LexborHTMLParser, base_url: str) -> MainContent:
-    root = main_root(tree)
-    if root is None:
+    body = tree.body or tree.root
+    if body is None:
         return MainContent("", "")
-    body = tree.body or root
+    root = main_root(body)
     main = _render(root, base_url, Skipper(len(root.text(deep=True))))
     if len(main.text) < _MIN_TEXT and root is not body:
         main = _render(body, base_url, Skipper(len(body.text(deep=True))))

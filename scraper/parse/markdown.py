@@ -113,6 +113,16 @@ class Writer:
         self.blocks.pop()
         self.texts.pop()
 
+    def keep(self, indices: list[int]) -> None:
+        """Keep only the blocks at ``indices`` (in order), with their plain text."""
+        self.blocks = [self.blocks[i] for i in indices]
+        self.texts = [self.texts[i] for i in indices]
+
+    def plain(self, i: int) -> str:
+        """Block ``i``'s plain text."""
+        text = self.texts[i]
+        return markdown_text(self.blocks[i]) if text is None else text
+
     def flush(self) -> None:
         """End the paragraph being built (if it has text)."""
         if not self.line:
@@ -140,10 +150,7 @@ class Writer:
         """The blocks' plain text, whitespace collapsed: :func:`markdown_text` of
         :meth:`markdown`, without reading the Markdown again where the text was collected."""
         self.flush()
-        texts = [
-            markdown_text(b) if t is None else t
-            for b, t in zip(self.blocks, self.texts, strict=True)
-        ]
+        texts = [self.plain(i) for i in range(len(self.blocks))]
         return " ".join(" ".join(texts).split())
 
     def reading(self) -> str | None:

@@ -6,6 +6,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from scraper.parse.chunks import _blocks, chunk_blocks, chunk_markdown
 from scraper.parse.content import main_content
+from scraper.parse.markdown import Writer
 from scraper.parse.plain import markdown_text
 
 BASE = "https://example.com/docs/page"
@@ -32,12 +33,17 @@ CASES = [
 
 @pytest.mark.parametrize("html", CASES)
 def test_collected_text_and_blocks_are_those_read_from_the_markdown(html: str) -> None:
-    """The writer's plain text is markdown_text of its Markdown, its blocks the Markdown's."""
+    """The writer's plain text is markdown_text of its Markdown, its blocks the Markdown's
+    (every block written: none skipped as boilerplate nor pruned)."""
     page = f"<html><body><main>{FILLER}{html}{FILLER}</main></body></html>"
-    content = main_content(LexborHTMLParser(page), BASE)
-    assert content.text == markdown_text(content.markdown)
-    assert list(content.blocks) == list(_blocks(content.markdown))
-    assert len(content.blocks) > 2
+    body = LexborHTMLParser(page).body
+    assert body is not None
+    writer = Writer(BASE, lambda node: False)
+    writer.children(body)
+    markdown = writer.markdown()
+    assert writer.text() == markdown_text(markdown)
+    assert [b for b in writer.blocks if b] == list(_blocks(markdown))
+    assert len(writer.blocks) > 2
 
 
 def test_chunks_of_blocks_are_the_chunks_of_their_markdown() -> None:
