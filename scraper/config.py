@@ -16,7 +16,7 @@ from typing import Any
 
 from scraper import __version__
 from scraper.errors import UsageError
-from scraper.models import ExtractRule, ParseSpec, Scope
+from scraper.models import ExtractRule, ParseSpec, RenderMode, Scope
 from scraper.sites import (
     HostSettings,
     SiteRule,
@@ -64,6 +64,13 @@ class Settings:
     headers: tuple[str, ...] = ()
     cookies: bool = False
     cookies_file: str = ""
+    render: RenderMode = RenderMode.NEVER
+    wait_for: str = ""
+    # [render]
+    render_tabs: int = 2
+    render_recycle_pages: int = 100
+    render_memory_mb: int = 600
+    render_timeout_s: float = 15.0
     # [parse]
     max_links_per_page: int = 1000
     parse_workers: int = 1
@@ -120,7 +127,7 @@ class Settings:
 
 _HOST_FIELDS = (
     *("delay_s", "per_host", "max_delay_s", "autothrottle", "user_agent", "headers"),
-    *("allow", "deny", "robots", "cookies", "cookies_file"),
+    *("allow", "deny", "robots", "cookies", "cookies_file", "render", "wait_for"),
 )
 _HOSTS_CACHED = 4096
 
@@ -150,7 +157,10 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "headers",
         "cookies",
         "cookies_file",
+        "render",
+        "wait_for",
     ),
+    "render": ("render_tabs", "render_recycle_pages", "render_memory_mb", "render_timeout_s"),
     "parse": ("max_links_per_page", "parse_workers", "markdown", "chunks", "chunk_tokens"),
     "storage": ("db", "batch_size", "flush_interval_s", "store_html", "lease_s", "retry_s"),
     "recrawl": ("min_revisit_s", "max_revisit_s"),
@@ -182,6 +192,10 @@ _MINIMUM: Mapping[str, float] = {
     "retry_s": 0.5,
     "min_revisit_s": 1,
     "max_revisit_s": 1,
+    "render_tabs": 1,
+    "render_recycle_pages": 1,
+    "render_memory_mb": 64,
+    "render_timeout_s": 0.1,
 }
 
 
@@ -225,11 +239,12 @@ def _check_value(name: str, value: object, where: str) -> None:
 def _coerce(name: str, value: object, where: str) -> object:
     """Check one TOML value against the type of the field's default."""
     default = next(f.default for f in dataclasses.fields(Settings) if f.name == name)
-    if isinstance(default, Scope):
+    if isinstance(default, Scope | RenderMode):
+        kind = type(default)
         try:
-            return Scope(str(value))
+            return kind(str(value))
         except ValueError:
-            choices = ", ".join(s.value for s in Scope)
+            choices = ", ".join(s.value for s in kind)
             raise UsageError(f"{where}: {name} must be one of {choices}") from None
     if isinstance(default, tuple):
         if isinstance(value, list) and all(isinstance(v, str) for v in value):

@@ -25,6 +25,14 @@ class Scope(StrEnum):
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
+class RenderMode(StrEnum):
+    """When a page is loaded in the headless browser (``--render``, ``render`` per site)."""
+
+    NEVER = "never"
+    AUTO = "auto"  # over HTTP first; rendered when the page needs it (see scraper.parse.needsjs)
+    ALWAYS = "always"
+
+
 class Change(StrEnum):
     """What a new row of ``versions`` says about its URL (values are stored in the database)."""
 
@@ -79,6 +87,7 @@ class FetchResult:
     fetched_at: str
     etag: str | None = None
     last_modified: str | None = None
+    rendered: bool = False  # the body is the DOM the headless browser built
 
     @property
     def is_html(self) -> bool:
@@ -205,6 +214,7 @@ class PageRecord:
     visit: Visit | None = None  # None: a page written by older code (no revisit data)
     content: Content | None = None  # the main content (parsed HTML, [parse] markdown on)
     revisit: bool = False  # its URL had a stored page already: a revisit that found a change
+    rendered: bool = False  # its body is the DOM the headless browser built (pages.rendered)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ SITE_KEYS: Mapping[str, str] = {
     "deny": "deny",
     "allow": "allow",
     "respect_robots": "robots",
+    "render": "render",
+    "wait_for": "wait_for",
 }
 
 
@@ -67,6 +69,8 @@ class HostSettings:
     respect_robots: bool = True
     cookies: bool = False
     cookies_file: str = ""
+    render: str = "never"  # never, auto, always (a RenderMode value)
+    wait_for: str = ""  # a CSS selector: a rendered page is ready once it matches
 
     @property
     def cookies_on(self) -> bool:

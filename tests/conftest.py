@@ -304,7 +304,13 @@ def failure_record(item: FrontierItem) -> FailureRecord:
 
 
 # What version 6 had: no contents, chunks nor pages_markdown (the main content).
+# What version 7 had: no pages.rendered.
+VERSION_7 = (
+    "ALTER TABLE pages DROP COLUMN rendered;"
+    "UPDATE meta SET value = '7' WHERE key = 'schema_version';"
+)
 VERSION_6 = (
+    "ALTER TABLE pages DROP COLUMN rendered;"
     "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
     "UPDATE meta SET value = '6' WHERE key = 'schema_version';"
 )

@@ -16,18 +16,20 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import TypeVar, TypeVarTuple
 
 from scraper.config import Settings
 from scraper.crawl import revisit
 from scraper.crawl.links import LinkFilter
+from scraper.crawl.rendering import Rendering, browser_allows
 from scraper.crawl.robots import RobotsGate
 from scraper.crawl.scheduler import Scheduler
 from scraper.crawl.sink import Sink
 from scraper.crawl.slots import HostSlots
 from scraper.errors import FetchError, Interrupted, PermanentFetchError
-from scraper.fetch import Fetcher, FetchHooks
+from scraper.fetch import Fetcher, FetchHooks, FetchRequest
 from scraper.models import (
     FailureRecord,
     FetchResult,
@@ -111,6 +113,9 @@ class Workers:
         self.in_flight: dict[str, Flight] = {}
         self._hurry: asyncio.TimerHandle | None = None
         self._dropping = False  # the grace period after a stop is over
+        self.rendering = Rendering(settings, slots, self._run, fetcher.browser)
+        if fetcher.browser is not None:
+            fetcher.browser.allowed = partial(browser_allows, settings, links, gate, frontier)
 
     # -- fetch workers --------------------------------------------------------------------------
 
@@ -167,7 +172,7 @@ class Workers:
                 return None
             if not decision.allowed:
                 return FailureRecord(item.id, item.url, 0, decision.reason, decision.state)
-            return await self._fetcher.fetch(item.url, hooks, item.previous)
+            return await self._get(item, hooks)
         except _LeaseEnding:
             self._frontier.requeue(item)  # handed out again once renewed; dropped if lost
             return None
@@ -179,6 +184,23 @@ class Workers:
         finally:
             del self.in_flight[item.url]
             self._frontier.release(item.host)
+
+    async def _get(self, item: FrontierItem, hooks: FetchHooks) -> FetchResult:
+        """The page over HTTP, or rendered in the browser when :class:`Rendering` says so."""
+        if self.rendering.at_once(item.host):
+            result = await self._fetcher.fetch(FetchRequest(item.url, render=True), hooks)
+            if result.is_html or not 200 <= result.status < 300:
+                return replace(result, rendered=True)
+            log.info("not HTML in the browser, fetched over HTTP: %s", item.url)
+        result = await self._fetcher.fetch(item.url, hooks, item.previous)
+        if not await self.rendering.after_http(item.host, result):
+            return result
+        try:
+            rendered = await self._fetcher.fetch(FetchRequest(item.url, render=True), hooks)
+        except FetchError as exc:
+            log.warning("could not render %s, kept as fetched: %s", item.url, exc)
+            return result
+        return replace(rendered, rendered=True, attempts=result.attempts + rendered.attempts)
 
     def _hooks(self, item: FrontierItem, flight: Flight) -> FetchHooks:
         """Politeness, redirect and throttling callbacks for every request made for ``item``."""
@@ -209,8 +231,10 @@ class Workers:
         def on_sent(url: str, at: float) -> None:
             if url == item.url or url_host(url) == item.host:  # another host: not its slot
                 self._slots.sent(item.host, at)
+            self.rendering.sent(url, at)
 
-        return FetchHooks(before_attempt, allow_redirect, on_response, on_sent)
+        before_render = self.rendering.before_render
+        return FetchHooks(before_attempt, allow_redirect, on_response, on_sent, before_render)
 
     # -- parsers --------------------------------------------------------------------------------
 
@@ -327,6 +351,7 @@ class Workers:
             visit=revisit.visit(self._settings, item, r, hashes=(raw, content), changed=True),
             content=parsed.content if parsed else None,
             revisit=item.previous is not None,
+            rendered=r.rendered,
         )
 
 

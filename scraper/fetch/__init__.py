@@ -8,9 +8,10 @@ in each fetch (politeness slot, redirect admission, timing) is a :class:`FetchHo
 
 from scraper.fetch.addresses import is_public_address
 from scraper.fetch.client import Fetcher, FetchHooks
-from scraper.fetch.transport import FetchRequest, HopResponse, Transport
+from scraper.fetch.transport import BrowserTransport, FetchRequest, HopResponse, Transport
 
 __all__ = [
+    "BrowserTransport",
     "FetchHooks",
     "FetchRequest",
     "Fetcher",

@@ -31,7 +31,7 @@ from scraper.fetch.addresses import host_key, parse_resolve, parse_retry_after
 from scraper.fetch.guard import AddressPolicy
 from scraper.fetch.http import REDIRECTS, AiohttpTransport
 from scraper.fetch.retries import RetryPolicy
-from scraper.fetch.transport import FetchRequest, Transport
+from scraper.fetch.transport import BrowserTransport, FetchRequest, Transport
 from scraper.models import FetchResult, PreviousVisit
 from scraper.urls import join_url, normalize_url, url_host
 
@@ -56,6 +56,7 @@ class FetchHooks:
     allow_redirect: Callable[[str], Awaitable[bool]]
     on_response: Callable[[str, int, float, float | None], None]
     on_sent: Callable[[str, float], None] | None = None
+    before_render: Callable[[str], Awaitable[None]] | None = None  # see BrowserTransport
 
 
 @dataclass(slots=True)
@@ -96,28 +97,47 @@ class Fetcher:
     Use as ``async with Fetcher(settings) as f:``.
 
     ``trusted_hosts`` are the seeds' hostnames (no port): they may be on private addresses.
-    Raises UsageError at once for a bad ``settings.resolve`` entry.
+    ``browser(policy)`` makes the transport of requests with ``render`` set (the crawl's
+    renderer; without one they go over HTTP). Raises UsageError at once for a bad
+    ``settings.resolve`` entry.
     """
 
-    def __init__(self, settings: Settings, trusted_hosts: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        trusted_hosts: Iterable[str] = (),
+        browser: Callable[[AddressPolicy], BrowserTransport] | None = None,
+    ) -> None:
         self._settings = settings
         self._policy = AddressPolicy(
             trusted=frozenset(host_key(host) for host in trusted_hosts),
             allow_private=settings.allow_private,
             pinned=parse_resolve(settings.resolve),
         )
-        self._transport: Transport = AiohttpTransport(settings, self._policy)
+        self._http = AiohttpTransport(settings, self._policy)
+        self._transport: Transport = self._http
+        self.browser = None if browser is None else browser(self._policy)
         self._retries = RetryPolicy(settings)
         self.retried = 0
 
     async def __aenter__(self) -> Self:
         await self._transport.__aenter__()
+        if self.browser is not None:
+            try:
+                await self.browser.__aenter__()
+            except BaseException:
+                await self._transport.__aexit__(None, None, None)
+                raise
         return self
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self._transport.__aexit__(et, e, tb)
+        try:
+            if self.browser is not None:
+                await self.browser.__aexit__(et, e, tb)
+        finally:
+            await self._transport.__aexit__(et, e, tb)
 
     async def fetch(
         self, request: FetchRequest | str, hooks: FetchHooks, previous: PreviousVisit | None = None
@@ -202,7 +222,7 @@ class Fetcher:
         hops = 0
         hop, headers = replace(request, url=current), conditional  # the first request's only
         while True:
-            page = await self._request(hop, clock, hooks.on_sent, headers)
+            page = await self._request(hop, clock, hooks, headers)
             if page.status not in REDIRECTS:
                 break
             target = _redirect_target(current, page.location, visited)
@@ -216,7 +236,7 @@ class Fetcher:
                 )
             visited.add(target)
             current = target
-            hop, headers = FetchRequest(current, proxy=request.proxy), None
+            hop, headers = FetchRequest(current, proxy=request.proxy, render=request.render), None
         return FetchResult(
             url=request.url,
             final_url=current,
@@ -236,11 +256,12 @@ class Fetcher:
         self,
         request: FetchRequest,
         clock: _Clock,
-        on_sent: Callable[[str, float], None] | None = None,
+        hooks: FetchHooks,
         headers: Mapping[str, str] | None = None,
     ) -> _Page:
         """Send ``request`` (its URL normalized) without following redirects, with the host's
-        headers (its site table's, ``--header``), then ``headers``, then the request's own."""
+        headers (its site table's, ``--header``), then ``headers``, then the request's own; in
+        the browser when it asks to be rendered, with the host's cookies as a ``Cookie``."""
         url = request.url
         self._policy.check_literal(url)
         clock.request()
@@ -252,8 +273,15 @@ class Fetcher:
                 **request.headers,
             },
         )
-        sent = None if on_sent is None else partial(on_sent, url)
-        resp = await self._transport.send(hop, clock.headers, sent)
+        sent = None if hooks.on_sent is None else partial(hooks.on_sent, url)
+        if request.render and self.browser is not None:
+            cookie = self._http.cookie_header(url)
+            if cookie:
+                hop = replace(hop, headers={**hop.headers, "Cookie": cookie})
+            before = None if hooks.before_render is None else partial(hooks.before_render, url)
+            resp = await self.browser.send(hop, clock.headers, sent, before)
+        else:
+            resp = await self._transport.send(hop, clock.headers, sent)
         status = resp.status
         if status in REDIRECTS:
             return _Page(status, resp.content_type, resp.charset, location=resp.header("Location"))

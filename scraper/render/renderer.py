@@ -33,6 +33,19 @@ class RenderResult:
     requests: int  # sub-requests the page let through
     refused: int  # sub-requests refused inside the browser
     timed_out: bool  # ready by the timeout rather than network idle or ``wait_for``
+    content_type: str = "text/html"  # of the page's own response (its MIME type)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """What a page's requests carry: the site's User-Agent, its other headers and its cookies
+    (name, value) for the page's URL; ``on_sent(at)`` is told when the page's own request goes
+    out (``time.monotonic()``)."""
+
+    user_agent: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    cookies: tuple[tuple[str, str], ...] = ()
+    on_sent: Callable[[float], None] | None = None
 
 
 @dataclass(slots=True)
@@ -62,9 +75,11 @@ class _Page:
     idle_loaders: set[str] = field(default_factory=set)
     status: int | None = None
     final_url: str = ""
+    content_type: str = "text/html"
     requests: int = 0
     refused: int = 0
     verdicts: set[asyncio.Task[None]] = field(default_factory=set)
+    on_sent: Callable[[float], None] | None = None  # told when the page's own request goes out
 
 
 class _Instance:
@@ -98,6 +113,7 @@ class _Instance:
         ):
             page.status = int(params["response"]["status"])
             page.final_url = params["response"]["url"]
+            page.content_type = str(params["response"].get("mimeType") or page.content_type)
 
     async def _verdict(self, page: _Page, params: dict[str, Any]) -> None:
         request_id = params["requestId"]
@@ -110,6 +126,8 @@ class _Instance:
         if reason is None:
             page.requests += 1
             self.browser.post("Fetch.continueRequest", {"requestId": request_id}, page.session)
+            if page.on_sent is not None and params.get("resourceType") == "Document":
+                page.on_sent(time.monotonic())  # the navigation (each redirect hop too)
         else:
             page.refused += 1
             verdict = {"requestId": request_id, "errorReason": "BlockedByClient"}
@@ -193,22 +211,29 @@ class Renderer:
         *,
         wait_for: str | None = None,
         before: Callable[[], Awaitable[None]] | None = None,
+        site: "Site | None" = None,
     ) -> RenderResult:
         """Load ``url`` in a fresh context and return its DOM; one retry after a browser crash.
 
         ``before`` is awaited right before the page's own request (the host's politeness slot).
+        ``site`` gives the headers and cookies the page's requests carry, and who is told when
+        the page's own request goes out.
         """
         async with self._tabs:
             try:
-                return await self._render_once(url, wait_for, before)
+                return await self._render_once(url, wait_for, before, site)
             except BrowserCrashed:
                 self.stats.restarts += 1
                 if self._current is not None and self._current.browser.dead:
                     self._retire(self._current)
-                return await self._render_once(url, wait_for, before)
+                return await self._render_once(url, wait_for, before, site)
 
     async def _render_once(
-        self, url: str, wait_for: str | None, before: Callable[[], Awaitable[None]] | None
+        self,
+        url: str,
+        wait_for: str | None,
+        before: Callable[[], Awaitable[None]] | None,
+        site: "Site | None",
     ) -> RenderResult:
         instance = await self._instance()
         instance.inflight += 1
@@ -224,9 +249,9 @@ class Renderer:
             attached = await send(
                 "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
             )
-            page = _Page(session=attached["sessionId"])
+            page = _Page(session=attached["sessionId"], on_sent=site.on_sent if site else None)
             instance.pages[page.session] = page
-            return await self._load(instance, page, url, wait_for, before)
+            return await self._load(instance, page, url, wait_for, before, site or Site())
         finally:
             instance.inflight -= 1
             instance.pages.pop(locals().get("page", _Page("")).session, None)
@@ -244,6 +269,7 @@ class Renderer:
         url: str,
         wait_for: str | None,
         before: Callable[[], Awaitable[None]] | None,
+        site: "Site",
     ) -> RenderResult:
         def send(method: str, params: dict[str, Any] | None = None) -> Awaitable[dict[str, Any]]:
             return instance.browser.send(method, params, page.session)
@@ -252,8 +278,14 @@ class Renderer:
         await send("Page.setLifecycleEventsEnabled", {"enabled": True})
         await send("Network.enable")
         await send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
-        if self._user_agent:
-            await send("Network.setUserAgentOverride", {"userAgent": self._user_agent})
+        user_agent = site.user_agent or self._user_agent
+        if user_agent:
+            await send("Network.setUserAgentOverride", {"userAgent": user_agent})
+        if site.headers:
+            await send("Network.setExtraHTTPHeaders", {"headers": dict(site.headers)})
+        if site.cookies:
+            cookies = [{"name": k, "value": v, "url": url} for k, v in site.cookies]
+            await send("Network.setCookies", {"cookies": cookies})
         if before is not None:
             await before()
         navigated = await send("Page.navigate", {"url": url})
@@ -268,7 +300,14 @@ class Renderer:
         self.stats.pages += 1
         self.stats.refused += page.refused
         return RenderResult(
-            url, page.final_url or url, page.status, html, page.requests, page.refused, timed_out
+            url,
+            page.final_url or url,
+            page.status,
+            html,
+            page.requests,
+            page.refused,
+            timed_out,
+            page.content_type,
         )
 
     async def _ready(self, instance: _Instance, page: _Page, wait_for: str | None) -> bool:

@@ -3,6 +3,7 @@ the bodies table created only when needed."""
 
 import sqlite3
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from scraper.storage import crawl_running, open_crawl_store, open_read_store
 from scraper.storage.postgres.schema import REVISIT_COLUMNS
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.storage.sqlite.store import Store
-from tests.conftest import VERSION_5, VERSION_6, CrawlFn, page_record, pg_rows
+from tests.conftest import VERSION_5, VERSION_6, VERSION_7, CrawlFn, page_record, pg_rows
 
 
 async def test_a_version_1_database_is_migrated(site: TestServer, crawl: CrawlFn):
@@ -150,7 +151,8 @@ async def test_the_batch_writer_is_not_part_of_the_file(site: TestServer, crawl:
 
 
 # What a PostgreSQL crawl of version 5 had: no versions, no revisit columns, bodies by URL.
-PG_VERSION_6 = "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
+PG_VERSION_7 = "ALTER TABLE pages DROP COLUMN rendered;"
+PG_VERSION_6 = PG_VERSION_7 + "DROP VIEW pages_markdown; DROP TABLE chunks; DROP TABLE contents;"
 PG_VERSION_5 = (
     PG_VERSION_6
     + "DROP TABLE versions; ALTER TABLE pages "
@@ -188,7 +190,9 @@ async def test_a_version_5_postgresql_crawl_is_migrated(pg_url: str):
     bodies = await pg_rows(pg_url, "SELECT b.url FROM bodies b JOIN versions v ON v.id = "
                                    "b.version_id ORDER BY 1")  # fmt: skip
     assert [url for (url,) in bodies] == [items[0].url, items[1].url]
-    assert await pg_rows(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert await pg_rows(pg_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -230,8 +234,39 @@ async def test_a_version_6_crawl_gets_the_content_tables(
         with sqlite3.connect(address) as conn:
             found = conn.execute(check).fetchall() + conn.execute(meta).fetchall()
             after = conn.execute(hashes).fetchall()
-    assert found == [(0, 0, 0), ("7",)]
+    assert found == [(0, 0, 0), (str(SCHEMA_VERSION),)]
     assert after == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_version_7_crawl_gets_pages_rendered(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """Opening a schema-7 crawl (either backend) adds pages.rendered, 0 for its pages (fetched
+    over HTTP), and a rendered page written after it is stored with 1."""
+    postgres = backend == "postgres"
+    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    async with open_crawl_store(address) as store:
+        await store.add_urls([(f"http://h.test/{i}", "h.test", 0) for i in range(2)])
+        first, second = await store.claim(2)
+        await store.write_batch([page_record(first)])
+    if postgres:
+        await pg_rows(
+            address, PG_VERSION_7 + "UPDATE meta SET value = '7' WHERE key = 'schema_version'"
+        )
+    else:
+        with sqlite3.connect(address) as conn:
+            conn.executescript(VERSION_7)
+    async with open_crawl_store(address) as store:
+        await store.write_batch([replace(page_record(second), rendered=True)])
+    check = "SELECT url, rendered FROM pages ORDER BY url"
+    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
+    if postgres:
+        found = await pg_rows(address, check) + await pg_rows(address, meta)
+    else:
+        with sqlite3.connect(address) as conn:
+            found = conn.execute(check).fetchall() + conn.execute(meta).fetchall()
+    assert found == [(first.url, 0), (second.url, 1), (str(SCHEMA_VERSION),)]
 
 
 async def test_a_postgresql_crawl_made_before_worker_ends_gets_them(pg_url: str):

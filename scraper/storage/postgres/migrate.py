@@ -8,6 +8,8 @@ function), in batches; every page its first version; bodies one per version.
 6 -> 7 (main content): the contents and chunks tables and the pages_markdown view
 (:mod:`scraper.storage.contents`), empty until pages are fetched again or reparsed.
 
+7 -> 8 (pages built by JavaScript): ``pages.rendered`` (:mod:`scraper.storage.rendered`), 0.
+
 Within 6: ``workers.ended_at`` and ``end_error`` (a worker's end, for ``scraper status``), added
 to a database made before them. Nullable columns older scrapers ignore, so the version stays.
 """
@@ -17,6 +19,7 @@ import logging
 from scraper.digest import page_content_hash
 from scraper.storage.postgres.connect import Conn
 from scraper.storage.postgres.schema import BODIES, CONTENTS, REVISIT_COLUMNS, VERSIONS
+from scraper.storage.rendered import RENDERED_COLUMN
 from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS
 
 log = logging.getLogger(__name__)
@@ -67,7 +70,9 @@ async def migrate(conn: Conn, version: int) -> None:
     """A database of schema ``version`` to the current one, in the caller's transaction."""
     if version <= 5:
         await migrate_to_6(conn)
-    await conn.execute(CONTENTS)  # 6 -> 7
+    if version <= 6:
+        await conn.execute(CONTENTS)  # 6 -> 7
+    await conn.execute(RENDERED_COLUMN)  # 7 -> 8
 
 
 _HAS_WORKER_ENDS = """

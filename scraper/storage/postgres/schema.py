@@ -12,11 +12,12 @@ Differences from the SQLite schema, for people writing SQL against both:
   ``workers`` (SQLite has one ``meta.status``).
 """
 
-from scraper.storage.contents import CONTENTS_SCHEMA, contents_ddl
+from scraper.storage.contents import contents_ddl
+from scraper.storage.rendered import RENDERED_COLUMN, RENDERED_SCHEMA
 from scraper.storage.revisits import revisit_columns, versions_ddl
 
 # The SQLite schema's version this one matches (columns of pages, frontier); 7: contents
-SCHEMA_VERSION = CONTENTS_SCHEMA
+SCHEMA_VERSION = RENDERED_SCHEMA
 
 # The schema's types, by the kinds the revisit tables' columns name (storage.revisits).
 _TYPES = {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "text": "text"}
@@ -111,4 +112,8 @@ SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(v
 """
     + BODIES
     + CONTENTS
+    + RENDERED_COLUMN
+)
+MARK_RENDERED = tuple(  # rendered, not rendered
+    f"UPDATE pages SET rendered = {value} WHERE url = ANY(%s::text[])" for value in (1, 0)
 )

@@ -164,7 +164,7 @@ async def _check_version(conn: Conn, url: str) -> None:
         value = None
     if value is None:
         raise StoreError(f"{address(url)} is not a crawl database")
-    if str(value) in ("5", "6"):
+    if str(value) in ("5", "6", "7"):
         log.warning(
             "upgrading %s from schema version %s to %d", address(url), value, SCHEMA_VERSION
         )

@@ -6,6 +6,7 @@ an older database migrates it in one transaction; a newer one is refused.
 """
 
 from scraper.storage.contents import CONTENTS_SCHEMA, contents_ddl
+from scraper.storage.rendered import RENDERED_COLUMN, RENDERED_SCHEMA
 from scraper.storage.revisits import (
     BODIES_OF_VERSIONS,
     FIRST_VERSIONS,
@@ -13,9 +14,10 @@ from scraper.storage.revisits import (
     versions_ddl,
 )
 
-SCHEMA_VERSION = CONTENTS_SCHEMA
+SCHEMA_VERSION = RENDERED_SCHEMA
 REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
 # 7 (CONTENTS_SCHEMA): contents, chunks and the pages_markdown view (storage.contents)
+# 8 (RENDERED_SCHEMA): pages.rendered (storage.rendered)
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -138,7 +140,9 @@ CREATE TABLE pages (
     + _LINKS_VIEW
     + _FTS
     + _CONTENTS
+    + RENDERED_COLUMN
 )
+MARK_RENDERED = "UPDATE pages SET rendered = ? WHERE url IN (SELECT value FROM json_each(?))"
 
 # MIGRATIONS[n] turns a version-n database into version n + 1.
 MIGRATIONS = {
@@ -176,4 +180,6 @@ ALTER TABLE bodies RENAME TO bodies_5;
     + BODIES_OF_VERSIONS,
     # Main content: the contents and chunks tables, empty until pages are fetched or reparsed.
     6: _CONTENTS,
+    # Pages built by JavaScript: every page stored so far was fetched over HTTP.
+    CONTENTS_SCHEMA: RENDERED_COLUMN,
 }

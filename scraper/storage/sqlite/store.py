@@ -31,6 +31,7 @@ from scraper.models import (
 )
 from scraper.storage.base import HostTiming, NewUrl, Tally, tally
 from scraper.storage.contents import chunk_rows, content_rows, reparsed_contents
+from scraper.storage.rendered import rendered_urls
 from scraper.storage.revisits import (
     checked_columns,
     finished_rows,
@@ -39,7 +40,7 @@ from scraper.storage.revisits import (
 )
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
-from scraper.storage.sqlite.schema import BODIES
+from scraper.storage.sqlite.schema import BODIES, MARK_RENDERED
 from scraper.storage.sqlite.setup import prepare_for_crawl, scalar
 from scraper.storage.sqlite.statements import (
     BATCH_WRITER,
@@ -302,9 +303,13 @@ class Store:
         """
         pages = [r for r in records if isinstance(r, PageRecord)]
         bodies = [(p.url, p.charset, p.body, p.url) for p in pages if p.body is not None]
+        rendered = [urls for urls in rendered_urls(pages) if urls]
         try:
-            async with self._transaction() if bodies else self._lock:
+            async with self._transaction() if bodies or rendered else self._lock:
                 added = await self._write(records, pages)
+                for value, urls in zip((1, 0), rendered_urls(pages), strict=True):
+                    if urls:
+                        await self.db.execute(MARK_RENDERED, (value, _json(urls)))
                 if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
                     for sql in BODIES.split(";")[:2]:  # the table exists once a body is stored
                         await self.db.execute(sql)

@@ -1,0 +1,154 @@
+"""Crawls with ``--render``: the CLI in a child process, a real headless Chromium, the JS routes."""
+
+import asyncio
+import itertools
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scraper.render import find_browser
+from scraper.render.browser import MARKER
+from tests.conftest import poll, rows, run, scraper, traffic
+
+pytestmark = pytest.mark.skipif(
+    find_browser() is None, reason="no headless Chromium (apt-get install chromium-headless-shell)"
+)
+
+ONE_BY_ONE = ["--concurrency", "1", "--per-host", "1", "--delay", "0", "--retries", "0"]
+
+
+def stored(db: Path) -> dict[str, tuple[Any, ...]]:
+    """path -> (rendered, text, links) of every stored page."""
+    found = rows(db, "SELECT url, rendered, text, links FROM pages")
+    return {url.split("/", 3)[3]: (r, text or "", links or "") for url, r, text, links in found}
+
+
+async def crawl_js(tmp_path: Path, site: Any, mode: str, *more: str) -> tuple[Path, str]:
+    db = tmp_path / f"{mode}.db"
+    seeds = [str(site.make_url("/js/static")), str(site.make_url("/js/0"))]
+    code, out, err = await run(
+        tmp_path, "crawl", *seeds, "--db", str(db), "--render", mode, "--max-depth", "1",
+        *ONE_BY_ONE, *more,
+    )  # fmt: skip
+    assert code == 0, err
+    return db, out
+
+
+async def test_auto_renders_only_the_pages_scripts_build(tmp_path: Path, site: Any):
+    """--render auto stores the JS pages' real text and links (rendered = 1), the static page
+    as fetched (rendered = 0), and renders the host's next page without an HTTP fetch first."""
+    db, out = await crawl_js(tmp_path, site, "auto")
+    pages = stored(db)
+    assert pages["js/static"][0] == 0
+    assert "plenty of text" in pages["js/static"][1]
+    assert pages["js/0"][0] == 1
+    assert "Text built by script for page 0" in pages["js/0"][1]
+    assert "/js/1" in pages["js/0"][2]
+    assert pages["js/1"][:2] == (1, "Rendered 1 Text built by script for page 1. /js/2 /js/static")
+    hits = traffic(site).hits
+    assert (hits["/js/0"], hits["/js/1"]) == (2, 1)  # over HTTP then rendered; then at once
+    assert "renderer: 2 tabs, 2 pages rendered" in out
+
+
+async def test_never_stores_the_shells(tmp_path: Path, site: Any):
+    """--render never (the default) stores the JS page as its empty shell, with no links."""
+    db, out = await crawl_js(tmp_path, site, "never")
+    pages = stored(db)
+    assert set(pages) == {"js/static", "js/0"}
+    assert pages["js/0"][0] == 0
+    assert "Text built by script" not in pages["js/0"][1]
+    assert "renderer" not in out
+
+
+async def test_always_renders_every_page(tmp_path: Path, site: Any):
+    """--render always renders the static page too, fetching each page once, and ``status``
+    shows the renderer's line."""
+    db, _out = await crawl_js(tmp_path, site, "always")
+    pages = stored(db)
+    assert {path: page[0] for path, page in pages.items()} == {
+        "js/static": 1, "js/0": 1, "js/1": 1
+    }  # fmt: skip
+    assert "plenty of text" in pages["js/static"][1]
+    assert traffic(site).hits["/js/0"] == 1
+    code, out, err = await run(tmp_path, "status", "--db", str(db))
+    assert code == 0, err
+    assert "renderer: 2 tabs, 3 pages rendered" in out
+
+
+async def test_rendered_pages_keep_the_hosts_delay(tmp_path: Path, site: Any):
+    """Rendered in two tabs by four workers, no two page requests reach the server closer than
+    the host's delay (less 10 ms)."""
+    db = tmp_path / "polite.db"
+    code, _out, err = await run(
+        tmp_path, "crawl", str(site.make_url("/js/0")), "--db", str(db), "--render", "always",
+        "--concurrency", "4", "--per-host", "4", "--delay", "0.3", "--max-pages", "6",
+        "--max-depth", "20", "--retries", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    starts = sorted(t for t, path in traffic(site).starts if _is_page(path))
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(starts) >= 6
+    assert min(gaps) >= 0.29, gaps
+
+
+def _is_page(path: str) -> bool:
+    return path.startswith("/js/") and (path[4:].isdigit() or path == "/js/static")
+
+
+def _descendants(pid: int) -> set[int]:
+    """Processes under ``pid`` (its children, theirs...)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        kids = {p for p, parent in parents.items() if parent == current}
+        found |= kids
+        todo.extend(kids)
+    return found
+
+
+def _ours(pids: set[int]) -> set[int]:
+    """The browser processes (with our marker) among ``pids`` still alive."""
+    alive = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if MARKER.encode() in fh.read().split(b"\0"):
+                    alive.add(pid)
+        except OSError:
+            continue
+    return alive
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+async def test_no_browser_is_left_after_the_crawler_ends(tmp_path: Path, site: Any, sig: int):
+    """kill -9, SIGTERM or Ctrl-C of a crawl that is rendering leaves no browser process."""
+    db = tmp_path / "stop.db"
+    async with scraper(
+        tmp_path, "crawl", str(site.make_url("/js/0")), "--db", str(db), "--render", "always",
+        "--max-depth", "1000", "--delay", "0.05",
+    ) as child:  # fmt: skip
+        browsers: set[int] = set()
+
+        def rendering() -> bool:
+            browsers.update(_ours(_descendants(child.proc.pid)))
+            return len(browsers) > 0 and traffic(site).hits["/js/2"] > 0
+
+        await poll(rendering, 20)
+        os.kill(child.proc.pid, sig)
+        if sig != signal.SIGKILL:
+            code, _out, err = await child.finish()
+            assert code in (130, 143), err
+        else:
+            await asyncio.wait_for(child.proc.wait(), 10)
+        await poll(lambda: not _ours(browsers), 10)
