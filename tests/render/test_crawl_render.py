@@ -11,6 +11,8 @@ import pytest
 
 from scraper.render import find_browser
 from scraper.render.browser import MARKER
+from scraper.testing import make_app
+from scraper.testing.traffic import CONFIG
 from tests.conftest import poll, rows, run, scraper, traffic
 
 pytestmark = pytest.mark.skipif(
@@ -152,3 +154,43 @@ async def test_no_browser_is_left_after_the_crawler_ends(tmp_path: Path, site: A
         else:
             await asyncio.wait_for(child.proc.wait(), 10)
         await poll(lambda: not _ours(browsers), 10)
+
+
+async def test_the_sites_headers_and_cookies_go_to_the_browser(tmp_path: Path, site: Any):
+    """A site table's headers and User-Agent, and the cookies of --cookies, are on the
+    browser's requests: the page's own and its scripts' ``fetch()``."""
+    config, jar = tmp_path / "site.toml", tmp_path / "cookies.txt"
+    config.write_text(
+        '[site."127.0.0.1"]\nrender = "always"\nuser_agent = "jsbot/1"\n'
+        'headers = { "X-Token" = "abc" }\n'
+    )
+    jar.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\ttoken\tt1\n")
+    code, _out, err = await run(
+        tmp_path, "crawl", str(site.make_url("/js/0")), "--db", str(tmp_path / "h.db"),
+        "--config", str(config), "--cookies", str(jar), "--max-depth", "0", *ONE_BY_ONE,
+    )  # fmt: skip
+    assert code == 0, err
+    seen = traffic(site).headers
+    for path in ("/js/0", "/js/data/0.json"):
+        assert seen[path].get("X-Token") == "abc", path
+        assert seen[path].get("User-Agent") == "jsbot/1", path
+        assert seen[path].get("Cookie") == "token=t1", path
+
+
+@pytest.mark.parametrize(("robots", "fetched"), [("Disallow: /js/", 0), ("Allow: /", 1)])
+async def test_robots_of_another_host_holds_in_the_browser(
+    tmp_path: Path, site: Any, aiohttp_server: Any, robots: str, fetched: int
+):
+    """A page's script on an out-of-scope host is refused inside the browser where that host's
+    robots.txt disallows it, and loaded where it allows it."""
+    other = await aiohttp_server(make_app())
+    other.app[CONFIG].robots_status = 200
+    other.app[CONFIG].robots_body = f"User-agent: *\n{robots}\n"
+    page = site.make_url(f"/js/0?sub=127.0.0.1:{other.port}")
+    code, _out, err = await run(
+        tmp_path, "crawl", str(page), "--db", str(tmp_path / "r.db"), "--render", "always",
+        "--max-depth", "0", *ONE_BY_ONE,
+    )  # fmt: skip
+    assert code == 0, err
+    assert traffic(other).hits["/robots.txt"] == 1
+    assert traffic(other).hits["/js/private.js"] == fetched
