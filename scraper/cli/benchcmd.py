@@ -128,6 +128,17 @@ def bench(
         int,
         typer.Option("--parse-workers", metavar="N", min=0, help="Parse processes of the crawl."),
     ] = 1,
+    render: Annotated[
+        bool,
+        typer.Option(
+            "--render",
+            help="Instead: crawl a site of --pages pages built by JavaScript, rendering each in"
+            " the headless browser (--tabs); rendered pages/s, CPU and memory per page.",
+        ),
+    ] = False,
+    tabs: Annotated[
+        int, typer.Option("--tabs", metavar="N", min=1, help="With --render: browser tabs.")
+    ] = 2,
     content: Annotated[
         bool,
         typer.Option(
@@ -140,6 +151,11 @@ def bench(
     note = functools.partial(typer.echo, err=True)
     if extraction:
         lines = _extraction_lines(corpus)
+    elif render:
+        from scraper.bench.render import report_lines as render_report
+        from scraper.bench.render import run_render_bench
+
+        lines = render_report(run_render_bench(pages, tabs, note))
     elif recrawl:
         from scraper.bench.recrawl import report_lines as recrawl_report
         from scraper.bench.recrawl import run_recrawl_bench

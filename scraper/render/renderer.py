@@ -20,6 +20,12 @@ from scraper.render.requests import RequestFilter
 
 _READ_DOM = "document.documentElement ? document.documentElement.outerHTML : ''"
 _POLL = 0.05
+# A page is ready this long after its load event with no request of its own in flight (or at
+# Chrome's networkIdle, 500 ms without any, if that comes first).
+QUIET_S = 0.15
+MEASURE_EVERY_S = 0.5  # the browser's memory is read after a page at most this often
+_NET_START = "Network.requestWillBeSent"
+_NET_END = frozenset({"Network.loadingFinished", "Network.loadingFailed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,28 @@ class _Page:
     refused: int = 0
     verdicts: set[asyncio.Task[None]] = field(default_factory=set)
     on_sent: Callable[[float], None] | None = None  # told when the page's own request goes out
+    net: set[str] = field(default_factory=set)  # its requests in flight
+    loaded: set[str] = field(default_factory=set)  # loaders whose load event came
+    quiet: asyncio.TimerHandle | None = None
+
+    def track(self, method: str, params: dict[str, Any]) -> None:
+        """Network activity and the load event: ready once quiet for QUIET_S after the load."""
+        if method == _NET_START:
+            self.net.add(params.get("requestId", ""))
+        elif method in _NET_END:
+            self.net.discard(params.get("requestId", ""))
+        elif method == "Page.lifecycleEvent" and params.get("name") == "load":
+            self.loaded.add(params.get("loaderId", ""))
+        else:
+            return
+        self.rearm()
+
+    def rearm(self) -> None:
+        if self.quiet is not None:
+            self.quiet.cancel()
+            self.quiet = None
+        if self.loader in self.loaded and not self.net and not self.idle.is_set():
+            self.quiet = asyncio.get_running_loop().call_later(QUIET_S, self.idle.set)
 
 
 class _Instance:
@@ -98,6 +126,7 @@ class _Instance:
         page = self.pages.get(session or "")
         if page is None:
             return
+        page.track(method, params)
         if method == "Fetch.requestPaused":
             task = self.tasks.create_task(self._verdict(page, params))
             page.verdicts.add(task)
@@ -150,6 +179,7 @@ class Renderer:
     ) -> None:
         self._check = check
         self._tabs = asyncio.Semaphore(tabs)
+        self._setup = asyncio.Semaphore(tabs)
         self._recycle_after = recycle_after
         self._memory_cap = memory_cap
         self._timeout = timeout
@@ -160,6 +190,7 @@ class Renderer:
         self._closing: set[asyncio.Task[None]] = set()
         self._tasks = asyncio.TaskGroup()  # every task of the browser and its pages
         self.stats = RenderStats(tabs=tabs)
+        self._measured_at = 0.0
 
     @property
     def pid(self) -> int:
@@ -219,48 +250,81 @@ class Renderer:
         ``site`` gives the headers and cookies the page's requests carry, and who is told when
         the page's own request goes out.
         """
-        async with self._tabs:
-            try:
-                return await self._render_once(url, wait_for, before, site)
-            except BrowserCrashed:
-                self.stats.restarts += 1
-                if self._current is not None and self._current.browser.dead:
-                    self._retire(self._current)
-                return await self._render_once(url, wait_for, before, site)
+        try:
+            return await self._render_once(url, wait_for, before, site or Site())
+        except BrowserCrashed:
+            self.stats.restarts += 1
+            if self._current is not None and self._current.browser.dead:
+                self._retire(self._current)
+            return await self._render_once(url, wait_for, before, site or Site())
 
     async def _render_once(
         self,
         url: str,
         wait_for: str | None,
         before: Callable[[], Awaitable[None]] | None,
-        site: "Site | None",
+        site: "Site",
     ) -> RenderResult:
-        instance = await self._instance()
-        instance.inflight += 1
-        context = ""
+        """Set the page up (``tabs`` at a time), then load it in a tab (``tabs`` at a time): one
+        page is made ready while another loads, so a tab never waits for the set-up."""
+        instance: _Instance | None = None
+        context, page = "", _Page("")
         try:
-            send = instance.browser.send
-            context = (await send("Target.createBrowserContext", {"disposeOnDetach": True}))[
-                "browserContextId"
-            ]
-            target = await send(
-                "Target.createTarget", {"url": "about:blank", "browserContextId": context}
-            )
-            attached = await send(
-                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
-            )
-            page = _Page(session=attached["sessionId"], on_sent=site.on_sent if site else None)
-            instance.pages[page.session] = page
-            return await self._load(instance, page, url, wait_for, before, site or Site())
-        finally:
-            instance.inflight -= 1
-            instance.pages.pop(locals().get("page", _Page("")).session, None)
-            if context and not instance.browser.dead:
-                with contextlib.suppress(Exception):
+            async with self._setup:
+                instance = await self._instance()
+                instance.inflight += 1
+                context = (
                     await instance.browser.send(
-                        "Target.disposeBrowserContext", {"browserContextId": context}
+                        "Target.createBrowserContext", {"disposeOnDetach": True}
                     )
-            self._after_page(instance)
+                )["browserContextId"]
+                page = await self._open(instance, context, url, site)
+                await self._tabs.acquire()  # held: at most ``tabs`` pages wait set up
+            try:
+                return await self._load(instance, page, url, wait_for, before)
+            finally:
+                self._tabs.release()
+        finally:
+            if instance is not None:
+                instance.inflight -= 1
+                instance.pages.pop(page.session, None)
+                if context and not instance.browser.dead:
+                    with contextlib.suppress(Exception):
+                        await instance.browser.send(
+                            "Target.disposeBrowserContext", {"browserContextId": context}
+                        )
+                self._after_page(instance)
+
+    async def _open(self, instance: _Instance, context: str, url: str, site: "Site") -> _Page:
+        """A blank page in ``context``, its events on, the site's headers and cookies set."""
+        send = instance.browser.send
+        target = await send(
+            "Target.createTarget", {"url": "about:blank", "browserContextId": context}
+        )
+        attached = await send(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+        )
+        page = _Page(session=attached["sessionId"], on_sent=site.on_sent)
+        instance.pages[page.session] = page
+        session = page.session
+        fetch = {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}
+        steps = [
+            send("Page.enable", None, session),
+            send("Page.setLifecycleEventsEnabled", {"enabled": True}, session),
+            send("Network.enable", None, session),
+            send("Fetch.enable", fetch, session),
+        ]
+        user_agent = site.user_agent or self._user_agent
+        if user_agent:
+            steps.append(send("Network.setUserAgentOverride", {"userAgent": user_agent}, session))
+        if site.headers:
+            headers = {"headers": dict(site.headers)}
+            steps.append(send("Network.setExtraHTTPHeaders", headers, session))
+        if site.cookies:
+            cookies = [{"name": k, "value": v, "url": url} for k, v in site.cookies]
+            steps.append(send("Network.setCookies", {"cookies": cookies}, session))
+        await asyncio.gather(*steps)
+        return page
 
     async def _load(
         self,
@@ -269,23 +333,10 @@ class Renderer:
         url: str,
         wait_for: str | None,
         before: Callable[[], Awaitable[None]] | None,
-        site: "Site",
     ) -> RenderResult:
         def send(method: str, params: dict[str, Any] | None = None) -> Awaitable[dict[str, Any]]:
             return instance.browser.send(method, params, page.session)
 
-        await send("Page.enable")
-        await send("Page.setLifecycleEventsEnabled", {"enabled": True})
-        await send("Network.enable")
-        await send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
-        user_agent = site.user_agent or self._user_agent
-        if user_agent:
-            await send("Network.setUserAgentOverride", {"userAgent": user_agent})
-        if site.headers:
-            await send("Network.setExtraHTTPHeaders", {"headers": dict(site.headers)})
-        if site.cookies:
-            cookies = [{"name": k, "value": v, "url": url} for k, v in site.cookies]
-            await send("Network.setCookies", {"cookies": cookies})
         if before is not None:
             await before()
         navigated = await send("Page.navigate", {"url": url})
@@ -294,6 +345,7 @@ class Renderer:
         page.loader = navigated.get("loaderId")
         if page.loader in page.idle_loaders:
             page.idle.set()
+        page.rearm()
         timed_out = not await self._ready(instance, page, wait_for)
         dom = await send("Runtime.evaluate", {"expression": _READ_DOM, "returnByValue": True})
         html = str(dom.get("result", {}).get("value", ""))
@@ -343,7 +395,9 @@ class Renderer:
                 self._retire(instance)
             return
         if not instance.retired:
-            self.stats.memory = tree_rss(instance.browser.pid)
+            if time.monotonic() - self._measured_at >= MEASURE_EVERY_S:  # costs a few ms
+                self.stats.memory = tree_rss(instance.browser.pid)
+                self._measured_at = time.monotonic()
             if instance.served >= self._recycle_after or self.stats.memory > self._memory_cap:
                 self.stats.recycles += 1
                 self._retire(instance)
