@@ -1,13 +1,14 @@
 """``scraper bench --render``: a crawl that renders every page of a site built by JavaScript.
 
 The site (written to a temporary directory, served by nginx or Python's ``http.server``) is
-``--pages`` shells like the test site's ``/js/`` routes: an empty ``#root``, a ``<noscript>``,
-an image and a font (refused by the browser), and ``/app.js``, which ``fetch()``es the page's
-JSON and writes its title, text and links (page n links to pages 10n+1 ... 10n+10, so the
-crawl has work for every tab). ``scraper crawl --render always`` runs in a child process,
-politeness off; while it runs, the resident memory (PSS) of its whole process tree (the crawler,
-its parse process, the browser and the browser's processes) is sampled every 0.2 s. CPU is the
-tree's (``wait4``: the child and every descendant it reaped, the browsers recycled included).
+``--pages`` shells like the test site's ``/js/`` routes: an empty ``#root``, a
+``<noscript>``, an image (refused by the browser), and the test site's ``/js/app.js``, which
+``fetch()``es the page's JSON and writes its title, text and links (page n links to pages
+10n+1 ... 10n+10, so the crawl has work for every tab). ``scraper crawl --render always`` runs
+in a child process, politeness off; while it runs, the resident memory (PSS) of its whole
+process tree (the crawler, its parse process, the browser and the browser's processes) is
+sampled every 0.2 s. CPU is the tree's (``wait4``: the child and every descendant it reaped,
+the browsers recycled included).
 """
 
 import contextlib
@@ -27,21 +28,16 @@ from scraper.bench.site import serve
 from scraper.errors import ScraperError
 from scraper.render.procs import tree_rss
 from scraper.testing import reap_within
+from scraper.testing.jsroutes import APP_JS
 
 FAN = 10
 SAMPLE_S = 0.2
 _SHELL = (
     "<!doctype html><html><head><title>App {n}</title></head><body>"
     "<noscript>You need to enable JavaScript to run this app.</noscript>"
-    '<div id="root"></div><img src="/pic.png"><script src="/app.js?n={n}"></script></body></html>'
+    '<div id="root"></div><img src="/pic.png">'
+    '<script src="/js/app.js?n={n}"></script></body></html>'
 )
-_APP = """
-const n = new URLSearchParams(document.currentScript.src.split('?')[1]).get('n');
-fetch('/data/' + n + '.json').then(r => r.json()).then(d => {
-  document.getElementById('root').innerHTML = '<h1>' + d.title + '</h1><p>' + d.text + '</p>' +
-    d.links.map(l => '<a href="' + l + '">' + l + '</a>').join(' ');
-});
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,17 +58,18 @@ class RenderRun:
 
 
 def generate_js_site(directory: Path, pages: int) -> None:
-    """``p/{n}.html`` shells, ``data/{n}.json`` their content, ``app.js`` that builds them."""
+    """``p/{n}.html`` shells, ``js/data/{n}.json`` their content, ``js/app.js`` (the test
+    site's) that builds them."""
     (directory / "p").mkdir(parents=True)
-    (directory / "data").mkdir()
-    (directory / "app.js").write_text(_APP)
+    (directory / "js" / "data").mkdir(parents=True)
+    (directory / "js" / "app.js").write_text(APP_JS)
     (directory / "pic.png").write_bytes(b"\0" * 64)
     for n in range(pages):
         (directory / "p" / f"{n}.html").write_text(_SHELL.format(n=n))
         links = [f"/p/{k}.html" for k in range(FAN * n + 1, min(pages, FAN * n + FAN + 1))]
         text = f"Text built by script for page {n}, with a few words more to read."
         data = {"title": f"Rendered {n}", "text": text, "links": links}
-        (directory / "data" / f"{n}.json").write_text(json.dumps(data))
+        (directory / "js" / "data" / f"{n}.json").write_text(json.dumps(data))
 
 
 class _Sampler(threading.Thread):

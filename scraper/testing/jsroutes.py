@@ -14,7 +14,7 @@ _SHELL = (
     '<div id="root"></div><img src="/js/pic.png">{sub}'
     '<script src="/js/app.js?n={n}"></script></body></html>'
 )
-_APP = """
+APP_JS = """
 const n = new URLSearchParams(document.currentScript.src.split('?')[1]).get('n');
 fetch('/js/data/' + n + '.json').then(r => r.json()).then(d => {
   const root = document.getElementById('root');
@@ -32,7 +32,7 @@ async def shell(request: web.Request) -> web.Response:
 
 
 async def app_js(request: web.Request) -> web.Response:
-    return web.Response(text=_APP, content_type="application/javascript")
+    return web.Response(text=APP_JS, content_type="application/javascript")
 
 
 async def data(request: web.Request) -> web.Response:
