@@ -11,21 +11,18 @@ import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from scraper.render.browser import Browser, BrowserCrashed, find_browser
+from scraper.render.hosts import HostGate
+from scraper.render.page import NET_END, Page
 from scraper.render.procs import tree_rss
 from scraper.render.requests import RequestFilter
 
 _READ_DOM = "document.documentElement ? document.documentElement.outerHTML : ''"
 _POLL = 0.05
-# A page is ready this long after its load event with no request of its own in flight (or at
-# Chrome's networkIdle, 500 ms without any, if that comes first).
-QUIET_S = 0.15
 MEASURE_EVERY_S = 0.5  # the browser's memory is read after a page at most this often
-_NET_START = "Network.requestWillBeSent"
-_NET_END = frozenset({"Network.loadingFinished", "Network.loadingFailed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,51 +70,17 @@ class RenderStats:
         )
 
 
-@dataclass(slots=True)
-class _Page:
-    session: str
-    loader: str | None = None
-    idle: asyncio.Event = field(default_factory=asyncio.Event)
-    idle_loaders: set[str] = field(default_factory=set)
-    status: int | None = None
-    final_url: str = ""
-    content_type: str = "text/html"
-    requests: int = 0
-    refused: int = 0
-    verdicts: set[asyncio.Task[None]] = field(default_factory=set)
-    on_sent: Callable[[float], None] | None = None  # told when the page's own request goes out
-    net: set[str] = field(default_factory=set)  # its requests in flight
-    loaded: set[str] = field(default_factory=set)  # loaders whose load event came
-    quiet: asyncio.TimerHandle | None = None
-
-    def track(self, method: str, params: dict[str, Any]) -> None:
-        """Network activity and the load event: ready once quiet for QUIET_S after the load."""
-        if method == _NET_START:
-            self.net.add(params.get("requestId", ""))
-        elif method in _NET_END:
-            self.net.discard(params.get("requestId", ""))
-        elif method == "Page.lifecycleEvent" and params.get("name") == "load":
-            self.loaded.add(params.get("loaderId", ""))
-        else:
-            return
-        self.rearm()
-
-    def rearm(self) -> None:
-        if self.quiet is not None:
-            self.quiet.cancel()
-            self.quiet = None
-        if self.loader in self.loaded and not self.net and not self.idle.is_set():
-            self.quiet = asyncio.get_running_loop().call_later(QUIET_S, self.idle.set)
-
-
 class _Instance:
     """One browser process and the pages in it."""
 
-    def __init__(self, check: RequestFilter, tasks: asyncio.TaskGroup) -> None:
+    def __init__(
+        self, check: RequestFilter, tasks: asyncio.TaskGroup, gate: HostGate | None
+    ) -> None:
         self.tasks = tasks
+        self.gate = gate
         self.browser = Browser(self._event, tasks)
         self.check = check
-        self.pages: dict[str, _Page] = {}
+        self.pages: dict[str, Page] = {}
         self.served = 0
         self.inflight = 0
         self.retired = False
@@ -127,6 +90,8 @@ class _Instance:
         if page is None:
             return
         page.track(method, params)
+        if self.gate is not None and method in NET_END:
+            self.gate.leave(params.get("requestId", ""))
         if method == "Fetch.requestPaused":
             task = self.tasks.create_task(self._verdict(page, params))
             page.verdicts.add(task)
@@ -144,7 +109,7 @@ class _Instance:
             page.final_url = params["response"]["url"]
             page.content_type = str(params["response"].get("mimeType") or page.content_type)
 
-    async def _verdict(self, page: _Page, params: dict[str, Any]) -> None:
+    async def _verdict(self, page: Page, params: dict[str, Any]) -> None:
         request_id = params["requestId"]
         try:
             reason = await self.check.refusal(
@@ -152,6 +117,13 @@ class _Instance:
             )
         except Exception:  # a check that fails refuses (and must not end the TaskGroup)
             reason = "check_failed"
+        if reason is None and self.gate is not None and params.get("resourceType") != "Document":
+            key = str(params.get("networkId") or request_id)
+            await self.gate.enter(params["request"]["url"], key)
+            page.held.add(key)
+            if page.closed:  # the page ended while the request waited
+                self.gate.leave(key)
+                return
         if reason is None:
             page.requests += 1
             self.browser.post("Fetch.continueRequest", {"requestId": request_id}, page.session)
@@ -176,8 +148,12 @@ class Renderer:
         timeout: float = 15.0,
         binary: str | None = None,
         user_agent: str | None = None,
+        per_host: Callable[[str], int] | None = None,
     ) -> None:
+        """``per_host(host)``: the most sub-requests to ``host`` in flight at once (no limit
+        without it)."""
         self._check = check
+        self._gate = None if per_host is None else HostGate(per_host)
         self._tabs = asyncio.Semaphore(tabs)
         self._setup = asyncio.Semaphore(tabs)
         self._recycle_after = recycle_after
@@ -221,7 +197,7 @@ class Renderer:
                 if self._current is not None:  # died between pages: restart
                     self._retire(self._current)
                     self.stats.restarts += 1
-                instance = _Instance(self._check, self._tasks)
+                instance = _Instance(self._check, self._tasks, self._gate)
                 assert self._binary is not None
                 await instance.browser.start(self._binary)
                 self._current = instance
@@ -268,7 +244,7 @@ class Renderer:
         """Set the page up (``tabs`` at a time), then load it in a tab (``tabs`` at a time): one
         page is made ready while another loads, so a tab never waits for the set-up."""
         instance: _Instance | None = None
-        context, page = "", _Page("")
+        context, page = "", Page("")
         try:
             async with self._setup:
                 instance = await self._instance()
@@ -288,6 +264,10 @@ class Renderer:
             if instance is not None:
                 instance.inflight -= 1
                 instance.pages.pop(page.session, None)
+                page.closed = True
+                if self._gate is not None:
+                    for key in page.held:
+                        self._gate.leave(key)
                 if context and not instance.browser.dead:
                     with contextlib.suppress(Exception):
                         await instance.browser.send(
@@ -295,7 +275,7 @@ class Renderer:
                         )
                 self._after_page(instance)
 
-    async def _open(self, instance: _Instance, context: str, url: str, site: "Site") -> _Page:
+    async def _open(self, instance: _Instance, context: str, url: str, site: "Site") -> Page:
         """A blank page in ``context``, its events on, the site's headers and cookies set."""
         send = instance.browser.send
         target = await send(
@@ -304,7 +284,7 @@ class Renderer:
         attached = await send(
             "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
         )
-        page = _Page(session=attached["sessionId"], on_sent=site.on_sent)
+        page = Page(session=attached["sessionId"], on_sent=site.on_sent)
         instance.pages[page.session] = page
         session = page.session
         fetch = {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}
@@ -329,7 +309,7 @@ class Renderer:
     async def _load(
         self,
         instance: _Instance,
-        page: _Page,
+        page: Page,
         url: str,
         wait_for: str | None,
         before: Callable[[], Awaitable[None]] | None,
@@ -362,7 +342,7 @@ class Renderer:
             page.content_type,
         )
 
-    async def _ready(self, instance: _Instance, page: _Page, wait_for: str | None) -> bool:
+    async def _ready(self, instance: _Instance, page: Page, wait_for: str | None) -> bool:
         """Wait for network idle (or ``wait_for`` to match); False at the timeout."""
         deadline = time.monotonic() + self._timeout
         if wait_for is None:

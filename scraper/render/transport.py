@@ -78,6 +78,7 @@ class RenderTransport:
                     memory_cap=s.render_memory_mb * 1024 * 1024,
                     timeout=s.render_timeout_s,
                     binary=self._binary,
+                    per_host=lambda host: s.for_host(host).per_host,
                 )
                 await renderer.__aenter__()
                 self._renderer = renderer

@@ -194,3 +194,20 @@ async def test_robots_of_another_host_holds_in_the_browser(
     assert code == 0, err
     assert traffic(other).hits["/robots.txt"] == 1
     assert traffic(other).hits["/js/private.js"] == fetched
+
+
+@pytest.mark.parametrize(("per_host", "most"), [(1, 2), (8, 5)])
+async def test_sub_requests_to_the_host_respect_per_host(
+    tmp_path: Path, site: Any, per_host: int, most: int
+):
+    """A rendered page's scripts from its own host load at most --per-host at a time (its own
+    request apart): 1 each with --per-host 1, all 4 together with 8."""
+    code, _out, err = await run(
+        tmp_path, "crawl", str(site.make_url("/js/many/4")), "--db", str(tmp_path / "m.db"),
+        "--render", "always", "--max-depth", "0", "--per-host", str(per_host), "--delay", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    seen = traffic(site)
+    assert sum(n for path, n in seen.hits.items() if path.startswith("/slow/300")) == 4
+    assert seen.peak_in_flight <= most
+    assert seen.peak_in_flight >= (4 if per_host > 1 else 1)
