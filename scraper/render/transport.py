@@ -7,7 +7,8 @@ browser follows redirects by itself; one that ended elsewhere answers a ``302`` 
 ended, and the Fetcher's next hop (checked by its hooks like any redirect) gets the page the
 browser already loaded, without loading it again. The browser starts on the first page (none
 for a crawl that never renders) and is closed with the transport. Failures leave as
-FetchErrors: ``render_failed`` (the browser could not load it: connection refused, blocked),
+FetchErrors: ``render_failed`` (the browser could not load it: connection refused...),
+``render_blocked`` (its own request refused inside the browser: not retried),
 ``render_crashed`` (it crashed twice), ``timeout``.
 """
 
@@ -17,7 +18,7 @@ from types import TracebackType
 from typing import Self
 
 from scraper.config import Settings
-from scraper.errors import ScraperError, TransientFetchError
+from scraper.errors import PermanentFetchError, ScraperError, TransientFetchError
 from scraper.fetch import FetchRequest, HopResponse
 from scraper.fetch.guard import AddressPolicy
 from scraper.render.browser import BrowserCrashed, find_browser
@@ -126,7 +127,11 @@ class RenderTransport:
             raise TransientFetchError("timeout", f"rendering {url}") from None
         except BrowserCrashed as exc:
             raise TransientFetchError("render_crashed", str(exc)) from None
-        except (ConnectionError, RuntimeError) as exc:
+        except ConnectionError as exc:
+            if "ERR_BLOCKED_BY_CLIENT" in str(exc):  # refused inside the browser: not retried
+                raise PermanentFetchError("render_blocked", str(exc)) from None
+            raise TransientFetchError("render_failed", str(exc)) from None
+        except RuntimeError as exc:
             raise TransientFetchError("render_failed", str(exc)) from None
 
 

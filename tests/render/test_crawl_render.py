@@ -4,6 +4,7 @@ import asyncio
 import itertools
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from scraper.render import find_browser
 from scraper.render.browser import MARKER
 from scraper.testing import make_app
 from scraper.testing.traffic import CONFIG
-from tests.conftest import poll, rows, run, scraper, traffic
+from tests.conftest import assert_one_error_line, poll, rows, run, scraper, traffic
 
 pytestmark = pytest.mark.skipif(
     find_browser() is None, reason="no headless Chromium (apt-get install chromium-headless-shell)"
@@ -211,3 +212,18 @@ async def test_sub_requests_to_the_host_respect_per_host(
     assert sum(n for path, n in seen.hits.items() if path.startswith("/slow/300")) == 4
     assert seen.peak_in_flight <= most
     assert seen.peak_in_flight >= (4 if per_host > 1 else 1)
+
+
+async def test_render_without_a_browser_is_one_error_line(tmp_path: Path, site: Any):
+    """--render with no headless Chromium to be found: exit 1 and one line saying what to
+    install, before any page is fetched."""
+    env = {**os.environ, "SCRAPER_BROWSER": "no-such-browser", "SCRAPER_DEBUG": "0"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "scraper", "crawl", str(site.make_url("/js/0")),
+        "--db", str(tmp_path / "n.db"), "--render", "auto",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    assert_one_error_line(err.decode(), "chromium-headless-shell")
+    assert traffic(site).hits["/js/0"] == 0
