@@ -160,7 +160,13 @@ def report_lines(run: RenderRun) -> list[str]:
         "pages/s (browser start-up included)",
         f"cpu: {run.cpu_s:.1f} s = {run.cpu_s / max(run.rendered, 1) * 1000:.0f} ms per page "
         "(crawler, parse process and browser)",
-        f"memory (PSS of crawler + browser): peak {run.peak_mb:.0f} MB = "
-        f"{run.peak_mb / max(run.tabs, 1):.0f} MB per tab; at each quarter: {quarters} MB",
+        f"memory (PSS of crawler + browser): peak {run.peak_mb:.0f} MB; at the end of each "
+        f"quarter of the run: {quarters} MB{_growth(run.quarters_mb)}",
         run.renderer,
     ]
+
+
+def _growth(quarters: tuple[float, ...]) -> str:
+    if len(quarters) < 2 or not quarters[0]:
+        return ""
+    return f" ({(quarters[-1] / quarters[0] - 1) * 100:+.0f} % from the first quarter)"
