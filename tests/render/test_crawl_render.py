@@ -139,13 +139,13 @@ async def test_no_browser_is_left_after_the_crawler_ends(tmp_path: Path, site: A
     db = tmp_path / "stop.db"
     async with scraper(
         tmp_path, "crawl", str(site.make_url("/js/0")), "--db", str(db), "--render", "always",
-        "--max-depth", "1000", "--delay", "0.05",
+        "--max-depth", "1000", "--delay", "0",
     ) as child:  # fmt: skip
         browsers: set[int] = set()
 
         def rendering() -> bool:
             browsers.update(_ours(_descendants(child.proc.pid)))
-            return len(browsers) > 0 and traffic(site).hits["/js/2"] > 0
+            return len(browsers) > 0 and traffic(site).hits["/js/1"] > 0
 
         await poll(rendering, 20)
         os.kill(child.proc.pid, sig)
