@@ -1,7 +1,7 @@
 """One page being rendered: its session, what its events said, when it is ready."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ class Page:
     refused: int = 0
     verdicts: set[asyncio.Task[None]] = field(default_factory=set)
     on_sent: Callable[[float], None] | None = None  # told when the page's own request goes out
+    before_send: Callable[[], Awaitable[None]] | None = None  # awaited right before it does
     net: set[str] = field(default_factory=set)  # its requests in flight
     loaded: set[str] = field(default_factory=set)  # loaders whose load event came
     quiet: asyncio.TimerHandle | None = None

@@ -74,10 +74,15 @@ class _Instance:
     """One browser process and the pages in it."""
 
     def __init__(
-        self, check: RequestFilter, tasks: asyncio.TaskGroup, gate: HostGate | None
+        self,
+        check: RequestFilter,
+        tasks: asyncio.TaskGroup,
+        gate: HostGate | None,
+        documents: HostGate,
     ) -> None:
         self.tasks = tasks
-        self.gate = gate
+        self.gate = gate  # sub-requests: per_host at a time
+        self.documents = documents  # pages' own requests: one at a time a host, until answered
         self.browser = Browser(self._event, tasks)
         self.check = check
         self.pages: dict[str, Page] = {}
@@ -90,8 +95,8 @@ class _Instance:
         if page is None:
             return
         page.track(method, params)
-        if self.gate is not None and method in NET_END:
-            self.gate.leave(params.get("requestId", ""))
+        if method in NET_END:
+            self._ended(page, params.get("requestId", ""))
         if method == "Fetch.requestPaused":
             task = self.tasks.create_task(self._verdict(page, params))
             page.verdicts.add(task)
@@ -100,11 +105,22 @@ class _Instance:
             page.idle_loaders.add(params.get("loaderId", ""))
             if page.loader in page.idle_loaders:
                 page.idle.set()
-        elif (
-            method == "Network.responseReceived"
-            and params.get("type") == "Document"
-            and page.status is None
-        ):
+        elif method == "Network.responseReceived" and params.get("type") == "Document":
+            self._answered(page, params)
+
+    def _ended(self, page: Page, key: str) -> None:
+        """A request finished or failed: its places in the gates are free."""
+        self.documents.leave(key)
+        if self.gate is not None:
+            self.gate.leave(key)
+
+    def _answered(self, page: Page, params: dict[str, Any]) -> None:
+        """A page's own response came: the host's next page request may go (its delay counted
+        from now, when the server surely had this one)."""
+        self.documents.leave(params.get("requestId", ""))
+        if page.on_sent is not None:
+            page.on_sent(time.monotonic())
+        if page.status is None:
             page.status = int(params["response"]["status"])
             page.final_url = params["response"]["url"]
             page.content_type = str(params["response"].get("mimeType") or page.content_type)
@@ -117,17 +133,27 @@ class _Instance:
             )
         except Exception:  # a check that fails refuses (and must not end the TaskGroup)
             reason = "check_failed"
-        if reason is None and self.gate is not None and params.get("resourceType") != "Document":
+        document = params.get("resourceType") == "Document"
+        if reason is None and self.gate is not None and not document:
             key = str(params.get("networkId") or request_id)
             await self.gate.enter(params["request"]["url"], key)
             page.held.add(key)
             if page.closed:  # the page ended while the request waited
                 self.gate.leave(key)
                 return
+        if reason is None and document:
+            key = str(params.get("networkId") or request_id)
+            await self.documents.enter(params["request"]["url"], key)  # one at a time a host
+            page.held.add(key)
+            if page.closed:
+                self.documents.leave(key)
+                return
+            if page.before_send is not None:
+                await page.before_send()  # the host's pace, right before the request goes out
         if reason is None:
             page.requests += 1
             self.browser.post("Fetch.continueRequest", {"requestId": request_id}, page.session)
-            if page.on_sent is not None and params.get("resourceType") == "Document":
+            if page.on_sent is not None and document:
                 page.on_sent(time.monotonic())  # the navigation (each redirect hop too)
         else:
             page.refused += 1
@@ -154,6 +180,7 @@ class Renderer:
         without it)."""
         self._check = check
         self._gate = None if per_host is None else HostGate(per_host)
+        self._documents = HostGate(lambda host: 1)
         self._tabs = asyncio.Semaphore(tabs)
         self._setup = asyncio.Semaphore(tabs)
         self._recycle_after = recycle_after
@@ -197,7 +224,7 @@ class Renderer:
                 if self._current is not None:  # died between pages: restart
                     self._retire(self._current)
                     self.stats.restarts += 1
-                instance = _Instance(self._check, self._tasks, self._gate)
+                instance = _Instance(self._check, self._tasks, self._gate, self._documents)
                 assert self._binary is not None
                 await instance.browser.start(self._binary)
                 self._current = instance
@@ -222,7 +249,8 @@ class Renderer:
     ) -> RenderResult:
         """Load ``url`` in a fresh context and return its DOM; one retry after a browser crash.
 
-        ``before`` is awaited right before the page's own request (the host's politeness slot).
+        ``before`` is awaited right before the page's own request goes out (in its interception:
+        the host's politeness slot).
         ``site`` gives the headers and cookies the page's requests carry, and who is told when
         the page's own request goes out.
         """
@@ -265,9 +293,8 @@ class Renderer:
                 instance.inflight -= 1
                 instance.pages.pop(page.session, None)
                 page.closed = True
-                if self._gate is not None:
-                    for key in page.held:
-                        self._gate.leave(key)
+                for key in page.held:
+                    instance._ended(page, key)
                 if context and not instance.browser.dead:
                     with contextlib.suppress(Exception):
                         await instance.browser.send(
@@ -317,8 +344,7 @@ class Renderer:
         def send(method: str, params: dict[str, Any] | None = None) -> Awaitable[dict[str, Any]]:
             return instance.browser.send(method, params, page.session)
 
-        if before is not None:
-            await before()
+        page.before_send = before
         navigated = await send("Page.navigate", {"url": url})
         if navigated.get("errorText"):
             raise ConnectionError(f"{url}: {navigated['errorText']}")
