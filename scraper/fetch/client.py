@@ -49,14 +49,16 @@ class FetchHooks:
     came), and the server's ``Retry-After`` in seconds when a 429/5xx carried one.
     ``on_sent(url, at)`` is called once a request has been written to the socket (``at``:
     ``time.monotonic()``, taken after the write): the moment the politeness delay to the next
-    request to that host is counted from.
+    request to that host is counted from (in the browser: when the page's own request is let
+    out, and again when its answer came). ``before_render(url)`` is awaited in the browser right
+    before the page's own request goes out (see :class:`BrowserTransport`).
     """
 
     before_attempt: Callable[[int], Awaitable[None]]
     allow_redirect: Callable[[str], Awaitable[bool]]
     on_response: Callable[[str, int, float, float | None], None]
     on_sent: Callable[[str, float], None] | None = None
-    before_render: Callable[[str], Awaitable[None]] | None = None  # see BrowserTransport
+    before_render: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(slots=True)
