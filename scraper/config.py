@@ -67,7 +67,7 @@ class Settings:
     render: RenderMode = RenderMode.NEVER
     wait_for: str = ""
     # [render]
-    render_tabs: int = 2
+    render_tabs: int = 4
     render_recycle_pages: int = 100
     render_memory_mb: int = 600
     render_timeout_s: float = 15.0

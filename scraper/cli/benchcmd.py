@@ -138,7 +138,7 @@ def bench(
     ] = False,
     tabs: Annotated[
         int, typer.Option("--tabs", metavar="N", min=1, help="With --render: browser tabs.")
-    ] = 2,
+    ] = 4,
     content: Annotated[
         bool,
         typer.Option(

@@ -53,7 +53,7 @@ async def test_auto_renders_only_the_pages_scripts_build(tmp_path: Path, site: A
     assert pages["js/1"][:2] == (1, "Rendered 1 Text built by script for page 1. /js/2 /js/static")
     hits = traffic(site).hits
     assert (hits["/js/0"], hits["/js/1"]) == (2, 1)  # over HTTP then rendered; then at once
-    assert "renderer: 2 tabs, 2 pages rendered" in out
+    assert "renderer: 4 tabs, 2 pages rendered" in out
 
 
 async def test_never_stores_the_shells(tmp_path: Path, site: Any):
@@ -78,7 +78,7 @@ async def test_always_renders_every_page(tmp_path: Path, site: Any):
     assert traffic(site).hits["/js/0"] == 1
     code, out, err = await run(tmp_path, "status", "--db", str(db))
     assert code == 0, err
-    assert "renderer: 2 tabs, 3 pages rendered" in out
+    assert "renderer: 4 tabs, 3 pages rendered" in out
 
 
 async def test_rendered_pages_keep_the_hosts_delay(tmp_path: Path, site: Any):
