@@ -16,7 +16,7 @@ from typing import Any
 
 from scraper import __version__
 from scraper.errors import UsageError
-from scraper.models import ExtractRule, ParseSpec, Scope
+from scraper.models import ExtractRule, ParseSpec, RenderMode, Scope
 from scraper.sites import (
     HostSettings,
     SiteRule,
@@ -85,6 +85,13 @@ class Settings:
     proxies: tuple[str, ...] = ()
     proxy_rotation: str = "host"
     proxy_cooldown_s: float = 30.0
+    render: RenderMode = RenderMode.NEVER
+    wait_for: str = ""
+    # [render]
+    render_tabs: int = 4
+    render_recycle_pages: int = 100
+    render_memory_mb: int = 600
+    render_timeout_s: float = 15.0
     # [parse]
     max_links_per_page: int = 1000
     parse_workers: int | None = None  # None: "auto" (parse.pool_size)
@@ -142,7 +149,7 @@ class Settings:
 
 _HOST_FIELDS = (
     *("delay_s", "per_host", "max_delay_s", "autothrottle", "user_agent", "headers"),
-    *("allow", "deny", "robots", "cookies", "cookies_file", "proxies"),
+    *("allow", "deny", "robots", "cookies", "cookies_file", "proxies", "render", "wait_for"),
 )
 _HOSTS_CACHED = 4096
 ROTATIONS = ("host", "request")  # proxy_rotation: sticky per target host, or per request
@@ -185,7 +192,10 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "proxies",
         "proxy_rotation",
         "proxy_cooldown_s",
+        "render",
+        "wait_for",
     ),
+    "render": ("render_tabs", "render_recycle_pages", "render_memory_mb", "render_timeout_s"),
     "parse": ("max_links_per_page", "parse_workers", "markdown", "chunks", "chunk_tokens"),
     "storage": (
         "db",
@@ -226,6 +236,10 @@ _MINIMUM: Mapping[str, float] = {
     "min_revisit_s": 1,
     "proxy_cooldown_s": 0,
     "max_revisit_s": 1,
+    "render_tabs": 1,
+    "render_recycle_pages": 1,
+    "render_memory_mb": 64,
+    "render_timeout_s": 0.1,
 }
 
 
@@ -278,11 +292,12 @@ def _coerce(name: str, value: object, where: str) -> object:
         if type(value) is not int:
             raise UsageError(f'{where}: {name} must be an integer or "auto"')
         return value
-    if isinstance(default, Scope):
+    if isinstance(default, Scope | RenderMode):
+        kind = type(default)
         try:
-            return Scope(str(value))
+            return kind(str(value))
         except ValueError:
-            choices = ", ".join(s.value for s in Scope)
+            choices = ", ".join(s.value for s in kind)
             raise UsageError(f"{where}: {name} must be one of {choices}") from None
     if isinstance(default, tuple):
         if isinstance(value, list) and all(isinstance(v, str) for v in value):

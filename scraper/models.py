@@ -25,6 +25,14 @@ class Scope(StrEnum):
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
+class RenderMode(StrEnum):
+    """When a page is loaded in the headless browser (``--render``, ``render`` per site)."""
+
+    NEVER = "never"
+    AUTO = "auto"  # over HTTP first; rendered when the page needs it (see scraper.parse.needsjs)
+    ALWAYS = "always"
+
+
 class Change(StrEnum):
     """What a new row of ``versions`` says about its URL (values are stored in the database)."""
 
@@ -100,6 +108,7 @@ class FetchResult:
     captures: tuple[Capture, ...] = ()  # each hop, redirects first (--archive)
     truncated: bool = False  # the body was cut at max_body_bytes (--archive)
     content_language: str | None = None  # the Content-Language header (page metadata's lang)
+    rendered: bool = False  # the body is the DOM the headless browser built
 
     @property
     def is_html(self) -> bool:
@@ -245,6 +254,7 @@ class PageRecord:
     revisit: bool = False  # its URL had a stored page already: a revisit that found a change
     metadata: PageMetadata | None = None  # structured data, canonical, lang, simhash (HTML)
     captures: tuple[Capture, ...] = ()  # the fetch's hops as received (--archive)
+    rendered: bool = False  # its body is the DOM the headless browser built (pages.rendered)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,8 @@ SITE_KEYS: Mapping[str, str] = {
     "respect_robots": "robots",
     "proxy": "proxies",  # one proxy ("": direct), as proxies = [it]
     "proxies": "proxies",
+    "render": "render",
+    "wait_for": "wait_for",
 }
 # The keys only a site table sets (no global setting): ``login`` is a table of its own.
 SITE_ONLY_KEYS = ("login", "logout_patterns")
@@ -147,6 +149,8 @@ class HostSettings:
     login: LoginSpec | None = None
     logout_patterns: tuple[str, ...] = LOGOUT_PATTERNS
     proxies: tuple[str, ...] = ()  # none: direct
+    render: str = "never"  # never, auto, always (a RenderMode value)
+    wait_for: str = ""  # a CSS selector: a rendered page is ready once it matches
 
     @property
     def cookies_on(self) -> bool:

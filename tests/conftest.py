@@ -304,8 +304,15 @@ def failure_record(item: FrontierItem) -> FailureRecord:
     return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
 
 
+# What version 11 had: no pages.rendered.
+VERSION_11 = (
+    "ALTER TABLE pages DROP COLUMN rendered;"
+    "UPDATE meta SET value = '11' WHERE key = 'schema_version';"
+)
 # What version 10 had: no proxy_health.
-VERSION_10 = "DROP TABLE proxy_health; UPDATE meta SET value = '10' WHERE key = 'schema_version';"
+VERSION_10 = VERSION_11 + (
+    "DROP TABLE proxy_health; UPDATE meta SET value = '10' WHERE key = 'schema_version';"
+)
 # What version 9 had: no captures (--archive).
 VERSION_9 = VERSION_10 + (
     "DROP TABLE captures; UPDATE meta SET value = '9' WHERE key = 'schema_version';"

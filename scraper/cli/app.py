@@ -169,6 +169,8 @@ def run_crawl(
     if summary.revisits is not None:
         typer.echo(revisit_line(summary))
     typer.echo(summary_line(summary))
+    if summary.renderer:
+        typer.echo(summary.renderer)
     if note is not None:
         typer.echo(note, err=True)
     if (hint := network_hint(summary)) is not None:

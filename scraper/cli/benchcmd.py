@@ -141,6 +141,17 @@ def bench(
             " (written with warcio): pages/s and CPU, and the reader's share.",
         ),
     ] = False,
+    render: Annotated[
+        bool,
+        typer.Option(
+            "--render",
+            help="Instead: crawl a site of --pages pages built by JavaScript, rendering each in"
+            " the headless browser (--tabs); rendered pages/s, CPU and memory per page.",
+        ),
+    ] = False,
+    tabs: Annotated[
+        int, typer.Option("--tabs", metavar="N", min=1, help="With --render: browser tabs.")
+    ] = 4,
     content: Annotated[
         bool,
         typer.Option(
@@ -164,6 +175,11 @@ def bench(
         from scraper.bench.importing import run_import_bench
 
         lines = import_report(run_import_bench(pages, parse_workers, content, note))
+    elif render:
+        from scraper.bench.render import report_lines as render_report
+        from scraper.bench.render import run_render_bench
+
+        lines = render_report(run_render_bench(pages, tabs, note))
     elif recrawl:
         from scraper.bench.recrawl import report_lines as recrawl_report
         from scraper.bench.recrawl import run_recrawl_bench

@@ -22,7 +22,7 @@ from typer.models import OptionInfo
 from scraper.config import FLAG_NAMES, Settings, load_settings, settings_from_json
 from scraper.errors import ScraperError, UsageError
 from scraper.logs import LogFormat
-from scraper.models import Scope
+from scraper.models import RenderMode, Scope
 from scraper.storage import crawl_exists, db_label, is_postgres, open_read_store
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # context_settings of every typer app
@@ -172,6 +172,15 @@ ArchiveOpt = Annotated[
         "--no-archive",
     ),
 ]
+RenderOpt = Annotated[
+    RenderMode | None,
+    _setting(
+        "--render",
+        "Load pages in a headless Chromium: auto, only those built by JavaScript.",
+        _NEW.render.value,
+        "never|auto|always",
+    ),
+]
 AllowPrivateOpt = Annotated[
     bool | None,
     _setting(
@@ -288,6 +297,7 @@ def _run_options(
     allow_private: AllowPrivateOpt = None,
     store_html: StoreHtmlOpt = None,
     archive: ArchiveOpt = None,
+    render: RenderOpt = None,
     debug: DebugOpt = False,
     log_file: LogFileOpt = None,
     log_format: LogFormatOpt = LogFormat.TEXT,

@@ -17,17 +17,19 @@ import logging
 import signal
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from scraper.config import Settings, settings_from_json, settings_to_json
 from scraper.crawl.links import LinkFilter
+from scraper.crawl.rendering import browser_for
 from scraper.crawl.report import CrawlStats, CrawlSummary
 from scraper.crawl.revisit import RevisitPlan
 from scraper.crawl.robots import RobotsGate
 from scraper.crawl.scheduler import Scheduler
+from scraper.crawl.signals import crawl_signals
 from scraper.crawl.sink import Sink
 from scraper.crawl.slots import HostSlots, host_quota
 from scraper.crawl.status import (
@@ -38,7 +40,7 @@ from scraper.crawl.status import (
     Snapshot,
     build_snapshot,
 )
-from scraper.crawl.tasks import describe_tasks, task_stacks
+from scraper.crawl.tasks import describe_tasks
 from scraper.crawl.workers import Workers
 from scraper.errors import ScraperError, StoreError
 from scraper.fetch import Fetcher
@@ -159,7 +161,10 @@ class Crawl:
             await frontier.add_seeds(seeds)
             if not await store.crawl_finished(s.max_pages):
                 trusted = {urlsplit(seed).hostname or "" for seed in seeds}
-                async with Fetcher(s, trusted, store.record_proxies) as fetcher:
+                fetcher_of = Fetcher(
+                    s, trusted, record_proxies=store.record_proxies, browser=browser_for(s)
+                )
+                async with fetcher_of as fetcher:
                     await self._crawl(store, fetcher, frontier, slots, seeds)
                 await store.release_claims()  # URLs cut off by a stop go back to pending
                 await self._publish("interrupted" if self._signal else "finished")
@@ -200,6 +205,7 @@ class Crawl:
             shared=self._store is not None and self._store.leases,
             run_failed=run[0],
             run_blocked=run[1],
+            renderer=self._parts.pipeline.rendering.line() if self._parts else "",
         )
 
     async def _settle_settings(self, store: CrawlStore) -> Settings:
@@ -346,6 +352,7 @@ class Crawl:
             in_flight=flights,
             hosts=hosts,
             tasks=describe_tasks(asyncio.all_tasks()),
+            renderer=p.pipeline.rendering.line(),
         )
 
     def stats(self) -> CrawlStats:
@@ -373,11 +380,8 @@ class Crawl:
 
     # -- signals --------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
+    def _signals(self) -> contextlib.AbstractContextManager[None]:
         task = asyncio.current_task()
-        installed: list[signal.Signals] = []
 
         def on_signal(sig: signal.Signals) -> None:
             if self._signal is None and self._parts is not None:
@@ -390,21 +394,7 @@ class Crawl:
                 self._forced = True
                 task.cancel()
 
-        def on_usr1(sig: signal.Signals) -> None:
-            log.warning("task stacks (%s):\n%s", sig.name, task_stacks(asyncio.all_tasks()))
-
-        handlers = {signal.SIGINT: on_signal, signal.SIGTERM: on_signal, signal.SIGUSR1: on_usr1}
-        for sig, handler in handlers.items():
-            try:
-                loop.add_signal_handler(sig, handler, sig)
-                installed.append(sig)
-            except (RuntimeError, ValueError):  # not the main thread
-                break
-        try:
-            yield
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+        return crawl_signals(on_signal)
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

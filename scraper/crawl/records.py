@@ -133,6 +133,7 @@ class Records:
             revisit=item.previous is not None,
             metadata=parsed.metadata if parsed else None,
             captures=r.captures,
+            rendered=r.rendered,
         )
 
 

@@ -66,6 +66,7 @@ class CrawlSummary:
     shared: bool = False  # a shared crawl (PostgreSQL): other workers store pages too
     run_failed: int = 0  # URLs this run recorded as failed
     run_blocked: int = 0  # URLs this run recorded as blocked
+    renderer: str = ""  # the headless browser's line, if it rendered any page
 
     @property
     def checked(self) -> int:

@@ -65,6 +65,7 @@ class Snapshot:
     in_flight: list[FlightInfo] = field(default_factory=list)
     hosts: list[HostInfo] = field(default_factory=list)
     tasks: list[TaskInfo] = field(default_factory=list)
+    renderer: str = ""  # the headless browser's line, once it has started
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -115,6 +116,7 @@ def build_snapshot(
     in_flight: list[FlightInfo],
     hosts: list[HostInfo],
     tasks: list[TaskInfo],
+    renderer: str = "",
 ) -> Snapshot:
     busiest = sorted(hosts, key=lambda h: (h.queued + h.in_flight, h.host), reverse=True)
     oldest = sorted(in_flight, key=lambda f: f.age_s, reverse=True)
@@ -129,6 +131,7 @@ def build_snapshot(
         in_flight=oldest[:TOP_IN_FLIGHT],
         hosts=busiest[:TOP_HOSTS],
         tasks=tasks,
+        renderer=renderer,
     )
 
 
@@ -268,6 +271,8 @@ def _totals_line(totals: tuple[tuple[str, int], ...]) -> str:
 def _snapshot_lines(snap: Snapshot, running: bool, tasks: bool) -> list[str]:
     counters = "  ".join(f"{k} {v}" for k, v in snap.counters.items())
     lines = [f"elapsed {snap.elapsed_s:.0f}s  {counters}"]
+    if snap.renderer:
+        lines.append(snap.renderer)
     if running:
         rates = "  ".join(f"{k} {v:g}/min" for k, v in snap.rates_per_min.items() if v)
         lines.append(f"last minute: {rates or '-'}")

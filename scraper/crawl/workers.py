@@ -14,19 +14,21 @@ import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 
 from scraper.config import Settings
 from scraper.crawl import revisit
 from scraper.crawl.links import LinkFilter
-from scraper.crawl.records import Outcome, Records, captured
+from scraper.crawl.records import Outcome, Records, captured, run_in_pool
+from scraper.crawl.rendering import Rendering, browser_allows
 from scraper.crawl.robots import RobotsGate
 from scraper.crawl.scheduler import Scheduler
 from scraper.crawl.session import AUTH_LOST, Sessions
 from scraper.crawl.sink import Sink
 from scraper.crawl.slots import HostSlots
 from scraper.errors import FetchError, Interrupted, PermanentFetchError
-from scraper.fetch import BLOCK_REASONS, Fetcher, FetchHooks
+from scraper.fetch import BLOCK_REASONS, Fetcher, FetchHooks, FetchRequest
 from scraper.models import FailureRecord, FetchResult, FrontierItem, FrontierState, SinkRecord
 from scraper.parse import STOP_SIGNALS, pool_size
 from scraper.storage import CrawlStore
@@ -92,6 +94,9 @@ class Workers:
         self.in_flight: dict[str, Flight] = {}
         self._hurry: asyncio.TimerHandle | None = None
         self._dropping = False  # the grace period after a stop is over
+        self.rendering = Rendering(settings, slots, partial(run_in_pool, pool), fetcher.browser)
+        if fetcher.browser is not None:
+            fetcher.browser.allowed = partial(browser_allows, settings, links, gate, frontier)
 
     # -- fetch workers --------------------------------------------------------------------------
 
@@ -166,15 +171,32 @@ class Workers:
         """The page within its site's session: logged in to first if the site has a login;
         if the session is gone, logged in to again once, then ``auth_lost``."""
         seen = await self._sessions.ready(item.host, item.url, hooks)
-        result = await self._fetcher.fetch(item.url, hooks, item.previous)
+        result = await self._get(item, hooks)
         if seen and self._sessions.lost(item.host, result):
             if await self._sessions.restore(item.host, item.url, hooks, seen):
-                result = await self._fetcher.fetch(item.url, hooks, item.previous)
+                result = await self._get(item, hooks)
             if self._sessions.lost(item.host, result):
                 log.info("failed %s: the session is gone (%s)", item.url, result.final_url)
                 return FailureRecord(item.id, item.url, result.attempts, AUTH_LOST)
         await self._sessions.save(force=False)
         return result
+
+    async def _get(self, item: FrontierItem, hooks: FetchHooks) -> FetchResult:
+        """The page over HTTP, or rendered in the browser when :class:`Rendering` says so."""
+        if self.rendering.at_once(item.host):
+            result = await self._fetcher.fetch(FetchRequest(item.url, render=True), hooks)
+            if result.is_html or not 200 <= result.status < 300:
+                return replace(result, rendered=True)
+            log.info("not HTML in the browser, fetched over HTTP: %s", item.url)
+        result = await self._fetcher.fetch(item.url, hooks, item.previous)
+        if not await self.rendering.after_http(item.host, result):
+            return result
+        try:
+            rendered = await self._fetcher.fetch(FetchRequest(item.url, render=True), hooks)
+        except FetchError as exc:
+            log.warning("could not render %s, kept as fetched: %s", item.url, exc)
+            return result
+        return replace(rendered, rendered=True, attempts=result.attempts + rendered.attempts)
 
     def _hooks(self, item: FrontierItem, flight: Flight) -> FetchHooks:
         """Politeness, redirect and throttling callbacks for every request made for ``item``."""
@@ -205,8 +227,10 @@ class Workers:
         def on_sent(url: str, at: float) -> None:
             if url == item.url or url_host(url) == item.host:  # another host: not its slot
                 self._slots.sent(item.host, at)
+            self.rendering.sent(url, at)
 
-        return FetchHooks(before_attempt, allow_redirect, on_response, on_sent)
+        before_render = self.rendering.before_render
+        return FetchHooks(before_attempt, allow_redirect, on_response, on_sent, before_render)
 
     def _observe(self, host: str, reason: str, status: int, seconds: float) -> None:
         """Adapt the host's pace to a response; a block page slows the host down as a 429

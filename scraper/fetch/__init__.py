@@ -11,11 +11,12 @@ from scraper.fetch.blocks import BLOCK_REASONS, BlockReason
 from scraper.fetch.client import Fetcher, FetchHooks
 from scraper.fetch.cookies import SiteCookieJar, jar_cookies, restore_cookies
 from scraper.fetch.proxies import ProxiesDown, ProxyHealth, ProxyReason
-from scraper.fetch.transport import FetchRequest, HopResponse, Transport
+from scraper.fetch.transport import BrowserTransport, FetchRequest, HopResponse, Transport
 
 __all__ = [
     "BLOCK_REASONS",
     "BlockReason",
+    "BrowserTransport",
     "FetchHooks",
     "FetchRequest",
     "Fetcher",

@@ -35,7 +35,7 @@ from scraper.fetch.guard import AddressPolicy, TargetGuard
 from scraper.fetch.http import REDIRECTS, AiohttpTransport
 from scraper.fetch.proxies import ProxyFailure, ProxyPool, ProxyRow, settings_proxies
 from scraper.fetch.retries import RetryPolicy
-from scraper.fetch.transport import FetchRequest, Transport
+from scraper.fetch.transport import BrowserTransport, FetchRequest, Transport
 from scraper.models import Capture, FetchResult, PreviousVisit
 from scraper.urls import join_url, normalize_url, url_host
 
@@ -53,13 +53,16 @@ class FetchHooks:
     came), and the server's ``Retry-After`` in seconds when a 429/5xx carried one.
     ``on_sent(url, at)`` is called once a request has been written to the socket (``at``:
     ``time.monotonic()``, taken after the write): the moment the politeness delay to the next
-    request to that host is counted from.
+    request to that host is counted from (in the browser: when the page's own request is let
+    out, and again when its answer came). ``before_render(url)`` is awaited in the browser right
+    before the page's own request goes out (see :class:`BrowserTransport`).
     """
 
     before_attempt: Callable[[int], Awaitable[None]]
     allow_redirect: Callable[[str], Awaitable[bool]]
     on_response: Callable[[str, int, float, float | None], None]
     on_sent: Callable[[str, float], None] | None = None
+    before_render: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(slots=True)
@@ -104,15 +107,18 @@ class Fetcher:
 
     ``trusted_hosts`` are the seeds' hostnames (no port): they may be on private addresses.
     ``record_proxies`` is awaited at the end with each proxy's (masked URL, requests,
-    failures, last error), if any proxy was used. Raises UsageError at once for a bad
-    ``settings.resolve`` entry or proxy.
+    failures, last error), if any proxy was used. ``browser(policy)`` makes the transport of
+    requests with ``render`` set (the crawl's renderer; without one they go over HTTP). Raises
+    UsageError at once for a bad ``settings.resolve`` entry or proxy.
     """
 
     def __init__(
         self,
         settings: Settings,
         trusted_hosts: Iterable[str] = (),
+        *,
         record_proxies: Callable[[list[ProxyRow]], Awaitable[None]] | None = None,
+        browser: Callable[[AddressPolicy], BrowserTransport] | None = None,
     ) -> None:
         self._settings = settings
         self._record_proxies = record_proxies
@@ -123,6 +129,7 @@ class Fetcher:
         )
         self._http = AiohttpTransport(settings, self._policy)
         self._transport: Transport = self._http
+        self.browser = None if browser is None else browser(self._policy)
         self._retries = RetryPolicy(settings)
         self.proxies = ProxyPool(
             lambda host: settings.for_host(host).proxies,
@@ -136,6 +143,12 @@ class Fetcher:
 
     async def __aenter__(self) -> Self:
         await self._transport.__aenter__()
+        if self.browser is not None:
+            try:
+                await self.browser.__aenter__()
+            except BaseException:
+                await self._transport.__aexit__(None, None, None)
+                raise
         return self
 
     @property
@@ -146,7 +159,11 @@ class Fetcher:
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self._transport.__aexit__(et, e, tb)
+        try:
+            if self.browser is not None:
+                await self.browser.__aexit__(et, e, tb)
+        finally:
+            await self._transport.__aexit__(et, e, tb)
         if self._target_guard is not None:
             await self._target_guard.close()
         report = self.proxies.report()
@@ -261,7 +278,7 @@ class Fetcher:
         hop, headers = replace(request, url=current), conditional  # the first request's only
         captures: list[Capture] = []
         while True:
-            page = await self._request(hop, clock, hooks.on_sent, headers)
+            page = await self._request(hop, clock, hooks, headers)
             if page.capture is not None:
                 captures.append(page.capture)
             if page.status not in REDIRECTS:
@@ -277,7 +294,7 @@ class Fetcher:
                 )
             visited.add(target)
             current = target
-            hop, headers = FetchRequest(current, proxy=request.proxy), None
+            hop, headers = FetchRequest(current, proxy=request.proxy, render=request.render), None
         return FetchResult(
             url=request.url,
             final_url=current,
@@ -300,11 +317,12 @@ class Fetcher:
         self,
         request: FetchRequest,
         clock: _Clock,
-        on_sent: Callable[[str, float], None] | None = None,
+        hooks: FetchHooks,
         headers: Mapping[str, str] | None = None,
     ) -> _Page:
         """Send ``request`` (its URL normalized) without following redirects, with the host's
-        headers (its site table's, ``--header``), then ``headers``, then the request's own."""
+        headers (its site table's, ``--header``), then ``headers``, then the request's own; in
+        the browser when it asks to be rendered, with the host's cookies as a ``Cookie``."""
         url = request.url
         host = url_host(url)
         self._policy.check_literal(url)
@@ -323,9 +341,16 @@ class Fetcher:
                 **request.headers,
             },
         )
-        sent = None if on_sent is None else partial(on_sent, url)
+        sent = None if hooks.on_sent is None else partial(hooks.on_sent, url)
         at = now() if self._settings.archive else ""
-        resp = await self._transport.send(hop, clock.headers, sent)
+        if request.render and self.browser is not None:
+            cookie = self._http.cookie_header(url)
+            if cookie:
+                hop = replace(hop, headers={**hop.headers, "Cookie": cookie})
+            before = None if hooks.before_render is None else partial(hooks.before_render, url)
+            resp = await self.browser.send(hop, clock.headers, sent, before)
+        else:
+            resp = await self._transport.send(hop, clock.headers, sent)
         if request.proxy is not None:
             self.proxies.succeeded_url(request.proxy)
         status = resp.status

@@ -125,6 +125,13 @@ class AiohttpTransport:
         if self._resolver is not None:
             await self._resolver.close()
 
+    def cookie_header(self, url: str) -> str:
+        """The ``Cookie`` header the session's jar holds for ``url`` (``""``: none)."""
+        if self._session is None:
+            return ""
+        found = self._session.cookie_jar.filter_cookies(URL(url, encoded=True))
+        return "; ".join(f"{name}={morsel.value}" for name, morsel in found.items())
+
     async def send(
         self,
         request: FetchRequest,

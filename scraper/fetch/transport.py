@@ -9,7 +9,7 @@ retries nothing. :class:`scraper.fetch.http.AiohttpTransport` is today's; a brow
 second one.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
@@ -32,6 +32,7 @@ class FetchRequest:
     form: Mapping[str, str] | None = None
     body: bytes | None = None
     proxy: str | None = None
+    render: bool = False  # load it in the headless browser (the Fetcher's browser transport)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,4 +87,25 @@ class Transport(Protocol):
         request: FetchRequest,
         on_headers: Callable[[int], None],
         on_sent: Callable[[float], None] | None = None,
+    ) -> HopResponse: ...
+
+
+class BrowserTransport(Transport, Protocol):
+    """A transport that loads pages in a browser: ``send`` also awaits ``before()`` right
+    before the page's own request goes out (after the browser's set-up, which takes time), so
+    the host's politeness holds from the moment the browser sends it. ``allowed(url)``, when
+    set, may refuse the page's sub-requests (robots.txt of other hosts)."""
+
+    allowed: Callable[[str], Awaitable[bool]] | None
+
+    def line(self) -> str:
+        """The browser as ``scraper status`` shows it (``""`` while none has started)."""
+        ...
+
+    async def send(
+        self,
+        request: FetchRequest,
+        on_headers: Callable[[int], None],
+        on_sent: Callable[[float], None] | None = None,
+        before: Callable[[], Awaitable[None]] | None = None,
     ) -> HopResponse: ...

@@ -5,6 +5,7 @@ parse pool's processes. HTML (``html``), extraction rules (``extract``), sitemap
 from scraper.parse.extract import check_rules
 from scraper.parse.forms import LoginForm, find_login_form, has_selector
 from scraper.parse.html import parse_many, reparse_batch
+from scraper.parse.needsjs import needs_render
 from scraper.parse.pool import STOP_SIGNALS, parse_pool, pool_size, stop_signals_blocked
 from scraper.parse.robots import RobotsPolicy
 from scraper.parse.sitemap import looks_like_sitemap, parse_sitemap
@@ -17,6 +18,7 @@ __all__ = [
     "find_login_form",
     "has_selector",
     "looks_like_sitemap",
+    "needs_render",
     "parse_many",
     "parse_pool",
     "parse_sitemap",

@@ -3,5 +3,13 @@ protocol on a pipe (it dies with the crawler, kill -9 included)."""
 
 from scraper.render.browser import BrowserCrashed, find_browser
 from scraper.render.renderer import Renderer, RenderResult, RenderStats
+from scraper.render.transport import RenderTransport
 
-__all__ = ["BrowserCrashed", "RenderResult", "RenderStats", "Renderer", "find_browser"]
+__all__ = [
+    "BrowserCrashed",
+    "RenderResult",
+    "RenderStats",
+    "RenderTransport",
+    "Renderer",
+    "find_browser",
+]

@@ -1,7 +1,8 @@
 """Test-site pages built by JavaScript: ``/js/{n}`` is an empty ``#root`` that
 ``/js/app.js`` fills (after a ``fetch()`` of ``/js/data/{n}.json``) with text and links, and
 asks for an image, a font and ``/js/private.js?to=HOST`` (a script on ``?sub=HOST``, for the
-private-address refusal); ``/js/static`` is an ordinary page."""
+private-address refusal); ``/js/static`` is an ordinary page; ``/js/many/{k}`` asks for ``k``
+scripts at once (``/slow/300?i=...``)."""
 
 from aiohttp import web
 
@@ -14,7 +15,7 @@ _SHELL = (
     '<div id="root"></div><img src="/js/pic.png">{sub}'
     '<script src="/js/app.js?n={n}"></script></body></html>'
 )
-_APP = """
+APP_JS = """
 const n = new URLSearchParams(document.currentScript.src.split('?')[1]).get('n');
 fetch('/js/data/' + n + '.json').then(r => r.json()).then(d => {
   const root = document.getElementById('root');
@@ -31,8 +32,18 @@ async def shell(request: web.Request) -> web.Response:
     return web.Response(text=_SHELL.format(n=n, sub=script), content_type="text/html")
 
 
+async def many(request: web.Request) -> web.Response:
+    scripts = "".join(
+        f'<script src="/slow/300?i={i}"></script>' for i in range(int(request.match_info["k"]))
+    )
+    return web.Response(
+        text=f"<!doctype html><html><head>{scripts}</head><body><p>many</p></body></html>",
+        content_type="text/html",
+    )
+
+
 async def app_js(request: web.Request) -> web.Response:
-    return web.Response(text=_APP, content_type="application/javascript")
+    return web.Response(text=APP_JS, content_type="application/javascript")
 
 
 async def data(request: web.Request) -> web.Response:
@@ -58,5 +69,6 @@ def add_js_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/js/app.js", app_js)
     router.add_get("/js/data/{n:\\d+}.json", data)
     router.add_get("/js/static", static)
+    router.add_get("/js/many/{k:\\d+}", many)
     for path in ("/js/pic.png", "/js/font.woff2", "/js/private.js"):
         router.add_get(path, asset)

@@ -4,6 +4,7 @@ the bodies table created only when needed."""
 import sqlite3
 import time
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from tests.conftest import (
     VERSION_8,
     VERSION_9,
     VERSION_10,
+    VERSION_11,
     CrawlFn,
     page_record,
     pg_rows,
@@ -162,7 +164,8 @@ async def test_the_batch_writer_is_not_part_of_the_file(site: TestServer, crawl:
 
 
 # What a PostgreSQL crawl of version 5 had: no versions, no revisit columns, bodies by URL.
-PG_VERSION_10 = "DROP TABLE proxy_health;"
+PG_VERSION_11 = "ALTER TABLE pages DROP COLUMN rendered;"
+PG_VERSION_10 = PG_VERSION_11 + "DROP TABLE proxy_health;"
 PG_VERSION_9 = PG_VERSION_10 + "DROP TABLE captures;"
 PG_VERSION_8 = PG_VERSION_9 + "DROP TABLE cookies;"
 PG_VERSION_7 = PG_VERSION_8 + "DROP VIEW pages_metadata; DROP TABLE metadata;"
@@ -389,3 +392,34 @@ async def test_a_version_10_crawl_gets_the_proxy_health_table(
         with closing(sqlite3.connect(address)) as conn:
             found = conn.execute(sql).fetchall() + conn.execute(meta).fetchall()
     assert found == [("http://u:***@p:1", 10, 4, "proxy_error: refused"), (str(SCHEMA_VERSION),)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_version_11_crawl_gets_pages_rendered(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """Opening a schema-11 crawl (either backend) adds pages.rendered, 0 for its pages (fetched
+    over HTTP), and a rendered page written after it is stored with 1."""
+    postgres = backend == "postgres"
+    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    async with open_crawl_store(address) as store:
+        await store.add_urls([(f"http://h.test/{i}", "h.test", 0) for i in range(2)])
+        first, second = await store.claim(2)
+        await store.write_batch([page_record(first)])
+    if postgres:
+        await pg_rows(
+            address, PG_VERSION_11 + "UPDATE meta SET value = '11' WHERE key = 'schema_version'"
+        )
+    else:
+        with sqlite3.connect(address) as conn:
+            conn.executescript(VERSION_11)
+    async with open_crawl_store(address) as store:
+        await store.write_batch([replace(page_record(second), rendered=True)])
+    check = "SELECT url, rendered FROM pages ORDER BY url"
+    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
+    if postgres:
+        found = await pg_rows(address, check) + await pg_rows(address, meta)
+    else:
+        with sqlite3.connect(address) as conn:
+            found = conn.execute(check).fetchall() + conn.execute(meta).fetchall()
+    assert found == [(first.url, 0), (second.url, 1), (str(SCHEMA_VERSION),)]

@@ -14,6 +14,7 @@ from scraper.models import CheckedRecord, PageRecord, Reparsed, SinkRecord
 from scraper.storage.postgres.captures import capture_statements
 from scraper.storage.postgres.contents import batch_statements, reparse_statements
 from scraper.storage.postgres.metadata import metadata_statements, reparse_metadata_statements
+from scraper.storage.postgres.schema import MARK_RENDERED
 from scraper.storage.postgres.setup import Conn
 from scraper.storage.postgres.statements import (
     ADD_URLS,
@@ -26,6 +27,7 @@ from scraper.storage.postgres.statements import (
     UPDATE_PARSED_PAGES,
     UPSERT_PAGES,
 )
+from scraper.storage.rendered import rendered_urls
 from scraper.storage.revisits import checked_columns, finished_rows, visit_columns
 from scraper.urls import url_host
 
@@ -86,6 +88,9 @@ async def write(conn: Conn, records: Sequence[SinkRecord]) -> None:
     found = sorted({(url, host, p.depth + 1) for p in pages for url, host in p.new_urls})
     if found:
         statements.append((ADD_URLS, _columns(found, 3)))
+    for sql, urls in zip(MARK_RENDERED, rendered_urls(pages), strict=True):
+        if urls:
+            statements.append((sql, [list[object](urls)]))
     statements.append((FINISH, _columns(sorted(finished_rows(records)), 4)))
     async with conn.pipeline():
         for sql, params in statements:

@@ -18,6 +18,8 @@ fetched with ``--archive``.
 
 10 -> 11 (proxies): the proxy_health table (:mod:`scraper.storage.proxyhealth`), empty.
 
+11 -> 12 (pages built by JavaScript): ``pages.rendered`` (:mod:`scraper.storage.rendered`), 0.
+
 Within 6: ``workers.ended_at`` and ``end_error`` (a worker's end, for ``scraper status``), added
 to a database made before them. Nullable columns older scrapers ignore, so the version stays.
 """
@@ -36,6 +38,7 @@ from scraper.storage.postgres.schema import (
     REVISIT_COLUMNS,
     VERSIONS,
 )
+from scraper.storage.rendered import RENDERED_COLUMN
 from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS
 
 log = logging.getLogger(__name__)
@@ -94,7 +97,9 @@ async def migrate(conn: Conn, version: int) -> None:
         await conn.execute(COOKIES)  # 8 -> 9
     if version <= 9:
         await conn.execute(CAPTURES)  # 9 -> 10
-    await conn.execute(PROXY_HEALTH)  # 10 -> 11
+    if version <= 10:
+        await conn.execute(PROXY_HEALTH)  # 10 -> 11
+    await conn.execute(RENDERED_COLUMN)  # 11 -> 12
 
 
 _HAS_WORKER_ENDS = """

@@ -16,13 +16,14 @@ from scraper.storage.captures import captures_ddl
 from scraper.storage.contents import contents_ddl
 from scraper.storage.cookies import cookies_ddl
 from scraper.storage.postgres.metadata import METADATA
-from scraper.storage.proxyhealth import PROXY_HEALTH_SCHEMA, proxy_health_ddl
+from scraper.storage.proxyhealth import proxy_health_ddl
+from scraper.storage.rendered import RENDERED_COLUMN, RENDERED_SCHEMA
 from scraper.storage.revisits import revisit_columns, versions_ddl
 
 # The SQLite schema's version this one matches (columns of pages, frontier); 7: contents;
 # 8: metadata (postgres.metadata); 9: the cookies table; 10: captures;
-# 11: proxy_health
-SCHEMA_VERSION = PROXY_HEALTH_SCHEMA
+# 11: proxy_health; 12: pages.rendered
+SCHEMA_VERSION = RENDERED_SCHEMA
 
 # The schema's types, by the kinds the revisit tables' columns name (storage.revisits).
 _TYPES = {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "text": "text"}
@@ -127,4 +128,8 @@ SELECT p.url, l.value FROM pages AS p, jsonb_array_elements_text(p.links) AS l(v
     + COOKIES
     + CAPTURES
     + PROXY_HEALTH
+    + RENDERED_COLUMN
+)
+MARK_RENDERED = tuple(  # rendered, not rendered
+    f"UPDATE pages SET rendered = {value} WHERE url = ANY(%s::text[])" for value in (1, 0)
 )

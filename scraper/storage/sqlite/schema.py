@@ -8,7 +8,8 @@ an older database migrates it in one transaction; a newer one is refused.
 from scraper.storage.captures import captures_ddl
 from scraper.storage.contents import contents_ddl
 from scraper.storage.cookies import cookies_ddl
-from scraper.storage.proxyhealth import PROXY_HEALTH_SCHEMA, proxy_health_ddl
+from scraper.storage.proxyhealth import proxy_health_ddl
+from scraper.storage.rendered import RENDERED_COLUMN, RENDERED_SCHEMA
 from scraper.storage.revisits import (
     BODIES_OF_VERSIONS,
     FIRST_VERSIONS,
@@ -17,13 +18,14 @@ from scraper.storage.revisits import (
 )
 from scraper.storage.sqlite.metadata import METADATA
 
-SCHEMA_VERSION = PROXY_HEALTH_SCHEMA
+SCHEMA_VERSION = RENDERED_SCHEMA
 REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
 # 7 (CONTENTS_SCHEMA): contents, chunks and the pages_markdown view (storage.contents)
 # 8 (METADATA_SCHEMA): metadata and the pages_metadata view (storage.metadata)
 # 9 (COOKIES_SCHEMA): the cookies table, the session's jar (storage.cookies)
 # 10 (CAPTURES_SCHEMA): captures, each fetch's hops as received (--archive; storage.captures)
 # 11 (PROXY_HEALTH_SCHEMA): proxy_health (storage.proxyhealth)
+# 12 (RENDERED_SCHEMA): pages.rendered (storage.rendered)
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -156,7 +158,9 @@ CREATE TABLE pages (
     + _COOKIES
     + _CAPTURES
     + _PROXY_HEALTH
+    + RENDERED_COLUMN
 )
+MARK_RENDERED = "UPDATE pages SET rendered = ? WHERE url IN (SELECT value FROM json_each(?))"
 
 # MIGRATIONS[n] turns a version-n database into version n + 1.
 MIGRATIONS = {
@@ -201,4 +205,6 @@ ALTER TABLE bodies RENAME TO bodies_5;
     # Captures (--archive): the captures table, empty until pages are fetched with --archive.
     9: _CAPTURES,
     10: _PROXY_HEALTH,  # proxies' health: empty until a crawl goes through a proxy
+    # Pages built by JavaScript: every page stored so far was fetched over HTTP.
+    11: RENDERED_COLUMN,
 }

@@ -36,6 +36,7 @@ from scraper.storage.contents import chunk_rows, content_rows
 from scraper.storage.cookies import CookieKey
 from scraper.storage.metadata import metadata_rows
 from scraper.storage.proxyhealth import ProxyRow, proxy_health_rows, upsert_proxy_health
+from scraper.storage.rendered import rendered_urls
 from scraper.storage.revisits import (
     checked_columns,
     finished_rows,
@@ -47,7 +48,7 @@ from scraper.storage.sqlite.captures import write_captures
 from scraper.storage.sqlite.claims import Claims
 from scraper.storage.sqlite.lock import take_crawl_lock
 from scraper.storage.sqlite.reparsed import write_reparsed
-from scraper.storage.sqlite.schema import BODIES
+from scraper.storage.sqlite.schema import BODIES, MARK_RENDERED
 from scraper.storage.sqlite.setup import prepare_for_crawl, scalar
 from scraper.storage.sqlite.statements import (
     BATCH_WRITER,
@@ -322,9 +323,13 @@ class Store:
         pages = [r for r in records if isinstance(r, PageRecord)]
         bodies = [(p.url, p.charset, p.body, p.url) for p in pages if p.body is not None]
         captures = capture_rows(records)  # --archive
+        rendered = [urls for urls in rendered_urls(pages) if urls]
         try:
-            async with self._transaction() if bodies or captures else self._lock:
+            async with self._transaction() if bodies or captures or rendered else self._lock:
                 added = await self._write(records, pages)
+                for value, urls in zip((1, 0), rendered_urls(pages), strict=True):
+                    if urls:
+                        await self.db.execute(MARK_RENDERED, (value, _json(urls)))
                 if bodies:  # BLOBs have no JSON form: one bound row each (--store-html only)
                     for sql in BODIES.split(";")[:2]:  # the table exists once a body is stored
                         await self.db.execute(sql)
