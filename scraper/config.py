@@ -25,23 +25,7 @@ from scraper.sites import (
     read_sites,
     sites_to_json,
 )
-
-_USERINFO = re.compile(r"(?<=://)([^:@/]*):([^@/]*)@")
-
-
-_ENV_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
-
-
-def mask(text: str) -> str:
-    """``text`` with the password of every URL in it replaced by ``***`` (proxy URLs); one
-    given as an ``${ENV}`` reference is kept (it names the secret, it is not the secret)."""
-
-    def hide(m: re.Match[str]) -> str:
-        kept = _ENV_REFERENCE.fullmatch(m.group(2)) is not None
-        return m.group(0) if kept else f"{m.group(1)}:***@"
-
-    return _USERINFO.sub(hide, text)
-
+from scraper.urls import mask
 
 DEFAULT_USER_AGENT = f"scraper/{__version__} (polite crawler; respects robots.txt)"
 

@@ -266,3 +266,18 @@ def in_scope(host: str, seed_hosts: frozenset[str], scope: str) -> bool:
     exact, suffixes = _seed_domains(seed_hosts)
     name = _strip_port(host)
     return name in exact or name.endswith(suffixes)
+
+
+_USERINFO = re.compile(r"(?<=://)([^:@/]*):([^@/]*)@")
+_ENV_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def mask(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (proxy URLs); one
+    given as an ``${ENV}`` reference is kept (it names the secret, it is not the secret)."""
+
+    def hide(m: re.Match[str]) -> str:
+        kept = _ENV_REFERENCE.fullmatch(m.group(2)) is not None
+        return m.group(0) if kept else f"{m.group(1)}:***@"
+
+    return _USERINFO.sub(hide, text)

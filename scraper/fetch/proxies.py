@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from scraper.config import Settings, mask
+from scraper.config import Settings
 from scraper.errors import ScraperError, TransientFetchError, UsageError
+from scraper.urls import mask
 
 SCHEMES = ("http", "https", "socks5")
 DOWN_AFTER = 3  # failures in a row after which a proxy counts as down
