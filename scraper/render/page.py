@@ -5,6 +5,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from scraper.render.proxy import BrowserProxy
+
 # A page is ready this long after its load event with no request of its own in flight (or at
 # Chrome's networkIdle, 500 ms without any, if that comes first).
 QUIET_S = 0.15
@@ -21,6 +23,7 @@ class Page:
     status: int | None = None
     final_url: str = ""
     content_type: str = "text/html"
+    headers: tuple[tuple[str, str], ...] = ()  # of its own response
     requests: int = 0
     refused: int = 0
     verdicts: set[asyncio.Task[None]] = field(default_factory=set)
@@ -31,6 +34,8 @@ class Page:
     quiet: asyncio.TimerHandle | None = None
     held: set[str] = field(default_factory=set)  # its sub-requests' places (HostGate)
     closed: bool = False
+    proxy: BrowserProxy | None = None  # its context's proxy, whose 407 it answers
+    answered: set[str] = field(default_factory=set)  # requests whose 407 got credentials
 
     def track(self, method: str, params: dict[str, Any]) -> None:
         """Network activity and the load event: ready once quiet for QUIET_S after the load."""

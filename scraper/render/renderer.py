@@ -11,63 +11,19 @@ import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from scraper.render.browser import Browser, BrowserCrashed, find_browser
 from scraper.render.hosts import HostGate
 from scraper.render.page import NET_END, Page
 from scraper.render.procs import tree_rss
+from scraper.render.proxy import auth_answer, browser_proxy
 from scraper.render.requests import RequestFilter
+from scraper.render.results import RenderResult, RenderStats, Site
 
 _READ_DOM = "document.documentElement ? document.documentElement.outerHTML : ''"
 _POLL = 0.05
 MEASURE_EVERY_S = 0.5  # the browser's memory is read after a page at most this often
-
-
-@dataclass(frozen=True, slots=True)
-class RenderResult:
-    """What the browser made of one page: its DOM after scripts ran, and how it got there."""
-
-    url: str
-    final_url: str
-    status: int | None
-    html: str
-    requests: int  # sub-requests the page let through
-    refused: int  # sub-requests refused inside the browser
-    timed_out: bool  # ready by the timeout rather than network idle or ``wait_for``
-    content_type: str = "text/html"  # of the page's own response (its MIME type)
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """What a page's requests carry: the site's User-Agent, its other headers and its cookies
-    (name, value) for the page's URL; ``on_sent(at)`` is told when the page's own request goes
-    out (``time.monotonic()``)."""
-
-    user_agent: str = ""
-    headers: tuple[tuple[str, str], ...] = ()
-    cookies: tuple[tuple[str, str], ...] = ()
-    on_sent: Callable[[float], None] | None = None
-
-
-@dataclass(slots=True)
-class RenderStats:
-    """The renderer as ``scraper status`` shows it."""
-
-    tabs: int
-    pages: int = 0
-    restarts: int = 0
-    recycles: int = 0
-    refused: int = 0
-    memory: int = 0  # bytes, of the browser's process tree at the last page
-
-    def line(self) -> str:
-        mb = self.memory / 1e6
-        return (
-            f"renderer: {self.tabs} tabs, {self.pages} pages rendered, {mb:.0f} MB, "
-            f"{self.restarts} restarts, {self.recycles} recycles"
-        )
 
 
 class _Instance:
@@ -101,6 +57,9 @@ class _Instance:
             task = self.tasks.create_task(self._verdict(page, params))
             page.verdicts.add(task)
             task.add_done_callback(page.verdicts.discard)
+        elif method == "Fetch.authRequired":
+            answer = auth_answer(page.proxy, params, page.answered)
+            self.browser.post("Fetch.continueWithAuth", answer, page.session)
         elif method == "Page.lifecycleEvent" and params.get("name") == "networkIdle":
             page.idle_loaders.add(params.get("loaderId", ""))
             if page.loader in page.idle_loaders:
@@ -124,6 +83,8 @@ class _Instance:
             page.status = int(params["response"]["status"])
             page.final_url = params["response"]["url"]
             page.content_type = str(params["response"].get("mimeType") or page.content_type)
+            found = params["response"].get("headers") or {}
+            page.headers = tuple((str(k), str(v)) for k, v in found.items())
 
     async def _verdict(self, page: Page, params: dict[str, Any]) -> None:
         request_id = params["requestId"]
@@ -277,11 +238,11 @@ class Renderer:
             async with self._setup:
                 instance = await self._instance()
                 instance.inflight += 1
-                context = (
-                    await instance.browser.send(
-                        "Target.createBrowserContext", {"disposeOnDetach": True}
-                    )
-                )["browserContextId"]
+                proxy = browser_proxy(site.proxy)
+                made = {"disposeOnDetach": True, **(proxy.context_params() if proxy else {})}
+                context = (await instance.browser.send("Target.createBrowserContext", made))[
+                    "browserContextId"
+                ]
                 page = await self._open(instance, context, url, site)
                 await self._tabs.acquire()  # held: at most ``tabs`` pages wait set up
             try:
@@ -311,10 +272,14 @@ class Renderer:
         attached = await send(
             "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
         )
-        page = Page(session=attached["sessionId"], on_sent=site.on_sent)
+        proxy = browser_proxy(site.proxy)
+        page = Page(session=attached["sessionId"], on_sent=site.on_sent, proxy=proxy)
         instance.pages[page.session] = page
         session = page.session
-        fetch = {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}
+        fetch = {
+            "patterns": [{"urlPattern": "*", "requestStage": "Request"}],
+            "handleAuthRequests": bool(proxy and proxy.username),
+        }
         steps = [
             send("Page.enable", None, session),
             send("Page.setLifecycleEventsEnabled", {"enabled": True}, session),
@@ -366,6 +331,7 @@ class Renderer:
             page.refused,
             timed_out,
             page.content_type,
+            page.headers,
         )
 
     async def _ready(self, instance: _Instance, page: Page, wait_for: str | None) -> bool:

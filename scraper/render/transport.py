@@ -9,7 +9,9 @@ browser already loaded, without loading it again. The browser starts on the firs
 for a crawl that never renders) and is closed with the transport. Failures leave as
 FetchErrors: ``render_failed`` (the browser could not load it: connection refused...),
 ``render_blocked`` (its own request refused inside the browser: not retried),
-``render_crashed`` (it crashed twice), ``timeout``.
+``render_crashed`` (it crashed twice), ``timeout``. A proxy's failure (Chrome's
+``ERR_PROXY_*``, ``ERR_TUNNEL_*``, ``ERR_SOCKS_*``; the proxy's own 407, 401 or 502 answer)
+leaves as the ProxyFailure the Fetcher charges to the proxy and fails over from, as over HTTP.
 """
 
 import asyncio
@@ -21,9 +23,13 @@ from scraper.config import Settings
 from scraper.errors import PermanentFetchError, ScraperError, TransientFetchError
 from scraper.fetch import FetchRequest, HopResponse
 from scraper.fetch.guard import AddressPolicy
+from scraper.fetch.proxies import ProxyFailure, ProxyReason, parse_proxy
+from scraper.fetch.proxywire import proxy_answer
 from scraper.render.browser import BrowserCrashed, find_browser
-from scraper.render.renderer import Renderer, RenderResult, RenderStats, Site
+from scraper.render.proxy import is_proxy_error
+from scraper.render.renderer import Renderer
 from scraper.render.requests import RequestFilter
+from scraper.render.results import RenderResult, RenderStats, Site
 from scraper.urls import try_normalize, url_host
 
 _LANDED = 64  # redirect targets the browser loaded, kept for the Fetcher's next hop
@@ -105,6 +111,10 @@ class RenderTransport:
             on_headers(302)
             return _answer(302, "text/html", ((b"Location", final.encode()),), request)
         status = result.status or 200
+        if request.proxy and url.startswith("http:"):  # the proxy's own 407, 401, 502...
+            failure = proxy_answer(status, dict(result.headers), parse_proxy(request.proxy))
+            if failure is not None:
+                raise failure
         on_headers(status)
         body = result.html.encode("utf-8", "replace")
         return _answer(status, result.content_type, (), request, body)
@@ -128,6 +138,9 @@ class RenderTransport:
         except BrowserCrashed as exc:
             raise TransientFetchError("render_crashed", str(exc)) from None
         except ConnectionError as exc:
+            if request.proxy and is_proxy_error(str(exc)):  # charged to the proxy: failover
+                proxy = parse_proxy(request.proxy)
+                raise ProxyFailure(ProxyReason.ERROR, proxy, str(exc)) from None
             if "ERR_BLOCKED_BY_CLIENT" in str(exc):  # refused inside the browser: not retried
                 raise PermanentFetchError("render_blocked", str(exc)) from None
             raise TransientFetchError("render_failed", str(exc)) from None
@@ -137,7 +150,8 @@ class RenderTransport:
 
 def _site(request: FetchRequest, on_sent: Callable[[float], None] | None) -> Site:
     """The request's headers as the browser takes them: the User-Agent as an override, the
-    ``Cookie`` header as cookies of the page's URL, the rest as extra headers."""
+    ``Cookie`` header as cookies of the page's URL, the rest as extra headers; the request's
+    proxy (the pool's choice for its host) as the page's."""
     agent, cookies, headers = "", [], []
     for name, value in request.headers.items():
         lower = name.lower()
@@ -150,7 +164,7 @@ def _site(request: FetchRequest, on_sent: Callable[[float], None] | None) -> Sit
                     cookies.append((key, val))
         else:
             headers.append((name, value))
-    return Site(agent, tuple(headers), tuple(cookies), on_sent)
+    return Site(agent, tuple(headers), tuple(cookies), on_sent, request.proxy or "")
 
 
 def _answer(
