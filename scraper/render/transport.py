@@ -34,6 +34,7 @@ from scraper.urls import try_normalize, url_host
 
 _LANDED = 64  # redirect targets the browser loaded, kept for the Fetcher's next hop
 _SLACK_S = 10.0  # beyond the page's own timeout: set-up, reading the DOM
+_SOCKS_LOGIN = "the browser cannot log in to a socks5:// proxy: give rendered hosts an http:// one"
 
 
 class RenderTransport:
@@ -126,6 +127,8 @@ class RenderTransport:
         on_sent: Callable[[float], None] | None,
         before: Callable[[], Awaitable[None]] | None,
     ) -> RenderResult:
+        if request.proxy and request.proxy.startswith("socks5://") and "@" in request.proxy:
+            raise PermanentFetchError("render_failed", _SOCKS_LOGIN)
         renderer = await self._started()
         wait_for = self._settings.for_host(url_host(url)).wait_for or None
         try:

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from scraper.render import find_browser
-from scraper.testing.proxies import Tinyproxy
+from scraper.testing.proxies import Dante, Tinyproxy
 from tests.conftest import dead_proxy, rows, run, traffic
 from tests.render.test_crawl_render import ONE_BY_ONE, stored
 
@@ -88,3 +88,23 @@ async def test_dead_proxy_is_charged_and_the_page_fails_over(
     assert health[dead][0] >= 1
     assert health[dead][1].startswith("proxy_error")
     assert f"GET {site.make_url('/js/0')}" in tinyproxy.log()
+
+
+async def test_rendered_page_goes_through_a_socks5_proxy(tmp_path: Path, site: Any, dante: Dante):
+    """A socks5:// proxy carries the browser's requests (dante logs the connection to the
+    site) and the rendered text is stored."""
+    db, _ = await crawl_through(tmp_path, site, dante.url)
+    assert "Text built by script for page 0" in stored(db)["js/0"][1]
+    assert f"127.0.0.1.{site.port}" in dante.log()
+
+
+async def test_socks5_proxy_with_a_login_is_refused_for_rendering(
+    tmp_path: Path, site: Any, dante: Dante
+):
+    """Chrome cannot log in to a SOCKS5 proxy: the page fails as render_failed (not rendered
+    directly, around the proxy), nothing reaches the site, and the password is not shown."""
+    db, out = await crawl_through(tmp_path, site, dante.url.replace("//", "//bot:socks-pw@"))
+    (error,) = rows(db, "SELECT last_error FROM frontier")[0]
+    assert error == "render_failed"
+    assert traffic(site).hits["/js/0"] == 0
+    assert "socks-pw" not in out
