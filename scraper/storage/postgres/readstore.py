@@ -48,6 +48,7 @@ PAGE_COLUMNS = (
     "id, url, final_url, status, content_type, title, description, text, depth, fetched_at, "
     "elapsed_ms, size_bytes, data, links, host, "
     + ", ".join(name for name, _kind in REVISIT_COLUMNS)
+    + ", rendered"  # schema 12 (storage.rendered), last as in SQLite's
 )
 # Title (weight A) counts 10x the text (B), as bm25's weights on SQLite; {D, C, B, A}. Rank
 # normalization 1 (divided by 1 + log(length)) makes a longer page rank lower, as bm25 does;
