@@ -8,6 +8,8 @@ link text).
 """
 
 import re
+from functools import lru_cache
+from itertools import pairwise
 
 from selectolax.lexbor import LexborNode
 
@@ -106,7 +108,21 @@ _BAD_TOKENS = frozenset(
         "copyright",
     ]
 )
-_TOKEN = re.compile(r"[a-z]+")
+# Name tokens: words split at non-letters and at camelCase humps ("relatedPosts" -> related, posts).
+_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+# Stems that also mark boilerplate when a token starts with them ("sharedaddy", "newsletterbox").
+_BAD_STEMS = (
+    "share",
+    "social",
+    "newsletter",
+    "subscri",
+    "related",
+    "sidebar",
+    "footer",
+    "cookie",
+    "breadcrumb",
+    "donat",
+)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _LINKY = frozenset(
     [
@@ -129,8 +145,20 @@ _LINKY = frozenset(
 
 def named_boilerplate(attrs: dict[str, str | None]) -> bool:
     """Whether the element's class or id names boilerplate (a footer, a menu, comments...)."""
-    names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
-    return bool(names.strip()) and not _BAD_TOKENS.isdisjoint(_TOKEN.findall(names))
+    return _bad_name(f"{attrs.get('class') or ''} {attrs.get('id') or ''}")
+
+
+@lru_cache(maxsize=8192)
+def _bad_name(names: str) -> bool:
+    """Whether a "class id" string names boilerplate (cached: sites repeat their names)."""
+    tokens = [token.lower() for token in _TOKEN.findall(names)]
+    if not _BAD_TOKENS.isdisjoint(tokens):
+        return True
+    # compounds written in parts ("news-letter", "side_bar") or run together ("sharebox")
+    joined = {a + b for a, b in pairwise(tokens)}
+    if not _BAD_TOKENS.isdisjoint(joined):
+        return True
+    return any(token.startswith(_BAD_STEMS) for token in tokens)
 
 
 def _hidden(attrs: dict[str, str | None]) -> bool:

@@ -1,0 +1,27 @@
+"""Boilerplate names: class and id tokens split at camelCase humps, written in parts or run on."""
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from scraper.parse.content import main_content
+
+ARTICLE = (
+    "The river rose four metres overnight and the old bridge was closed to traffic at dawn. "
+    "Engineers say the pillars held, but the deck will be inspected before it reopens."
+)
+BOX = (
+    "Get the best of our reporting in your inbox every morning, free of charge, and never miss "
+    "a story that matters to your town again."
+)
+
+
+@pytest.mark.parametrize("name", ["signupNewsletterBox", "news-letter", "sharedaddy", "donations"])
+def test_named_box_of_prose_inside_the_article_is_dropped(name: str) -> None:
+    """A prose box whose class is a camelCase, split or run-on boilerplate name is left out."""
+    page = (
+        f"<html><body><article><h1>Flood</h1><p>{ARTICLE}</p><p>{ARTICLE}</p>"
+        f'<div class="{name}"><p>{BOX}</p></div><p>{ARTICLE}</p></article></body></html>'
+    )
+    content = main_content(LexborHTMLParser(page), "https://news.example/")
+    assert ARTICLE in content.text
+    assert "inbox" not in content.text
