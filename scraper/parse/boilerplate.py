@@ -79,8 +79,6 @@ _BAD_TOKENS = frozenset(
         "ads",
         "sponsored",
         "promo",
-        "teaser",
-        "teasers",
         "toolbar",
         "pagination",
         "pager",
@@ -109,6 +107,9 @@ _BAD_TOKENS = frozenset(
     ]
 )
 # Name tokens: words split at non-letters and at camelCase humps ("relatedPosts" -> related, posts).
+# Names of boilerplate only when the element links elsewhere: a teaser card leads to another page,
+# while a "teaser" without a link is the article's own lead.
+_LINKING_TOKENS = frozenset(["teaser", "teasers"])
 _TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 # Stems that also mark boilerplate when a token starts with them ("sharedaddy", "newsletterbox").
 _BAD_STEMS = (
@@ -143,22 +144,26 @@ _LINKY = frozenset(
 )
 
 
-def named_boilerplate(attrs: dict[str, str | None]) -> bool:
+def named_boilerplate(node: LexborNode, attrs: dict[str, str | None]) -> bool:
     """Whether the element's class or id names boilerplate (a footer, a menu, comments...)."""
-    return _bad_name(f"{attrs.get('class') or ''} {attrs.get('id') or ''}")
+    bad = _bad_name(f"{attrs.get('class') or ''} {attrs.get('id') or ''}")
+    return bad == _BAD or (bad == _LINKING and node.css_first("a[href]") is not None)
+
+
+_GOOD, _LINKING, _BAD = 0, 1, 2
 
 
 @lru_cache(maxsize=8192)
-def _bad_name(names: str) -> bool:
+def _bad_name(names: str) -> int:
     """Whether a "class id" string names boilerplate (cached: sites repeat their names)."""
     tokens = [token.lower() for token in _TOKEN.findall(names)]
     if not _BAD_TOKENS.isdisjoint(tokens):
-        return True
+        return _BAD
     # compounds written in parts ("news-letter", "side_bar") or run together ("sharebox")
     joined = {a + b for a, b in pairwise(tokens)}
-    if not _BAD_TOKENS.isdisjoint(joined):
-        return True
-    return any(token.startswith(_BAD_STEMS) for token in tokens)
+    if not _BAD_TOKENS.isdisjoint(joined) or any(t.startswith(_BAD_STEMS) for t in tokens):
+        return _BAD
+    return _GOOD if _LINKING_TOKENS.isdisjoint(tokens) else _LINKING
 
 
 def _hidden(attrs: dict[str, str | None]) -> bool:
@@ -185,7 +190,7 @@ class Skipper:
         if attrs:
             if attrs.get("role") in _ROLES or _hidden(attrs):
                 return True
-            if named_boilerplate(attrs) and text_len(node) < self.keep_len:
+            if named_boilerplate(node, attrs) and text_len(node) < self.keep_len:
                 return True
         if tag in _LINKY:
             return self._linky(node, tag)

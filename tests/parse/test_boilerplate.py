@@ -25,3 +25,16 @@ def test_named_box_of_prose_inside_the_article_is_dropped(name: str) -> None:
     content = main_content(LexborHTMLParser(page), "https://news.example/")
     assert ARTICLE in content.text
     assert "inbox" not in content.text
+
+
+def test_teaser_without_a_link_is_the_articles_lead() -> None:
+    """A "teaser" that links nowhere (the lead) stays; a teaser card linking elsewhere goes."""
+    lead = "The old bridge is closed after a night of record rain, and no one knows for how long."
+    page = (
+        f'<html><body><article><h1>Flood</h1><div class="article-teaser"><p>{lead}</p></div>'
+        f'<p>{ARTICLE}</p><p>{ARTICLE}</p><div class="teaser"><p>{BOX} '
+        '<a href="/other">Read more</a></p></div><p>{ARTICLE}</p></article></body></html>'
+    )
+    content = main_content(LexborHTMLParser(page), "https://news.example/")
+    assert lead in content.text
+    assert "inbox" not in content.text
