@@ -154,9 +154,15 @@ _GOOD, _LINKING, _BAD = 0, 1, 2
 
 
 @lru_cache(maxsize=8192)
+def name_tokens(names: str) -> tuple[str, ...]:
+    """The lowercased words of class or id names, split at non-letters and camelCase humps."""
+    return tuple(token.lower() for token in _TOKEN.findall(names))
+
+
+@lru_cache(maxsize=8192)
 def _bad_name(names: str) -> int:
     """Whether a "class id" string names boilerplate (cached: sites repeat their names)."""
-    tokens = [token.lower() for token in _TOKEN.findall(names)]
+    tokens = name_tokens(names)
     if not _BAD_TOKENS.isdisjoint(tokens):
         return _BAD
     # compounds written in parts ("news-letter", "side_bar") or run together ("sharebox")

@@ -38,3 +38,16 @@ def test_teaser_without_a_link_is_the_articles_lead() -> None:
     content = main_content(LexborHTMLParser(page), "https://news.example/")
     assert lead in content.text
     assert "inbox" not in content.text
+
+
+def test_lead_in_the_article_header_before_the_body_is_kept() -> None:
+    """The standfirst next to the title, outside the block holding the text, opens the content."""
+    lead = "The old bridge is closed after a night of record rain, and no one knows for how long."
+    page = (
+        '<html><body><nav><a href="/">Home</a></nav><article><header><h1>Flood</h1>'
+        f'<p class="article-lead">{lead}</p></header><div class="article-body"><p>{ARTICLE}</p>'
+        f"<p>{ARTICLE}</p><p>{ARTICLE}</p></div></article></body></html>"
+    )
+    content = main_content(LexborHTMLParser(page), "https://news.example/")
+    assert content.text.startswith(lead)
+    assert ARTICLE in content.text
