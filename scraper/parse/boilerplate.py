@@ -52,7 +52,6 @@ _BAD_TOKENS = frozenset(
         "cookies",
         "consent",
         "gdpr",
-        "cmp",
         "banner",
         "share",
         "sharing",
@@ -110,6 +109,8 @@ _BAD_TOKENS = frozenset(
 # Names of boilerplate only when the element links elsewhere: a teaser card leads to another page,
 # while a "teaser" without a link is the article's own lead.
 _LINKING_TOKENS = frozenset(["teaser", "teasers"])
+# Elements whose names are not read: an article is content by its tag, a heading titles it.
+_NAMED_CONTENT = frozenset(["article", "h1", "h2", "h3", "h4", "h5", "h6"])
 _TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 # Stems that also mark boilerplate when a token starts with them ("sharedaddy", "newsletterbox").
 _BAD_STEMS = (
@@ -196,7 +197,11 @@ class Skipper:
         if attrs:
             if attrs.get("role") in _ROLES or _hidden(attrs):
                 return True
-            if named_boilerplate(node, attrs) and text_len(node) < self.keep_len:
+            if (
+                tag not in _NAMED_CONTENT
+                and named_boilerplate(node, attrs)
+                and text_len(node) < self.keep_len
+            ):
                 return True
         if tag in _LINKY:
             return self._linky(node, tag)

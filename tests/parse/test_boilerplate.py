@@ -51,3 +51,26 @@ def test_lead_in_the_article_header_before_the_body_is_kept() -> None:
     content = main_content(LexborHTMLParser(page), "https://news.example/")
     assert content.text.startswith(lead)
     assert ARTICLE in content.text
+
+
+def test_component_prefix_cmp_is_not_a_consent_banner() -> None:
+    """Blocks named by a CMS's component prefix ("cmp-text") keep their prose."""
+    page = (
+        f'<html><body><main><p>{ARTICLE}</p><div class="cmp-text"><p>{ARTICLE}</p></div>'
+        f'<div class="cmp-text"><p>{BOX}</p></div></main></body></html>'
+    )
+    content = main_content(LexborHTMLParser(page), "https://news.example/")
+    assert "inbox" in content.text
+
+
+def test_article_and_heading_names_are_not_read() -> None:
+    """An <article> or a heading whose class happens to hold a boilerplate word stays."""
+    page = (
+        f'<html><body><main><h1>Flood</h1><p>{ARTICLE}</p><h2 class="nav-anchor">The deck</h2>'
+        f'<p>{ARTICLE}</p><article class="author-article"><p>{BOX}</p></article>'
+        f'<p>{ARTICLE}</p><article class="author-article"><p>{BOX}</p></article>'
+        "</main></body></html>"
+    )
+    content = main_content(LexborHTMLParser(page), "https://news.example/")
+    assert "The deck" in content.text
+    assert "inbox" in content.text
