@@ -8,6 +8,8 @@ link text).
 """
 
 import re
+from functools import lru_cache
+from itertools import pairwise
 
 from selectolax.lexbor import LexborNode
 
@@ -50,7 +52,6 @@ _BAD_TOKENS = frozenset(
         "cookies",
         "consent",
         "gdpr",
-        "cmp",
         "banner",
         "share",
         "sharing",
@@ -77,8 +78,6 @@ _BAD_TOKENS = frozenset(
         "ads",
         "sponsored",
         "promo",
-        "teaser",
-        "teasers",
         "toolbar",
         "pagination",
         "pager",
@@ -106,7 +105,26 @@ _BAD_TOKENS = frozenset(
         "copyright",
     ]
 )
-_TOKEN = re.compile(r"[a-z]+")
+# Name tokens: words split at non-letters and at camelCase humps ("relatedPosts" -> related, posts).
+# Names of boilerplate only when the element links elsewhere: a teaser card leads to another page,
+# while a "teaser" without a link is the article's own lead.
+_LINKING_TOKENS = frozenset(["teaser", "teasers"])
+# Elements whose names are not read: an article is content by its tag, a heading titles it.
+_NAMED_CONTENT = frozenset(["article", "h1", "h2", "h3", "h4", "h5", "h6"])
+_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+# Stems that also mark boilerplate when a token starts with them ("sharedaddy", "newsletterbox").
+_BAD_STEMS = (
+    "share",
+    "social",
+    "newsletter",
+    "subscri",
+    "related",
+    "sidebar",
+    "footer",
+    "cookie",
+    "breadcrumb",
+    "donat",
+)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _LINKY = frozenset(
     [
@@ -127,10 +145,32 @@ _LINKY = frozenset(
 )
 
 
-def named_boilerplate(attrs: dict[str, str | None]) -> bool:
+def named_boilerplate(node: LexborNode, attrs: dict[str, str | None]) -> bool:
     """Whether the element's class or id names boilerplate (a footer, a menu, comments...)."""
-    names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
-    return bool(names.strip()) and not _BAD_TOKENS.isdisjoint(_TOKEN.findall(names))
+    bad = _bad_name(f"{attrs.get('class') or ''} {attrs.get('id') or ''}")
+    return bad == _BAD or (bad == _LINKING and node.css_first("a[href]") is not None)
+
+
+_GOOD, _LINKING, _BAD = 0, 1, 2
+
+
+@lru_cache(maxsize=8192)
+def name_tokens(names: str) -> tuple[str, ...]:
+    """The lowercased words of class or id names, split at non-letters and camelCase humps."""
+    return tuple(token.lower() for token in _TOKEN.findall(names))
+
+
+@lru_cache(maxsize=8192)
+def _bad_name(names: str) -> int:
+    """Whether a "class id" string names boilerplate (cached: sites repeat their names)."""
+    tokens = name_tokens(names)
+    if not _BAD_TOKENS.isdisjoint(tokens):
+        return _BAD
+    # compounds written in parts ("news-letter", "side_bar") or run together ("sharebox")
+    joined = {a + b for a, b in pairwise(tokens)}
+    if not _BAD_TOKENS.isdisjoint(joined) or any(t.startswith(_BAD_STEMS) for t in tokens):
+        return _BAD
+    return _GOOD if _LINKING_TOKENS.isdisjoint(tokens) else _LINKING
 
 
 def _hidden(attrs: dict[str, str | None]) -> bool:
@@ -157,7 +197,11 @@ class Skipper:
         if attrs:
             if attrs.get("role") in _ROLES or _hidden(attrs):
                 return True
-            if named_boilerplate(attrs) and text_len(node) < self.keep_len:
+            if (
+                tag not in _NAMED_CONTENT
+                and named_boilerplate(node, attrs)
+                and text_len(node) < self.keep_len
+            ):
                 return True
         if tag in _LINKY:
             return self._linky(node, tag)

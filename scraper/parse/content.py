@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.parse.boilerplate import Skipper
+from scraper.parse.lead import leads
 from scraper.parse.markdown import Writer
 from scraper.parse.root import main_root
 from scraper.parse.smooth import prune
@@ -37,6 +38,8 @@ class MainContent:
 
 def _render(root: LexborNode, base_url: str, skip: Skipper) -> MainContent:
     writer = Writer(base_url, skip)
+    for lead in leads(root):
+        writer.element(lead)
     writer.children(root)
     writer.flush()
     writer.keep(prune(writer.blocks, writer.plain))

@@ -79,7 +79,7 @@ def _candidates(body: LexborNode) -> Iterator[list[LexborNode]]:
 
 def _boilerplate(node: LexborNode) -> bool:
     attrs = node.attributes
-    return bool(attrs) and named_boilerplate(attrs)
+    return bool(attrs) and named_boilerplate(node, attrs)
 
 
 def main_root(body: LexborNode) -> LexborNode:
