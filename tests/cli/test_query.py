@@ -205,14 +205,14 @@ async def test_reading_pragmas_and_functions_are_allowed(crawled: CrawlResult):
         for sql, expected in [
             ("PRAGMA integrity_check", [("ok",)]),
             ("PRAGMA table_info(pages)", None),
-            ("SELECT count(*) FROM pragma_table_info('pages')", [(23,)]),
+            ("SELECT count(*) FROM pragma_table_info('pages')", [(24,)]),
             ("SELECT count(*) FROM pages_fts WHERE pages_fts MATCH 'welcome'", [(1,)]),
             ("SELECT json_extract('{\"a\": 1}', '$.a')", [(1,)]),
             ("PRAGMA user_version", [(0,)]),
         ]:
             async with store.rows(sql) as result:
                 found = await result.fetch()
-            assert found == expected or (expected is None and len(found) == 23), sql
+            assert found == expected or (expected is None and len(found) == 24), sql
 
 
 async def test_bad_sql_exits_2_with_sqlites_message(crawled: CrawlResult):
