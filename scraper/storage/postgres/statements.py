@@ -6,6 +6,8 @@ transaction's start): a worker counts its lease from before it sent the statemen
 database's end of the lease is never earlier than the worker's.
 """
 
+from scraper.storage.versionorder import latest_version
+
 # Advisory lock keys ("SCRP" and a number): creating the schema, and reserving the page budget.
 SETUP_KEY = 0x5343_5250_0001
 BUDGET_KEY = 0x5343_5250_0002
@@ -326,13 +328,13 @@ FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::te
     AS t(id, title, description, text, data, content_hash)
 WHERE v.id = t.id
 """
-UPDATE_PARSED_PAGES = """
+UPDATE_PARSED_PAGES = f"""
 UPDATE pages p SET title = t.title, description = t.description, text = t.text,
     data = t.data::jsonb, links = t.links::jsonb, content_hash = t.content_hash
 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
             %s::text[], %s::text[]) AS t(id, url, title, description, text, data, content_hash,
                                          links)
-WHERE p.url = t.url AND t.id = (SELECT max(id) FROM versions v WHERE v.url = t.url)
+WHERE p.url = t.url AND t.id = {latest_version("t.url")}
 """
 
 # -- unknown outcomes ---------------------------------------------------------------------------

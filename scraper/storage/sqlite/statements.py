@@ -5,6 +5,7 @@ batch, whatever its size.
 """
 
 from scraper.storage.sqlite.metadata import INSERT_METADATA
+from scraper.storage.versionorder import latest_version
 
 # A sink batch is written with one statement per table, its rows passed as one JSON array and
 # unpacked by json_each: SQLite then inserts them all in one call that runs without the GIL.
@@ -241,7 +242,7 @@ REPARSED_VERSION = (
 )
 REPARSED_PAGE = (
     "UPDATE pages SET title = ?1, description = ?2, text = ?3, data = ?4, links = ?5, "
-    "content_hash = ?6 WHERE url = ?7 AND (SELECT max(id) FROM versions WHERE url = ?7) = ?8"
+    f"content_hash = ?6 WHERE url = ?7 AND {latest_version('?7')} = ?8"
 )
 # reparse: a version's main content parsed again (params: version id, url, markdown), its
 # chunks replaced (DELETE: version id; INSERT: version id, seq, url, heading, markdown, tokens,
