@@ -9,6 +9,7 @@ import pytest
 
 from scraper.config import Settings
 from scraper.crawl import import_archives
+from scraper.export import export_chunks
 from scraper.storage import open_crawl_store
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.testing.warcs import Captured, html_page, write_warc
@@ -86,3 +87,24 @@ async def test_a_version_12_crawl_gets_its_views_by_fetch_time(
         (True, "New title", "New title"),
         (str(SCHEMA_VERSION),),
     ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_chunks_since_compare_with_the_version_fetched_last_before(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """``export --chunks --changed-since 2020`` after imports of the 2024, 2019 and 2014
+    captures in that order: the delta is from the 2019 version (the last fetched before), not
+    from the 2014 one (written last, and the same as 2024's)."""
+    address = address_of(backend, tmp_path, request)
+    captures = [
+        (NEW, new_page()),
+        ("2019-05-01T10:00:00Z", html_page("Mid title", "middle words")),
+        (OLD, new_page()),
+    ]
+    for n, (date, body) in enumerate(captures):
+        write_warc(tmp_path / f"{n}.warc.gz", [Captured("http://a.test/", date, body)])
+        await import_archives(Settings(db=address, parse_workers=0), [tmp_path / f"{n}.warc.gz"])
+    async with export_chunks(address, "2020-01-01T00:00:00.000+00:00") as found:
+        delta = [(row[0], "last words" in (row[-1] or "")) for row in await found.fetch()]
+    assert sorted(delta) == [("delete", False), ("upsert", True)]
