@@ -12,10 +12,12 @@ class BrotliDecompressor:
     unused_data = None  # no bytes are ever left over: warcio reads on while this is empty
 
     def __init__(self) -> None:
-        self._stream = brotli.Decompressor()
+        stream = brotli.Decompressor()
+        # Brotli's module names the step ``process``; brotlipy's, which shadows it, ``decompress``
+        self._step = getattr(stream, "process", None) or stream.decompress
 
     def decompress(self, data: bytes) -> bytes:
-        out: bytes = self._stream.process(data)
+        out: bytes = self._step(data)
         return out
 
 
