@@ -1,6 +1,6 @@
 """A URL's latest version is the one fetched last, not the one written last: an older capture
-imported after a newer one leaves the views on the newer (both backends), and a schema-12 crawl
-gets the views made again by fetch time."""
+imported after a newer one leaves the views, a reparse's page and the chunks delta on the newer
+(both backends), and a schema-12 crawl gets the views made again by fetch time."""
 
 import sqlite3
 from pathlib import Path
@@ -13,7 +13,7 @@ from scraper.export import export_chunks
 from scraper.storage import open_crawl_store
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.testing.warcs import Captured, html_page, write_warc
-from tests.conftest import PG_VERSION_12, VERSION_12, pg_rows, rows
+from tests.conftest import PG_VERSION_12, VERSION_12, pg_rows, rows, run_cli
 
 OLD, NEW = "2014-05-01T10:00:00Z", "2024-05-01T10:00:00Z"
 # What the views show of the page, and the title of the version each one points at.
@@ -25,12 +25,12 @@ JOIN pages_metadata AS d ON d.url = m.url JOIN versions AS v2 ON v2.id = d.versi
 META = "SELECT value FROM meta WHERE key = 'schema_version'"
 
 
-async def import_new_then_old(tmp_path: Path, db: str) -> None:
+async def import_new_then_old(tmp_path: Path, db: str, *, store_html: bool = False) -> None:
     """Two imports of one URL: the 2024 capture, then (a later run) the 2014 one."""
     write_warc(tmp_path / "new.warc.gz", [Captured("http://a.test/", NEW, new_page())])
     old = html_page("Old title", "first words")
     write_warc(tmp_path / "old.warc.gz", [Captured("http://a.test/", OLD, old)])
-    settings = Settings(db=db, parse_workers=0)
+    settings = Settings(db=db, parse_workers=0, store_html=store_html)
     await import_archives(settings, [tmp_path / "new.warc.gz"])
     await import_archives(settings, [tmp_path / "old.warc.gz"])
 
@@ -108,3 +108,18 @@ async def test_chunks_since_compare_with_the_version_fetched_last_before(
     async with export_chunks(address, "2020-01-01T00:00:00.000+00:00") as found:
         delta = [(row[0], "last words" in str(row[-1])) for row in await found.fetch()]
     assert sorted(delta) == [("delete", False), ("upsert", True)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_reparse_leaves_the_page_on_the_version_fetched_last(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """``scraper reparse`` of the two imported versions (bodies kept) leaves the page with the
+    2024 version's title, not the 2014 one's (written last)."""
+    address = address_of(backend, tmp_path, request)
+    await import_new_then_old(tmp_path, address, store_html=True)
+    status, _, err = await run_cli("reparse", "--db", address)
+    assert (status, err) == (0, "")
+    check = "SELECT title, text FROM pages"
+    found = await pg_rows(address, check) if backend == "postgres" else rows(Path(address), check)
+    assert found == [("New title", "New title last words")]
