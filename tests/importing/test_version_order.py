@@ -123,3 +123,22 @@ async def test_a_reparse_leaves_the_page_on_the_version_fetched_last(
     check = "SELECT title, text FROM pages"
     found = await pg_rows(address, check) if backend == "postgres" else rows(Path(address), check)
     assert found == [("New title", "New title last words")]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_an_older_capture_of_the_same_content_imported_later_is_a_version(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """The 2014 capture of the content the 2024 one has, imported after it, is compared with
+    what preceded it in time (nothing): a 'new' version of 2014, so the history says what the
+    page said in 2015."""
+    address = address_of(backend, tmp_path, request)
+    settings = Settings(db=address, parse_workers=0)
+    for n, date in enumerate((NEW, OLD)):
+        write_warc(tmp_path / f"{n}.warc.gz", [Captured("http://a.test/", date, new_page())])
+        await import_archives(settings, [tmp_path / f"{n}.warc.gz"])
+    check = (
+        "SELECT substr(CAST(fetched_at AS text), 1, 4), change FROM versions ORDER BY fetched_at"
+    )
+    found = await pg_rows(address, check) if backend == "postgres" else rows(Path(address), check)
+    assert found == [("2014", "new"), ("2024", "new")]

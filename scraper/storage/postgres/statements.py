@@ -242,8 +242,8 @@ ON CONFLICT (url) DO UPDATE SET {_UPDATED},
 WHERE pages.fetched_at <= excluded.fetched_at
 """
 # The same page columns (before UPSERT_PAGES): a version for each page whose content differs
-# from its URL's latest version (none for a re-fetch of the same content, nor for a URL first
-# seen gone).
+# from its URL's version fetched last before it (none for a re-fetch of the same content, nor
+# for a URL first seen gone).
 INSERT_VERSIONS = f"""
 INSERT INTO versions (url, fetched_at, status, change, content_type, content_hash, title,
     description, text, data)
@@ -252,8 +252,9 @@ SELECT t.url, t.fetched_at::timestamptz, t.status,
             ELSE 'changed' END,
        t.content_type, t.content_hash, t.title, t.description, t.text, t.data::jsonb
 FROM unnest({", ".join(f"%s::{t}[]" for t in _PAGE_TYPES)}) AS t({PAGE_COLUMNS})
-LEFT JOIN LATERAL (SELECT id, content_hash FROM versions v WHERE v.url = t.url
-                   ORDER BY id DESC LIMIT 1) AS latest ON true
+LEFT JOIN LATERAL (SELECT id, content_hash FROM versions v
+                   WHERE v.url = t.url AND v.fetched_at <= t.fetched_at::timestamptz
+                   ORDER BY v.fetched_at DESC, v.id DESC LIMIT 1) AS latest ON true
 WHERE CASE WHEN latest.id IS NULL THEN t.status NOT IN (404, 410)
            ELSE latest.content_hash IS DISTINCT FROM t.content_hash END
 """

@@ -39,7 +39,8 @@ ON CONFLICT (url) DO UPDATE SET
 WHERE pages.fetched_at <= excluded.fetched_at
 """
 # The same page rows (before UPSERT_PAGE): a version for each whose content differs from its
-# URL's latest version (none for a re-fetch of the same content, nor for a URL first seen gone).
+# URL's version fetched last before it (none for a re-fetch of the same content, nor for a URL
+# first seen gone); an older capture imported later is compared with what preceded it in time.
 INSERT_VERSIONS = """
 INSERT INTO versions (url, fetched_at, status, change, content_type, content_hash, title,
     description, text, data)
@@ -53,7 +54,9 @@ FROM (SELECT json_extract(value, '$[0]') AS url, json_extract(value, '$[8]') AS 
              json_extract(value, '$[4]') AS title, json_extract(value, '$[5]') AS description,
              json_extract(value, '$[6]') AS text, json_extract(value, '$[11]') AS data
       FROM json_each(?)) AS p
-LEFT JOIN versions AS latest ON latest.id = (SELECT max(id) FROM versions WHERE url = p.url)
+LEFT JOIN versions AS latest ON latest.id = (
+    SELECT v.id FROM versions AS v WHERE v.url = p.url AND v.fetched_at <= p.fetched_at
+    ORDER BY v.fetched_at DESC, v.id DESC LIMIT 1)
 WHERE CASE WHEN latest.id IS NULL THEN p.status NOT IN (404, 410)
            ELSE latest.content_hash IS NOT p.content_hash END
 """
