@@ -304,6 +304,18 @@ def failure_record(item: FrontierItem) -> FailureRecord:
     return FailureRecord(frontier_id=item.id, url=item.url, attempts=3, reason="timeout")
 
 
+# What version 12 had (either backend): the views' latest version by highest id, not fetch time.
+PG_VERSION_12 = """
+DROP VIEW pages_markdown; DROP VIEW pages_metadata;
+CREATE VIEW pages_markdown (url, version_id, markdown) AS
+SELECT p.url, c.version_id, c.markdown FROM pages AS p
+JOIN contents AS c ON c.version_id = (SELECT max(v.id) FROM versions AS v WHERE v.url = p.url);
+CREATE VIEW pages_metadata AS SELECT p.url, m.version_id, m.metadata, m.canonical_url, m.lang,
+    m.published_at, m.modified_at, m.author, m.simhash, m.band0, m.band1, m.band2, m.band3
+FROM pages AS p
+JOIN metadata AS m ON m.version_id = (SELECT max(v.id) FROM versions AS v WHERE v.url = p.url);
+"""
+VERSION_12 = PG_VERSION_12 + "UPDATE meta SET value = '12' WHERE key = 'schema_version';"
 # What version 11 had: no pages.rendered.
 VERSION_11 = (
     "ALTER TABLE pages DROP COLUMN rendered;"

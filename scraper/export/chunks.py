@@ -21,7 +21,10 @@ _LATEST = "SELECT c.* FROM chunks AS c JOIN pages_markdown AS m ON m.version_id 
 ALL = f"SELECT 'upsert' AS op, {_COLUMNS}, c.markdown FROM ({_LATEST}) AS c ORDER BY 3, 4"
 SINCE = f"""
 WITH latest AS ({_LATEST}),
-before AS (SELECT url, max(id) AS version_id FROM versions WHERE fetched_at < {{t}} GROUP BY url),
+before AS (SELECT p.url, (SELECT v.id FROM versions AS v
+                          WHERE v.url = p.url AND v.fetched_at < {{t}}
+                          ORDER BY v.fetched_at DESC, v.id DESC LIMIT 1) AS version_id
+           FROM pages AS p),
 old AS (SELECT c.* FROM chunks AS c JOIN before AS b ON b.version_id = c.version_id)
 SELECT 'upsert' AS op, {_COLUMNS}, c.markdown FROM latest AS c
 WHERE NOT EXISTS (SELECT 1 FROM old AS o WHERE o.url = c.url AND o.hash = c.hash)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from warcio.recordloader import ArcWarcRecord
 
+from scraper.importing import brotlicoding
 from scraper.importing.reader import Entry
 from scraper.models import FetchResult
 
@@ -42,6 +43,9 @@ class Originals:
             e for e in self._by_url.get(revisit.url, ()) if e.fetched_at <= revisit.fetched_at
         ]
         return earlier[-1] if earlier else None
+
+
+brotlicoding.register()
 
 
 @dataclass(frozen=True, slots=True)

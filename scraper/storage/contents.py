@@ -7,6 +7,7 @@ upgrade."""
 from collections.abc import Sequence
 
 from scraper.models import Content, PageRecord, Reparsed
+from scraper.storage.versionorder import latest_version
 
 CONTENTS_SCHEMA = 7  # the version of both backends' schemas that adds these tables
 
@@ -14,7 +15,8 @@ CONTENTS_SCHEMA = 7  # the version of both backends' schemas that adds these tab
 def contents_ddl(types: dict[str, str]) -> str:
     """The tables and the view, in a backend's ``types`` (``int``, ``bigint``, ``text``)."""
     text, bigint = types["text"], types["bigint"]
-    return f"""
+    return (
+        f"""
 CREATE TABLE contents (  -- a version's main content as Markdown ([parse] markdown)
     version_id {bigint} PRIMARY KEY,  -- versions.id
     url        {text} NOT NULL,
@@ -30,9 +32,16 @@ CREATE TABLE chunks (  -- a version's main content cut for retrieval ([parse] ch
     hash       {text} NOT NULL,  -- blake2b of markdown (32 hex digits)
     PRIMARY KEY (version_id, seq)
 );
+"""
+        + MARKDOWN_VIEW
+    )
+
+
+# Each page's Markdown of its latest version (by fetch time: storage.versionorder).
+MARKDOWN_VIEW = f"""
 CREATE VIEW pages_markdown (url, version_id, markdown) AS
 SELECT p.url, c.version_id, c.markdown FROM pages AS p
-JOIN contents AS c ON c.version_id = (SELECT max(v.id) FROM versions AS v WHERE v.url = p.url);
+JOIN contents AS c ON c.version_id = {latest_version("p.url")};
 """
 
 

@@ -15,6 +15,7 @@ import orjson
 
 from scraper.digest import signed_simhash, simhash_bands
 from scraper.models import PageMetadata, PageRecord, Reparsed
+from scraper.storage.versionorder import latest_version
 
 METADATA_SCHEMA = 8  # the version of both backends' schemas that adds these tables
 # (url or version id, metadata JSON, canonical_url, lang, published_at, modified_at, author,
@@ -32,7 +33,8 @@ def metadata_ddl(types: dict[str, str]) -> str:
     text, bigint, integer = types["text"], types["bigint"], types["int"]
     bands = "".join(f"    band{i} {integer} NOT NULL,\n" for i in range(4))
     indexes = "".join(f"CREATE INDEX metadata_band{i} ON metadata (band{i});\n" for i in range(4))
-    return f"""
+    return (
+        f"""
 CREATE TABLE metadata (  -- what a version says about itself (issue 29)
     version_id    {bigint} PRIMARY KEY,  -- versions.id
     url           {text} NOT NULL,
@@ -46,10 +48,17 @@ CREATE TABLE metadata (  -- what a version says about itself (issue 29)
 {bands.rstrip().rstrip(",")}  -- its 16-bit slices, lowest first
 );
 {indexes}CREATE INDEX metadata_canonical ON metadata (canonical_url);
+"""
+        + METADATA_VIEW
+    )
+
+
+# Each page's metadata of its latest version (by fetch time: storage.versionorder).
+METADATA_VIEW = f"""
 CREATE VIEW pages_metadata (url, version_id, {METADATA_COLUMNS}) AS
 SELECT p.url, m.version_id, {", ".join("m." + c for c in METADATA_COLUMNS.split(", "))}
 FROM pages AS p
-JOIN metadata AS m ON m.version_id = (SELECT max(v.id) FROM versions AS v WHERE v.url = p.url);
+JOIN metadata AS m ON m.version_id = {latest_version("p.url")};
 """
 
 

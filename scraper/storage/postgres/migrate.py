@@ -20,6 +20,9 @@ fetched with ``--archive``.
 
 11 -> 12 (pages built by JavaScript): ``pages.rendered`` (:mod:`scraper.storage.rendered`), 0.
 
+12 -> 13 (versions by fetch time): pages_markdown and pages_metadata made again
+(:mod:`scraper.storage.versionorder`).
+
 Within 6: ``workers.ended_at`` and ``end_error`` (a worker's end, for ``scraper status``), added
 to a database made before them. Nullable columns older scrapers ignore, so the version stays.
 """
@@ -27,6 +30,8 @@ to a database made before them. Nullable columns older scrapers ignore, so the v
 import logging
 
 from scraper.digest import page_content_hash
+from scraper.storage.contents import MARKDOWN_VIEW
+from scraper.storage.metadata import METADATA_VIEW
 from scraper.storage.postgres.connect import Conn
 from scraper.storage.postgres.metadata import METADATA
 from scraper.storage.postgres.schema import (
@@ -40,6 +45,7 @@ from scraper.storage.postgres.schema import (
 )
 from scraper.storage.rendered import RENDERED_COLUMN
 from scraper.storage.revisits import BODIES_OF_VERSIONS, FIRST_VERSIONS
+from scraper.storage.versionorder import reordered_views
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +105,9 @@ async def migrate(conn: Conn, version: int) -> None:
         await conn.execute(CAPTURES)  # 9 -> 10
     if version <= 10:
         await conn.execute(PROXY_HEALTH)  # 10 -> 11
-    await conn.execute(RENDERED_COLUMN)  # 11 -> 12
+    if version <= 11:
+        await conn.execute(RENDERED_COLUMN)  # 11 -> 12
+    await conn.execute(reordered_views(MARKDOWN_VIEW + METADATA_VIEW))  # 12 -> 13
 
 
 _HAS_WORKER_ENDS = """

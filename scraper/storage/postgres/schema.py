@@ -17,13 +17,14 @@ from scraper.storage.contents import contents_ddl
 from scraper.storage.cookies import cookies_ddl
 from scraper.storage.postgres.metadata import METADATA
 from scraper.storage.proxyhealth import proxy_health_ddl
-from scraper.storage.rendered import RENDERED_COLUMN, RENDERED_SCHEMA
+from scraper.storage.rendered import RENDERED_COLUMN
 from scraper.storage.revisits import revisit_columns, versions_ddl
+from scraper.storage.versionorder import VERSION_ORDER_SCHEMA
 
 # The SQLite schema's version this one matches (columns of pages, frontier); 7: contents;
 # 8: metadata (postgres.metadata); 9: the cookies table; 10: captures;
-# 11: proxy_health; 12: pages.rendered
-SCHEMA_VERSION = RENDERED_SCHEMA
+# 11: proxy_health; 12: pages.rendered; 13: the views by fetch time (storage.versionorder)
+SCHEMA_VERSION = VERSION_ORDER_SCHEMA
 
 # The schema's types, by the kinds the revisit tables' columns name (storage.revisits).
 _TYPES = {"id": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "text": "text"}

@@ -6,6 +6,8 @@ transaction's start): a worker counts its lease from before it sent the statemen
 database's end of the lease is never earlier than the worker's.
 """
 
+from scraper.storage.versionorder import latest_version
+
 # Advisory lock keys ("SCRP" and a number): creating the schema, and reserving the page budget.
 SETUP_KEY = 0x5343_5250_0001
 BUDGET_KEY = 0x5343_5250_0002
@@ -240,8 +242,8 @@ ON CONFLICT (url) DO UPDATE SET {_UPDATED},
 WHERE pages.fetched_at <= excluded.fetched_at
 """
 # The same page columns (before UPSERT_PAGES): a version for each page whose content differs
-# from its URL's latest version (none for a re-fetch of the same content, nor for a URL first
-# seen gone).
+# from its URL's version fetched last before it (none for a re-fetch of the same content, nor
+# for a URL first seen gone).
 INSERT_VERSIONS = f"""
 INSERT INTO versions (url, fetched_at, status, change, content_type, content_hash, title,
     description, text, data)
@@ -250,8 +252,9 @@ SELECT t.url, t.fetched_at::timestamptz, t.status,
             ELSE 'changed' END,
        t.content_type, t.content_hash, t.title, t.description, t.text, t.data::jsonb
 FROM unnest({", ".join(f"%s::{t}[]" for t in _PAGE_TYPES)}) AS t({PAGE_COLUMNS})
-LEFT JOIN LATERAL (SELECT id, content_hash FROM versions v WHERE v.url = t.url
-                   ORDER BY id DESC LIMIT 1) AS latest ON true
+LEFT JOIN LATERAL (SELECT id, content_hash FROM versions v
+                   WHERE v.url = t.url AND v.fetched_at <= t.fetched_at::timestamptz
+                   ORDER BY v.fetched_at DESC, v.id DESC LIMIT 1) AS latest ON true
 WHERE CASE WHEN latest.id IS NULL THEN t.status NOT IN (404, 410)
            ELSE latest.content_hash IS DISTINCT FROM t.content_hash END
 """
@@ -326,13 +329,13 @@ FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::te
     AS t(id, title, description, text, data, content_hash)
 WHERE v.id = t.id
 """
-UPDATE_PARSED_PAGES = """
+UPDATE_PARSED_PAGES = f"""
 UPDATE pages p SET title = t.title, description = t.description, text = t.text,
     data = t.data::jsonb, links = t.links::jsonb, content_hash = t.content_hash
 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
             %s::text[], %s::text[]) AS t(id, url, title, description, text, data, content_hash,
                                          links)
-WHERE p.url = t.url AND t.id = (SELECT max(id) FROM versions v WHERE v.url = t.url)
+WHERE p.url = t.url AND t.id = {latest_version("t.url")}
 """
 
 # -- unknown outcomes ---------------------------------------------------------------------------

@@ -6,10 +6,11 @@ an older database migrates it in one transaction; a newer one is refused.
 """
 
 from scraper.storage.captures import captures_ddl
-from scraper.storage.contents import contents_ddl
+from scraper.storage.contents import MARKDOWN_VIEW, contents_ddl
 from scraper.storage.cookies import cookies_ddl
+from scraper.storage.metadata import METADATA_VIEW
 from scraper.storage.proxyhealth import proxy_health_ddl
-from scraper.storage.rendered import RENDERED_COLUMN, RENDERED_SCHEMA
+from scraper.storage.rendered import RENDERED_COLUMN
 from scraper.storage.revisits import (
     BODIES_OF_VERSIONS,
     FIRST_VERSIONS,
@@ -17,8 +18,9 @@ from scraper.storage.revisits import (
     versions_ddl,
 )
 from scraper.storage.sqlite.metadata import METADATA
+from scraper.storage.versionorder import VERSION_ORDER_SCHEMA, reordered_views
 
-SCHEMA_VERSION = RENDERED_SCHEMA
+SCHEMA_VERSION = VERSION_ORDER_SCHEMA
 REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
 # 7 (CONTENTS_SCHEMA): contents, chunks and the pages_markdown view (storage.contents)
 # 8 (METADATA_SCHEMA): metadata and the pages_metadata view (storage.metadata)
@@ -26,6 +28,7 @@ REVISITS_SCHEMA = 6  # versions, changes, the revisit columns of pages
 # 10 (CAPTURES_SCHEMA): captures, each fetch's hops as received (--archive; storage.captures)
 # 11 (PROXY_HEALTH_SCHEMA): proxy_health (storage.proxyhealth)
 # 12 (RENDERED_SCHEMA): pages.rendered (storage.rendered)
+# 13 (VERSION_ORDER_SCHEMA): the views by fetch time (storage.versionorder)
 APPLICATION_ID = 0x53435250  # "SCRP": marks the file as a crawl database
 
 # Full-text index over pages(title, text), kept in step by triggers (FTS5 external content).
@@ -207,4 +210,6 @@ ALTER TABLE bodies RENAME TO bodies_5;
     10: _PROXY_HEALTH,  # proxies' health: empty until a crawl goes through a proxy
     # Pages built by JavaScript: every page stored so far was fetched over HTTP.
     11: RENDERED_COLUMN,
+    # Versions by fetch time: pages_markdown and pages_metadata made again.
+    12: reordered_views(MARKDOWN_VIEW + METADATA_VIEW),
 }

@@ -5,6 +5,7 @@ batch, whatever its size.
 """
 
 from scraper.storage.sqlite.metadata import INSERT_METADATA
+from scraper.storage.versionorder import latest_version
 
 # A sink batch is written with one statement per table, its rows passed as one JSON array and
 # unpacked by json_each: SQLite then inserts them all in one call that runs without the GIL.
@@ -38,7 +39,8 @@ ON CONFLICT (url) DO UPDATE SET
 WHERE pages.fetched_at <= excluded.fetched_at
 """
 # The same page rows (before UPSERT_PAGE): a version for each whose content differs from its
-# URL's latest version (none for a re-fetch of the same content, nor for a URL first seen gone).
+# URL's version fetched last before it (none for a re-fetch of the same content, nor for a URL
+# first seen gone); an older capture imported later is compared with what preceded it in time.
 INSERT_VERSIONS = """
 INSERT INTO versions (url, fetched_at, status, change, content_type, content_hash, title,
     description, text, data)
@@ -52,7 +54,9 @@ FROM (SELECT json_extract(value, '$[0]') AS url, json_extract(value, '$[8]') AS 
              json_extract(value, '$[4]') AS title, json_extract(value, '$[5]') AS description,
              json_extract(value, '$[6]') AS text, json_extract(value, '$[11]') AS data
       FROM json_each(?)) AS p
-LEFT JOIN versions AS latest ON latest.id = (SELECT max(id) FROM versions WHERE url = p.url)
+LEFT JOIN versions AS latest ON latest.id = (
+    SELECT v.id FROM versions AS v WHERE v.url = p.url AND v.fetched_at <= p.fetched_at
+    ORDER BY v.fetched_at DESC, v.id DESC LIMIT 1)
 WHERE CASE WHEN latest.id IS NULL THEN p.status NOT IN (404, 410)
            ELSE latest.content_hash IS NOT p.content_hash END
 """
@@ -241,7 +245,7 @@ REPARSED_VERSION = (
 )
 REPARSED_PAGE = (
     "UPDATE pages SET title = ?1, description = ?2, text = ?3, data = ?4, links = ?5, "
-    "content_hash = ?6 WHERE url = ?7 AND (SELECT max(id) FROM versions WHERE url = ?7) = ?8"
+    f"content_hash = ?6 WHERE url = ?7 AND {latest_version('?7')} = ?8"
 )
 # reparse: a version's main content parsed again (params: version id, url, markdown), its
 # chunks replaced (DELETE: version id; INSERT: version id, seq, url, heading, markdown, tokens,
