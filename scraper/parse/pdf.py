@@ -37,10 +37,10 @@ def is_pdf(content_type: str | None, body: bytes) -> bool:
     return body[:1024].lstrip().startswith(b"%PDF-")
 
 
-def _page_texts(doc: pdfium.PdfDocument) -> list[str]:
+def _page_texts(doc: pdfium.PdfDocument, max_pages: int) -> list[str]:
     texts: list[str] = []
     deadline = time.monotonic() + MAX_SECONDS
-    for i in range(min(len(doc), MAX_PAGES)):
+    for i in range(min(len(doc), max_pages)):
         if time.monotonic() > deadline:
             break
         page = doc[i]
@@ -60,11 +60,17 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def parse_pdf(
-    body: bytes, url: str, *, markdown: bool = False, chunk_tokens: int | None = None
+    body: bytes,
+    url: str,
+    *,
+    markdown: bool = False,
+    chunk_tokens: int | None = None,
+    max_pages: int = MAX_PAGES,
 ) -> ParsedPage:
     """The text of the PDF ``body`` (from ``url``) with its title, author and page count;
     :data:`UNREADABLE` when it cannot be opened (broken, encrypted, over :data:`MAX_BYTES`).
-    With ``markdown``, ``content`` has a paragraph per text block of each page, in order."""
+    With ``markdown``, ``content`` has a paragraph per text block of each page, in order; only
+    the first ``max_pages`` pages are read (``pages_read`` in the metadata)."""
     if len(body) > MAX_BYTES:
         log.warning("%s: a PDF of %d bytes, over %d: not read", url, len(body), MAX_BYTES)
         return UNREADABLE
@@ -76,7 +82,7 @@ def parse_pdf(
     try:
         info = doc.get_metadata_dict(skip_empty=True)
         pages = len(doc)
-        texts = _page_texts(doc)
+        texts = _page_texts(doc, max_pages)
     except pdfium.PdfiumError as exc:
         log.warning("%s: unreadable PDF (%s)", url, exc)
         return UNREADABLE
