@@ -53,8 +53,14 @@ def _page_texts(doc: pdfium.PdfDocument, max_pages: int) -> list[str]:
     return texts
 
 
+# PDFium writes a soft hyphen that ends a line as U+0002: the word is joined again. Other C0
+# controls (and U+0002 elsewhere) are dropped: they are no text, and the Markdown writer's marks.
+_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+
+
 def _paragraphs(text: str) -> list[str]:
     """A page's text as Markdown paragraphs: blank-line separated runs, whitespace collapsed."""
+    text = text.replace("\x02\r\n", "").translate(_CONTROLS)
     runs = text.replace("\r\n", "\n").replace("\r", "\n").split("\n\n")
     return [p for p in (collapse_whitespace(run) for run in runs) if p]
 

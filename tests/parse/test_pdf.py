@@ -56,3 +56,9 @@ def test_a_pdf_page_takes_well_under_50_ms():
         runs.append((time.perf_counter() - start) / 40)
     assert "line 49 of a page" in page.text
     assert sorted(runs)[1] < 0.050, runs
+
+
+def test_soft_hyphens_at_line_ends_are_joined():
+    """A word PDFium reports hyphenated across a line (U+0002) reads as one word; controls go."""
+    page = parse_pdf(make_pdf([["man\x02", "agement of\x07 things"]]), "http://h/x.pdf")
+    assert page.text == "management of things"
