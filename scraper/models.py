@@ -181,14 +181,15 @@ class ParseSpec:
 
 @dataclass(frozen=True, slots=True)
 class ParseJob:
-    """One HTML body for the parse pool: from ``url`` (the base URL), in the HTTP ``charset``;
-    ``keep``: also return it compressed (``--store-html``)."""
+    """One HTML (or PDF) body for the parse pool: from ``url`` (the base URL), in the HTTP
+    ``charset``; ``keep``: also return it compressed (``--store-html``)."""
 
     body: bytes
     url: str
     charset: str | None
     keep: bool = False
     content_language: str | None = None  # the HTTP header: the page's lang when html has none
+    content_type: str | None = None  # None: told by the body (a stored one: HTML or PDF)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,14 @@ from scraper.models import (
     ParseJob,
     SinkRecord,
 )
-from scraper.parse import looks_like_sitemap, parse_many, parse_sitemap, stop_signals_blocked
+from scraper.parse import (
+    PDF_TYPE,
+    UNREADABLE,
+    looks_like_sitemap,
+    parse_many,
+    parse_sitemap,
+    stop_signals_blocked,
+)
 from scraper.urls import try_normalize, url_host
 
 Outcome = FetchResult | FailureRecord
@@ -49,11 +56,10 @@ class Records:
         return await run_in_pool(self._pool, fn, *args)
 
     async def build(self, jobs: list[tuple[FrontierItem, Outcome]]) -> list[SinkRecord]:
-        """Sink records for ``jobs``, in order; their HTML pages parsed in one pool call."""
-        s = self._settings
+        """Sink records for ``jobs``, in order; their HTML and PDF pages parsed in one pool call."""
         html = [isinstance(r, FetchResult) and self._parses(r) for _, r in jobs]
         requests = [
-            ParseJob(r.body, self._base(item, r), r.charset, s.store_html, r.content_language)
+            self._job(item, r)
             for (item, r), parse in zip(jobs, html, strict=True)
             if parse and isinstance(r, FetchResult)
         ]
@@ -63,14 +69,22 @@ class Records:
             if isinstance(outcome, FailureRecord):
                 records.append(outcome)
             elif parse:
-                records.append(self._page(item, outcome, *next(parsed)))
+                page, packed = next(parsed)
+                unread = page == UNREADABLE  # a broken PDF: stored as any binary, no text
+                records.append(self._page(item, outcome, None if unread else page, packed))
             else:
                 records.append(await self._unparsed(item, outcome))
         return records
 
+    def _job(self, item: FrontierItem, r: FetchResult) -> ParseJob:
+        keep = self._settings.store_html
+        return ParseJob(
+            r.body, self._base(item, r), r.charset, keep, r.content_language, r.content_type
+        )
+
     @staticmethod
     def _parses(r: FetchResult) -> bool:
-        return 200 <= r.status < 300 and bool(r.body) and r.is_html
+        return 200 <= r.status < 300 and bool(r.body) and (r.is_html or r.content_type == PDF_TYPE)
 
     @staticmethod
     def _base(item: FrontierItem, r: FetchResult) -> str:

@@ -44,7 +44,7 @@ _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Bodies kept in the response: pages to parse, robots.txt, sitemaps. Others are only counted.
 _KEEP_TYPES = HTML_TYPES | {"text/plain", "text/xml", "application/xml"}
-_KEEP_TYPES |= {"application/gzip", "application/x-gzip"}
+_KEEP_TYPES |= {"application/gzip", "application/x-gzip", "application/pdf"}
 
 
 # 403, 429 and 503 bodies are read up to this, to tell a challenge or a block page (blocks.py).

@@ -31,6 +31,7 @@ from scraper.parse.content import main_content
 from scraper.parse.extract import extract_fields
 from scraper.parse.joins import join_relative, join_rooted, origin_of
 from scraper.parse.metadata import page_metadata, with_text
+from scraper.parse.pdf import UNREADABLE, is_pdf, parse_pdf
 from scraper.parse.plain import collapse_whitespace as collapse_whitespace
 from scraper.urls import join_url, try_normalize
 
@@ -282,10 +283,13 @@ def _content(tree: LexborHTMLParser, base: str, chunk_tokens: int | None) -> Con
 
 
 def parse_document(job: ParseJob, spec: ParseSpec) -> ParsedPage:
-    """:func:`parse_html` of a pool job, as ``spec`` says."""
+    """:func:`parse_html` of a pool job, as ``spec`` says; a PDF's :func:`parse_pdf`."""
+    tokens = spec.chunk_tokens if spec.chunks else None
+    if is_pdf(job.content_type, job.body):
+        return parse_pdf(job.body, job.url, markdown=spec.markdown, chunk_tokens=tokens)
     return parse_html(
         job.body, job.url, job.charset, spec.max_links, spec.rules,
-        markdown=spec.markdown, chunk_tokens=spec.chunk_tokens if spec.chunks else None,
+        markdown=spec.markdown, chunk_tokens=tokens,
         content_language=job.content_language,
     )  # fmt: skip
 
@@ -302,12 +306,14 @@ def parse_many(jobs: list[ParseJob], spec: ParseSpec) -> list[tuple[ParsedPage, 
 
 
 def reparse_batch(bodies: list[StoredBody], spec: ParseSpec) -> list[Reparsed]:
-    """Parse stored bodies again (runs in the parse pool: top-level and picklable)."""
+    """Parse stored bodies (HTML, PDF) again (runs in the parse pool: top-level and picklable)."""
     out = []
     for stored in bodies:
         base = try_normalize(stored.final_url) or stored.url
         job = ParseJob(zlib.decompress(stored.body), base, stored.charset)
         page = parse_document(job, spec)
+        if page == UNREADABLE:  # a broken stored PDF keeps what the crawl stored: no text
+            continue
         data = json.dumps(page.data, ensure_ascii=False) if page.data else None
         digest = content_hash(page.title, page.text, data)
         out.append(

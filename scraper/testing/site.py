@@ -26,9 +26,15 @@ from scraper.testing.blockroutes import add_block_routes
 from scraper.testing.hostile import add_hostile_routes
 from scraper.testing.jsroutes import add_js_routes
 from scraper.testing.login import add_login_routes
+from scraper.testing.pdfgen import make_pdf
 from scraper.testing.traffic import CONFIG, FLAKY, TRAFFIC, SiteConfig, Traffic, html, record
 
-PDF_BYTES = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF\n"
+PDF_BYTES = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF\n"  # broken: a header and no objects
+# A real PDF of three pages of text (scraper.testing.pdfgen), with a title and an author.
+REPORT_PDF = make_pdf(
+    [["Quarterly report", "Aardvarks thrive in spring."], ["Zebras graze at dusk."], []],
+    title="The Report", author="Ada Lovelace",
+)  # fmt: skip
 
 
 async def home(request: web.Request) -> web.Response:
@@ -149,6 +155,10 @@ async def pdf(request: web.Request) -> web.Response:
     return web.Response(body=PDF_BYTES, content_type="application/pdf")
 
 
+async def report_pdf(request: web.Request) -> web.Response:
+    return web.Response(body=REPORT_PDF, content_type="application/pdf")
+
+
 async def heavy(request: web.Request) -> web.Response:
     """A big page (``?n=`` paragraphs, each with a link): slow to parse, for debug-mode tests."""
     n = int(request.query.get("n", "40000"))
@@ -219,6 +229,7 @@ def make_app() -> web.Application:
     app.router.add_get("/hub", hub)
     app.router.add_get("/status/{code:\\d+}", status)
     app.router.add_get("/doc.pdf", pdf)
+    app.router.add_get("/report.pdf", report_pdf)
     app.router.add_get("/cookie/set", cookie_set)
     app.router.add_get("/robots.txt", robots_txt)
     app.router.add_get("/sitemap.xml", sitemap)

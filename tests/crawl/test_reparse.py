@@ -31,7 +31,7 @@ async def test_reparse_applies_new_rules_without_fetching(site: TestServer, tmp_
         bodies = conn.execute("SELECT count(*) FROM bodies").fetchone()[0]
     home = json.loads(data[str(site.make_url("/"))])
     assert home == {"first_link": str(site.make_url("/a"))}  # href="a", resolved
-    assert bodies == 8  # one per version: the 8 parsed pages (a 404 first seen has none), no PDF
+    assert bodies == 9  # one per version: the 8 parsed pages and the PDF (a 404 has none)
 
 
 async def test_reparse_without_stored_bodies_says_so(site: TestServer, crawl: CrawlFn):

@@ -285,6 +285,19 @@ async def test_redirect_targets_and_bodies_are_stored_for_reparse(
         assert rows[0] == ("again", "text")
 
 
+async def test_stored_pdf_bodies_come_back_for_reparse(open_store: OpenStore, backend: str):
+    """A PDF's stored body is read again by reparse like an HTML page's; an image's is not."""
+    async with seeded(open_store, 2) as store:
+        a, b = await store.claim(2)
+        await store.write_batch([
+            page(a, body=b"pdf", content_type="application/pdf", title=None, text=None),
+            page(b, body=b"png", content_type="image/png", title=None, text=None),
+        ])  # fmt: skip
+        batches = [batch async for batch in store.stored_bodies(10)]
+        assert [[s.url for s in batch] for batch in batches] == [[a.url]]
+        assert batches[0][0].body == b"pdf"
+
+
 async def test_a_page_with_nul_characters_is_stored(open_store: OpenStore, backend: str):
     """NUL characters in a page's text and extracted data do not stop its batch (PostgreSQL
     drops them: its text and jsonb refuse them)."""

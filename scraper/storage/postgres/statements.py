@@ -316,7 +316,8 @@ BODIES_PAGE = (
     "SELECT b.version_id, b.url, p.final_url, b.charset, b.body FROM bodies b "
     "JOIN pages p USING (url) JOIN versions v ON v.id = b.version_id "
     "WHERE b.version_id > %s AND v.status BETWEEN 200 AND 299 "
-    "AND v.content_type IN ('text/html', 'application/xhtml+xml') ORDER BY b.version_id LIMIT %s"
+    "AND v.content_type IN ('text/html', 'application/xhtml+xml', 'application/pdf') "
+    "ORDER BY b.version_id LIMIT %s"
 )
 WITHOUT_BODY = (
     f"SELECT count(*) FROM pages p WHERE {PARSED_PAGE} "
