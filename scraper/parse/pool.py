@@ -5,11 +5,13 @@ with its parent. No asyncio here: the engine awaits the pool through ``run_in_ex
 """
 
 import contextlib
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 
@@ -17,6 +19,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 # page costs the parse stage ~2-3x what it costs the crawler's own process (event loop, fetch,
 # links, storage: ~0.5 ms), so this many keep up with it; on two cores two processes win
 # (+45-55 % pages/s over one, measured), so the CPUs are shared rather than one left to the loop.
+log = logging.getLogger(__name__)
+_REAP_S = 2.0  # how long the pool's processes get to leave once told to
 _CONTENT_PROCESSES = 3
 
 
@@ -97,4 +101,19 @@ def parse_pool(workers: int) -> Iterator[Executor | None]:
     try:
         yield pool
     finally:
+        processes = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        _reap(processes)
+
+
+def _reap(processes: list[multiprocessing.process.BaseProcess]) -> None:
+    """Wait a moment for the pool's processes to leave (they do once told to), then kill those
+    still there: a worker the stop never reached would otherwise keep the interpreter's exit
+    waiting on it forever, while it waits on the parent (seen: ``reparse`` hung at its end)."""
+    deadline = time.monotonic() + _REAP_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.exitcode is None:
+            log.warning("parse process %s did not stop: killed", process.pid)
+            process.kill()
+            process.join(1.0)
