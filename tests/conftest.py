@@ -215,6 +215,16 @@ def rows(db: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
         return conn.execute(sql, params).fetchall()
 
 
+# The renderer's crawls: one request at a time, no delay, no retries.
+ONE_BY_ONE = ["--concurrency", "1", "--per-host", "1", "--delay", "0", "--retries", "0"]
+
+
+def stored(db: Path) -> dict[str, tuple[Any, ...]]:
+    """path -> (rendered, text, links) of every stored page."""
+    found = rows(db, "SELECT url, rendered, text, links FROM pages")
+    return {url.split("/", 3)[3]: (r, text or "", links or "") for url, r, text, links in found}
+
+
 def assert_consistent(db: Path) -> dict[str, int]:
     """Integrity ok, every 'done' URL has its page and vice versa; return counts by state."""
     with contextlib.closing(sqlite3.connect(db)) as conn:

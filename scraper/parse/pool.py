@@ -20,7 +20,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 # links, storage: ~0.5 ms), so this many keep up with it; on two cores two processes win
 # (+45-55 % pages/s over one, measured), so the CPUs are shared rather than one left to the loop.
 log = logging.getLogger(__name__)
-_REAP_S = 2.0  # how long the pool's processes get to leave once told to
+_REAP_S = 10.0  # how long the pool's processes get to leave once told to (a spawn: ~1 s)
 _CONTENT_PROCESSES = 3
 
 
@@ -107,13 +107,13 @@ def parse_pool(workers: int) -> Iterator[Executor | None]:
 
 
 def _reap(processes: list[multiprocessing.process.BaseProcess]) -> None:
-    """Wait a moment for the pool's processes to leave (they do once told to), then kill those
+    """Wait for the pool's processes to leave (they do once told to), then kill those
     still there: a worker the stop never reached would otherwise keep the interpreter's exit
     waiting on it forever, while it waits on the parent (seen: ``reparse`` hung at its end)."""
     deadline = time.monotonic() + _REAP_S
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
         if process.exitcode is None:
-            log.warning("parse process %s did not stop: killed", process.pid)
+            log.info("parse process %s did not stop: killed", process.pid)
             process.kill()
             process.join(1.0)

@@ -14,19 +14,19 @@ from scraper.render import find_browser
 from scraper.render.browser import MARKER
 from scraper.testing import make_app
 from scraper.testing.traffic import CONFIG
-from tests.conftest import assert_one_error_line, poll, rows, run, scraper, traffic
+from tests.conftest import (
+    ONE_BY_ONE,
+    assert_one_error_line,
+    poll,
+    run,
+    scraper,
+    stored,
+    traffic,
+)
 
 pytestmark = pytest.mark.skipif(
     find_browser() is None, reason="no headless Chromium (apt-get install chromium-headless-shell)"
 )
-
-ONE_BY_ONE = ["--concurrency", "1", "--per-host", "1", "--delay", "0", "--retries", "0"]
-
-
-def stored(db: Path) -> dict[str, tuple[Any, ...]]:
-    """path -> (rendered, text, links) of every stored page."""
-    found = rows(db, "SELECT url, rendered, text, links FROM pages")
-    return {url.split("/", 3)[3]: (r, text or "", links or "") for url, r, text, links in found}
 
 
 async def crawl_js(tmp_path: Path, site: Any, mode: str, *more: str) -> tuple[Path, str]:

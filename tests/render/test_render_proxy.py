@@ -7,8 +7,7 @@ import pytest
 
 from scraper.render import find_browser
 from scraper.testing.proxies import Dante, Tinyproxy
-from tests.conftest import dead_proxy, rows, run, traffic
-from tests.render.test_crawl_render import ONE_BY_ONE, stored
+from tests.conftest import ONE_BY_ONE, dead_proxy, rows, run, stored, traffic
 
 pytestmark = pytest.mark.skipif(
     find_browser() is None, reason="no headless Chromium (apt-get install chromium-headless-shell)"
