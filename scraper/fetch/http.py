@@ -39,7 +39,6 @@ from scraper.fetch.transport import FetchRequest, HopResponse
 from scraper.models import HTML_TYPES
 
 _CHUNK = 64 * 1024
-_CODINGS = ACCEPT_ENCODING
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Bodies kept in the response: pages to parse, robots.txt, sitemaps. Others are only counted.
@@ -85,7 +84,11 @@ class AiohttpTransport:
             connector=connector,
             # Per request, each redirect hop on its own, body included (aiohttp's total).
             timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
-            headers={"User-Agent": s.user_agent, "Accept": _ACCEPT, "Accept-Encoding": _CODINGS},
+            headers={
+                "User-Agent": s.user_agent,
+                "Accept": _ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             auto_decompress=False,  # decoded here (fetch.decode): the raw bytes stay at hand
             cookie_jar=session_jar(s, self._file_cookies),
             trust_env=False,
