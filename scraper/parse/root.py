@@ -8,6 +8,7 @@ lists) is the root, and inside a chosen candidate it gives the tighter root.
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
@@ -56,16 +57,22 @@ def _dominant(found: list[LexborNode], sizes: list[int]) -> int | None:
     return best
 
 
+@lru_cache(maxsize=4096)
+def _content_name(name: str) -> bool:
+    """Whether a class or id value names the block of an article's text (cached: sites repeat
+    their names)."""
+    return _CONTENT_NAME.search(name) is not None
+
+
 def _named(body: LexborNode) -> list[LexborNode]:
     found = []
     for node in body.css(_NAME_PARTS):
         if node.tag not in _CONTENT_HOLDERS:
             continue
-        attrs = node.attributes
-        for name in (attrs.get("class"), attrs.get("id")):
-            if name and _CONTENT_NAME.search(name):
-                found.append(node)
-                break
+        attrs = node.attrs
+        name, ident = attrs.get("class"), attrs.get("id")
+        if (name and _content_name(name)) or (ident and _content_name(ident)):
+            found.append(node)
     return found
 
 
@@ -104,7 +111,7 @@ def main_root(body: LexborNode) -> LexborNode:
             return _tighter(found[best], sizes[best])
         small = small or (found[best], sizes[best])
     holder = best_block_holder(body, _boilerplate)
-    if small is not None and text_len(holder) < small[1]:
+    if small is not None and not contains(holder, small[0]) and text_len(holder) < small[1]:
         return _tighter(*small)  # the block scorer found less than the candidate holds
     return holder
 
