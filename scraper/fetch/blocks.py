@@ -33,26 +33,27 @@ _HOSTS = 4096
 _LOOKED_AT = frozenset({200, 403, 429, 503})
 _ERRORS = frozenset({403, 429, 503})
 
-_CHALLENGE = (
-    b"<title>just a moment",
-    b"cf-chl",
+# Markers in the lowercased head of the body. Those of a title are matched against the
+# document's first <title> only (one search for it instead of one per marker); a marker that
+# holds another's text is looked for only where that one was found.
+_CHALLENGE_TITLES = (b"just a moment", b"attention required! | cloudflare")
+_DENIED_TITLES = (b"access denied", b"request blocked")
+_CHALLENGE = (b"cf-chl", b"checking your browser before accessing", b"ddos-guard")
+_CF_CHALLENGE = b"/cdn-cgi/challenge"  # in both below
+_CF_CHALLENGE_URLS = (
     b"challenges.cloudflare.com/cdn-cgi/challenge",
     b"/cdn-cgi/challenge-platform",
-    b"checking your browser before accessing",
-    b"<title>attention required! | cloudflare",
-    b"ddos-guard",
 )
 _CAPTCHA = (
     *(b"g-recaptcha", b"recaptcha/api.js", b"h-captcha", b"hcaptcha.com/1/api.js"),
     *(b"cf-turnstile", b"challenges.cloudflare.com/turnstile"),
 )
 _DENIED = (
-    b"<title>access denied",
     b"<h1>access denied",
     b"you have been blocked",
-    b"<title>request blocked",
     b"your access to this site has been limited",
 )
+_TITLE_BYTES = 64  # of the title: what its markers are compared with
 
 
 class BlockReason(StrEnum):
@@ -80,17 +81,33 @@ def block_reason(status: int, body: bytes, usual_size: int | None = None) -> Blo
     if status not in _LOOKED_AT:
         return None
     head = body[:_SCAN_BYTES].lower()
-    if any(marker in head for marker in _CHALLENGE):
+    title = _title(head)
+    if title.startswith(_CHALLENGE_TITLES) or _challenge_marked(head):
         return BlockReason.CHALLENGE
     suspicious = status in _ERRORS or len(body) < _SMALL_PAGE
     if suspicious and any(marker in head for marker in _CAPTCHA):
         return BlockReason.CAPTCHA
-    if suspicious and any(marker in head for marker in _DENIED):
+    if suspicious and (title.startswith(_DENIED_TITLES) or any(m in head for m in _DENIED)):
         return BlockReason.DENIED
     tiny = usual_size is not None and len(body) < min(_TINY, usual_size // 10)
     if status == 200 and tiny:
         return BlockReason.DENIED
     return None
+
+
+def _title(head: bytes) -> bytes:
+    """The start of the first ``<title>``'s text, as written (empty if there is none)."""
+    start = head.find(b"<title>")
+    if start < 0:
+        return b""
+    start += len(b"<title>")
+    return head[start : start + _TITLE_BYTES]
+
+
+def _challenge_marked(head: bytes) -> bool:
+    if any(marker in head for marker in _CHALLENGE):
+        return True
+    return _CF_CHALLENGE in head and any(marker in head for marker in _CF_CHALLENGE_URLS)
 
 
 class BlockDetector:

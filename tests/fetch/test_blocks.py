@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestServer
 from scraper.config import Settings
 from scraper.errors import FetchError
 from scraper.fetch import Fetcher, FetchHooks
-from scraper.fetch.blocks import BlockedError
+from scraper.fetch.blocks import BlockedError, block_reason
 from scraper.models import FetchResult
 from tests.conftest import traffic
 
@@ -76,3 +76,25 @@ async def test_tiny_page_among_large_ones_is_denied(site: TestServer) -> None:
     assert all(isinstance(r, FetchResult) for r in big)
     assert isinstance(tiny, BlockedError)
     assert tiny.reason == "denied"
+
+
+@pytest.mark.parametrize(
+    ("status", "html", "reason"),
+    [
+        (200, b"<html><head><TITLE>Just a moment...</TITLE></head><body>x</body>", "challenge"),
+        (403, b"<title>Attention Required! | Cloudflare</title>", "challenge"),
+        (200, b'<script src="/cdn-cgi/challenge-platform/h/b/orchestrate/jsch/v1">', "challenge"),
+        (200, b'<script src="https://challenges.cloudflare.com/cdn-cgi/challenge/x">', "challenge"),
+        (503, b"<p>DDoS-Guard</p>", "challenge"),
+        (403, b"<title>Request blocked</title><p>Sorry</p>", "denied"),
+        (429, b"<title>Access denied | example.org</title>", "denied"),
+        (403, b"<h1>Access Denied</h1>", "denied"),
+        (200, b"<title>Access denied</title>" + b"<p>An article about it.</p>" * 800, None),
+        (200, b"<title>A page</title><p>/cdn-cgi/challenge is a path</p>", None),
+        (404, b"<title>Just a moment...</title>", None),
+    ],
+)
+def test_block_markers_in_the_title_and_the_head(status: int, html: bytes, reason: str | None):
+    """Title markers match the document's title (any case), the others its head; a large 200
+    page titled like a block page, or a 404, is not one."""
+    assert block_reason(status, html) == reason
