@@ -82,6 +82,7 @@ class Settings:
     markdown: bool = True
     chunks: bool = True
     chunk_tokens: int = 512
+    metadata: bool = True
     # [storage]
     db: str = "data/scraper.db"
     batch_size: int = 200
@@ -127,8 +128,9 @@ class Settings:
     def parse_spec(self) -> ParseSpec:
         """How the crawl parses every page: the [parse] settings and the [extract] rules."""
         return ParseSpec(
-            self.max_links_per_page, self.extract, self.markdown, self.chunks, self.chunk_tokens
-        )
+            self.max_links_per_page, self.extract, self.markdown, self.chunks, self.chunk_tokens,
+            self.metadata,
+        )  # fmt: skip
 
 
 _HOST_FIELDS = (
@@ -140,54 +142,26 @@ ROTATIONS = ("host", "request")  # proxy_rotation: sticky per target host, or pe
 
 SECTIONS: Mapping[str, tuple[str, ...]] = {
     "crawl": (
-        "concurrency",
-        "max_pages",
-        "max_depth",
-        "scope",
-        "allow",
-        "deny",
-        "max_url_length",
+        *("concurrency", "max_pages", "max_depth", "scope", "allow", "deny", "max_url_length"),
         "follow_canonical",
     ),
     "politeness": (
-        "per_host",
-        "delay_s",
-        "max_delay_s",
-        "autothrottle",
-        "robots",
-        "robots_retry_s",
+        *("per_host", "delay_s", "max_delay_s", "autothrottle", "robots", "robots_retry_s"),
         "sitemaps",
     ),
     "fetch": (
-        "user_agent",
-        "timeout_s",
-        "connect_timeout_s",
-        "keepalive_s",
-        "retries",
-        "retry_backoff_s",
-        "retry_backoff_max_s",
-        "max_body_bytes",
-        "max_redirects",
-        "allow_private",
-        "resolve",
-        "headers",
-        "cookies",
-        "cookies_file",
-        "proxies",
-        "proxy_rotation",
-        "proxy_cooldown_s",
-        "render",
-        "wait_for",
+        *("user_agent", "timeout_s", "connect_timeout_s", "keepalive_s", "retries"),
+        *("retry_backoff_s", "retry_backoff_max_s", "max_body_bytes", "max_redirects"),
+        *("allow_private", "resolve", "headers", "cookies", "cookies_file", "proxies"),
+        *("proxy_rotation", "proxy_cooldown_s", "render", "wait_for"),
     ),
     "render": ("render_tabs", "render_recycle_pages", "render_memory_mb", "render_timeout_s"),
-    "parse": ("max_links_per_page", "parse_workers", "markdown", "chunks", "chunk_tokens"),
+    "parse": (
+        *("max_links_per_page", "parse_workers", "markdown", "chunks", "chunk_tokens"),
+        "metadata",
+    ),
     "storage": (
-        "db",
-        "batch_size",
-        "flush_interval_s",
-        "store_html",
-        "lease_s",
-        "retry_s",
+        *("db", "batch_size", "flush_interval_s", "store_html", "lease_s", "retry_s"),
         "archive",
     ),
     "recrawl": ("min_revisit_s", "max_revisit_s"),
@@ -249,6 +223,11 @@ def _check_ranges(settings: Settings) -> None:
         raise UsageError(
             f"max_revisit_s ({settings.max_revisit_s:g}) must be at least min_revisit_s "
             f"({settings.min_revisit_s:g})"
+        )
+    if not settings.follow_canonical and not settings.metadata:
+        raise UsageError(
+            "[crawl] follow_canonical = false needs [parse] metadata = true (the canonical URL"
+            " is read with the page's metadata)"
         )
 
 

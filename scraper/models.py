@@ -177,6 +177,7 @@ class ParseSpec:
     markdown: bool = True  # the main content, as Markdown (and text)
     chunks: bool = True  # ... and cut in chunks
     chunk_tokens: int = 512
+    metadata: bool = True  # structured data, canonical URL, language, dates, simhash
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,7 @@ class BenchReport:
     scrapy: ScrapyRun | None = None  # the same site crawled by Scrapy (``--scrapy PYTHON``)
     parse_workers: int = 1  # the crawl's parse processes
     content: bool = True  # main content, Markdown and chunks derived
+    metadata: bool = True  # page metadata and simhash derived
     kept: tuple[int, int] | None = None  # bodies, captures stored (--store-html, --archive)
 
 
@@ -102,6 +103,7 @@ def bench_settings(
     parse_workers: int | None = None,
     content: bool = True,
     keep: tuple[bool, bool] = (False, False),
+    metadata: bool = True,
 ) -> Settings:
     """The crawl's settings; ``keep``: (--store-html, --archive)."""
     return Settings(
@@ -117,6 +119,7 @@ def bench_settings(
         parse_workers=parse_workers,
         markdown=content,
         chunks=content,
+        metadata=metadata,
         store_html=keep[0],
         archive=keep[1],
     )
@@ -243,6 +246,7 @@ def run_bench(
     parse_workers: int | None = None,
     content: bool = True,
     keep: tuple[bool, bool] = (False, False),
+    metadata: bool = True,
 ) -> BenchReport:
     """Generate, serve, fetch raw, crawl, and with ``scrapy_python`` crawl with Scrapy too; the
     server is always stopped and the files removed."""
@@ -256,8 +260,9 @@ def run_bench(
         site = generate_site(work / "site", pages)
         with serve(site.directory, work) as (root, server):
             settings = bench_settings(
-                root, work / "bench.db", pages, concurrency, parse_workers, content, keep
-            )
+                root, work / "bench.db", pages, concurrency, parse_workers, content, keep,
+                metadata,
+            )  # fmt: skip
             note(f"raw fetch of {pages + len(site.missing)} URLs from {server} ...")
             raw = _run_raw(settings, [root.rstrip("/") + p for p in site.paths()], limit_s)
             note("crawl ...")
@@ -284,6 +289,7 @@ def run_bench(
         scrapy=scrapy,
         parse_workers=pool_size(parse_workers, content),
         content=content,
+        metadata=metadata,
         kept=kept,
     )
 
@@ -308,7 +314,7 @@ def report_lines(r: BenchReport) -> list[str]:
         f"site: {r.site.pages} pages, {r.site.total_bytes / r.site.pages / 1000:.1f} KB average,"
         f" {len(r.site.missing)} linked 404 paths; concurrency {r.concurrency}",
         f"parse: {r.parse_workers} processes; main content, Markdown and chunks"
-        f" {'on' if r.content else 'off'}",
+        f" {'on' if r.content else 'off'}; metadata {'on' if r.metadata else 'off'}",
         f"crawled: {r.html_pages} pages (status 200), {r.not_found} 404, {c.failed} failed;"
         f" database {r.db_mb:.0f} MB",
         f"crawl: {c.pages_per_s:.1f} pages/s ({c.responses} in {c.elapsed_s:.2f} s)",

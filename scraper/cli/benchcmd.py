@@ -159,6 +159,13 @@ def bench(
             help="Main content, Markdown and chunks on or off ([parse] markdown, chunks).",
         ),
     ] = True,
+    metadata: Annotated[
+        bool,
+        typer.Option(
+            "--metadata/--no-metadata",
+            help="Page metadata and simhash on or off ([parse] metadata).",
+        ),
+    ] = True,
     store_html: Annotated[
         bool, typer.Option("--store-html", help="The crawl keeps raw bodies (--store-html).")
     ] = False,
@@ -214,7 +221,7 @@ def bench(
 
         run = run_bench(
             pages, concurrency, note, scrapy, parse_workers=parse_workers, content=content,
-            keep=(store_html, archive),
+            keep=(store_html, archive), metadata=metadata,
         )  # fmt: skip
         lines = report_lines(run)
     for line in lines:

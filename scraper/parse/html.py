@@ -242,6 +242,7 @@ def parse_html(
     markdown: bool = False,
     chunk_tokens: int | None = None,
     content_language: str | None = None,
+    metadata: bool = True,
 ) -> ParsedPage:
     """Parse one HTML document fetched from ``url`` (normalized, absolute).
 
@@ -252,7 +253,8 @@ def parse_html(
     (:mod:`scraper.parse.extract`). With ``markdown``, ``content`` is the page's main content
     (:mod:`scraper.parse.content`), cut in chunks of ``chunk_tokens`` when that is set
     (:mod:`scraper.parse.chunks`). ``metadata`` is :mod:`scraper.parse.metadata`'s
-    (``content_language``: the HTTP header, the language when the html declares none). Never
+    (``content_language``: the HTTP header, the language when the html declares none); None
+    without ``metadata``. Never
     raises on any body; a body nested absurdly deep is parsed only up to the first too-deep tag
     (logged), to bound the time.
     """
@@ -268,11 +270,12 @@ def parse_html(
     links = _links(nodes, base, max_links, shared=markdown)
     title, description = _title(tree), _description(tree)
     data = extract_fields(tree, url, rules, base) if rules else None  # before _text changes it
-    meta = page_metadata(tree, base)  # before _text strips the scripts
+    meta = page_metadata(tree, base) if metadata else None  # before _text strips the scripts
     content = _content(tree, base, chunk_tokens) if markdown else None  # before _text too
     text = _text(tree)
-    main = content.text if content is not None and content.text else text
-    meta = with_text(meta, main, content_language)
+    if meta is not None:
+        main = content.text if content is not None and content.text else text
+        meta = with_text(meta, main, content_language)
     return ParsedPage(title, description, text, links, data, content, meta)
 
 
@@ -290,7 +293,7 @@ def parse_document(job: ParseJob, spec: ParseSpec) -> ParsedPage:
     return parse_html(
         job.body, job.url, job.charset, spec.max_links, spec.rules,
         markdown=spec.markdown, chunk_tokens=tokens,
-        content_language=job.content_language,
+        content_language=job.content_language, metadata=spec.metadata,
     )  # fmt: skip
 
 

@@ -96,19 +96,24 @@ async def test_bench_command_crawls_every_page_and_prints_its_figures(server: st
     assert re.search(r"^machine: \d+ CPUs, Python 3\.", out, re.M), out
     processes = pool_size(None, True)  # auto: from this machine's CPUs
     assert re.search(
-        rf"^parse: {processes} processes; main content, Markdown and chunks on$", out, re.M
+        rf"^parse: {processes} processes; main content, Markdown and chunks on; metadata on$",
+        out,
+        re.M,
     )
     if server == "no-nginx":
         assert "server: python http.server" in out
 
 
 async def test_bench_no_content_and_parse_workers_reach_the_crawl(tmp_path: Path):
-    """`--no-content --parse-workers 2` crawls with Markdown and chunks off in two parse
-    processes, and says so."""
-    code, out, err = await run_bench_cli("--pages", "30", "--no-content", "--parse-workers", "2")
+    """`--no-content --no-metadata --parse-workers 2` crawls with Markdown, chunks and metadata
+    off in two parse processes, and says so."""
+    code, out, err = await run_bench_cli(
+        "--pages", "30", "--no-content", "--no-metadata", "--parse-workers", "2"
+    )
     assert code == 0, err
     assert re.search(r"^crawled: 30 pages \(status 200\)", out, re.M), out
-    assert re.search(r"^parse: 2 processes; main content, Markdown and chunks off$", out, re.M)
+    line = r"^parse: 2 processes; main content, Markdown and chunks off; metadata off$"
+    assert re.search(line, out, re.M), out
 
 
 async def test_bench_store_html_and_archive_reach_the_crawl():

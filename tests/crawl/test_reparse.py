@@ -93,3 +93,42 @@ async def test_crawl_stores_metadata_and_reparse_fills_every_version(
         assert conn.execute(rows).fetchall() == crawled
         by_url = conn.execute("SELECT count(*) FROM pages_metadata").fetchone()[0]
     assert by_url == 8
+
+
+async def test_metadata_off_stores_none_and_reparse_with_it_on_fills_it(
+    site: TestServer, tmp_path: Path
+):
+    """With ``[parse] metadata = false`` the pages are stored (text, links, content) without a
+    metadata row; a reparse with it on (``--config``: a reparse applies the crawl's stored
+    settings) fills every version; with follow_canonical = false the setting is refused in one
+    line."""
+    db = tmp_path / "c.db"
+    off = tmp_path / "off.toml"
+    off.write_text("[parse]\nmetadata = false\n")
+    code, _, err = await run_cli(
+        "crawl", str(site.make_url("/")), "--db", str(db), "--config", str(off),
+        "--store-html", "--delay", "0", "--retries", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    with sqlite3.connect(db) as conn:
+        pages = conn.execute("SELECT count(*) FROM pages WHERE status = 200").fetchone()[0]
+        contents = conn.execute("SELECT count(*) FROM contents").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM metadata").fetchone()[0] == 0
+    assert pages >= 8
+    assert contents == 8
+    on = tmp_path / "on.toml"
+    on.write_text("[parse]\nmetadata = true\n")
+    code, _, err = await run_cli("reparse", "--db", str(db), "--config", str(on))
+    assert code == 0, err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM metadata").fetchone()[0] == 8
+    both = tmp_path / "both.toml"
+    both.write_text("[crawl]\nfollow_canonical = false\n[parse]\nmetadata = false\n")
+    code, _, err = await run_cli(
+        "crawl", str(site.make_url("/")), "--db", str(tmp_path / "d.db"), "--config", str(both)
+    )
+    assert code == 2, err
+    assert err.strip().splitlines() == [
+        "error: [crawl] follow_canonical = false needs [parse] metadata = true (the canonical URL"
+        " is read with the page's metadata)"
+    ]
