@@ -145,11 +145,10 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class Content:
-    """A page's main content: as Markdown, as plain text, and cut in chunks (empty when
-    ``[parse] chunks`` is off)."""
+    """A page's main content: as Markdown, and cut in chunks (empty when ``[parse] chunks`` is
+    off). Its plain text stays in the parse stage (the metadata's simhash and language)."""
 
     markdown: str
-    text: str
     chunks: tuple[Chunk, ...] = ()
 
 

@@ -271,18 +271,16 @@ def parse_html(
     title, description = _title(tree), _description(tree)
     data = extract_fields(tree, url, rules, base) if rules else None  # before _text changes it
     meta = page_metadata(tree, base) if metadata else None  # before _text strips the scripts
-    content = _content(tree, base, chunk_tokens) if markdown else None  # before _text too
+    main = main_content(tree, base) if markdown else None  # before _text too
     text = _text(tree)
     if meta is not None:
-        main = content.text if content is not None and content.text else text
-        meta = with_text(meta, main, content_language)
+        meta = with_text(meta, main.text if main is not None and main.text else text,
+                         content_language)  # fmt: skip
+    content = None
+    if main is not None:
+        chunks = chunk_blocks(main.blocks, chunk_tokens) if chunk_tokens else ()
+        content = Content(main.markdown, chunks)
     return ParsedPage(title, description, text, links, data, content, meta)
-
-
-def _content(tree: LexborHTMLParser, base: str, chunk_tokens: int | None) -> Content:
-    main = main_content(tree, base)
-    chunks = chunk_blocks(main.blocks, chunk_tokens) if chunk_tokens else ()
-    return Content(main.markdown, main.text, chunks)
 
 
 def parse_document(job: ParseJob, spec: ParseSpec) -> ParsedPage:

@@ -103,7 +103,7 @@ def parse_pdf(
     content = None
     if markdown:
         chunks = chunk_blocks(blocks, chunk_tokens) if chunk_tokens else ()
-        content = Content("\n\n".join(_escaped(b) for b in blocks), text, chunks)
+        content = Content("\n\n".join(_escaped(b) for b in blocks), chunks)
     return ParsedPage(title, info.get("Subject") or None, text, (), None, content, meta)
 
 

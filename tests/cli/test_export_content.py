@@ -80,7 +80,7 @@ async def test_the_exports_read_a_postgresql_crawl(pg_url: str, tmp_path: Path):
         await store.add_urls([("http://h.test/a/", "h.test", 0)])
         (item,) = await store.claim(1)
         chunk = Chunk(0, "", "Hello", 1, "abc")
-        await store.write_batch([page_record(item, content=Content("Hello", "Hello", (chunk,)))])
+        await store.write_batch([page_record(item, content=Content("Hello", (chunk,)))])
     assert await export_markdown(pg_url, tmp_path, None) == 1
     text = (tmp_path / "h.test" / "a" / "index.md").read_text()
     assert '\nfetched_at: "2026-12-06T00:00:00.000+00:00"\n' in text

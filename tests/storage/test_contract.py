@@ -434,7 +434,7 @@ def content(markdown: str) -> Content:
     """A main content of one chunk per paragraph (as parse would cut it, small)."""
     parts = markdown.split("\n\n")
     chunks = tuple(Chunk(i, "H", p, len(p.split()), f"hash-{p}") for i, p in enumerate(parts))
-    return Content(markdown, markdown, chunks)
+    return Content(markdown, chunks)
 
 
 async def test_contents_and_chunks_are_stored_per_version(open_store: OpenStore, backend: str):
