@@ -2,7 +2,9 @@
 of the site's content.
 
 Looked at: HTML answers with status 200, 403, 429 or 503 (bodies of the last three read up to
-``BLOCK_BODY_BYTES``), their first :data:`_SCAN_BYTES` lowercased. Recognised:
+``BLOCK_BODY_BYTES``), their first :data:`_SCAN_BYTES` lowercased (of a 200 page of
+:data:`_SMALL_PAGE` or more, the first :data:`_SCAN_LARGE_BYTES`: an interstitial names itself
+in its head, and a large page is scanned for the challenge markers only). Recognised:
 
 - ``challenge``: an interstitial such as Cloudflare's ("Just a moment...", ``cf-chl``,
   ``challenges.cloudflare.com``, "Checking your browser", DDoS-Guard, "Attention Required").
@@ -24,6 +26,7 @@ from scraper.fetch.transport import HopResponse
 from scraper.models import HTML_TYPES
 
 _SCAN_BYTES = 32 * 1024
+_SCAN_LARGE_BYTES = 8 * 1024
 _SMALL_PAGE = 16 * 1024
 _SAMPLES = 8  # pages of a host seen before its usual size counts
 _WINDOW = 64  # the latest sizes kept per host
@@ -38,7 +41,7 @@ _ERRORS = frozenset({403, 429, 503})
 # holds another's text is looked for only where that one was found.
 _CHALLENGE_TITLES = (b"just a moment", b"attention required! | cloudflare")
 _DENIED_TITLES = (b"access denied", b"request blocked")
-_CHALLENGE = (b"cf-chl", b"checking your browser before accessing", b"ddos-guard")
+_CHALLENGE = (b"cf-chl", b"cf_chl_opt", b"checking your browser before accessing", b"ddos-guard")
 _CF_CHALLENGE = b"/cdn-cgi/challenge"  # in both below
 _CF_CHALLENGE_URLS = (
     b"challenges.cloudflare.com/cdn-cgi/challenge",
@@ -80,11 +83,11 @@ def block_reason(status: int, body: bytes, usual_size: int | None = None) -> Blo
     ``usual_size`` is the host's median page size when known."""
     if status not in _LOOKED_AT:
         return None
-    head = body[:_SCAN_BYTES].lower()
+    suspicious = status in _ERRORS or len(body) < _SMALL_PAGE
+    head = body[: _SCAN_BYTES if suspicious else _SCAN_LARGE_BYTES].lower()
     title = _title(head)
     if title.startswith(_CHALLENGE_TITLES) or _challenge_marked(head):
         return BlockReason.CHALLENGE
-    suspicious = status in _ERRORS or len(body) < _SMALL_PAGE
     if suspicious and any(marker in head for marker in _CAPTCHA):
         return BlockReason.CAPTCHA
     if suspicious and (title.startswith(_DENIED_TITLES) or any(m in head for m in _DENIED)):
@@ -128,7 +131,8 @@ class BlockDetector:
         """Raise BlockedError if ``resp`` (from ``host``) is a block; learn its size if not."""
         if resp.status not in _LOOKED_AT or resp.content_type not in HTML_TYPES:
             return
-        reason = block_reason(resp.status, resp.body, self.usual_size(host))
+        small = len(resp.body) < _TINY  # the host's usual size matters only then
+        reason = block_reason(resp.status, resp.body, self.usual_size(host) if small else None)
         if reason is not None:
             raise BlockedError(reason, resp.status, f"{len(resp.body)} bytes ({resp.reason})")
         if resp.status == 200 and resp.body:

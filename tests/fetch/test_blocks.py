@@ -92,9 +92,12 @@ async def test_tiny_page_among_large_ones_is_denied(site: TestServer) -> None:
         (200, b"<title>Access denied</title>" + b"<p>An article about it.</p>" * 800, None),
         (200, b"<title>A page</title><p>/cdn-cgi/challenge is a path</p>", None),
         (404, b"<title>Just a moment...</title>", None),
+        (200, b"<script>window._cf_chl_opt={}</script>" + b"<p>text</p>" * 2000, "challenge"),
+        (200, b"<p>text</p>" * 2000 + b"<script>window._cf_chl_opt={}</script>", None),
+        (403, b"<p>text</p>" * 2000 + b"<script>window._cf_chl_opt={}</script>", "challenge"),
     ],
 )
 def test_block_markers_in_the_title_and_the_head(status: int, html: bytes, reason: str | None):
-    """Title markers match the document's title (any case), the others its head; a large 200
-    page titled like a block page, or a 404, is not one."""
+    """Title markers match the document's title (any case), the others its head (of a large
+    200 page, its first 8 KB); a large 200 page titled like a block page, or a 404, is not one."""
     assert block_reason(status, html) == reason
