@@ -39,6 +39,8 @@ from scraper.fetch.transport import BrowserTransport, FetchRequest, Transport
 from scraper.models import Capture, FetchResult, PreviousVisit
 from scraper.urls import join_url, normalize_url, url_host
 
+_PAGE_HEADERS = ("ETag", "Last-Modified", "Content-Language")  # kept of a page's answer
+
 
 @dataclass(frozen=True, slots=True)
 class FetchHooks:
@@ -364,11 +366,10 @@ class Fetcher:
         if status == 429 or status >= 500:
             retry_after = parse_retry_after(resp.header("Retry-After"))
             raise TransientFetchError(f"http_{status}", resp.reason, retry_after)
-        etag, modified = resp.header("ETag"), resp.header("Last-Modified")
+        etag, modified, language = resp.header_values(_PAGE_HEADERS)
         return _Page(
             status, resp.content_type, resp.charset, resp.body, resp.size, None, etag, modified,
-            capture, resp.truncated,
-            resp.header("Content-Language"),
+            capture, resp.truncated, language,
         )  # fmt: skip
 
 

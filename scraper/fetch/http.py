@@ -143,7 +143,7 @@ class AiohttpTransport:
     ) -> HopResponse:
         """One request, no redirect followed; the body is read (see :func:`reads_body`)."""
         session, proxy = self._route(request)
-        wire = _Wire(on_sent)
+        wire = _Wire(on_sent, capture=self._settings.archive)
         token = _WIRE.set(wire)
         try:
             async with session.request(
@@ -174,8 +174,8 @@ class AiohttpTransport:
             _WIRE.reset(token)
 
     async def _receive(self, resp: aiohttp.ClientResponse, wire: "_Wire") -> HopResponse:
-        peer = wire.peer or _peer(resp)
         archive = self._settings.archive
+        peer = (wire.peer or _peer(resp)) if archive else ""
         read = CappedBody(None, 0, keep=False, raw=archive)
         if reads_body(resp.status) or (archive and resp.status in REDIRECTS):
             read = await self._read(resp, keep=resp.content_type in _KEEP_TYPES)
@@ -184,7 +184,7 @@ class AiohttpTransport:
             reason=resp.reason or "",
             version=_version(resp),
             raw_headers=tuple(resp.raw_headers),
-            sent_headers=tuple(resp.request_info.headers.items()),
+            sent_headers=tuple(resp.request_info.headers.items()) if archive else (),
             peer=peer,
             content_type=resp.content_type,
             charset=resp.charset,
@@ -280,9 +280,11 @@ def _retrieve(closed: "asyncio.Future[None]") -> None:
 @dataclass(slots=True)
 class _Wire:
     """What the current task's request noted as it went out: who wants to know when
-    (``on_sent`` of ``send``), the peer address and the request line as written."""
+    (``on_sent`` of ``send``), and for a ``capture`` the peer address and the request line as
+    written."""
 
     on_sent: Callable[[float], None] | None
+    capture: bool = False
     peer: str = ""
     request_line: str = ""
 
@@ -302,6 +304,8 @@ class _StampedRequest(aiohttp.ClientRequest):
         if wire is not None:
             if wire.on_sent is not None:
                 wire.on_sent(time.monotonic())
+            if not wire.capture:
+                return response
             transport = conn.transport  # here still: released early for a small response
             peername = transport.get_extra_info("peername") if transport is not None else None
             wire.peer = str(peername[0]) if peername else ""

@@ -64,11 +64,17 @@ class HopResponse:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), None if absent."""
-        wanted = name.lower().encode("latin-1")
+        return self.header_values((name,))[0]
+
+    def header_values(self, names: tuple[str, ...]) -> tuple[str | None, ...]:
+        """The first value of each header of ``names`` (case-insensitive), in one pass."""
+        wanted = [name.lower().encode("latin-1") for name in names]
+        found: dict[bytes, str] = {}
         for key, value in self.raw_headers:
-            if key.lower() == wanted:
-                return value.decode("latin-1")
-        return None
+            key = key.lower()
+            if key in wanted and key not in found:
+                found[key] = value.decode("latin-1")
+        return tuple(found.get(name) for name in wanted)
 
 
 class Transport(Protocol):
