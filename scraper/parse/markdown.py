@@ -127,7 +127,7 @@ class Writer:
         """End the paragraph being built (if it has text)."""
         if not self.line:
             return
-        text = " ".join("".join(self.line).split())  # a paragraph's text nodes: mostly runs
+        text = collapse_whitespace("".join(self.line))  # a paragraph's text nodes
         raw, simple = "".join(self.raw), self.simple
         self.line, self.raw, self.simple = [], [], True
         if text:
@@ -151,7 +151,7 @@ class Writer:
         :meth:`markdown`, without reading the Markdown again where the text was collected."""
         self.flush()
         texts = [self.plain(i) for i in range(len(self.blocks))]
-        return " ".join(" ".join(texts).split())
+        return collapse_whitespace(" ".join(texts))
 
     def reading(self) -> str | None:
         """The blocks' plain text as they read nested (list item, quote), or None if unknown."""

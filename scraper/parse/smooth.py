@@ -19,6 +19,8 @@ def _kind(block: str) -> int:
     if block.startswith(("```", "|")):
         return _FIXED
     length = len(block)  # less the link targets: about the length of the text a reader sees
+    if "](" not in block:  # no link nor image: no regex
+        return _GOOD if length >= GOOD else _SHORT
     links = 0
     for match in _LINK.finditer(block):
         label = len(match.group(1))
