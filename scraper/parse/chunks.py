@@ -18,6 +18,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from scraper.models import Chunk
 
@@ -30,10 +31,20 @@ _TAIL = re.compile(r" ?(?:[^\s\w]|_)+$")
 
 
 @functools.cache
-def _counter() -> Callable[[str], int]:
+def _tokenizer() -> Any:
     from rs_bpe.bpe import openai  # loaded once per process, in the parse pool: 20 ms
 
-    count: Callable[[str], int] = openai.cl100k_base().count
+    return openai.cl100k_base()
+
+
+def _counter() -> Callable[[str], int]:
+    count: Callable[[str], int] = _tokenizer().count
+    return count
+
+
+def _count_up_to(text: str, limit: int) -> int | None:
+    """``text``'s token count, or None once it is over ``limit`` (counting stops there)."""
+    count: int | None = _tokenizer().count_till_limit(text, limit)
     return count
 
 
@@ -61,10 +72,24 @@ class _Block:
 
     __slots__ = ("alone", "joined", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, joined: int | None = None) -> None:
         self.text = text
-        self.joined = count_tokens(text + _SEP)
+        self.joined = count_tokens(text + _SEP) if joined is None else joined
         self.alone = self.joined - _tail_cost(_tail(text))
+
+
+# Over the target by more than this with its blank line, a block is over it alone: a tail
+# piece (<= 64 characters, :func:`_tail`) and the blank line are never worth more tokens.
+_SURELY_OVER = 80
+
+
+def _counted(text: str, target: int) -> _Block | None:
+    """``text`` as a block, or None when it has lines to cut at and is surely over ``target``
+    (counted only that far: its pieces are counted instead)."""
+    if "\n" not in text:
+        return _Block(text)
+    joined = _count_up_to(text + _SEP, target + _SURELY_OVER)
+    return None if joined is None else _Block(text, joined)
 
 
 def _tail(text: str) -> str:
@@ -179,8 +204,9 @@ def chunk_blocks(blocks: Iterable[str], target: int) -> tuple[Chunk, ...]:
         parts: list[_Block] = [title] if title else []
         size = start
         for text in texts:
-            block = _Block(text)
-            pieces = [block] if block.alone <= target or "\n" not in text else None
+            block = _counted(text, target)
+            fits = block is not None and (block.alone <= target or "\n" not in text)
+            pieces = [block] if block is not None and fits else None
             for piece in pieces or map(_Block, _pieces(text, target)):
                 if len(parts) > (1 if title else 0) and size + piece.alone > target:
                     chunks.append(_chunk(len(chunks), heading, parts))
