@@ -44,8 +44,17 @@ def _counter() -> Callable[[str], int]:
 
 def _count_up_to(text: str, limit: int) -> int | None:
     """``text``'s token count, or None once it is over ``limit`` (counting stops there)."""
-    count: int | None = _tokenizer().count_till_limit(text, limit)
+    try:
+        count: int | None = _tokenizer().count_till_limit(text, limit)
+    except UnicodeEncodeError:
+        count = _tokenizer().count_till_limit(_without_surrogates(text), limit)
     return count
+
+
+def _without_surrogates(text: str) -> str:
+    """``text`` with its lone surrogates (a broken PDF's text layer has them) as U+FFFD, as
+    tiktoken counts them: the tokenizer takes UTF-8 only."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -57,7 +66,10 @@ def _tail_cost(piece: str) -> int:
 
 def count_tokens(text: str) -> int:
     """``text``'s length in cl100k_base tokens."""
-    return _counter()(text)
+    try:
+        return _counter()(text)
+    except UnicodeEncodeError:
+        return _counter()(_without_surrogates(text))
 
 
 def chunk_hash(markdown: str) -> str:

