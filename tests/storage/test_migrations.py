@@ -14,7 +14,7 @@ from datasette.utils import detect_fts  # type: ignore[import-untyped]
 from scraper.digest import page_content_hash
 from scraper.errors import StoreError
 from scraper.models import PageMetadata, StoredCookie
-from scraper.storage import crawl_running, open_crawl_store, open_read_store
+from scraper.storage import crawl_running, is_postgres, open_crawl_store, open_read_store
 from scraper.storage.postgres.schema import REVISIT_COLUMNS
 from scraper.storage.sqlite.schema import SCHEMA_VERSION
 from scraper.storage.sqlite.store import Store
@@ -211,14 +211,51 @@ async def test_a_version_5_postgresql_crawl_is_migrated(pg_url: str):
     assert version == [(str(SCHEMA_VERSION),)]
 
 
+def _address(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A new crawl's address on ``backend``: the session's PostgreSQL database, or a file."""
+    if backend == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "c.db")
+
+
+# What each schema version's crawl lacked, as (PostgreSQL, SQLite) scripts.
+_DOWNGRADES = {
+    6: (PG_VERSION_6, VERSION_6),
+    7: (PG_VERSION_7, VERSION_7),
+    8: (PG_VERSION_8, VERSION_8),
+    9: (PG_VERSION_9, VERSION_9),
+    10: (PG_VERSION_10, VERSION_10),
+    11: (PG_VERSION_11, VERSION_11),
+}
+_SCHEMA = "SELECT value FROM meta WHERE key = 'schema_version'"
+
+
+async def _downgrade(address: str, version: int) -> None:
+    """Make the crawl at ``address`` (either backend) what schema ``version`` wrote."""
+    postgres, sqlite = _DOWNGRADES[version]
+    if is_postgres(address):
+        meta = f"UPDATE meta SET value = '{version}' WHERE key = 'schema_version'"
+        await pg_rows(address, postgres + meta)
+    else:
+        with closing(sqlite3.connect(address)) as conn, conn:
+            conn.executescript(sqlite)
+
+
+async def _rows(address: str, *queries: str) -> list[tuple[object, ...]]:
+    """The rows of ``queries``, one after the other, on either backend."""
+    if is_postgres(address):
+        return [row for query in queries for row in await pg_rows(address, query)]
+    with closing(sqlite3.connect(address)) as conn:
+        return [row for query in queries for row in conn.execute(query).fetchall()]
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_a_version_6_crawl_gets_the_content_tables(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ):
     """Opening a schema-6 crawl (either backend) adds contents, chunks and pages_markdown, and
     leaves its pages and versions as they were (no page reads as changed)."""
-    postgres = backend == "postgres"
-    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    address = _address(backend, tmp_path, request)
     async with open_crawl_store(address) as store:
         await store.add_urls([("http://h.test/0", "h.test", 0)])
         (item,) = await store.claim(1)
@@ -227,31 +264,16 @@ async def test_a_version_6_crawl_gets_the_content_tables(
         "SELECT p.content_hash, p.changed_at, v.content_hash FROM pages p "
         "JOIN versions v USING (url)"
     )
-    if backend == "postgres":
-        await pg_rows(
-            address, PG_VERSION_6 + "UPDATE meta SET value = '6' WHERE key = 'schema_version'"
-        )
-        before = await pg_rows(address, hashes)
-    else:
-        with sqlite3.connect(address) as conn:
-            conn.executescript(VERSION_6)
-            before = conn.execute(hashes).fetchall()
+    await _downgrade(address, 6)
+    before = await _rows(address, hashes)
     async with open_crawl_store(address):
         pass
     check = (
         "SELECT (SELECT count(*) FROM contents), (SELECT count(*) FROM chunks), "
         "(SELECT count(*) FROM pages_markdown)"
     )
-    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
-    if backend == "postgres":
-        found = await pg_rows(address, check) + await pg_rows(address, meta)
-        after = await pg_rows(address, hashes)
-    else:
-        with sqlite3.connect(address) as conn:
-            found = conn.execute(check).fetchall() + conn.execute(meta).fetchall()
-            after = conn.execute(hashes).fetchall()
-    assert found == [(0, 0, 0), (str(SCHEMA_VERSION),)]
-    assert after == before
+    assert await _rows(address, check, _SCHEMA) == [(0, 0, 0), (str(SCHEMA_VERSION),)]
+    assert await _rows(address, hashes) == before
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -260,29 +282,16 @@ async def test_a_version_7_crawl_gets_the_metadata_table(
 ):
     """Opening a schema-7 crawl (either backend) adds metadata and pages_metadata, empty, and
     the next page written gets its row there."""
-    postgres = backend == "postgres"
-    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    address = _address(backend, tmp_path, request)
     async with open_crawl_store(address) as store:
         await store.add_urls([("http://h.test/0", "h.test", 0), ("http://h.test/1", "h.test", 0)])
         first, second = await store.claim(2)
         await store.write_batch([page_record(first)])
-    if postgres:
-        await pg_rows(
-            address, PG_VERSION_7 + "UPDATE meta SET value = '7' WHERE key = 'schema_version'"
-        )
-    else:
-        with sqlite3.connect(address) as conn:
-            conn.executescript(VERSION_7)
+    await _downgrade(address, 7)
     async with open_crawl_store(address) as store:
         meta = PageMetadata({"json_ld": []}, simhash=3)
         await store.write_batch([page_record(second, metadata=meta)])
-    check = "SELECT url, simhash FROM pages_metadata"
-    version = "SELECT value FROM meta WHERE key = 'schema_version'"
-    if postgres:
-        found = await pg_rows(address, check) + await pg_rows(address, version)
-    else:
-        with sqlite3.connect(address) as conn:
-            found = conn.execute(check).fetchall() + conn.execute(version).fetchall()
+    found = await _rows(address, "SELECT url, simhash FROM pages_metadata", _SCHEMA)
     assert found == [(second.url, 3), (str(SCHEMA_VERSION),)]
 
 
@@ -292,29 +301,17 @@ async def test_a_version_8_crawl_gets_the_cookies_table(
 ):
     """Opening a schema-8 crawl (either backend) adds the empty cookies table, and its jar is
     then kept: a saved cookie loads again."""
-    postgres = backend == "postgres"
-    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    address = _address(backend, tmp_path, request)
     async with open_crawl_store(address):
         pass
-    if postgres:
-        down = PG_VERSION_8 + "UPDATE meta SET value = '8' WHERE key = 'schema_version'"
-        await pg_rows(address, down)
-    else:
-        with sqlite3.connect(address) as conn:
-            conn.executescript(VERSION_8)
+    await _downgrade(address, 8)
     cookie = StoredCookie("h.test", "/", "sid", "v1", expires=int(time.time()) + 60)
     async with open_crawl_store(address) as store:
         assert await store.load_cookies() == []
         await store.save_cookies([cookie], ())
     async with open_crawl_store(address) as store:
         assert await store.load_cookies() == [cookie]
-    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
-    if postgres:
-        found = await pg_rows(address, meta)
-    else:
-        with sqlite3.connect(address) as conn:
-            found = conn.execute(meta).fetchall()
-    assert found == [(str(SCHEMA_VERSION),)]
+    assert await _rows(address, _SCHEMA) == [(str(SCHEMA_VERSION),)]
 
 
 async def test_a_postgresql_crawl_made_before_worker_ends_gets_them(pg_url: str):
@@ -341,27 +338,14 @@ async def test_a_version_9_crawl_gets_the_captures_table(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ):
     """Opening a schema-9 crawl (either backend) adds the empty captures table (--archive)."""
-    postgres = backend == "postgres"
-    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    address = _address(backend, tmp_path, request)
     async with open_crawl_store(address) as store:
         await store.add_urls([("http://h.test/0", "h.test", 0)])
-    check = "SELECT (SELECT count(*) FROM captures), (SELECT count(*) FROM pages)"
-    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
-    if postgres:
-        await pg_rows(
-            address, PG_VERSION_9 + "UPDATE meta SET value = '9' WHERE key = 'schema_version'"
-        )
-    else:
-        with sqlite3.connect(address) as conn:
-            conn.executescript(VERSION_9)
+    await _downgrade(address, 9)
     async with open_crawl_store(address):
         pass
-    if postgres:
-        found = await pg_rows(address, check) + await pg_rows(address, meta)
-    else:
-        with sqlite3.connect(address) as conn:
-            found = conn.execute(check).fetchall() + conn.execute(meta).fetchall()
-    assert found == [(0, 0), (str(SCHEMA_VERSION),)]
+    check = "SELECT (SELECT count(*) FROM captures), (SELECT count(*) FROM pages)"
+    assert await _rows(address, check, _SCHEMA) == [(0, 0), (str(SCHEMA_VERSION),)]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -370,27 +354,15 @@ async def test_a_version_10_crawl_gets_the_proxy_health_table(
 ):
     """Opening a schema-10 crawl (either backend) adds an empty proxy_health table, and
     record_proxies then sums each proxy's figures over runs."""
-    postgres = backend == "postgres"
-    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    address = _address(backend, tmp_path, request)
     async with open_crawl_store(address):
         pass
-    if postgres:
-        await pg_rows(
-            address, PG_VERSION_10 + "UPDATE meta SET value = '10' WHERE key = 'schema_version'"
-        )
-    else:
-        with closing(sqlite3.connect(address)) as conn, conn:
-            conn.executescript(VERSION_10)
+    await _downgrade(address, 10)
     for _ in range(2):
         async with open_crawl_store(address) as store:
             await store.record_proxies([("http://u:***@p:1", 5, 2, "proxy_error: refused")])
     sql = "SELECT proxy, requests, failures, last_error FROM proxy_health"
-    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
-    if postgres:
-        found = await pg_rows(address, sql) + await pg_rows(address, meta)
-    else:
-        with closing(sqlite3.connect(address)) as conn:
-            found = conn.execute(sql).fetchall() + conn.execute(meta).fetchall()
+    found = await _rows(address, sql, _SCHEMA)
     assert found == [("http://u:***@p:1", 10, 4, "proxy_error: refused"), (str(SCHEMA_VERSION),)]
 
 
@@ -400,26 +372,13 @@ async def test_a_version_11_crawl_gets_pages_rendered(
 ):
     """Opening a schema-11 crawl (either backend) adds pages.rendered, 0 for its pages (fetched
     over HTTP), and a rendered page written after it is stored with 1."""
-    postgres = backend == "postgres"
-    address = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "c.db")
+    address = _address(backend, tmp_path, request)
     async with open_crawl_store(address) as store:
         await store.add_urls([(f"http://h.test/{i}", "h.test", 0) for i in range(2)])
         first, second = await store.claim(2)
         await store.write_batch([page_record(first)])
-    if postgres:
-        await pg_rows(
-            address, PG_VERSION_11 + "UPDATE meta SET value = '11' WHERE key = 'schema_version'"
-        )
-    else:
-        with sqlite3.connect(address) as conn:
-            conn.executescript(VERSION_11)
+    await _downgrade(address, 11)
     async with open_crawl_store(address) as store:
         await store.write_batch([replace(page_record(second), rendered=True)])
-    check = "SELECT url, rendered FROM pages ORDER BY url"
-    meta = "SELECT value FROM meta WHERE key = 'schema_version'"
-    if postgres:
-        found = await pg_rows(address, check) + await pg_rows(address, meta)
-    else:
-        with sqlite3.connect(address) as conn:
-            found = conn.execute(check).fetchall() + conn.execute(meta).fetchall()
+    found = await _rows(address, "SELECT url, rendered FROM pages ORDER BY url", _SCHEMA)
     assert found == [(first.url, 0), (second.url, 1), (str(SCHEMA_VERSION),)]
