@@ -338,7 +338,7 @@ class Fetcher:
         hop = replace(
             request,
             headers={
-                **self._settings.for_host(url_host(url)).request_headers(),
+                **self._settings.for_host(host).request_headers(),
                 **(headers or {}),
                 **request.headers,
             },

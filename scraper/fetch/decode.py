@@ -110,15 +110,18 @@ class CappedBody:
     """A body read chunk by chunk: decoded (``content_encoding``), capped at ``limit`` decoded
     bytes, the decoded bytes kept if ``keep``, the bytes as received kept if ``raw``.
 
-    Past the cap :meth:`add` raises ``PermanentFetchError("body_too_large")``, unless the raw
-    bytes are kept (an archive): then the body is cut there, ``truncated`` set, and :meth:`add`
-    answers False (read no more).
+    Past the cap :meth:`add` raises ``PermanentFetchError("body_too_large")``, unless ``cut``
+    (an archive keeps what came; an error page's head is enough): then the body is cut there,
+    ``truncated`` set, and :meth:`add` answers False (read no more).
     """
 
-    def __init__(self, content_encoding: str | None, limit: int, keep: bool, raw: bool) -> None:
+    def __init__(
+        self, content_encoding: str | None, limit: int, keep: bool, raw: bool, cut: bool = False
+    ) -> None:
         self._decoder = BodyDecoder(content_encoding)
         self._limit = limit
         self._keep = keep
+        self._cut = cut
         self._decoded: list[bytes] = []
         self._raw: list[bytes] | None = [] if raw else None
         self.size = 0
@@ -131,7 +134,7 @@ class CappedBody:
         for piece in self._decoder.feed(chunk):
             room = self._limit - self.size
             if len(piece) > room:
-                if self._raw is None:
+                if not self._cut:
                     raise PermanentFetchError("body_too_large", f"more than {self._limit} bytes")
                 piece, self.truncated = piece[:room], True
             self.size += len(piece)

@@ -191,7 +191,7 @@ class AiohttpTransport:
             body=read.body,
             size=read.size,
             request_line=wire.request_line,
-            raw_body=read.raw if self._settings.archive else None,
+            raw_body=read.raw,
             truncated=read.truncated,
         )
 
@@ -205,12 +205,12 @@ class AiohttpTransport:
         s = self._settings
         coding = resp.headers.get("Content-Encoding")
         if resp.status in _SMALL_BODY:  # an error page: its head is enough, cut there
-            body = CappedBody(coding, BLOCK_BODY_BYTES, keep=keep, raw=True)
+            body = CappedBody(coding, BLOCK_BODY_BYTES, keep=keep, raw=s.archive, cut=True)
         else:
             length = resp.content_length
             if length is not None and length > s.max_body_bytes and not s.archive:
                 raise PermanentFetchError("body_too_large", f"Content-Length {length}")
-            body = CappedBody(coding, s.max_body_bytes, keep=keep, raw=s.archive)
+            body = CappedBody(coding, s.max_body_bytes, keep=keep, raw=s.archive, cut=s.archive)
         undo = _fail_body_on_close(resp)
         try:
             async for chunk in resp.content.iter_chunked(_CHUNK):
