@@ -440,7 +440,7 @@ _SPACES = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2003\u3000"
 @example("a\x1fb")
 @example("a\xa0 b")
 def test_collapse_whitespace_is_split_and_join(text: str) -> None:
-    # the fast path (ASCII without runs) must agree with str.split() on every input
+    # the ASCII path (scans and replaces) must agree with str.split() on every input
     assert collapse_whitespace(text) == " ".join(text.split())
 
 
